@@ -1,0 +1,40 @@
+# Two commands matter: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench install node clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch node_modules/.installed
+
+node: node_modules/.installed
+
+run: install
+	$(BIN)/python -m bot
+
+lint: install
+	$(BIN)/ruff check bot cards storage tests bench
+	$(BIN)/ruff format --check bot cards storage tests bench
+	$(BIN)/mypy
+
+test: install node lint
+	$(BIN)/pytest -q
+
+bench: install node
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) node_modules .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,124 @@
+"""Typed settings, read from the environment in one place (see README "Configuration")."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+StorageKind = Literal["sqlite", "azure"]
+
+
+class SettingsError(ValueError):
+    """A configuration variable has an invalid value."""
+
+
+def _csv(value: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{name} must be true or false, not {value!r}")
+
+
+def _int(name: str, value: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
+    if not low <= number <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}")
+    return number
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Bot Framework identity; empty app id = unauthenticated local mode (loopback only)
+    app_id: str = ""
+    app_password: str = ""
+    app_tenant_id: str = ""
+    app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = "MultiTenant"
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = 3978
+    public_url: str = "http://127.0.0.1:3978"  # base of signed links (calendar files, exports)
+    max_body_bytes: int = 256 * 1024
+    # storage
+    storage: StorageKind = "sqlite"
+    sqlite_path: Path = Path(".data/copbot.sqlite3")
+    azure_connection_string: str = ""  # takes precedence over the account URL
+    azure_account_url: str = ""  # with DefaultAzureCredential (managed identity) when no connection string
+    # who may do what
+    allowed_tenants: frozenset[str] = frozenset()  # empty = any tenant
+    programme_admins: frozenset[str] = frozenset()  # AAD object ids of the programme team
+    enforce_one_core: bool = True  # the seed recommends one core CoP; False relaxes it to a warning
+    # time
+    default_timezone: str = "Europe/London"
+    # secrets for signed links and card tokens
+    signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    # scheduler on/off (tests drive jobs directly)
+    scheduler_enabled: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.default_timezone)
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.app_id)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        get = env.get
+        storage = get("COPBOT_STORAGE", "sqlite").strip().lower()
+        if storage not in ("sqlite", "azure"):
+            raise SettingsError(f"COPBOT_STORAGE must be sqlite or azure, not {storage!r}")
+        app_type = get("MICROSOFT_APP_TYPE", "MultiTenant").strip() or "MultiTenant"
+        if app_type not in ("MultiTenant", "SingleTenant", "UserAssignedMSI"):
+            raise SettingsError("MICROSOFT_APP_TYPE must be MultiTenant, SingleTenant or UserAssignedMSI")
+        tz_name = get("COPBOT_TIMEZONE", "Europe/London").strip()
+        try:
+            ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"COPBOT_TIMEZONE {tz_name!r} is not a known time zone") from None
+        host = get("COPBOT_HOST", "127.0.0.1").strip()
+        port = _int("COPBOT_PORT", get("COPBOT_PORT", "3978"), 0, 65535)
+        signing_key = get("COPBOT_SIGNING_KEY", "").strip()
+        if signing_key and len(signing_key) < 32:
+            raise SettingsError("COPBOT_SIGNING_KEY must be at least 32 characters")
+        if storage == "azure" and not (get("AZURE_STORAGE_CONNECTION_STRING") or get("AZURE_TABLES_ACCOUNT_URL")):
+            raise SettingsError(
+                "COPBOT_STORAGE=azure needs AZURE_STORAGE_CONNECTION_STRING or AZURE_TABLES_ACCOUNT_URL"
+            )
+        return cls(
+            app_id=get("MICROSOFT_APP_ID", "").strip(),
+            app_password=get("MICROSOFT_APP_PASSWORD", ""),
+            app_tenant_id=get("MICROSOFT_APP_TENANT_ID", "").strip(),
+            app_type=app_type,  # type: ignore[arg-type]
+            host=host,
+            port=port,
+            public_url=(get("COPBOT_PUBLIC_URL", "") or f"http://{host}:{port}").rstrip("/"),
+            max_body_bytes=_int("COPBOT_MAX_BODY_BYTES", get("COPBOT_MAX_BODY_BYTES", str(256 * 1024)), 1024, 4 << 20),
+            storage=storage,  # type: ignore[arg-type]
+            sqlite_path=Path(get("COPBOT_SQLITE_PATH", ".data/copbot.sqlite3")),
+            azure_connection_string=get("AZURE_STORAGE_CONNECTION_STRING", ""),
+            azure_account_url=get("AZURE_TABLES_ACCOUNT_URL", "").strip(),
+            allowed_tenants=_csv(get("COPBOT_ALLOWED_TENANTS", "")),
+            programme_admins=_csv(get("COPBOT_PROGRAMME_ADMINS", "")),
+            enforce_one_core=_bool("COPBOT_ENFORCE_ONE_CORE", get("COPBOT_ENFORCE_ONE_CORE", "true")),
+            default_timezone=tz_name,
+            signing_key=signing_key or secrets.token_urlsafe(32),
+            scheduler_enabled=_bool("COPBOT_SCHEDULER", get("COPBOT_SCHEDULER", "true")),
+            log_level=get("COPBOT_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+        )

@@ -1,0 +1,20 @@
+"""User-facing wording shared across features (feature-specific wording lives beside its card)."""
+
+from __future__ import annotations
+
+APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Please try again. (ref {ref})"
+STORAGE_DOWN = "I can't reach my storage right now, so nothing was changed. Please try again in a minute. (ref {ref})"
+UNKNOWN_COMMAND = "I didn't get that. Type **help** to see what I can do here."
+UNKNOWN_ACTION = "That button is no longer valid. Type **help** to start again."
+NOT_ALLOWED = "Sorry, only {who} can do that here."
+WRONG_PLACE = "**{command}** works in {places}, not here."
+EMPTY_MESSAGE = "Type **help** to see what I can do."
+
+ROLE_NAMES = {
+    0: "anyone",
+    1: "members of this CoP",
+    2: "this CoP's sponsor, leads and programme admins",
+    3: "this CoP's leads and programme admins",
+    4: "programme admins",
+}
+PLACE_NAMES = {"personal": "a personal chat with me", "channel": "a CoP team channel", "groupChat": "a group chat"}

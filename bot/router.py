@@ -1,0 +1,205 @@
+"""Maps command words and card-action verbs to handlers, checks the caller's role first, and runs the
+middleware chain.
+
+Commands are matched on whole words from the start of the text (longest command first), card actions on
+the ``verb`` field of the card data; never by substring.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot import messages
+from bot.turn import PlaceKind, Request, Responder, Role
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+ALL_PLACES: frozenset[PlaceKind] = frozenset({"personal", "channel", "groupChat"})
+
+
+@dataclass
+class Turn:
+    """What a handler receives: the request, the way to answer, the resolved context and the services."""
+
+    request: Request
+    respond: Responder
+    services: Services
+    role: Role = Role.ANYONE
+    cop_id: str | None = None  # the CoP this turn is about (the team's CoP in a channel), if any
+    args: str = ""  # text after the command words
+    state: dict[str, Any] = field(default_factory=dict)  # per-turn scratch space for middleware
+
+
+Handler = Callable[[Turn], Awaitable[None]]
+Middleware = Callable[[Turn, Callable[[], Awaitable[None]]], Awaitable[None]]
+RoleResolver = Callable[[Turn], Awaitable[tuple[Role, str | None]]]
+EventHandler = Callable[[Turn], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    words: tuple[str, ...]
+    handler: Handler
+    help: str
+    role: Role
+    places: frozenset[PlaceKind]
+    usage: str = ""
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.words)
+
+
+@dataclass(frozen=True)
+class Action:
+    verb: str
+    handler: Handler
+    role: Role
+
+
+class Router:
+    """Registry of commands, card actions and lifecycle events; built per app, never at import time."""
+
+    def __init__(self) -> None:
+        self._commands: dict[tuple[str, ...], Command] = {}
+        self._actions: dict[str, Action] = {}
+        self._events: dict[str, list[EventHandler]] = {}
+        self._middleware: list[Middleware] = []
+        self._fallback: Handler | None = None
+        self._role_resolver: RoleResolver | None = None
+
+    # -- registration -------------------------------------------------------------------------------
+    def command(
+        self,
+        name: str,
+        *,
+        help: str,  # noqa: A002 - the natural name for a command's help text
+        role: Role = Role.ANYONE,
+        places: Iterable[PlaceKind] = ALL_PLACES,
+        usage: str = "",
+    ) -> Callable[[Handler], Handler]:
+        words = tuple(name.lower().split())
+        if not words:
+            raise ValueError("empty command name")
+
+        def register(handler: Handler) -> Handler:
+            if words in self._commands:
+                raise ValueError(f"command {name!r} registered twice")
+            self._commands[words] = Command(words, handler, help, role, frozenset(places), usage)
+            return handler
+
+        return register
+
+    def action(self, verb: str, *, role: Role = Role.ANYONE) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            if verb in self._actions:
+                raise ValueError(f"action {verb!r} registered twice")
+            self._actions[verb] = Action(verb, handler, role)
+            return handler
+
+        return register
+
+    def on(self, kind: str) -> Callable[[EventHandler], EventHandler]:
+        """Lifecycle events: installed, uninstalled, members_added, members_removed, channel_message."""
+
+        def register(handler: EventHandler) -> EventHandler:
+            self._events.setdefault(kind, []).append(handler)
+            return handler
+
+        return register
+
+    def fallback(self, handler: Handler) -> Handler:
+        """Runs for text that is not a command (free-text questions)."""
+        self._fallback = handler
+        return handler
+
+    def use(self, middleware: Middleware) -> None:
+        self._middleware.append(middleware)
+
+    def set_role_resolver(self, resolver: RoleResolver) -> None:
+        self._role_resolver = resolver
+
+    # -- lookup -------------------------------------------------------------------------------------
+    @property
+    def commands(self) -> list[Command]:
+        return sorted(self._commands.values(), key=lambda c: c.words)
+
+    @property
+    def action_verbs(self) -> list[str]:
+        return sorted(self._actions)
+
+    def match_command(self, text: str) -> tuple[Command, str] | None:
+        words = text.split()
+        lowered = [w.lower() for w in words]
+        for size in range(min(len(lowered), 3), 0, -1):
+            command = self._commands.get(tuple(lowered[:size]))
+            if command is not None:
+                rest = text.split(None, size)
+                return command, rest[size] if len(rest) > size else ""
+        return None
+
+    def commands_for(self, role: Role, place: PlaceKind) -> list[Command]:
+        return [c for c in self.commands if c.role <= role and place in c.places]
+
+    # -- dispatch -----------------------------------------------------------------------------------
+    async def dispatch(self, turn: Turn) -> None:
+        async def run(index: int) -> None:
+            if index < len(self._middleware):
+                await self._middleware[index](turn, lambda: run(index + 1))
+            else:
+                await self._route(turn)
+
+        await run(0)
+
+    async def resolve_role(self, turn: Turn) -> None:
+        if self._role_resolver is not None:
+            turn.role, turn.cop_id = await self._role_resolver(turn)
+
+    async def _route(self, turn: Turn) -> None:
+        request = turn.request
+        await self.resolve_role(turn)
+        if request.action is not None:
+            action = self._actions.get(request.action.verb)
+            if action is None:
+                await turn.respond.reply(messages.UNKNOWN_ACTION)
+                return
+            if turn.role < action.role:
+                await turn.respond.reply(messages.NOT_ALLOWED.format(who=messages.ROLE_NAMES[action.role]))
+                return
+            await action.handler(turn)
+            return
+        if request.kind == "message":
+            if request.place.kind != "personal" and not request.mentioned_bot:
+                for handler in self._events.get("channel_message", []):
+                    await handler(turn)
+                return
+            matched = self.match_command(request.text)
+            if matched is None:
+                if self._fallback is not None and request.text.strip():
+                    turn.args = request.text.strip()
+                    await self._fallback(turn)
+                else:
+                    await turn.respond.reply(messages.UNKNOWN_COMMAND if request.text.strip() else messages.EMPTY_MESSAGE)
+                return
+            command, turn.args = matched
+            if request.place.kind not in command.places:
+                await turn.respond.reply(
+                    messages.WRONG_PLACE.format(
+                        command=command.name, places=" or ".join(messages.PLACE_NAMES[p] for p in sorted(command.places))
+                    )
+                )
+                return
+            if turn.role < command.role:
+                await turn.respond.reply(messages.NOT_ALLOWED.format(who=messages.ROLE_NAMES[command.role]))
+                return
+            log.info("command %s activity_id=%s cop_id=%s", command.name, request.activity_id, turn.cop_id)
+            await command.handler(turn)
+            return
+        for handler in self._events.get(request.kind, []):
+            await handler(turn)

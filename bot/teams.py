@@ -1,0 +1,411 @@
+"""The SDK seam: the only module that imports botbuilder.
+
+It authenticates and parses incoming activities with the Bot Framework SDK, converts each turn into the
+project's own :class:`~bot.turn.Request`, answers through :class:`~bot.turn.Responder`, serialises invoke
+responses itself (the SDK's own path double-serialises them and returns 500), and sends proactive messages
+through a connector client whose own retries are off, so the outbox owns retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from botbuilder.core import (
+    BotAdapter,
+    MessageFactory,
+    TurnContext,
+)
+from botbuilder.core.teams import TeamsInfo
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+    InvokeResponse,
+    Mention,
+)
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.models import ErrorResponseException
+from msrest.exceptions import ClientRequestError
+from msrest.universal_http.requests import ClientRetryPolicy
+
+from bot.config import Settings
+from bot.turn import JSON, Card, CardAction, Person, Place, PlaceKind, Reply, Request, RequestKind
+
+log = logging.getLogger(__name__)
+
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+_AT_TAG = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+class AuthError(Exception):
+    """The request's credentials were missing or invalid (→ 401)."""
+
+
+class DeliveryError(Exception):
+    """A send to the Bot Connector failed; ``status`` is the HTTP status (0 when unreachable)."""
+
+    def __init__(self, status: int, retry_after: float | None, detail: str) -> None:
+        super().__init__(f"connector answered {status}: {detail}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+def speed_up_msrest() -> None:
+    """msrest rebuilds ~1,000 retry codes by linear search in a list twice per activity (DESIGN §5)."""
+    if not isinstance(ClientRetryPolicy.safe_codes, frozenset):
+        ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class _SdkConfig:
+    """The attribute names ConfigurationBotFrameworkAuthentication reads."""
+
+    APP_ID: str
+    APP_PASSWORD: str
+    APP_TYPE: str
+    APP_TENANTID: str
+
+
+def _message(reply: Reply) -> Activity:
+    if isinstance(reply, Card):
+        activity = MessageFactory.attachment(Attachment(content_type=ADAPTIVE_CARD, content=reply.content))
+        if reply.summary:
+            activity.summary = reply.summary
+        return cast(Activity, activity)
+    return cast(Activity, MessageFactory.text(reply))
+
+
+def _person(account: Any) -> Person:
+    return Person(
+        user_id=str(getattr(account, "id", "") or ""),
+        aad_id=str(getattr(account, "aad_object_id", "") or ""),
+        name=str(getattr(account, "name", "") or ""),
+    )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if value is not None and hasattr(value, "serialize"):
+        result = value.serialize()
+        return result if isinstance(result, dict) else {}
+    return {}
+
+
+def reference_of(activity: Activity) -> JSON:
+    """A serialised conversation reference that keeps service_url, channel_id and the Teams tenant."""
+    reference = TurnContext.get_conversation_reference(activity)
+    tenant = _dict(activity.channel_data).get("tenant") or {}
+    if reference.conversation is not None and isinstance(tenant, dict) and tenant.get("id"):
+        reference.conversation.tenant_id = tenant["id"]
+    return cast(JSON, reference.serialize())
+
+
+def to_request(activity: Activity, received_at: datetime) -> Request:
+    """Convert an SDK activity into the project's Request. Raises ValueError on activities we cannot use."""
+    if activity.from_property is None or not activity.from_property.id:
+        raise ValueError("activity has no 'from'")
+    if activity.conversation is None or not activity.conversation.id:
+        raise ValueError("activity has no 'conversation'")
+    channel_data = _dict(activity.channel_data)
+    team = channel_data.get("team") if isinstance(channel_data.get("team"), dict) else {}
+    channel = channel_data.get("channel") if isinstance(channel_data.get("channel"), dict) else {}
+    tenant = channel_data.get("tenant") if isinstance(channel_data.get("tenant"), dict) else {}
+    conv_type = (activity.conversation.conversation_type or "personal").strip()
+    kind_of_place: PlaceKind = conv_type if conv_type in ("personal", "channel", "groupChat") else "personal"  # type: ignore[assignment]
+    place = Place(
+        kind=kind_of_place,
+        tenant_id=str(tenant.get("id") or activity.conversation.tenant_id or ""),
+        conversation_id=activity.conversation.id,
+        service_url=activity.service_url or "",
+        team_id=str(team["id"]) if team.get("id") else None,
+        channel_id=str(channel["id"]) if channel.get("id") else None,
+        team_aad_group_id=str(team["aadGroupId"]) if team.get("aadGroupId") else None,
+        team_name=str(team["name"]) if team.get("name") else None,
+    )
+    bot_id = activity.recipient.id if activity.recipient is not None else ""
+    text = activity.text or ""
+    mentioned_bot = False
+    mentions: list[Person] = []
+    for entity in activity.entities or []:
+        data = _dict(entity)
+        if data.get("type") != "mention":
+            continue
+        mentioned = data.get("mentioned") or {}
+        if not isinstance(mentioned, dict):
+            continue
+        if mentioned.get("id") == bot_id:
+            mentioned_bot = True
+            if isinstance(data.get("text"), str):
+                text = text.replace(data["text"], " ")
+        elif mentioned.get("id"):
+            mentions.append(Person(str(mentioned["id"]), str(mentioned.get("aadObjectId") or ""), str(mentioned.get("name") or "")))
+            if isinstance(data.get("text"), str):
+                text = text.replace(data["text"], " ")
+    text = _TAG.sub(" ", _AT_TAG.sub(" ", text)).replace("&nbsp;", " ")
+    text = " ".join(text.split())
+
+    kind: RequestKind = "other"
+    action: CardAction | None = None
+    members: tuple[Person, ...] = ()
+    if activity.type == ActivityTypes.message:
+        kind = "message"
+        value = activity.value
+        if isinstance(value, dict) and isinstance(value.get("verb"), str):
+            action = CardAction(verb=value["verb"], data=value, via_invoke=False)
+    elif activity.type == ActivityTypes.invoke and activity.name == "adaptiveCard/action":
+        kind = "action"
+        value = activity.value if isinstance(activity.value, dict) else _dict(activity.value)
+        inner = value.get("action") if isinstance(value.get("action"), dict) else {}
+        data = inner.get("data") if isinstance(inner.get("data"), dict) else {}
+        verb = inner.get("verb")
+        if not isinstance(verb, str) or not verb:
+            raise ValueError("adaptiveCard/action without a verb")
+        action = CardAction(verb=verb, data=data, via_invoke=True)
+    elif activity.type == ActivityTypes.conversation_update:
+        added = [_person(m) for m in activity.members_added or []]
+        removed = [_person(m) for m in activity.members_removed or []]
+        if any(p.user_id == bot_id for p in added):
+            kind = "installed"
+        elif any(p.user_id == bot_id for p in removed):
+            kind = "uninstalled"
+        elif added:
+            kind, members = "members_added", tuple(added)
+        elif removed:
+            kind, members = "members_removed", tuple(removed)
+    conversation_id = activity.conversation.id
+    root = None
+    if ";messageid=" in conversation_id:
+        root = conversation_id.split(";messageid=", 1)[1]
+    return Request(
+        kind=kind,
+        activity_id=activity.id or "",
+        person=_person(activity.from_property),
+        place=place,
+        received_at=received_at,
+        text=text,
+        mentions=tuple(mentions),
+        mentioned_bot=mentioned_bot,
+        action=action,
+        reply_to_id=activity.reply_to_id or root,
+        message_id=activity.id,
+        reply_to_card_id=activity.reply_to_id if action is not None else None,
+        members=members,
+        conversation_reference=reference_of(activity),
+        raw_channel_data=channel_data,
+    )
+
+
+class TeamsResponder:
+    """Responder over one SDK TurnContext."""
+
+    def __init__(self, context: TurnContext) -> None:
+        self._context = context
+        self.invoke_body: JSON | None = None
+
+    async def reply(self, message: Reply, *, mention: Person | None = None) -> str | None:
+        activity = _message(message)
+        if mention is not None:
+            tag = f"<at>{mention.name}</at>"
+            activity.text = f"{tag} {activity.text or ''}".strip()
+            activity.entities = [Mention(mentioned=ChannelAccount(id=mention.user_id, name=mention.name), text=tag, type="mention")]
+        try:
+            sent = await self._context.send_activity(activity)
+        except ErrorResponseException as error:
+            raise _delivery_error(error) from None
+        return sent.id if sent is not None else None
+
+    async def update(self, activity_id: str, message: Reply) -> None:
+        activity = _message(message)
+        activity.id = activity_id
+        try:
+            await self._context.update_activity(activity)
+        except ErrorResponseException as error:
+            raise _delivery_error(error) from None
+
+    async def delete(self, activity_id: str) -> None:
+        await self._context.delete_activity(activity_id)
+
+    def answer_action(self, card: Card | None = None, *, message: str | None = None) -> None:
+        if card is not None:
+            self.invoke_body = {"statusCode": 200, "type": ADAPTIVE_CARD, "value": card.content}
+        else:
+            self.invoke_body = {
+                "statusCode": 200,
+                "type": "application/vnd.microsoft.activity.message",
+                "value": message or "Done.",
+            }
+
+    async def team_members(self) -> list[Person]:
+        people: list[Person] = []
+        team_id = _dict(self._context.activity.channel_data).get("team", {}).get("id")
+        token = None
+        while True:
+            if team_id:
+                page = await TeamsInfo.get_paged_team_members(self._context, team_id, token, 500)
+            else:
+                page = await TeamsInfo.get_paged_members(self._context, token, 500)
+            people.extend(_person(m) for m in page.members or [])
+            token = page.continuation_token
+            if not token:
+                return people
+
+    async def team_details(self) -> tuple[str, str] | None:
+        team = _dict(self._context.activity.channel_data).get("team") or {}
+        if not team.get("id"):
+            return None
+        details = await TeamsInfo.get_team_details(self._context, team["id"])
+        return (details.aad_group_id or "", details.name or team.get("name") or "")
+
+
+def _delivery_error(error: ErrorResponseException) -> DeliveryError:
+    response = getattr(error, "response", None)
+    status = int(getattr(response, "status_code", 0) or 0)
+    retry_after: float | None = None
+    if response is not None:
+        header = response.headers.get("Retry-After") if hasattr(response, "headers") else None
+        if header:
+            try:
+                retry_after = max(0.0, float(header))
+            except ValueError:
+                retry_after = None
+    return DeliveryError(status, retry_after, str(error)[:200])
+
+
+OnRequest = Callable[[Request, TeamsResponder], Awaitable[None]]
+
+
+class TeamsGateway:
+    """Everything the app needs from the Bot Framework: incoming turns and proactive sends."""
+
+    def __init__(self, settings: Settings, now: Callable[[], datetime]) -> None:
+        speed_up_msrest()
+        self._settings = settings
+        self._now = now
+        self._auth = ConfigurationBotFrameworkAuthentication(
+            _SdkConfig(settings.app_id, settings.app_password, settings.app_type, settings.app_tenant_id)
+        )
+        self._adapter = CloudAdapter(self._auth)
+        self._clients: dict[str, ConnectorClient] = {}
+
+    # -- incoming -----------------------------------------------------------------------------------
+    async def process(self, body: Mapping[str, Any], auth_header: str, on_request: OnRequest) -> tuple[int, JSON | None]:
+        """Run one activity; returns (HTTP status, invoke body or None). Raises ValueError for activities
+        we cannot use and AuthError for bad credentials."""
+        activity = Activity().deserialize(dict(body))
+        if not activity.type:
+            raise ValueError("activity has no type")
+        holder: dict[str, TeamsResponder] = {}
+
+        async def logic(context: TurnContext) -> None:
+            request = to_request(context.activity, self._now())
+            responder = TeamsResponder(context)
+            holder["r"] = responder
+            await on_request(request, responder)
+
+        try:
+            await self._adapter.process_activity(auth_header, activity, logic)
+        except PermissionError as error:
+            raise AuthError(str(error)) from None
+        responder = holder.get("r")
+        if activity.type == ActivityTypes.invoke:
+            if responder is not None and responder.invoke_body is not None:
+                return 200, responder.invoke_body
+            return 200, {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": "Done."}
+        return 201 if activity.type == ActivityTypes.message else 200, None
+
+    # -- proactive ----------------------------------------------------------------------------------
+    async def _client(self, service_url: str) -> ConnectorClient:
+        client = self._clients.get(service_url)
+        if client is None:
+            claims = self._adapter.create_claims_identity(self._settings.app_id)
+            factory = self._auth.create_connector_factory(claims)
+            client = await factory.create(service_url, None)
+            client.config.retry_policy.retries = 0  # the outbox owns retries
+            self._clients[service_url] = client
+        return client
+
+    async def send(self, reference: Mapping[str, Any], message: Reply, *, mention: Person | None = None) -> str:
+        """Post into the conversation of ``reference``; returns the new activity id."""
+        ref = ConversationReference.deserialize(dict(reference))
+        activity = _message(message)
+        activity.conversation = ref.conversation
+        activity.from_property = ref.bot
+        activity.recipient = ref.user
+        activity.channel_id = ref.channel_id
+        activity.service_url = ref.service_url
+        if mention is not None:
+            tag = f"<at>{mention.name}</at>"
+            activity.text = f"{tag} {activity.text or ''}".strip()
+            activity.entities = [Mention(mentioned=ChannelAccount(id=mention.user_id, name=mention.name), text=tag, type="mention")]
+        client = await self._client(ref.service_url)
+        try:
+            result = await client.conversations.send_to_conversation(ref.conversation.id, activity)
+        except ErrorResponseException as error:
+            raise _delivery_error(error) from None
+        except (ClientRequestError, OSError, asyncio.TimeoutError) as error:
+            raise DeliveryError(0, None, str(error)[:200]) from None
+        return str(getattr(result, "id", "") or "")
+
+    async def update(self, reference: Mapping[str, Any], activity_id: str, message: Reply) -> None:
+        ref = ConversationReference.deserialize(dict(reference))
+        activity = _message(message)
+        activity.id = activity_id
+        activity.conversation = ref.conversation
+        activity.from_property = ref.bot
+        activity.channel_id = ref.channel_id
+        activity.service_url = ref.service_url
+        client = await self._client(ref.service_url)
+        try:
+            await client.conversations.update_activity(ref.conversation.id, activity_id, activity)
+        except ErrorResponseException as error:
+            raise _delivery_error(error) from None
+        except (ClientRequestError, OSError, asyncio.TimeoutError) as error:
+            raise DeliveryError(0, None, str(error)[:200]) from None
+
+    async def open_personal_chat(self, reference: Mapping[str, Any], person: Person) -> JSON:
+        """Create (or find) the 1:1 chat with ``person`` and return its conversation reference."""
+        ref = ConversationReference.deserialize(dict(reference))
+        tenant_id = ref.conversation.tenant_id if ref.conversation is not None else None
+        params = ConversationParameters(
+            is_group=False,
+            bot=ref.bot,
+            members=[ChannelAccount(id=person.user_id, name=person.name)],
+            tenant_id=tenant_id,
+            channel_data={"tenant": {"id": tenant_id}} if tenant_id else None,
+        )
+        client = await self._client(ref.service_url)
+        try:
+            created = await client.conversations.create_conversation(params)
+        except ErrorResponseException as error:
+            raise _delivery_error(error) from None
+        except (ClientRequestError, OSError, asyncio.TimeoutError) as error:
+            raise DeliveryError(0, None, str(error)[:200]) from None
+        personal = ConversationReference(
+            bot=ref.bot,
+            user=ChannelAccount(id=person.user_id, name=person.name, aad_object_id=person.aad_id or None),
+            conversation=ConversationAccount(id=created.id, conversation_type="personal", tenant_id=tenant_id),
+            channel_id=ref.channel_id,
+            service_url=ref.service_url,
+        )
+        return cast(JSON, personal.serialize())
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
+
+__all__ = ["AuthError", "BotAdapter", "DeliveryError", "TeamsGateway", "TeamsResponder", "speed_up_msrest", "to_request"]

@@ -1,0 +1,131 @@
+"""The project's own small types for one incoming activity and the ways to answer it.
+
+Nothing here imports botbuilder: ``bot/teams.py`` converts SDK turns into these, so handlers stay
+SDK-independent and a move to the Microsoft 365 Agents SDK touches one module.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+JSON = dict[str, Any]
+
+PlaceKind = Literal["personal", "channel", "groupChat"]
+RequestKind = Literal[
+    "message",  # text, possibly with an Action.Submit value (then action is set)
+    "action",  # adaptiveCard/action invoke (Action.Execute); must be answered with a card within 5 s
+    "installed",  # the bot was added to a team / chat
+    "uninstalled",  # the bot was removed
+    "members_added",  # people (not the bot) joined the team / chat
+    "members_removed",
+    "other",
+]
+
+
+class Role(enum.IntEnum):
+    """Who the caller is in the place they speak from; higher includes lower for command gating."""
+
+    ANYONE = 0
+    MEMBER = 1
+    SPONSOR = 2
+    LEAD = 3
+    ADMIN = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A Teams user. ``aad_id`` is the stable identity we key people by; ``user_id`` (29:…) is what the
+    connector needs to mention or message them."""
+
+    user_id: str
+    aad_id: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return self.aad_id or self.user_id
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where the activity came from."""
+
+    kind: PlaceKind
+    tenant_id: str
+    conversation_id: str
+    service_url: str
+    team_id: str | None = None  # the team's thread id (19:…@thread.skype) when in a team
+    channel_id: str | None = None
+    team_aad_group_id: str | None = None
+    team_name: str | None = None
+
+    @property
+    def is_personal(self) -> bool:
+        return self.kind == "personal"
+
+
+@dataclass(frozen=True, slots=True)
+class CardAction:
+    """A card button press: Action.Submit (message with value) or Action.Execute (invoke)."""
+
+    verb: str
+    data: Mapping[str, Any]
+    via_invoke: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One incoming activity, in the project's terms."""
+
+    kind: RequestKind
+    activity_id: str
+    person: Person
+    place: Place
+    received_at: datetime
+    text: str = ""  # with the bot's @mention removed, stripped
+    mentions: tuple[Person, ...] = ()  # people @mentioned, not the bot
+    mentioned_bot: bool = False
+    action: CardAction | None = None
+    reply_to_id: str | None = None  # the root message id when the activity is a thread reply
+    message_id: str | None = None  # id of this message (for thread replies to it)
+    reply_to_card_id: str | None = None  # for card actions: the id of the message holding the card
+    members: tuple[Person, ...] = ()  # for members_added / members_removed
+    conversation_reference: JSON = field(default_factory=dict)  # serialised, for proactive messages later
+    raw_channel_data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """An Adaptive Card payload plus the plain text shown in notifications."""
+
+    content: JSON
+    summary: str = ""
+
+
+Reply = str | Card
+
+
+class Responder(Protocol):
+    """How a handler answers. Implemented by the SDK seam (and by fakes in unit tests)."""
+
+    async def reply(self, message: Reply, *, mention: Person | None = None) -> str | None:
+        """Send into the conversation the activity came from (in the same thread); returns the new id."""
+
+    async def update(self, activity_id: str, message: Reply) -> None:
+        """Replace a message the bot sent earlier in this conversation."""
+
+    async def delete(self, activity_id: str) -> None:
+        """Delete a message the bot sent earlier in this conversation."""
+
+    def answer_action(self, card: Card | None = None, *, message: str | None = None) -> None:
+        """For an Action.Execute invoke: the card that replaces the clicked one (or a short message)."""
+
+    async def team_members(self) -> list[Person]:
+        """The roster of the team (or chat) the activity came from."""
+
+    async def team_details(self) -> tuple[str, str] | None:
+        """(aad group id, name) of the team, or None outside teams."""
