@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot import messages
+from bot.sealing import check_action
 from bot.turn import PlaceKind, Request, Responder, Role
 
 if TYPE_CHECKING:
@@ -34,6 +35,13 @@ class Turn:
     cop_id: str | None = None  # the CoP this turn is about (the team's CoP in a channel), if any
     args: str = ""  # text after the command words
     state: dict[str, Any] = field(default_factory=dict)  # per-turn scratch space for middleware
+
+    async def tell(self, text: str) -> None:
+        """A short text answer that works for messages and for Action.Execute invokes alike."""
+        if self.request.kind == "action":
+            self.respond.answer_action(message=text)
+        else:
+            await self.respond.reply(text)
 
 
 Handler = Callable[[Turn], Awaitable[None]]
@@ -166,11 +174,18 @@ class Router:
         await self.resolve_role(turn)
         if request.action is not None:
             action = self._actions.get(request.action.verb)
+            refused = check_action(
+                request.action.verb, request.action.data, turn.services.signer, turn.services.clock.now()
+            )
+            if refused is not None:
+                log.info("refused card action verb=%s activity_id=%s", request.action.verb[:40], request.activity_id)
+                await turn.tell(refused)
+                return
             if action is None:
-                await turn.respond.reply(messages.UNKNOWN_ACTION)
+                await turn.tell(messages.UNKNOWN_ACTION)
                 return
             if turn.role < action.role:
-                await turn.respond.reply(messages.NOT_ALLOWED.format(who=messages.ROLE_NAMES[action.role]))
+                await turn.tell(messages.NOT_ALLOWED.format(who=messages.ROLE_NAMES[action.role]))
                 return
             await action.handler(turn)
             return
@@ -185,13 +200,16 @@ class Router:
                     turn.args = request.text.strip()
                     await self._fallback(turn)
                 else:
-                    await turn.respond.reply(messages.UNKNOWN_COMMAND if request.text.strip() else messages.EMPTY_MESSAGE)
+                    await turn.respond.reply(
+                        messages.UNKNOWN_COMMAND if request.text.strip() else messages.EMPTY_MESSAGE
+                    )
                 return
             command, turn.args = matched
             if request.place.kind not in command.places:
                 await turn.respond.reply(
                     messages.WRONG_PLACE.format(
-                        command=command.name, places=" or ".join(messages.PLACE_NAMES[p] for p in sorted(command.places))
+                        command=command.name,
+                        places=" or ".join(messages.PLACE_NAMES[p] for p in sorted(command.places)),
                     )
                 )
                 return

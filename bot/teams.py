@@ -8,7 +8,6 @@ through a connector client whose own retries are off, so the outbox owns retries
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -31,7 +30,6 @@ from botbuilder.schema import (
     ConversationAccount,
     ConversationParameters,
     ConversationReference,
-    InvokeResponse,
     Mention,
 )
 from botframework.connector.aio import ConnectorClient
@@ -96,19 +94,28 @@ def _person(account: Any) -> Person:
 
 
 def _dict(value: Any) -> dict[str, Any]:
+    """A plain dict of an SDK model, including the properties msrest keeps aside as additional_properties."""
     if isinstance(value, dict):
         return value
     if value is not None and hasattr(value, "serialize"):
         result = value.serialize()
+        extra = getattr(value, "additional_properties", None)
+        if isinstance(result, dict) and isinstance(extra, dict):
+            return {**extra, **result}
         return result if isinstance(result, dict) else {}
     return {}
+
+
+def _sub(parent: Mapping[str, Any], name: str) -> dict[str, Any]:
+    child = parent.get(name)
+    return child if isinstance(child, dict) else {}
 
 
 def reference_of(activity: Activity) -> JSON:
     """A serialised conversation reference that keeps service_url, channel_id and the Teams tenant."""
     reference = TurnContext.get_conversation_reference(activity)
-    tenant = _dict(activity.channel_data).get("tenant") or {}
-    if reference.conversation is not None and isinstance(tenant, dict) and tenant.get("id"):
+    tenant = _sub(_dict(activity.channel_data), "tenant")
+    if reference.conversation is not None and tenant.get("id"):
         reference.conversation.tenant_id = tenant["id"]
     return cast(JSON, reference.serialize())
 
@@ -120,9 +127,9 @@ def to_request(activity: Activity, received_at: datetime) -> Request:
     if activity.conversation is None or not activity.conversation.id:
         raise ValueError("activity has no 'conversation'")
     channel_data = _dict(activity.channel_data)
-    team = channel_data.get("team") if isinstance(channel_data.get("team"), dict) else {}
-    channel = channel_data.get("channel") if isinstance(channel_data.get("channel"), dict) else {}
-    tenant = channel_data.get("tenant") if isinstance(channel_data.get("tenant"), dict) else {}
+    team = _sub(channel_data, "team")
+    channel = _sub(channel_data, "channel")
+    tenant = _sub(channel_data, "tenant")
     conv_type = (activity.conversation.conversation_type or "personal").strip()
     kind_of_place: PlaceKind = conv_type if conv_type in ("personal", "channel", "groupChat") else "personal"  # type: ignore[assignment]
     place = Place(
@@ -151,7 +158,9 @@ def to_request(activity: Activity, received_at: datetime) -> Request:
             if isinstance(data.get("text"), str):
                 text = text.replace(data["text"], " ")
         elif mentioned.get("id"):
-            mentions.append(Person(str(mentioned["id"]), str(mentioned.get("aadObjectId") or ""), str(mentioned.get("name") or "")))
+            mentions.append(
+                Person(str(mentioned["id"]), str(mentioned.get("aadObjectId") or ""), str(mentioned.get("name") or ""))
+            )
             if isinstance(data.get("text"), str):
                 text = text.replace(data["text"], " ")
     text = _TAG.sub(" ", _AT_TAG.sub(" ", text)).replace("&nbsp;", " ")
@@ -168,8 +177,8 @@ def to_request(activity: Activity, received_at: datetime) -> Request:
     elif activity.type == ActivityTypes.invoke and activity.name == "adaptiveCard/action":
         kind = "action"
         value = activity.value if isinstance(activity.value, dict) else _dict(activity.value)
-        inner = value.get("action") if isinstance(value.get("action"), dict) else {}
-        data = inner.get("data") if isinstance(inner.get("data"), dict) else {}
+        inner = _sub(value, "action")
+        data = _sub(inner, "data")
         verb = inner.get("verb")
         if not isinstance(verb, str) or not verb:
             raise ValueError("adaptiveCard/action without a verb")
@@ -220,7 +229,9 @@ class TeamsResponder:
         if mention is not None:
             tag = f"<at>{mention.name}</at>"
             activity.text = f"{tag} {activity.text or ''}".strip()
-            activity.entities = [Mention(mentioned=ChannelAccount(id=mention.user_id, name=mention.name), text=tag, type="mention")]
+            activity.entities = [
+                Mention(mentioned=ChannelAccount(id=mention.user_id, name=mention.name), text=tag, type="mention")
+            ]
         try:
             sent = await self._context.send_activity(activity)
         except ErrorResponseException as error:
@@ -301,7 +312,9 @@ class TeamsGateway:
         self._clients: dict[str, ConnectorClient] = {}
 
     # -- incoming -----------------------------------------------------------------------------------
-    async def process(self, body: Mapping[str, Any], auth_header: str, on_request: OnRequest) -> tuple[int, JSON | None]:
+    async def process(
+        self, body: Mapping[str, Any], auth_header: str, on_request: OnRequest
+    ) -> tuple[int, JSON | None]:
         """Run one activity; returns (HTTP status, invoke body or None). Raises ValueError for activities
         we cannot use and AuthError for bad credentials."""
         activity = Activity().deserialize(dict(body))
@@ -349,13 +362,15 @@ class TeamsGateway:
         if mention is not None:
             tag = f"<at>{mention.name}</at>"
             activity.text = f"{tag} {activity.text or ''}".strip()
-            activity.entities = [Mention(mentioned=ChannelAccount(id=mention.user_id, name=mention.name), text=tag, type="mention")]
+            activity.entities = [
+                Mention(mentioned=ChannelAccount(id=mention.user_id, name=mention.name), text=tag, type="mention")
+            ]
         client = await self._client(ref.service_url)
         try:
             result = await client.conversations.send_to_conversation(ref.conversation.id, activity)
         except ErrorResponseException as error:
             raise _delivery_error(error) from None
-        except (ClientRequestError, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, ClientRequestError, OSError) as error:
             raise DeliveryError(0, None, str(error)[:200]) from None
         return str(getattr(result, "id", "") or "")
 
@@ -372,7 +387,7 @@ class TeamsGateway:
             await client.conversations.update_activity(ref.conversation.id, activity_id, activity)
         except ErrorResponseException as error:
             raise _delivery_error(error) from None
-        except (ClientRequestError, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, ClientRequestError, OSError) as error:
             raise DeliveryError(0, None, str(error)[:200]) from None
 
     async def open_personal_chat(self, reference: Mapping[str, Any], person: Person) -> JSON:
@@ -391,7 +406,7 @@ class TeamsGateway:
             created = await client.conversations.create_conversation(params)
         except ErrorResponseException as error:
             raise _delivery_error(error) from None
-        except (ClientRequestError, OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, ClientRequestError, OSError) as error:
             raise DeliveryError(0, None, str(error)[:200]) from None
         personal = ConversationReference(
             bot=ref.bot,
@@ -408,4 +423,12 @@ class TeamsGateway:
         self._clients.clear()
 
 
-__all__ = ["AuthError", "BotAdapter", "DeliveryError", "TeamsGateway", "TeamsResponder", "speed_up_msrest", "to_request"]
+__all__ = [
+    "AuthError",
+    "BotAdapter",
+    "DeliveryError",
+    "TeamsGateway",
+    "TeamsResponder",
+    "speed_up_msrest",
+    "to_request",
+]

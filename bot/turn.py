@@ -129,3 +129,16 @@ class Responder(Protocol):
 
     async def team_details(self) -> tuple[str, str] | None:
         """(aad group id, name) of the team, or None outside teams."""
+
+
+class Proactive(Protocol):
+    """Messages the bot starts itself (implemented by the SDK seam; used by the outbox)."""
+
+    async def send(self, reference: Mapping[str, Any], message: Reply, *, mention: Person | None = None) -> str:
+        """Post into the referenced conversation; returns the new activity id. Raises DeliveryError."""
+
+    async def update(self, reference: Mapping[str, Any], activity_id: str, message: Reply) -> None:
+        """Replace an earlier bot message in the referenced conversation."""
+
+    async def open_personal_chat(self, reference: Mapping[str, Any], person: Person) -> JSON:
+        """Open the 1:1 chat with ``person`` (using any reference of the same tenant); returns its reference."""

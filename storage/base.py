@@ -159,7 +159,7 @@ def encode_key(text: str) -> str:
     ``% / \\ # ?`` and control characters become ``%XX``; keys that would exceed the limit keep a prefix and
     a SHA-256 suffix so they stay unique.
     """
-    out = []
+    out: list[str] = []
     for ch in text:
         if ch == "%" or _FORBIDDEN_KEY_CHARS.match(ch):
             out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))

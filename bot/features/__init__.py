@@ -1,0 +1,21 @@
+"""One module per capability. Each exposes ``register(router, links)``; the order here is the order of help."""
+
+from __future__ import annotations
+
+import importlib
+
+from bot.domain.roles import resolve_role
+from bot.links import Links
+from bot.router import Router
+
+FEATURES: tuple[str, ...] = ("bot.features.help",)
+
+
+def build_router(links: Links | None = None) -> Router:
+    """A router with every feature's commands, actions and events registered (and their download kinds)."""
+    links = links if links is not None else Links()
+    router = Router()
+    router.set_role_resolver(resolve_role)
+    for name in FEATURES:
+        importlib.import_module(name).register(router, links)
+    return router

@@ -1,0 +1,100 @@
+"""`make bench`: CoP Bot against a stock Bot Framework echo bot, in the same run, through one fake connector.
+
+Writes bench/results.json and prints a table. Ratios below 1.0 mean CoP Bot is faster than the echo bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.load import drive
+from bench.processes import ROOT, start_copbot, start_echo
+from bench.scenarios import SCENARIOS, echo_message
+from tests.kit.activities import Activities
+from tests.kit.connector import FakeConnector
+
+
+async def run(selected: set[str] | None) -> dict[str, Any]:
+    connector = FakeConnector()
+    await connector.start()
+    acts = Activities(connector.url)
+    results: dict[str, Any] = {"scenarios": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        echo = await start_echo()
+        copbot = await start_copbot(Path(tmp))
+        try:
+            await asyncio.sleep(1.0)
+            results["rss_mb_idle"] = round(copbot.rss_mb(), 1)
+            results["baseline_rss_mb_idle"] = round(echo.rss_mb(), 1)
+            results["startup_s"] = round(copbot.startup_s, 2)
+            results["baseline_startup_s"] = round(echo.startup_s, 2)
+            import aiohttp
+
+            async with aiohttp.ClientSession() as http:
+                for scenario in SCENARIOS:
+                    if selected and scenario.name not in selected:
+                        continue
+                    if scenario.setup is not None:
+                        await scenario.setup(copbot.url, acts, http)
+                    for concurrency in scenario.concurrency:
+                        name = scenario.name if concurrency == 1 else f"{scenario.name}@{concurrency}"
+                        base = await drive(echo.url, echo_message(acts), total=scenario.total, concurrency=concurrency)
+                        ours = await drive(
+                            copbot.url, scenario.make(acts), total=scenario.total, concurrency=concurrency
+                        )
+                        connector.clear()
+                        results["scenarios"][name] = {
+                            "p50_ms": round(ours.p50, 2),
+                            "p99_ms": round(ours.p99, 2),
+                            "rps": round(ours.rps, 1),
+                            "errors": ours.errors,
+                            "baseline_p50_ms": round(base.p50, 2),
+                            "baseline_p99_ms": round(base.p99, 2),
+                            "baseline_rps": round(base.rps, 1),
+                            "ratio_p50": round(ours.p50 / base.p50, 2),
+                            "ratio_p99": round(ours.p99 / base.p99, 2),
+                        }
+            results["rss_mb_peak"] = round(copbot.peak_rss_mb(), 1)
+        finally:
+            copbot.stop()
+            echo.stop()
+            await connector.close()
+    return results
+
+
+def print_table(results: dict[str, Any]) -> None:
+    header = (
+        f"{'scenario':<22}{'p50 ms':>9}{'echo p50':>10}{'ratio':>7}"
+        f"{'p99 ms':>9}{'echo p99':>10}{'ratio':>7}{'rps':>8}{'errors':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, row in results["scenarios"].items():
+        print(
+            f"{name:<22}{row['p50_ms']:>9.2f}{row['baseline_p50_ms']:>10.2f}{row['ratio_p50']:>7.2f}"
+            f"{row['p99_ms']:>9.2f}{row['baseline_p99_ms']:>10.2f}{row['ratio_p99']:>7.2f}"
+            f"{row['rps']:>8.1f}{row['errors']:>8}"
+        )
+    print(
+        f"\nidle RSS {results['rss_mb_idle']} MB (echo {results['baseline_rss_mb_idle']} MB), "
+        f"peak RSS {results.get('rss_mb_peak')} MB, "
+        f"start-up {results['startup_s']} s (echo {results['baseline_startup_s']} s)"
+    )
+
+
+def main() -> None:
+    selected = set(sys.argv[1:]) or None
+    results = asyncio.run(run(selected))
+    out = ROOT / "bench" / "results.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Start the bots under test as separate processes and measure their start-up and memory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class BotProcess:
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    startup_s: float
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/messages"
+
+    def rss_mb(self) -> float:
+        return _status_kb(self.proc.pid, "VmRSS") / 1024
+
+    def peak_rss_mb(self) -> float:
+        return _status_kb(self.proc.pid, "VmHWM") / 1024
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _status_kb(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return float(line.split()[1])
+    return 0.0
+
+
+async def _wait_healthy(port: int, proc: subprocess.Popen[bytes], limit_s: float = 30.0) -> None:
+    deadline = time.monotonic() + limit_s
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"process exited with {proc.returncode}")
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.02)
+    raise RuntimeError("bot did not become healthy in time")
+
+
+async def start(name: str, args: list[str], port: int, env: dict[str, str] | None = None) -> BotProcess:
+    started = time.monotonic()
+    proc = subprocess.Popen(  # noqa: ASYNC220 - start-up is outside the timed part
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if name == "echo" else None,
+    )
+    await _wait_healthy(port, proc)
+    return BotProcess(name, proc, port, time.monotonic() - started)
+
+
+async def start_echo() -> BotProcess:
+    port = free_port()
+    return await start("echo", ["-m", "bench.echo_bot", str(port)], port)
+
+
+async def start_copbot(data_dir: Path, extra_env: dict[str, str] | None = None) -> BotProcess:
+    port = free_port()
+    env = {
+        "COPBOT_PORT": str(port),
+        "COPBOT_HOST": "127.0.0.1",
+        "COPBOT_SQLITE_PATH": str(data_dir / "bench.sqlite3"),
+        "COPBOT_SCHEDULER": "false",
+        "COPBOT_LOG_LEVEL": "WARNING",
+        "COPBOT_SIGNING_KEY": "bench-signing-key-0123456789abcdef0123456789",
+        "COPBOT_PROGRAMME_ADMINS": "aad-admin",
+        **(extra_env or {}),
+    }
+    return await start("copbot", ["-m", "bot"], port, env)

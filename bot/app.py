@@ -1,0 +1,228 @@
+"""The aiohttp application: ``create_app(settings)`` wires settings, storage, the SDK seam and the router."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot import middleware
+from bot.clock import Clock, SystemClock
+from bot.config import Settings, SettingsError
+from bot.features import build_router
+from bot.links import Links
+from bot.outbox import Outbox
+from bot.router import Turn
+from bot.sealing import SealingResponder
+from bot.services import Services
+from bot.signing import Signer
+from bot.teams import AuthError, TeamsGateway, TeamsResponder
+from bot.turn import Request
+from storage.base import StorageError, TableStore
+
+log = logging.getLogger(__name__)
+
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+GATEWAY: web.AppKey[TeamsGateway] = web.AppKey("gateway", TeamsGateway)
+Hook = Callable[[Services], Awaitable[None]]
+STARTUP_HOOKS: web.AppKey[list[Hook]] = web.AppKey("startup_hooks", list)
+CLEANUP_HOOKS: web.AppKey[list[Hook]] = web.AppKey("cleanup_hooks", list)
+
+# Activity types the Bot Framework defines; anything else is refused as malformed.
+KNOWN_TYPES = frozenset(
+    {
+        "message", "conversationUpdate", "invoke", "event", "installationUpdate", "messageReaction", "typing",
+        "endOfConversation", "messageUpdate", "messageDelete", "contactRelationUpdate", "deleteUserData", "trace",
+        "handoff", "command", "commandResult", "suggestion",
+    }
+)  # fmt: skip
+NEEDS_PARTIES = frozenset({"message", "conversationUpdate", "invoke", "installationUpdate", "messageReaction"})
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def open_store(settings: Settings) -> TableStore:
+    if settings.storage == "azure":
+        from storage.azure import AzureTableStore
+
+        if settings.azure_connection_string:
+            return AzureTableStore.from_connection_string(settings.azure_connection_string)
+        from azure.identity.aio import DefaultAzureCredential
+
+        return AzureTableStore.from_account_url(settings.azure_account_url, DefaultAzureCredential())
+    from storage.sqlite import SqliteStore
+
+    return SqliteStore(settings.sqlite_path)
+
+
+def _bad(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+def _malformed(payload: Any) -> str | None:
+    """Why an activity cannot be processed, or None. Checked before the SDK sees it."""
+    if not isinstance(payload, dict):
+        return "the body must be a JSON object"
+    kind = payload.get("type")
+    if not isinstance(kind, str) or not kind:
+        return "the activity has no type"
+    if kind not in KNOWN_TYPES:
+        return f"unsupported activity type {kind[:40]!r}"
+    if kind in NEEDS_PARTIES:
+        for part in ("from", "conversation", "recipient"):
+            value = payload.get(part)
+            if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not value["id"]:
+                return f"the activity has no '{part}' id"
+        if not isinstance(payload.get("serviceUrl"), str) or not payload["serviceUrl"].startswith(
+            ("http://", "https://")
+        ):
+            return "the activity has no valid serviceUrl"
+    for name in ("text", "id", "name", "replyToId", "channelId"):
+        if name in payload and payload[name] is not None and not isinstance(payload[name], str):
+            return f"'{name}' must be a string"
+    for name in ("entities", "membersAdded", "membersRemoved", "attachments"):
+        if name in payload and payload[name] is not None and not isinstance(payload[name], list):
+            return f"'{name}' must be a list"
+    if "channelData" in payload and payload["channelData"] is not None and not isinstance(payload["channelData"], dict):
+        return "'channelData' must be an object"
+    return None
+
+
+def _tenant_of(payload: dict[str, Any]) -> str:
+    channel_data = payload.get("channelData") or {}
+    tenant = channel_data.get("tenant") if isinstance(channel_data, dict) else None
+    if isinstance(tenant, dict) and isinstance(tenant.get("id"), str):
+        return str(tenant["id"])
+    conversation = payload.get("conversation") or {}
+    return str(conversation.get("tenantId") or "") if isinstance(conversation, dict) else ""
+
+
+async def handle_messages(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    gateway = request.app[GATEWAY]
+    settings = services.settings
+    if request.content_length is not None and request.content_length > settings.max_body_bytes:
+        return _bad(413, f"the body is larger than {settings.max_body_bytes} bytes")
+    if "json" not in request.content_type:
+        return _bad(415, "the body must be application/json")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _bad(413, f"the body is larger than {settings.max_body_bytes} bytes")
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _bad(400, "the body is not valid JSON")
+    problem = _malformed(payload)
+    if problem:
+        return _bad(400, problem)
+    tenant = _tenant_of(payload)
+    if settings.allowed_tenants and tenant not in settings.allowed_tenants:
+        log.warning("activity from a tenant that is not allowed tenant=%s", tenant[:64])
+        return _bad(403, "this tenant is not allowed to use this bot")
+
+    async def on_request(turn_request: Request, responder: TeamsResponder) -> None:
+        turn = Turn(request=turn_request, respond=SealingResponder(responder, services), services=services)
+        await services.router.dispatch(turn)
+
+    try:
+        status, body = await gateway.process(payload, request.headers.get("Authorization", ""), on_request)
+    except AuthError:
+        return _bad(401, "missing or invalid credentials")
+    except (ValueError, TypeError, AttributeError, KeyError) as error:
+        log.info("refused a malformed activity: %s", error)
+        return _bad(400, "the activity is malformed")
+    if body is not None:
+        return web.json_response(body, status=status)
+    return web.Response(status=status)
+
+
+async def handle_files(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    return await services.links.serve(services, request.match_info["token"])
+
+
+async def handle_healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def handle_readyz(request: web.Request) -> web.Response:
+    try:
+        await request.app[SERVICES].store.ping()
+    except StorageError as error:
+        return web.json_response({"status": "storage unreachable", "detail": type(error).__name__}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: TableStore | None = None,
+    clock: Clock | None = None,
+) -> web.Application:
+    """Build the application. ``store`` and ``clock`` are injectable for tests; by default they come from
+    settings and the system clock."""
+    if not settings.authenticated and not is_loopback(settings.host):
+        raise SettingsError(
+            "MICROSOFT_APP_ID is empty, so requests are not authenticated; that is only allowed on a loopback "
+            f"host, not {settings.host!r}. Set the Bot Framework credentials or COPBOT_HOST=127.0.0.1."
+        )
+    clock = clock or SystemClock()
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    gateway = TeamsGateway(settings, clock.now)
+    store_ = store if store is not None else open_store(settings)
+    signer = Signer(settings.signing_key)
+    links = Links()
+    router = build_router(links)
+    middleware.install(router.use)
+    services = Services(
+        settings=settings,
+        store=store_,
+        clock=clock,
+        signer=signer,
+        router=router,
+        proactive=gateway,
+        outbox=Outbox(store_, gateway, signer),
+        links=links,
+    )
+    app[SERVICES] = services
+    app[GATEWAY] = gateway
+    app[STARTUP_HOOKS] = []
+    app[CLEANUP_HOOKS] = []
+    owns_store = store is None
+
+    async def on_startup(app: web.Application) -> None:
+        if not settings.authenticated:
+            log.warning(
+                "UNAUTHENTICATED MODE: MICROSOFT_APP_ID is empty; anyone who can reach %s:%s can talk to the bot",
+                settings.host,
+                settings.port,
+            )
+        for hook in app[STARTUP_HOOKS]:
+            await hook(services)
+
+    async def on_cleanup(app: web.Application) -> None:
+        for hook in app[CLEANUP_HOOKS][::-1]:
+            await hook(services)
+        await gateway.close()
+        if owns_store:
+            await services.store.close()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    app.router.add_post("/api/messages", handle_messages)
+    app.router.add_get("/healthz", handle_healthz)
+    app.router.add_get("/readyz", handle_readyz)
+    app.router.add_get("/files/{token}", handle_files)
+    return app

@@ -1,0 +1,1 @@
+"""Domain records and their repositories, written once against storage.base.TableStore."""

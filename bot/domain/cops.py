@@ -1,0 +1,172 @@
+"""The CoP registry: one row per Teams team where the app is installed (table ``cops``, partition ``cop``).
+
+A CoP's id is its Teams team id (19:…@thread.…). All CoPs share one partition so that the directory and the
+programme view are a single query (~22 CoPs, a few KB each).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from bot.domain.codec import dumps, loads
+from storage.base import NotFound, PreconditionFailed, Row, TableStore, encode_key
+
+TABLE = "cops"
+PARTITION = "cop"
+Status = Literal["launched", "preparing", "paused"]
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    """Who holds a governance role: AAD object id (stable), Teams user id (to message), display name."""
+
+    aad_id: str
+    user_id: str
+    name: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"aad_id": self.aad_id, "user_id": self.user_id, "name": self.name}
+
+    @classmethod
+    def from_json(cls, data: Any) -> PersonRef | None:
+        if not isinstance(data, dict) or not data.get("aad_id"):
+            return None
+        return cls(str(data["aad_id"]), str(data.get("user_id") or ""), str(data.get("name") or ""))
+
+
+@dataclass(frozen=True)
+class Cop:
+    cop_id: str  # the Teams team id
+    name: str
+    tenant_id: str
+    service_url: str
+    aad_group_id: str = ""
+    practice_area: str = ""
+    status: Status = "preparing"
+    active: bool = True
+    leads: tuple[PersonRef, ...] = ()
+    sponsor: PersonRef | None = None
+    terms_of_reference_url: str = ""
+    objectives: str = ""
+    home_channel_id: str = ""
+    home_reference: dict[str, Any] = field(default_factory=dict)  # conversation reference of the home channel
+    lead_channel_reference: dict[str, Any] = field(default_factory=dict)  # where lead notifications go, if set
+    answer_target_hours: int = 48
+    timezone: str = "Europe/London"
+    digest_day: int = 0  # Monday
+    digest_time: str = "09:00"
+    digest_enabled: bool = True
+    flagged: str = ""  # e.g. "bot removed from channel" (set by the outbox on 403/404)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    etag: str = ""
+
+    def is_lead(self, aad_id: str) -> bool:
+        return any(lead.aad_id == aad_id for lead in self.leads)
+
+    def is_sponsor(self, aad_id: str) -> bool:
+        return self.sponsor is not None and self.sponsor.aad_id == aad_id
+
+
+def _to_row(cop: Cop) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "cop_id": cop.cop_id,
+        "name": cop.name,
+        "tenant_id": cop.tenant_id,
+        "service_url": cop.service_url,
+        "aad_group_id": cop.aad_group_id,
+        "practice_area": cop.practice_area,
+        "status": cop.status,
+        "active": cop.active,
+        "leads": dumps([lead.as_json() for lead in cop.leads]),
+        "sponsor": dumps(cop.sponsor.as_json() if cop.sponsor else None),
+        "terms_of_reference_url": cop.terms_of_reference_url,
+        "objectives": cop.objectives,
+        "home_channel_id": cop.home_channel_id,
+        "home_reference": dumps(cop.home_reference),
+        "lead_channel_reference": dumps(cop.lead_channel_reference),
+        "answer_target_hours": cop.answer_target_hours,
+        "timezone": cop.timezone,
+        "digest_day": cop.digest_day,
+        "digest_time": cop.digest_time,
+        "digest_enabled": cop.digest_enabled,
+        "flagged": cop.flagged,
+    }
+    if cop.created_at is not None:
+        data["created_at"] = cop.created_at
+    if cop.updated_at is not None:
+        data["updated_at"] = cop.updated_at
+    return data
+
+
+def _from_row(row: Row) -> Cop:
+    get = row.get
+    leads = tuple(p for p in (PersonRef.from_json(item) for item in loads(get("leads"), [])) if p is not None)
+    return Cop(
+        cop_id=str(get("cop_id", "")),
+        name=str(get("name", "")),
+        tenant_id=str(get("tenant_id", "")),
+        service_url=str(get("service_url", "")),
+        aad_group_id=str(get("aad_group_id", "")),
+        practice_area=str(get("practice_area", "")),
+        status=get("status", "preparing"),
+        active=bool(get("active", True)),
+        leads=leads,
+        sponsor=PersonRef.from_json(loads(get("sponsor"), None)),
+        terms_of_reference_url=str(get("terms_of_reference_url", "")),
+        objectives=str(get("objectives", "")),
+        home_channel_id=str(get("home_channel_id", "")),
+        home_reference=loads(get("home_reference"), {}),
+        lead_channel_reference=loads(get("lead_channel_reference"), {}),
+        answer_target_hours=int(get("answer_target_hours", 48)),
+        timezone=str(get("timezone", "Europe/London")),
+        digest_day=int(get("digest_day", 0)),
+        digest_time=str(get("digest_time", "09:00")),
+        digest_enabled=bool(get("digest_enabled", True)),
+        flagged=str(get("flagged", "")),
+        created_at=get("created_at"),
+        updated_at=get("updated_at"),
+        etag=row.etag,
+    )
+
+
+class CopRepo:
+    def __init__(self, store: TableStore) -> None:
+        self._store = store
+
+    async def get(self, cop_id: str) -> Cop | None:
+        try:
+            return _from_row(await self._store.get(TABLE, PARTITION, encode_key(cop_id)))
+        except NotFound:
+            return None
+
+    async def all(self, *, active_only: bool = True) -> list[Cop]:
+        rows = await self._store.query(TABLE, PARTITION)
+        cops = [_from_row(row) for row in rows]
+        return [c for c in cops if c.active] if active_only else cops
+
+    async def create(self, cop: Cop) -> Cop:
+        row = await self._store.insert(TABLE, PARTITION, encode_key(cop.cop_id), _to_row(cop))
+        return replace(cop, etag=row.etag)
+
+    async def save(self, cop: Cop, now: datetime) -> Cop:
+        """Conditional replace: raises PreconditionFailed if someone changed the CoP since it was read."""
+        updated = replace(cop, updated_at=now)
+        row = await self._store.update(
+            TABLE, PARTITION, encode_key(cop.cop_id), _to_row(updated), etag=cop.etag or None
+        )
+        return replace(updated, etag=row.etag)
+
+    async def change(self, cop_id: str, now: datetime, edit: Any, attempts: int = 5) -> Cop | None:
+        """Read-modify-write with ETag retries: ``edit(cop) -> Cop``. Returns None if the CoP is unknown."""
+        for _ in range(attempts):
+            cop = await self.get(cop_id)
+            if cop is None:
+                return None
+            try:
+                return await self.save(edit(cop), now)
+            except PreconditionFailed:
+                continue
+        raise PreconditionFailed(f"CoP {cop_id} kept changing; gave up after {attempts} attempts")

@@ -1,0 +1,65 @@
+"""Who the caller is, resolved from storage on every turn (card data never grants a role).
+
+In a team, the CoP is the team. In personal chat, the CoP is the one named by the card action's ``cop_id``
+(the role is still computed from storage for that CoP), else the only CoP the person leads, else the only CoP
+they belong to; otherwise None and CoP-specific commands ask which CoP.
+"""
+
+from __future__ import annotations
+
+from bot.domain.cops import Cop, CopRepo
+from bot.domain.members import MembershipRepo
+from bot.router import Turn
+from bot.turn import Role
+
+COP_KEY = "cop"  # turn.state key holding the resolved Cop record
+
+
+def role_in(cop: Cop | None, aad_id: str, is_member: bool, admins: frozenset[str]) -> Role:
+    if aad_id and aad_id in admins:
+        return Role.ADMIN
+    if cop is not None and cop.is_lead(aad_id):
+        return Role.LEAD
+    if cop is not None and cop.is_sponsor(aad_id):
+        return Role.SPONSOR
+    return Role.MEMBER if is_member else Role.ANYONE
+
+
+async def resolve_role(turn: Turn) -> tuple[Role, str | None]:
+    services = turn.services
+    request = turn.request
+    aad_id = request.person.aad_id
+    cops = CopRepo(services.store)
+    admins = services.settings.programme_admins
+    cop_id: str | None = request.place.team_id
+    if cop_id is None and request.action is not None:
+        named = request.action.data.get("cop_id")
+        cop_id = named if isinstance(named, str) and 0 < len(named) <= 512 else None
+    if cop_id is not None:
+        cop = await cops.get(cop_id)
+        turn.state[COP_KEY] = cop
+        if cop is None:
+            return role_in(None, aad_id, False, admins), cop_id
+        is_member = bool(aad_id) and await MembershipRepo(services.store).membership(cop_id, aad_id) is not None
+        return role_in(cop, aad_id, is_member, admins), cop_id
+    if not aad_id:
+        return Role.ANYONE, None
+    # personal chat with no CoP named: pick the CoP this person leads (or belongs to) when there is one
+    all_cops = await cops.all()
+    led = [c for c in all_cops if c.is_lead(aad_id)]
+    sponsored = [c for c in all_cops if c.is_sponsor(aad_id)]
+    if len(led) == 1:
+        turn.state[COP_KEY] = led[0]
+        return role_in(led[0], aad_id, True, admins), led[0].cop_id
+    mine = await MembershipRepo(services.store).memberships_of(aad_id)
+    active = {c.cop_id: c for c in all_cops}
+    mine = [m for m in mine if m.cop_id in active]
+    if not led and len(sponsored) == 1:
+        turn.state[COP_KEY] = sponsored[0]
+        return role_in(sponsored[0], aad_id, False, admins), sponsored[0].cop_id
+    if not led and len(mine) == 1:
+        cop = active[mine[0].cop_id]
+        turn.state[COP_KEY] = cop
+        return role_in(cop, aad_id, True, admins), cop.cop_id
+    role = Role.ADMIN if aad_id in admins else Role.LEAD if led else Role.MEMBER if mine else Role.ANYONE
+    return role, None

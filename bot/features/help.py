@@ -1,0 +1,19 @@
+"""``help``: the commands available to this caller in this place."""
+
+from __future__ import annotations
+
+from bot.links import Links
+from bot.router import Router, Turn
+from cards.help import help_card
+
+
+def register(router: Router, links: Links) -> None:
+    @router.command("help", help="What I can do for you here")
+    async def show_help(turn: Turn) -> None:
+        commands = router.commands_for(turn.role, turn.request.place.kind)
+        await turn.respond.reply(help_card(commands, turn.role, turn.request.place.kind))
+
+    @router.action("help.show")
+    async def refresh_help(turn: Turn) -> None:
+        commands = router.commands_for(turn.role, turn.request.place.kind)
+        turn.respond.answer_action(help_card(commands, turn.role, turn.request.place.kind))

@@ -1,0 +1,116 @@
+"""The middleware chain every turn runs through: correlation logging, error boundary, redelivery dedupe."""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from bot import messages
+from bot.router import Turn
+from storage.base import AlreadyExists, NotFound, StorageError, TableStore, Unavailable, Where, encode_key
+
+log = logging.getLogger(__name__)
+
+DEDUPE_TABLE = "dedupe"
+DEDUPE_RETENTION = timedelta(days=2)
+
+# The activity being handled, for log records emitted deep inside handlers.
+current_activity: contextvars.ContextVar[str] = contextvars.ContextVar("current_activity", default="-")
+
+Next = Callable[[], Awaitable[None]]
+
+
+async def correlation(turn: Turn, next_: Next) -> None:
+    request = turn.request
+    token = current_activity.set(request.activity_id or "-")
+    started = time.perf_counter()
+    try:
+        await next_()
+    finally:
+        log.info(
+            "turn kind=%s activity_id=%s conversation=%s tenant=%s cop_id=%s ms=%.1f",
+            request.kind,
+            request.activity_id,
+            request.place.conversation_id[:40],
+            request.place.tenant_id,
+            turn.cop_id,
+            (time.perf_counter() - started) * 1000,
+        )
+        current_activity.reset(token)
+
+
+async def error_boundary(turn: Turn, next_: Next) -> None:
+    """No stack trace reaches a user: log it with a reference id and apologise with that id."""
+    try:
+        await next_()
+    except Exception as error:
+        ref = secrets.token_hex(4)
+        log.exception("turn failed ref=%s activity_id=%s cop_id=%s", ref, turn.request.activity_id, turn.cop_id)
+        await _forget_delivery(turn)
+        text = (messages.STORAGE_DOWN if isinstance(error, Unavailable) else messages.APOLOGY).format(ref=ref)
+        if turn.request.kind == "action":
+            turn.respond.answer_action(message=text)
+            return
+        if turn.request.kind == "message":
+            try:
+                await turn.respond.reply(text)
+            except Exception:
+                log.warning("could not deliver the apology ref=%s", ref, exc_info=True)
+
+
+def _dedupe_keys(activity_id: str) -> tuple[str, str]:
+    bucket = hashlib.sha256(activity_id.encode("utf-8")).hexdigest()[:2]
+    return bucket, encode_key(activity_id)
+
+
+async def dedupe(turn: Turn, next_: Next) -> None:
+    """Teams may deliver an activity twice: the first delivery claims the id with an insert, later ones stop."""
+    activity_id = turn.request.activity_id
+    if not activity_id:
+        await next_()
+        return
+    pk, rk = _dedupe_keys(activity_id)
+    try:
+        await turn.services.store.insert(DEDUPE_TABLE, pk, rk, {"at": turn.request.received_at})
+    except AlreadyExists:
+        log.info("duplicate delivery ignored activity_id=%s", activity_id)
+        if turn.request.kind == "action":
+            turn.respond.answer_action(message="Already done.")
+        return
+    turn.state["dedupe_claimed"] = True
+    await next_()
+
+
+async def _forget_delivery(turn: Turn) -> None:
+    """A failed turn releases its claim so that Teams' retry is processed."""
+    if not turn.state.get("dedupe_claimed"):
+        return
+    pk, rk = _dedupe_keys(turn.request.activity_id)
+    try:
+        await turn.services.store.delete(DEDUPE_TABLE, pk, rk)
+    except (NotFound, StorageError):
+        log.warning("could not release dedupe claim activity_id=%s", turn.request.activity_id)
+
+
+async def purge_dedupe(store: TableStore, now: datetime) -> int:
+    """Retention: drop dedupe claims older than two days (Teams redelivers within minutes)."""
+    removed = 0
+    for row in await store.query(DEDUPE_TABLE, None, [Where("at", "lt", now - DEDUPE_RETENTION)]):
+        try:
+            await store.delete(DEDUPE_TABLE, row.partition_key, row.row_key, etag=row.etag)
+            removed += 1
+        except StorageError:
+            continue
+    return removed
+
+
+def install(router_use: Callable[[Callable[[Turn, Next], Awaitable[None]]], None]) -> None:
+    """Order matters: log everything, catch everything, then drop redeliveries."""
+    router_use(correlation)
+    router_use(error_boundary)
+    router_use(dedupe)

@@ -1,0 +1,29 @@
+"""The long-lived collaborators a handler may use, built once per app by ``create_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.links import Links
+from bot.outbox import Outbox
+from bot.router import Router
+from bot.signing import Signer
+from bot.turn import Proactive
+from storage.base import TableStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: TableStore
+    clock: Clock
+    signer: Signer
+    router: Router
+    proactive: Proactive
+    outbox: Outbox
+    links: Links
+    # capability-specific singletons (caches, indexes, outbox, scheduler) keyed by feature name
+    extras: dict[str, Any] = field(default_factory=dict)

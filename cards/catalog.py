@@ -1,0 +1,20 @@
+"""Every card the bot can send, built with representative data, for validation in tests.
+
+Each card module exposes ``examples() -> Iterable[tuple[str, Card]]``; list the module here when you add one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+
+from bot.turn import Card
+
+CARD_MODULES: tuple[str, ...] = ("cards.help",)
+
+
+def all_examples() -> Iterator[tuple[str, Card]]:
+    for name in CARD_MODULES:
+        module = importlib.import_module(name)
+        for label, example in module.examples():
+            yield f"{name}:{label}", example
