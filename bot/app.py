@@ -16,6 +16,7 @@ from bot.config import Settings, SettingsError
 from bot.features import build_router
 from bot.links import Links
 from bot.outbox import Outbox
+from bot.privacy import PrivacyRegistry
 from bot.router import Turn
 from bot.sealing import SealingResponder
 from bot.services import Services
@@ -184,7 +185,8 @@ def create_app(
     store_ = store if store is not None else open_store(settings)
     signer = Signer(settings.signing_key)
     links = Links()
-    router = build_router(links)
+    privacy = PrivacyRegistry()
+    router = build_router(links, privacy)
     middleware.install(router.use)
     services = Services(
         settings=settings,
@@ -195,6 +197,7 @@ def create_app(
         proactive=gateway,
         outbox=Outbox(store_, gateway, signer),
         links=links,
+        privacy=privacy,
     )
     app[SERVICES] = services
     app[GATEWAY] = gateway

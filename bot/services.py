@@ -9,6 +9,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.links import Links
 from bot.outbox import Outbox
+from bot.privacy import PrivacyRegistry
 from bot.router import Router
 from bot.signing import Signer
 from bot.turn import Proactive
@@ -25,5 +26,6 @@ class Services:
     proactive: Proactive
     outbox: Outbox
     links: Links
+    privacy: PrivacyRegistry
     # capability-specific singletons (caches, indexes, outbox, scheduler) keyed by feature name
     extras: dict[str, Any] = field(default_factory=dict)

@@ -1,4 +1,5 @@
-"""One module per capability. Each exposes ``register(router, links)``; the order here is the order of help."""
+"""One module per capability. Each exposes ``register(router, links, privacy)``; the order here is the order
+of help. ``links`` registers download kinds, ``privacy`` the feature's personal-data exporter and eraser."""
 
 from __future__ import annotations
 
@@ -6,16 +7,18 @@ import importlib
 
 from bot.domain.roles import resolve_role
 from bot.links import Links
+from bot.privacy import PrivacyRegistry
 from bot.router import Router
 
 FEATURES: tuple[str, ...] = ("bot.features.help",)
 
 
-def build_router(links: Links | None = None) -> Router:
+def build_router(links: Links | None = None, privacy: PrivacyRegistry | None = None) -> Router:
     """A router with every feature's commands, actions and events registered (and their download kinds)."""
     links = links if links is not None else Links()
+    privacy = privacy if privacy is not None else PrivacyRegistry()
     router = Router()
     router.set_role_resolver(resolve_role)
     for name in FEATURES:
-        importlib.import_module(name).register(router, links)
+        importlib.import_module(name).register(router, links, privacy)
     return router

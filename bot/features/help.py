@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from bot.links import Links
+from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
 from cards.help import help_card
 
 
-def register(router: Router, links: Links) -> None:
+def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     @router.command("help", help="What I can do for you here")
     async def show_help(turn: Turn) -> None:
         commands = router.commands_for(turn.role, turn.request.place.kind)
