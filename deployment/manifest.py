@@ -173,7 +173,12 @@ def command_list(commands: Iterable[Command], scope: ManifestScope) -> list[dict
     # A title longer than Teams' limit cannot be shown in the menu; such a command still works when typed.
     usable = [c for c in commands if place in c.places and len(c.name) <= MAX_TITLE]
     chosen = sorted(usable, key=_priority)[:MAX_COMMANDS]
-    return [{"title": c.name, "description": _clip(c.help or c.name, MAX_DESCRIPTION)} for c in chosen]
+    return [{"title": c.name, "description": _clip(_description(c), MAX_DESCRIPTION)} for c in chosen]
+
+
+def _description(command: Command) -> str:
+    text = command.help or command.name
+    return f"{text} (e.g. {command.name} {command.usage})" if command.usage else text
 
 
 def build_manifest(settings: AppSettings, router: Router) -> dict[str, Any]:

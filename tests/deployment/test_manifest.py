@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -216,3 +219,30 @@ def test_outline_icon_is_white_on_transparent() -> None:
     assert any(a > 0 for a in alphas), "needs a visible outline"
     not_white = [rgba for _, rgba in colors if rgba[3] > 0 and rgba[:3] != (255, 255, 255)]
     assert not not_white, f"outline icon may only have white or transparent pixels: {not_white[:5]}"
+
+
+def test_usage_is_shown_in_the_description() -> None:
+    command = Command(("faq", "remove"), _noop, "Remove an FAQ entry", Role.LEAD, frozenset({"channel"}), "<id>")
+    (entry,) = m.command_list([command], "team")
+    assert entry == {"title": "faq remove", "description": "Remove an FAQ entry (e.g. faq remove <id>)"}
+
+
+@pytest.mark.parametrize(
+    ("env", "code"),
+    [({}, 2), ({"MICROSOFT_APP_ID": APP_ID, "COPBOT_PUBLIC_URL": "https://copbot.example.ac.uk"}, 0)],
+)
+def test_module_entry_point(tmp_path: Path, env: dict[str, str], code: int) -> None:
+    out = tmp_path / "appPackage.zip"
+    result = subprocess.run(
+        [sys.executable, "-m", "deployment.manifest", "--out", str(out)],
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == code, result.stderr
+    assert out.exists() is (code == 0)
+    if code:
+        assert "MICROSOFT_APP_ID is required" in result.stderr
