@@ -504,17 +504,37 @@ def _adjust(event: Event, changes: Mapping[Status, int]) -> Event:
     )
 
 
+@dataclass
+class Shared:
+    """Per-process state of the events domain (kept in ``services.extras``): one lock per event, so RSVPs to
+    one event queue here instead of colliding in storage, and the event row as this process last wrote or
+    read it. The copy is only ever written back with its ETag, so a stale one costs a retry, never a count."""
+
+    locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(default_factory=weakref.WeakValueDictionary)
+    events: dict[str, Event] = field(default_factory=dict)
+    limit: int = 2000
+
+    def remember(self, key: str, event: Event) -> None:
+        self.events.pop(key, None)
+        if len(self.events) >= self.limit:
+            self.events.pop(next(iter(self.events)))
+        self.events[key] = event
+
+    def forget(self, key: str) -> None:
+        self.events.pop(key, None)
+
+
 class EventRepo:
-    def __init__(self, store: TableStore, locks: weakref.WeakValueDictionary[str, asyncio.Lock] | None = None):
+    def __init__(self, store: TableStore, shared: Shared | None = None):
         self._store = store
-        self._locks = locks if locks is not None else weakref.WeakValueDictionary()
+        self._shared = shared if shared is not None else Shared()
 
     def _lock(self, cop_id: str, event_id: str) -> asyncio.Lock:
         key = f"{cop_id}|{event_id}"
-        lock = self._locks.get(key)
+        lock = self._shared.locks.get(key)
         if lock is None:
             lock = asyncio.Lock()
-            self._locks[key] = lock
+            self._shared.locks[key] = lock
         return lock
 
     # -- events ---------------------------------------------------------------------------------------------
@@ -611,6 +631,7 @@ class EventRepo:
                     await _backoff(attempt)
                     continue
                 first = rows[0]
+                self._shared.forget(f"{cop_id}|{event_id}")
                 return replace(edited, etag=first.etag if first else ""), tuple(promoted)
         raise Busy(f"event {event_id} kept changing")
 
@@ -624,6 +645,7 @@ class EventRepo:
                 marked = replace(event, stages_done=(*event.stages_done, stage)[-10:])
                 try:
                     await self._store.update(TABLE, encode_key(cop_id), event.key, _event_data(marked), etag=event.etag)
+                    self._shared.forget(f"{cop_id}|{event_id}")
                     return
                 except PreconditionFailed:
                     await _backoff(attempt)
@@ -644,6 +666,7 @@ class EventRepo:
                 except PreconditionFailed:
                     await _backoff(attempt)
                     continue
+                self._shared.forget(f"{cop_id}|{event_id}")
                 return replace(cancelled, etag=row.etag)
         raise Busy(f"event {event_id} kept changing")
 
@@ -684,32 +707,62 @@ class EventRepo:
     ) -> RsvpOutcome:
         """Record ``choice`` (None removes the RSVP, for erasure). Idempotent: the same choice twice writes
         nothing. Capacity: "going" beyond it joins the waitlist; a going person dropping out promotes the
-        earliest waiting one in the same atomic batch. ``allowed`` may refuse the person ("audience")."""
-        trips = 0
-        permitted: bool | None = None
+        earliest waiting one in the same atomic batch. ``allowed`` may refuse the person ("audience").
+
+        Round trips: the person's row is read before queueing for the event's lock; under the lock the event
+        row comes from this process's last write when it has one (else one read), then one batch writes both
+        rows guarded by their ETags. A stale copy of either just fails the batch, and the retry reads both."""
+        pk = encode_key(cop_id)
+        key = _rsvp_key(event_id, aad_id)
+        shared_key = f"{cop_id}|{event_id}"
+        mine_row = await _get_or_none(self._store, pk, key)
+        trips = 1
+        fresh = False  # True once both rows were read under the lock
+        permitted: tuple[str, bool] | None = None  # (audience it was decided for, answer)
+        prefetched: tuple[Row | None, Row | None] | None = None
         async with self._lock(cop_id, event_id):
             for attempt in range(1, MAX_ATTEMPTS + 1):
-                pk = encode_key(cop_id)
-                event_row, mine_row = await asyncio.gather(
-                    _get_or_none(self._store, pk, _event_key(event_id)),
-                    _get_or_none(self._store, pk, _rsvp_key(event_id, aad_id)),
-                )
-                trips += 2
-                if event_row is None:
-                    return RsvpOutcome(None, None, refused="unknown", round_trips=trips, attempts=attempt)
-                event = _event_from_row(event_row)
+                event = None if fresh or attempt > 1 else self._shared.events.get(shared_key)
+                if prefetched is not None:
+                    (event_row, mine_row), prefetched = prefetched, None
+                    if event_row is None:
+                        self._shared.forget(shared_key)
+                        return RsvpOutcome(None, None, refused="unknown", round_trips=trips, attempts=attempt)
+                    event = _event_from_row(event_row)
+                elif event is None:
+                    if attempt == 1 and not fresh:
+                        event_row = await _get_or_none(self._store, pk, _event_key(event_id))
+                        trips += 1
+                    else:
+                        event_row, mine_row = await asyncio.gather(
+                            _get_or_none(self._store, pk, _event_key(event_id)), _get_or_none(self._store, pk, key)
+                        )
+                        trips += 2
+                        fresh = True
+                    if event_row is None:
+                        self._shared.forget(shared_key)
+                        return RsvpOutcome(None, None, refused="unknown", round_trips=trips, attempts=attempt)
+                    event = _event_from_row(event_row)
+                    self._shared.remember(shared_key, event)
                 mine = _rsvp_from_row(mine_row) if mine_row is not None else None
                 previous = mine.status if mine else None
                 if choice is not None:
                     refused = event.closed_reason(now)
                     if refused is not None:
                         return RsvpOutcome(event, mine, refused=refused, round_trips=trips, attempts=attempt)
-                    if allowed is not None and permitted is None:
-                        permitted = await allowed(event)
-                    if permitted is False:
+                    if allowed is not None and (permitted is None or permitted[0] != event.audience):
+                        permitted = (event.audience, await allowed(event))
+                    if permitted is not None and not permitted[1]:
                         return RsvpOutcome(event, mine, refused="audience", round_trips=trips, attempts=attempt)
                 new_status = _next_status(event, previous, choice)
                 if new_status == previous:
+                    if not fresh:  # nothing to write: show the current counts and answer, not copies
+                        fresh = True
+                        prefetched = await asyncio.gather(
+                            _get_or_none(self._store, pk, _event_key(event_id)), _get_or_none(self._store, pk, key)
+                        )
+                        trips += 2
+                        continue
                     return RsvpOutcome(event, mine, previous=previous, round_trips=trips, attempts=attempt)
                 changes: dict[Status, int] = {}
                 if previous is not None:
@@ -736,7 +789,6 @@ class EventRepo:
                 )
                 ops: list[BatchOp] = [BatchOp("update", event.key, _event_data(updated), event.etag)]
                 rsvp: Rsvp | None = None
-                key = _rsvp_key(event_id, aad_id)
                 if new_status is None:
                     if mine is not None:
                         ops.append(BatchOp("delete", key, {}, mine.etag))
@@ -753,10 +805,12 @@ class EventRepo:
                     rows = await self._store.batch(TABLE, pk, ops)
                 except (PreconditionFailed, AlreadyExists, NotFound):
                     log.debug("rsvp conflict cop_id=%s event=%s attempt=%d", cop_id, event_id, attempt)
+                    self._shared.forget(shared_key)
                     await _backoff(attempt)
                     continue
                 event_written = rows[0]
                 updated = replace(updated, etag=event_written.etag if event_written else "")
+                self._shared.remember(shared_key, updated)
                 if rsvp is not None and rows[1] is not None:
                     rsvp = replace(rsvp, etag=rows[1].etag)
                 return RsvpOutcome(updated, rsvp, True, previous, promoted, None, trips, attempt)

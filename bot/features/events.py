@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ from bot.domain.events import (
     EventRepo,
     Invalid,
     Rsvp,
+    Shared,
     due_messages,
     form_values,
     is_event_id,
@@ -95,34 +95,63 @@ def announce_key(event_id: str) -> str:
 
 
 class Refresher:
-    """Keeps the shared channel announcement in step with storage: one update in flight per event; a request
-    during an update makes that task run once more, so the last update always reads the final counts."""
+    """Keeps the shared channel card in step with storage, off the invoke path.
+
+    One task per event per instance; requests during a run make it run again. Each run renders the latest
+    event, updates the card, then re-reads the event: if it changed meanwhile (an RSVP here or on another
+    instance), it renders again. So whichever update reaches Teams last shows the final counts, even with
+    several instances updating the same card.
+    """
 
     def __init__(self) -> None:
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._again: set[str] = set()
+        self._again: dict[str, Event | None] = {}
+        self._activity_ids: dict[str, str] = {}  # event id -> the channel card's activity id (never changes)
 
-    def request(self, services: Services, cop_id: str, event_id: str) -> None:
-        key = f"{cop_id}|{event_id}"
+    def request(self, services: Services, event: Event) -> None:
+        key = f"{event.cop_id}|{event.event_id}"
         running = self._tasks.get(key)
         if running is not None and not running.done():
-            self._again.add(key)
+            self._again[key] = None  # the task re-reads: a newer write may exist on another instance
             return
-        self._tasks[key] = asyncio.get_running_loop().create_task(self._run(services, key, cop_id, event_id))
+        self._tasks[key] = asyncio.get_running_loop().create_task(self._run(services, key, event))
 
-    async def _run(self, services: Services, key: str, cop_id: str, event_id: str) -> None:
+    async def _run(self, services: Services, key: str, event: Event | None) -> None:
+        cop_id, event_id = key.split("|", 1)
+        repo = events_repo(services)
         try:
-            while True:
-                self._again.discard(key)
+            for _ in range(20):
+                self._again.pop(key, None)
                 try:
-                    await refresh_announcement(services, cop_id, event_id)
+                    current = event or await repo.get(cop_id, event_id)
+                    if current is None or not await self.update(services, current):
+                        return
+                    event = await repo.get(cop_id, event_id)
+                    if event is not None and event.etag == current.etag and key not in self._again:
+                        return
                 except Exception:
                     log.warning("announcement refresh failed cop_id=%s event=%s", cop_id, event_id, exc_info=True)
-                if key not in self._again:
                     return
         finally:
             if self._tasks.get(key) is asyncio.current_task():
                 del self._tasks[key]
+
+    async def update(self, services: Services, event: Event) -> bool:
+        """Render ``event`` into its channel card; False when there is no channel card (yet)."""
+        if not event.announce_reference or event.audience == "leads":
+            return False
+        activity_id = self._activity_ids.get(event.event_id)
+        if activity_id is None:
+            activity_id = await services.outbox.sent_activity_id(announce_key(event.event_id))
+            if activity_id is None:
+                return False
+            if len(self._activity_ids) > 5000:
+                self._activity_ids.clear()
+            self._activity_ids[event.event_id] = activity_id
+        now = services.clock.now()
+        card = announcement_card(event, now=now, calendar_url=calendar_url(services, event))
+        await services.proactive.update(event.announce_reference, activity_id, seal_card(card, services.signer, now))
+        return True
 
     async def settle(self) -> None:
         """Wait until no update is pending (tests; shutdown)."""
@@ -132,7 +161,7 @@ class Refresher:
 
 @dataclass
 class Runtime:
-    locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(default_factory=weakref.WeakValueDictionary)
+    shared: Shared = field(default_factory=Shared)
     refresher: Refresher = field(default_factory=Refresher)
 
 
@@ -145,7 +174,7 @@ def runtime(services: Services) -> Runtime:
 
 
 def events_repo(services: Services) -> EventRepo:
-    return EventRepo(services.store, runtime(services).locks)
+    return EventRepo(services.store, runtime(services).shared)
 
 
 async def settle(services: Services) -> None:
@@ -159,17 +188,9 @@ def calendar_url(services: Services, event: Event) -> str:
 
 
 async def refresh_announcement(services: Services, cop_id: str, event_id: str) -> bool:
-    """Re-render the shared channel card from storage; False when there is none (yet) to update."""
+    """Re-render the shared channel card from storage now; False when there is none (yet) to update."""
     event = await events_repo(services).get(cop_id, event_id)
-    if event is None or not event.announce_reference or event.audience == "leads":
-        return False
-    activity_id = await services.outbox.sent_activity_id(announce_key(event_id))
-    if activity_id is None:
-        return False
-    now = services.clock.now()
-    card = announcement_card(event, now=now, calendar_url=calendar_url(services, event))
-    await services.proactive.update(event.announce_reference, activity_id, seal_card(card, services.signer, now))
-    return True
+    return event is not None and await runtime(services).refresher.update(services, event)
 
 
 def _channel_reference(reference: Mapping[str, Any]) -> dict[str, Any]:
@@ -592,7 +613,7 @@ async def _rsvp(turn: Turn) -> None:
     # the refusals (cancelled, past) answer with the current card, which says why answers are closed
     turn.respond.answer_action(_personal_card(turn, event, outcome.rsvp))
     if outcome.changed:
-        runtime(services).refresher.request(services, cop.cop_id, event_id)
+        runtime(services).refresher.request(services, event)
     if outcome.promoted:
         await _tell_people(
             services,
@@ -654,7 +675,7 @@ async def _save(turn: Turn) -> None:
     await audit.record(
         services.store, cop.cop_id, now, person.key, person.name, "event.edit", f"{event_id} {event.title}"
     )
-    runtime(services).refresher.request(services, cop.cop_id, event_id)
+    runtime(services).refresher.request(services, event)
     link = calendar_url(services, event)
     reference = _any_reference(cop, event)
     promoted_keys = {r.aad_id for r in promoted}
@@ -705,7 +726,7 @@ async def _cancel(turn: Turn) -> None:
     await audit.record(
         services.store, cop.cop_id, now, person.key, person.name, "event.cancel", f"{event_id} {event.title}"
     )
-    runtime(services).refresher.request(services, cop.cop_id, event_id)
+    runtime(services).refresher.request(services, event)
     people = await repo.rsvps(cop.cop_id, event_id, ("going", "waitlist", "maybe"))
     told = await _tell_people(
         services,
