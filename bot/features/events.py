@@ -329,9 +329,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             return None
         if event is None or event.cop_id != cop_id:
             return None
-        return Download(
-            "text/calendar; charset=utf-8", f"event-{event.event_id}.ics", ics_bytes(event, services.clock.now())
-        )
+        return Download("text/calendar", f"event-{event.event_id}.ics", ics_bytes(event, services.clock.now()))
 
     privacy.register("events", _export, _erase)
 

@@ -140,7 +140,7 @@ async def test_fifty_members_rsvp_at_once_on_two_instances(azurite: Azurite, con
         await store_b.close()
 
 
-async def test_rsvp_costs_at_most_three_round_trips_to_the_events_table(tmp_path: Any, connector: FakeConnector) -> None:
+async def test_rsvp_costs_at_most_three_events_round_trips(tmp_path: Any, connector: FakeConnector) -> None:
     where = fresh_team()
     people = [user(100 + n) for n in range(12)]
     store = CountingStore(SqliteStore(tmp_path / "rt.sqlite3"))
