@@ -8,11 +8,12 @@ is one atomic batch:
 - ``r|<event>|<person>`` one RSVP per person: status going / waitlist / maybe / no, waitlist ticket ``seq``.
 - ``f|<event>|<person>`` one feedback per person: rating 1-5 and a comment (anonymised rows on erasure).
 
-An RSVP costs three storage round trips: the event row and the person's RSVP row are read concurrently, then
-one batch writes the RSVP row and the event row with the event's ETag (so two app instances cannot both count
-the same place), retried on a conflict. Dropping out of a full event while people wait adds one query for the
-earliest ticket; the promoted person's row joins the same batch. Within one process RSVPs to one event queue
-on a lock, so conflicts only happen between instances.
+An RSVP costs at most three storage round trips: the person's row is read (with the event row, unless this
+process holds the copy it last wrote), then the request joins the event's queue and the event's single writer
+in this process commits everything queued in ONE batch: the RSVP rows, any promoted rows and the event row,
+each guarded by its ETag, so two app instances can never both count the same place and a stale copy only
+costs a retry. Twenty people answering at once cost one write, not twenty writes in a row. Dropping out of a
+full event while people wait adds one query for the earliest waitlist tickets.
 """
 
 from __future__ import annotations
@@ -504,15 +505,46 @@ def _adjust(event: Event, changes: Mapping[Status, int]) -> Event:
     )
 
 
+GROUP_MAX = 40  # requests per batch: each writes its row and may promote one person, plus the event row (<= 100)
+
+
+@dataclass(eq=False)
+class _Pending:
+    """One queued RSVP waiting for the event's writer."""
+
+    aad_id: str
+    user_id: str
+    name: str
+    choice: Choice | None
+    now: datetime
+    mine: Rsvp | None  # the person's row as read before queueing (its ETag guards the write)
+    allowed: Callable[[Event], Awaitable[bool]] | None
+    permitted: tuple[str, bool] | None  # (audience checked, answer)
+    done: asyncio.Future[RsvpOutcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+@dataclass(eq=False)
+class _Queue:
+    pending: list[_Pending] = field(default_factory=list)
+    writer: asyncio.Task[None] | None = None
+
+
 @dataclass
 class Shared:
-    """Per-process state of the events domain (kept in ``services.extras``): one lock per event, so RSVPs to
-    one event queue here instead of colliding in storage, and the event row as this process last wrote or
-    read it. The copy is only ever written back with its ETag, so a stale one costs a retry, never a count."""
+    """Per-process state of the events domain (kept in ``services.extras``): per event, the queue of RSVPs for
+    its single writer, a lock for edits, and the event row as this process last wrote or read it. The copy is
+    only ever written back with its ETag, so a stale one costs a retry, never a wrong count."""
 
     locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(default_factory=weakref.WeakValueDictionary)
     events: dict[str, Event] = field(default_factory=dict)
+    queues: dict[str, _Queue] = field(default_factory=dict)  # RSVPs waiting for their event's writer
     limit: int = 2000
+
+    def queue(self, key: str) -> _Queue:
+        found = self.queues.get(key)
+        if found is None:
+            found = self.queues[key] = _Queue()
+        return found
 
     def remember(self, key: str, event: Event) -> None:
         self.events.pop(key, None)
@@ -709,111 +741,213 @@ class EventRepo:
         nothing. Capacity: "going" beyond it joins the waitlist; a going person dropping out promotes the
         earliest waiting one in the same atomic batch. ``allowed`` may refuse the person ("audience").
 
-        Round trips: the person's row is read before queueing for the event's lock; under the lock the event
-        row comes from this process's last write when it has one (else one read), then one batch writes both
-        rows guarded by their ETags. A stale copy of either just fails the batch, and the retry reads both."""
+        Group commit: the person's row (and the event, unless this process holds a copy) is read first, then
+        the request joins the event's queue; one writer per event per process takes everything queued and
+        writes it in ONE batch (the RSVP rows, any promoted rows and the event row, all ETag-guarded). So 20
+        people answering at once cost one write, not 20 writes in a row; a stale copy only costs a retry."""
         pk = encode_key(cop_id)
-        key = _rsvp_key(event_id, aad_id)
         shared_key = f"{cop_id}|{event_id}"
-        mine_row = await _get_or_none(self._store, pk, key)
-        trips = 1
-        fresh = False  # True once both rows were read under the lock
-        permitted: tuple[str, bool] | None = None  # (audience it was decided for, answer)
-        prefetched: tuple[Row | None, Row | None] | None = None
-        async with self._lock(cop_id, event_id):
-            for attempt in range(1, MAX_ATTEMPTS + 1):
-                event = None if fresh or attempt > 1 else self._shared.events.get(shared_key)
-                if prefetched is not None:
-                    (event_row, mine_row), prefetched = prefetched, None
-                    if event_row is None:
-                        self._shared.forget(shared_key)
-                        return RsvpOutcome(None, None, refused="unknown", round_trips=trips, attempts=attempt)
-                    event = _event_from_row(event_row)
-                elif event is None:
-                    if attempt == 1 and not fresh:
-                        event_row = await _get_or_none(self._store, pk, _event_key(event_id))
-                        trips += 1
+        event = self._shared.events.get(shared_key)
+        if event is None:
+            event_row, mine_row = await asyncio.gather(
+                _get_or_none(self._store, pk, _event_key(event_id)),
+                _get_or_none(self._store, pk, _rsvp_key(event_id, aad_id)),
+            )
+            trips = 2
+            if event_row is None:
+                return RsvpOutcome(None, None, refused="unknown", round_trips=trips, attempts=0)
+            event = _event_from_row(event_row)
+            self._shared.remember(shared_key, event)
+        else:
+            mine_row = await _get_or_none(self._store, pk, _rsvp_key(event_id, aad_id))
+            trips = 1
+        mine = _rsvp_from_row(mine_row) if mine_row is not None else None
+        permitted: tuple[str, bool] | None = None
+        if choice is not None:
+            refused = event.closed_reason(now)
+            if refused == "past" and trips == 1:  # a copy may predate a reschedule on another instance: check
+                fresh_row = await _get_or_none(self._store, pk, _event_key(event_id))
+                trips += 1
+                if fresh_row is None:
+                    self._shared.forget(shared_key)
+                    return RsvpOutcome(None, None, refused="unknown", round_trips=trips, attempts=0)
+                event = _event_from_row(fresh_row)
+                self._shared.remember(shared_key, event)
+                refused = event.closed_reason(now)
+            if refused is not None:  # cancelling is final, and so is having started
+                return RsvpOutcome(event, mine, refused=refused, round_trips=trips, attempts=0)
+            if allowed is not None:
+                permitted = (event.audience, await allowed(event))
+                if not permitted[1]:
+                    return RsvpOutcome(event, mine, refused="audience", round_trips=trips, attempts=0)
+        request = _Pending(aad_id, user_id, name, choice, now, mine, allowed, permitted)
+        queue = self._shared.queue(shared_key)
+        queue.pending.append(request)
+        if queue.writer is None or queue.writer.done():
+            queue.writer = asyncio.get_running_loop().create_task(self._write_queued(cop_id, event_id, queue))
+        outcome = await asyncio.shield(request.done)
+        return replace(outcome, round_trips=outcome.round_trips + trips)
+
+    async def _write_queued(self, cop_id: str, event_id: str, queue: _Queue) -> None:
+        """The event's single writer in this process: commits what is queued, group by group."""
+        shared_key = f"{cop_id}|{event_id}"
+        try:
+            while queue.pending:
+                group: list[_Pending] = []
+                rest: list[_Pending] = []
+                people: set[str] = set()
+                for request in queue.pending:  # one request per person per batch (a row may appear once)
+                    if request.aad_id in people or len(group) >= GROUP_MAX:
+                        rest.append(request)
                     else:
-                        event_row, mine_row = await asyncio.gather(
-                            _get_or_none(self._store, pk, _event_key(event_id)), _get_or_none(self._store, pk, key)
-                        )
-                        trips += 2
-                        fresh = True
-                    if event_row is None:
-                        self._shared.forget(shared_key)
-                        return RsvpOutcome(None, None, refused="unknown", round_trips=trips, attempts=attempt)
-                    event = _event_from_row(event_row)
-                    self._shared.remember(shared_key, event)
-                mine = _rsvp_from_row(mine_row) if mine_row is not None else None
-                previous = mine.status if mine else None
-                if choice is not None:
-                    refused = event.closed_reason(now)
+                        group.append(request)
+                        people.add(request.aad_id)
+                queue.pending = rest
+                try:
+                    outcomes = await self._commit(cop_id, event_id, group)
+                except Exception as error:
+                    for request in group:
+                        if not request.done.done():
+                            request.done.set_exception(error)
+                    continue
+                for request, outcome in zip(group, outcomes, strict=True):
+                    if not request.done.done():
+                        request.done.set_result(outcome)
+        finally:
+            if self._shared.queues.get(shared_key) is queue and not queue.pending:
+                del self._shared.queues[shared_key]
+
+    async def _commit(self, cop_id: str, event_id: str, group: list[_Pending]) -> list[RsvpOutcome]:
+        pk = encode_key(cop_id)
+        shared_key = f"{cop_id}|{event_id}"
+        event = self._shared.events.get(shared_key)
+        originals: dict[str, Rsvp | None] = {r.aad_id: r.mine for r in group}
+        trips = 0
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            if event is None:  # first time without a copy, or after a conflict: read everything involved again
+                rows = await asyncio.gather(
+                    _get_or_none(self._store, pk, _event_key(event_id)),
+                    *(_get_or_none(self._store, pk, _rsvp_key(event_id, r.aad_id)) for r in group),
+                )
+                trips += 1
+                if rows[0] is None:
+                    self._shared.forget(shared_key)
+                    return [RsvpOutcome(None, None, refused="unknown", round_trips=trips, attempts=attempt)] * len(
+                        group
+                    )
+                event = _event_from_row(rows[0])
+                originals = {
+                    r.aad_id: (_rsvp_from_row(row) if row is not None else None)
+                    for r, row in zip(group, rows[1:], strict=True)
+                }
+            state: dict[str, Rsvp | None] = dict(originals)
+            waiting_loaded = False
+            current = event
+            results: list[tuple[Rsvp | None, bool, Status | None, tuple[Rsvp, ...], str | None]] = []
+            for request in group:
+                mine = state.get(request.aad_id)
+                if request.choice is not None:
+                    refused = current.closed_reason(request.now)
+                    if refused is None and request.allowed is not None:
+                        if request.permitted is None or request.permitted[0] != current.audience:
+                            request.permitted = (current.audience, await request.allowed(current))
+                        if not request.permitted[1]:
+                            refused = "audience"
                     if refused is not None:
-                        return RsvpOutcome(event, mine, refused=refused, round_trips=trips, attempts=attempt)
-                    if allowed is not None and (permitted is None or permitted[0] != event.audience):
-                        permitted = (event.audience, await allowed(event))
-                    if permitted is not None and not permitted[1]:
-                        return RsvpOutcome(event, mine, refused="audience", round_trips=trips, attempts=attempt)
-                new_status = _next_status(event, previous, choice)
-                if new_status == previous:
-                    if not fresh:  # nothing to write: show the current counts and answer, not copies
-                        fresh = True
-                        prefetched = await asyncio.gather(
-                            _get_or_none(self._store, pk, _event_key(event_id)), _get_or_none(self._store, pk, key)
-                        )
-                        trips += 2
+                        results.append((mine, False, mine.status if mine else None, (), refused))
                         continue
-                    return RsvpOutcome(event, mine, previous=previous, round_trips=trips, attempts=attempt)
+                previous = mine.status if mine else None
+                new_status = _next_status(current, previous, request.choice)
+                if new_status == previous:
+                    results.append((mine, False, previous, (), None))
+                    continue
                 changes: dict[Status, int] = {}
                 if previous is not None:
                     changes[previous] = -1
                 if new_status is not None:
                     changes[new_status] = changes.get(new_status, 0) + 1
                 seq = mine.seq if mine else 0
-                next_seq = event.next_seq
+                next_seq = current.next_seq
                 if new_status == "waitlist":
                     seq, next_seq = next_seq, next_seq + 1
                 promoted: tuple[Rsvp, ...] = ()
-                frees_a_place = event.capacity is not None and event.going - 1 < event.capacity
-                if previous == "going" and event.waitlist > 0 and frees_a_place:
-                    waiting = [w for w in await self._waiting(cop_id, event_id) if w.aad_id != aad_id]
-                    trips += 1
-                    if waiting:
-                        promoted = (replace(waiting[0], status="going", at=now),)
+                frees_a_place = current.capacity is not None and current.going - 1 < current.capacity
+                if previous == "going" and current.waitlist > 0 and frees_a_place:
+                    if not waiting_loaded:
+                        for row in await self._waiting(cop_id, event_id):
+                            originals.setdefault(row.aad_id, row)
+                            state.setdefault(row.aad_id, row)
+                        waiting_loaded = True
+                        trips += 1
+                    candidates = sorted(
+                        (r for r in state.values() if r is not None and r.status == "waitlist"),
+                        key=lambda r: (r.seq, r.aad_id),
+                    )
+                    candidates = [r for r in candidates if r.aad_id != request.aad_id]
+                    if candidates:
+                        first = replace(candidates[0], status="going", at=request.now)
+                        state[first.aad_id] = first
+                        promoted = (first,)
                         changes["going"] = changes.get("going", 0) + 1
                         changes["waitlist"] = changes.get("waitlist", 0) - 1
-                updated = replace(
-                    _adjust(event, changes),
+                keep = new_status in ("going", "waitlist", "maybe")
+                current = replace(
+                    _adjust(current, changes),
                     next_seq=next_seq,
-                    viewers=_with_viewer(event.viewers, user_id, new_status in ("going", "waitlist", "maybe")),
+                    viewers=_with_viewer(current.viewers, request.user_id, keep),
                 )
-                ops: list[BatchOp] = [BatchOp("update", event.key, _event_data(updated), event.etag)]
-                rsvp: Rsvp | None = None
-                if new_status is None:
-                    if mine is not None:
-                        ops.append(BatchOp("delete", key, {}, mine.etag))
+                answer = (
+                    Rsvp(cop_id, event_id, request.aad_id, request.user_id, request.name, new_status, request.now, seq)
+                    if new_status is not None
+                    else None
+                )
+                state[request.aad_id] = answer
+                results.append((answer, True, previous, promoted, None))
+            ops: list[BatchOp] = []
+            for who, now_row in state.items():
+                before = originals.get(who)
+                if now_row is before:
+                    continue
+                key = _rsvp_key(event_id, who)
+                if now_row is None:
+                    if before is not None:
+                        ops.append(BatchOp("delete", key, {}, before.etag))
+                elif before is None:
+                    ops.append(BatchOp("insert", key, _rsvp_data(now_row)))
                 else:
-                    rsvp = Rsvp(cop_id, event_id, aad_id, user_id, name, new_status, now, seq)
-                    if mine is None:
-                        ops.append(BatchOp("insert", key, _rsvp_data(rsvp)))
-                    else:
-                        ops.append(BatchOp("update", key, _rsvp_data(rsvp), mine.etag))
-                for person in promoted:
-                    ops.append(BatchOp("update", _rsvp_key(event_id, person.aad_id), _rsvp_data(person), person.etag))
+                    ops.append(BatchOp("update", key, _rsvp_data(now_row), before.etag))
+            if ops or current is not event:
+                ops.insert(0, BatchOp("update", event.key, _event_data(current), event.etag))
                 trips += 1
                 try:
-                    rows = await self._store.batch(TABLE, pk, ops)
+                    written = await self._store.batch(TABLE, pk, ops)
                 except (PreconditionFailed, AlreadyExists, NotFound):
                     log.debug("rsvp conflict cop_id=%s event=%s attempt=%d", cop_id, event_id, attempt)
                     self._shared.forget(shared_key)
+                    event = None
                     await _backoff(attempt)
                     continue
-                event_written = rows[0]
-                updated = replace(updated, etag=event_written.etag if event_written else "")
-                self._shared.remember(shared_key, updated)
-                if rsvp is not None and rows[1] is not None:
-                    rsvp = replace(rsvp, etag=rows[1].etag)
-                return RsvpOutcome(updated, rsvp, True, previous, promoted, None, trips, attempt)
+                etags = {op.row_key: row.etag for op, row in zip(ops, written, strict=True) if row is not None}
+                current = replace(current, etag=etags.get(event.key, ""))
+                self._shared.remember(shared_key, current)
+            else:
+                etags = {}
+            final = current
+            return [
+                RsvpOutcome(
+                    final,
+                    replace(answer, etag=etags.get(_rsvp_key(event_id, answer.aad_id), answer.etag))
+                    if answer
+                    else None,
+                    changed,
+                    previous,
+                    promoted,
+                    refused,
+                    trips,
+                    attempt,
+                )
+                for answer, changed, previous, promoted, refused in results
+            ]
         raise Busy(f"event {event_id} kept changing")
 
     # -- feedback -------------------------------------------------------------------------------------------

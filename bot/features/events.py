@@ -117,6 +117,8 @@ class Refresher:
         self._tasks[key] = asyncio.get_running_loop().create_task(self._run(services, key, event))
 
     async def _run(self, services: Services, key: str, event: Event | None) -> None:
+        from bot.teams import DeliveryError  # the seam's error type, imported late as the outbox does
+
         cop_id, event_id = key.split("|", 1)
         repo = events_repo(services)
         try:
@@ -129,6 +131,11 @@ class Refresher:
                     event = await repo.get(cop_id, event_id)
                     if event is not None and event.etag == current.etag and key not in self._again:
                         return
+                except DeliveryError as error:  # Teams refused or was unreachable: the next change retries
+                    log.warning(
+                        "announcement update failed cop_id=%s event=%s status=%s", cop_id, event_id, error.status
+                    )
+                    return
                 except Exception:
                     log.warning("announcement refresh failed cop_id=%s event=%s", cop_id, event_id, exc_info=True)
                     return

@@ -183,3 +183,39 @@ async def test_rsvp_costs_at_most_three_events_round_trips(tmp_path: Any, connec
         assert dict(store.calls) == {"get:events": 1}
         assert "**10** going" in connector.updates()[-1].card_text
     await store.close()
+
+
+async def test_simultaneous_answers_in_one_instance_are_written_together(
+    tmp_path: Any, connector: FakeConnector
+) -> None:
+    """Group commit: concurrent answers share batches; drops promote waiting people inside the same batch."""
+    where = fresh_team()
+    people = [user(200 + n) for n in range(24)]
+    store = CountingStore(SqliteStore(tmp_path / "group.sqlite3"))
+    async with running_bot(store, connector=connector) as bot:
+        await make_cop(store, connector.url, where, NOW, leads=[LEAD], members=dict.fromkeys(people, "wider"))
+        event_id = await announce(bot, where, capacity=5)
+        store.reset()
+        answers = await asyncio.gather(
+            *(bot.click(p, "event.rsvp", rsvp_data(bot, where, event_id, "going"), where=where) for p in people)
+        )
+        assert all("AdaptiveCard" in str(a.body) for a in answers)
+        assert store.calls["batch:events"] < len(people)  # shared batches, not one write per person
+        repo = EventRepo(store)
+        rows = await check_consistent(repo, where.id, event_id)
+        assert (rows["going"], rows["waitlist"]) == (5, 19)
+        stored = {r.aad_id: r for r in await repo.rsvps(where.id, event_id)}
+        going = [p for p in people if stored[p.aad].status == "going"]
+        waiting = sorted((p for p in people if stored[p.aad].status == "waitlist"), key=lambda p: stored[p.aad].seq)
+        # at once: 3 going drop out, the first 2 waiting give up, and one of those going clicks Going again
+        moves = [(p, "no") for p in going[:3]] + [(p, "maybe") for p in waiting[:2]] + [(going[4], "going")]
+        await asyncio.gather(
+            *(bot.click(p, "event.rsvp", rsvp_data(bot, where, event_id, c), where=where) for p, c in moves)
+        )
+        rows = await check_consistent(repo, where.id, event_id)
+        assert (rows["going"], rows["waitlist"], rows["maybe"], rows["no"]) == (5, 14, 2, 3)
+        after = {r.aad_id: r.status for r in await repo.rsvps(where.id, event_id)}
+        assert [after[p.aad] for p in waiting[2:5]] == ["going"] * 3  # the next three tickets, in order
+        assert all(after[p.aad] == "waitlist" for p in waiting[5:])
+        await settle(bot.services)
+    await store.close()
