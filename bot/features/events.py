@@ -41,12 +41,13 @@ from bot.domain.events import (
     validate,
 )
 from bot.domain.members import MembershipRepo
-from bot.domain.roles import COP_KEY
+from bot.domain.roles import COP_KEY, MEMBERSHIPS_KEY
 from bot.links import Download, Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
 from bot.sealing import seal_card
 from bot.turn import JSON, Card, Person, Role
+from cards.elements import notice
 from cards.events import (
     Listed,
     announcement_card,
@@ -522,16 +523,18 @@ async def _create(turn: Turn) -> None:
         return
     person = request.person
     repo = events_repo(services)
+    # a leads-only event has no channel card: keep a reference of this tenant to reach people privately later
+    reference = channel if draft.audience != "leads" else (dict(cop.home_reference) or request.conversation_reference)
     try:
-        event = await repo.create(
-            cop.cop_id, draft, person.key, person.name, now, channel if draft.audience != "leads" else {}, str(event_id)
-        )
+        event = await repo.create(cop.cop_id, draft, person.key, person.name, now, reference, str(event_id))
     except AlreadyExists:
         existing = await repo.get(cop.cop_id, str(event_id))
-        if existing is not None:
-            turn.respond.answer_action(created_card(existing, "It was already created (the button was pressed twice)."))
-        else:
+        if existing is None:
             await turn.tell("That form was already used. Type **event new** to start again.")
+            return
+        # pressed twice (or Teams retried after a failure): make sure it is announced, once (the keys dedupe)
+        await _announce(services, cop, existing, request.conversation_reference)
+        turn.respond.answer_action(created_card(existing, "It was already created (the button was pressed twice)."))
         return
     await audit.record(
         services.store, cop.cop_id, now, person.key, person.name, "event.create", f"{event.event_id} {event.title}"
@@ -551,7 +554,7 @@ async def _announce(services: Services, cop: Cop, event: Event, fallback: Mappin
         )
         return "I'm posting the announcement in the CoP's channel now; its counts update as people answer."
     people = [*cop.leads, *([cop.sponsor] if cop.sponsor else [])]
-    reference = dict(cop.home_reference) or dict(fallback)
+    reference = dict(cop.home_reference) or dict(event.announce_reference) or dict(fallback)
     card = announcement_card(event, now=now, calendar_url=link)
     for who in people:
         if not who.user_id:
@@ -802,11 +805,13 @@ async def _list_card(turn: Turn) -> Card:
     cop = turn.state.get(COP_KEY)
     if turn.request.place.kind != "personal":
         if not isinstance(cop, Cop):
-            return events_list_card([], show_cop=False, lead_hint=False)
+            return notice(NO_COP)
         cops = [cop]
     else:
         all_cops = {c.cop_id: c for c in await CopRepo(services.store).all()}
-        mine = {m.cop_id for m in await MembershipRepo(services.store).memberships_of(aad)}
+        known = turn.state.get(MEMBERSHIPS_KEY)
+        memberships = known if isinstance(known, list) else await MembershipRepo(services.store).memberships_of(aad)
+        mine = {m.cop_id for m in memberships}
         mine |= {c.cop_id for c in all_cops.values() if c.is_lead(aad) or c.is_sponsor(aad)}
         cops = [all_cops[c] for c in sorted(mine) if c in all_cops]
 

@@ -367,3 +367,10 @@ async def test_lead_of_two_cops_chooses_which(bot: BotUnderTest) -> None:
     created = await bot.press(ALICE, form.card, "Create and announce", FORM)
     assert "Event created" in str(created.card)
     assert len(await EventRepo(bot.services.store).of_cop(other.id)) == 1
+
+
+async def test_events_in_a_team_that_is_not_a_cop(bot: BotUnderTest) -> None:
+    posted = await bot.say_in(BO, team(8, "Just a team"), "events")
+    assert "isn't set up as a CoP" in posted.everything
+    lead = await bot.say_in(ALICE, team(8, "Just a team"), "event new")
+    assert "only this CoP's leads" in lead.everything  # nobody leads a team that is not a CoP
