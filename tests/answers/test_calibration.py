@@ -30,9 +30,9 @@ CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 MIN_ANSWERED_RIGHT = 0.90
 MAX_WRONG_CONFIDENT = 0.03
 TUNING_SPLITS = ("tune", "holdout-1")
-# Regression floor for the unseen split (figures when the floor was set: 72.9 % right, 9.5 % wrong).
-HOLDOUT_MIN_ANSWERED_RIGHT = 0.70
-HOLDOUT_MAX_WRONG_CONFIDENT = 0.12
+# Regression floors for the unseen splits: (min answered right, max wrong with confidence), set a little below
+# the figures achieved (see the module docstring).
+UNSEEN_FLOORS = {"holdout": (0.78, 0.08), "holdout-2": (0.56, 0.11)}
 SPLITS = ("tune", "holdout-1", "holdout", "holdout-2")
 UNSEEN_SPLITS = ("holdout", "holdout-2")
 
@@ -135,6 +135,7 @@ def test_calibration_targets(programme: list[FaqEntry]) -> None:
     print(overall.line("all"))
     assert tuning.answered_right_rate >= MIN_ANSWERED_RIGHT, tuning.line("tuning")
     assert tuning.wrong_confident_rate <= MAX_WRONG_CONFIDENT, tuning.line("tuning")
-    unseen = halves["holdout"]
-    assert unseen.answered_right_rate >= HOLDOUT_MIN_ANSWERED_RIGHT, unseen.line("holdout")
-    assert unseen.wrong_confident_rate <= HOLDOUT_MAX_WRONG_CONFIDENT, unseen.line("holdout")
+    for name, (min_right, max_wrong) in UNSEEN_FLOORS.items():
+        unseen = halves[name]
+        assert unseen.answered_right_rate >= min_right, unseen.line(name)
+        assert unseen.wrong_confident_rate <= max_wrong, unseen.line(name)
