@@ -9,9 +9,18 @@ used for tuning in the second round; ``holdout`` was written after the first rou
 ``holdout-2`` was written before the third round (the move to a BM25 library) and is never used for tuning.
 
 The targets (>= 90 % of answerable questions answered rightly with confidence, <= 3 % of all questions
-answered wrongly with confidence) are met on the tuning splits, and asserted there. They are NOT met on the
-unseen ``holdout`` split (about 73 % / 9.5 % when this was written): that split gets a regression floor
-only, so a change that makes unseen questions worse fails, and the printed figures say how far off it is.
+answered wrongly with confidence) are met on the tuning splits taken together, and asserted there. They are NOT
+met on the unseen splits, which get regression floors a little below the achieved figures, so a change that makes
+unseen questions worse fails while the printed figures say how far off they are. Answered right / wrong with
+confidence when the floors were set (bm25s ranker, FAQ version 2):
+
+- ``holdout``: 81.4 % / 6.0 % (the hand-written BM25F ranker had 72.9 % / 9.5 %);
+- ``holdout-2``: 59.7 % / 9.1 % (hand-written: 59.7 % / 14.8 %).
+
+The gap is vocabulary: a lexical ranker only knows the words of the FAQ, its alternatives and the synonym
+lists, and unseen questions use others ("onboarding", "hours"...). ``holdout-2`` was written by the same
+helper who then wrote the new alternatives, who kept its wording out of them on purpose, so it measures
+words the FAQ's authors did not foresee; ``holdout`` (never read while tuning) is the fairer estimate.
 """
 
 from __future__ import annotations
