@@ -347,10 +347,6 @@ class Outbox:
         try:
             personal = _person(row.get("personal_for"))
             target = str(row.get("target") or "") or target_of(loads(row.get("reference"), {}), personal)
-            if encode_key(target) in dead:
-                await self._settle(row, {"status": "dead", "error": "target gone", "ended": clock()})
-                report.dead += 1
-                return
             delay = self._pacer.reserve(target, self.policy.max_pacing_wait_s)
             if delay is None:
                 report.deferred += 1
@@ -358,6 +354,10 @@ class Outbox:
             if delay > 0:
                 await asyncio.sleep(delay)
             async with self._sending:
+                if encode_key(target) in dead:  # checked after waiting: an earlier send may just have found it gone
+                    await self._settle(row, {"status": "dead", "error": "target gone", "ended": clock()})
+                    report.dead += 1
+                    return
                 await self._bucket.take(2.0 if personal is not None else 1.0)
                 claimed = await self._claim(row, clock())
                 if claimed is None:
