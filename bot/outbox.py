@@ -124,6 +124,7 @@ class ConversationPacer:
         self._monotonic = monotonic
         self._next: dict[str, float] = {}
         self._hour: dict[str, tuple[float, int]] = {}
+        self._started: dict[str, float] = {}
 
     def reserve(self, target: str, max_wait: float) -> float | None:
         """Seconds to wait before sending to ``target`` (the slot is booked), or None if that is too long."""
@@ -142,6 +143,14 @@ class ConversationPacer:
         self._hour[target] = (start, count + 1)
         return slot - now
 
+    async def settle(self, target: str) -> None:
+        """Just before the request: make the gap hold between actual sends too, whatever storage latency
+        did to the booked slots."""
+        wait = self._started.get(target, float("-inf")) + self._gap - self._monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._started[target] = self._monotonic()
+
     def hold(self, target: str, seconds: float) -> None:
         """Nothing more to ``target`` for ``seconds`` (after a 429 with Retry-After)."""
         self._next[target] = max(self._next.get(target, 0.0), self._monotonic() + seconds)
@@ -149,6 +158,7 @@ class ConversationPacer:
     def _prune(self, now: float) -> None:
         for target in [t for t, at in self._next.items() if at < now]:
             del self._next[target]
+            self._started.pop(target, None)
             start, _ = self._hour.get(target, (now, 0))
             if now - start >= 3600:
                 self._hour.pop(target, None)
@@ -363,6 +373,8 @@ class Outbox:
                 if claimed is None:
                     report.lost_race += 1
                     return
+                if self.policy.conversation_gap_s > 0:
+                    await self._pacer.settle(target)
                 await self._send(claimed, target, personal, clock, dead, report)
         except asyncio.CancelledError:
             raise
