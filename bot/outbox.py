@@ -230,7 +230,9 @@ class Outbox:
         self._rng = rng or random.Random()
         self._owner = secrets.token_hex(6)
         self._last_recovery: datetime | None = None
+        self._soonest_retry: float | None = None  # monotonic time of the earliest retry this process scheduled
         self.last_report = FlushReport()
+        self.wakeup = asyncio.Event()  # set by enqueue: the sender loop need not wait for its next round
 
     # -- queueing -------------------------------------------------------------------------------------
     async def enqueue(
@@ -269,7 +271,19 @@ class Outbox:
             await self._store.insert(TABLE, PARTITION, encode_key(key), data)
         except AlreadyExists:
             return False
+        self.wakeup.set()
         return True
+
+    def seconds_to_next_retry(self) -> float | None:
+        """How long until the soonest retry this process scheduled is due (for the sender loop's sleep)."""
+        if self._soonest_retry is None:
+            return None
+        return max(0.0, self._soonest_retry - self._monotonic())
+
+    def _retry_at(self, seconds: float) -> None:
+        at = self._monotonic() + seconds
+        if self._soonest_retry is None or at < self._soonest_retry:
+            self._soonest_retry = at
 
     async def pending(self, now: datetime) -> int:
         rows = await self._store.query(TABLE, PARTITION, [Where("status", "eq", "pending"), Where("due", "le", now)])
@@ -302,6 +316,8 @@ class Outbox:
 
         report = FlushReport()
         self.last_report = report
+        if self._soonest_retry is not None and self._soonest_retry <= started:
+            self._soonest_retry = None  # this flush picks those up
         await self._recover(now)
         dead = await self._dead_targets()
         page = self.policy.page_size
@@ -309,7 +325,8 @@ class Outbox:
         cursor = ""
         try:
             while True:
-                where = [Where("status", "eq", "pending"), Where("due", "le", now)]
+                # "now" moves on during a long flush, so retries that come due are picked up in later pages
+                where = [Where("status", "eq", "pending"), Where("due", "le", clock())]
                 if cursor:
                     where.append(Where("RowKey", "gt", cursor))
                 rows = await self._store.query(TABLE, PARTITION, where, limit=page)
@@ -439,6 +456,7 @@ class Outbox:
         if status == 429:
             wait = retry_after if retry_after is not None else self._backoff(failures + 1)
             self._pacer.hold(target, wait)
+            self._retry_at(wait)
             throttled = int(claimed.get("throttled", 0)) + 1
             changes: dict[str, Any] = {
                 "status": "pending",
@@ -463,6 +481,7 @@ class Outbox:
                 log.error("outbox gave up key=%s cop_id=%s status=%s failures=%d", key, cop_id, status, failures)
             else:
                 wait = self._backoff(failures)
+                self._retry_at(wait)
                 changes = {
                     "status": "pending",
                     "due": now + timedelta(seconds=wait),

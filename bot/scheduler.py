@@ -253,7 +253,11 @@ class Scheduler:
         return run
 
     async def _flush_loop(self) -> None:
+        """Flush again at once while there is work; otherwise sleep until something is queued here, a retry
+        scheduled here comes due, or ``flush_idle_s`` passes (for work queued by other instances)."""
+        outbox = self.services.outbox
         while True:
+            outbox.wakeup.clear()
             sent = 0
             try:
                 sent = await self.flush_once()
@@ -261,8 +265,15 @@ class Scheduler:
                 raise
             except Exception:
                 log.exception("outbox sender failed ref=%s owner=%s", secrets.token_hex(4), self.leases.owner)
-            busy = sent or self.services.outbox.last_report.deferred
-            await asyncio.sleep(0.05 if busy else self._flush_idle_s)
+            if sent or outbox.last_report.deferred:
+                await asyncio.sleep(0.01)
+                continue
+            idle = self._flush_idle_s
+            retry = outbox.seconds_to_next_retry()
+            if retry is not None:
+                idle = min(idle, retry + 0.01)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(outbox.wakeup.wait(), idle)
 
 
 async def start_scheduler(services: Services) -> None:
