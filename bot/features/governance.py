@@ -31,6 +31,7 @@ from cards.governance import governance_card
 log = logging.getLogger(__name__)
 
 JOB = "governance"
+DONE_KEY = "governance.done"  # services.extras: cop_id -> latest month known to be done
 LEASE_TTL = timedelta(minutes=10)
 WORKDAY_START, WORKDAY_END = 9, 17
 
@@ -128,18 +129,27 @@ async def remind(services: Services, cop: Cop, period: str, now: datetime) -> in
 async def run_due(services: Services, now: datetime) -> int:
     """Once a month per CoP, on the first weekday tick in working hours (CoP time): remind if needed."""
     leases = leases_of(services)
+    memo = services.extras.get(DONE_KEY)
+    if not isinstance(memo, dict):
+        memo = services.extras[DONE_KEY] = {}
     queued = 0
     for cop in await CopRepo(services.store).all():
         local = now.astimezone(zone(cop.timezone, services.settings.tz))
         if local.weekday() >= 5 or not WORKDAY_START <= local.hour < WORKDAY_END:
             continue
         period = f"{local:%Y-%m}"
+        if memo.get(cop.cop_id, "") >= period:
+            continue  # done this month: no storage round trip every minute
         counted: list[int] = []
 
         async def work(cop: Cop = cop, period: str = period, counted: list[int] = counted) -> None:
             counted.append(await remind(services, cop, period, now))
 
-        await run_once(leases, JOB, cop.cop_id, period, now, work, ttl=LEASE_TTL, context=f"cop_id={cop.cop_id}")
+        outcome = await run_once(
+            leases, JOB, cop.cop_id, period, now, work, ttl=LEASE_TTL, context=f"cop_id={cop.cop_id}"
+        )
+        if outcome == "done" or (outcome == "skipped" and await leases.is_done(JOB, cop.cop_id, period)):
+            memo[cop.cop_id] = period
         queued += sum(counted)
     return queued
 
