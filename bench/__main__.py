@@ -98,6 +98,10 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
                         }
             results["rss_mb_peak"] = round(copbot.peak_rss_mb(), 1)
             results["rss_mb_peak_azure"] = round(on_azure.peak_rss_mb(), 1)
+            if not selected or "ask" in selected:
+                from bot.answers import bench_ranking
+
+                results["ranking_2000_entries"] = bench_ranking(2000)
         finally:
             copbot.stop()
             on_azure.stop()
@@ -140,6 +144,12 @@ def print_table(results: dict[str, Any]) -> None:
         f"peak RSS {results.get('rss_mb_peak')} MB, "
         f"start-up {results['startup_s']} s (echo {results['baseline_startup_s']} s)"
     )
+    ranking = results.get("ranking_2000_entries")
+    if ranking:
+        print(
+            f"FAQ ranking alone, {ranking['entries']:.0f} entries: p50 {ranking['p50_ms']:.2f} ms, "
+            f"p99 {ranking['p99_ms']:.2f} ms (target <= 5 ms), index build {ranking['build_ms']:.0f} ms"
+        )
     if "digest_fanout" in results:
         print_fanout(results["digest_fanout"])
 

@@ -185,7 +185,8 @@ def to_request(activity: Activity, received_at: datetime) -> Request:
             if isinstance(data.get("text"), str):
                 text = text.replace(data["text"], " ")
     text = _TAG.sub(" ", _AT_TAG.sub(" ", text)).replace("&nbsp;", " ")
-    text = " ".join(text.split())
+    # collapse runs of spaces but keep line breaks: pasted CSV and multi-line questions stay intact
+    text = "\n".join(" ".join(line.split()) for line in text.replace("\r\n", "\n").split("\n")).strip()
 
     kind: RequestKind = "other"
     action: CardAction | None = None

@@ -13,6 +13,7 @@ from bot.router import Turn
 from bot.turn import Role
 
 COP_KEY = "cop"  # turn.state key holding the resolved Cop record
+MEMBERSHIPS_KEY = "memberships"  # turn.state key holding the caller's memberships, when they were read
 
 
 def role_in(cop: Cop | None, aad_id: str, is_member: bool, admins: frozenset[str]) -> Role:
@@ -52,6 +53,7 @@ async def resolve_role(turn: Turn) -> tuple[Role, str | None]:
         turn.state[COP_KEY] = led[0]
         return role_in(led[0], aad_id, True, admins), led[0].cop_id
     mine = await MembershipRepo(services.store).memberships_of(aad_id)
+    turn.state[MEMBERSHIPS_KEY] = mine
     active = {c.cop_id: c for c in all_cops}
     mine = [m for m in mine if m.cop_id in active]
     if not led and len(sponsored) == 1:
