@@ -75,7 +75,7 @@ def digest_card(data: DigestData, *, preview: bool = False) -> Card | None:
         body.append(_section(title, [*items, *_more(len(data.open_questions))]))
     if data.new_faqs:
         items = [text(safe(f.question, 200), spacing="small") for f in data.new_faqs[:MAX_ITEMS]]
-        body.append(_section("New in the FAQ", [*items, *_more(len(data.new_faqs))]))
+        body.append(_section("New or updated in the FAQ", [*items, *_more(len(data.new_faqs))]))
     if data.highlight:
         body.append(container([text(safe(data.highlight, 300), color="good")], style="good", separator=True))
     actions = [execute("Post now", "digest.post", {"cop_id": data.cop_id})] if preview else []

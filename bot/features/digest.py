@@ -5,8 +5,8 @@ Commands (leads): ``digest`` previews privately, ``digest now`` posts, ``digest 
 each CoP the latest weekly occurrence is claimed once per ISO week with a lease and queued under the outbox key
 ``digest|<cop>|<week>``, so two instances, a restart mid-run or a week of downtime give exactly one digest.
 
-Data sources: members come from the roster. Events, open questions and FAQ entries belong to features being
-built on other branches; their providers below return nothing until they are wired in.
+Data sources: members from the roster, open questions from the queries table, new FAQ entries from the FAQ
+table. Events belong to a feature on another branch; its provider below returns nothing until it is wired in.
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import audit
+from bot.domain import faq
 from bot.domain.cops import Cop, CopRepo
 from bot.domain.digest import DigestData, DigestEvent, HealthStats, NewFaq, NewMember, OpenQuestion, pick_highlight
+from bot.domain.faq import FaqRepo
 from bot.domain.members import MembershipRepo
+from bot.domain.queries import QueryRepo
 from bot.domain.roles import COP_KEY
 from bot.leases import run_once
 from bot.links import Links
@@ -32,6 +35,7 @@ from bot.services import Services
 from bot.turn import Role
 from cards.digest import digest_card, schedule_text
 from cards.elements import notice
+from storage.base import Where
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +72,15 @@ async def upcoming_events(services: Services, cop_id: str, start: datetime, end:
 
 
 async def open_questions(services: Services, cop_id: str, now: datetime) -> list[OpenQuestion]:
-    """Open queries needing an answer, oldest first. The queries feature is not on this branch yet."""
-    return []
+    """Open queries still waiting for an answer, oldest first (bot/domain/queries.py)."""
+    queries = await QueryRepo(services.store).of_cop(cop_id, open_only=True)
+    return [OpenQuestion(q.text, q.created_at) for q in queries if q.is_open]
 
 
 async def new_faq_entries(services: Services, cop_id: str, since: datetime, now: datetime) -> list[NewFaq]:
-    """FAQ entries added since ``since``. The FAQ feature is not on this branch yet."""
-    return []
+    """The CoP's FAQ entries added or edited since ``since`` (bot/domain/faq.py rows carry ``updated_at``)."""
+    rows = await services.store.query(faq.TABLE, FaqRepo.partition(cop_id), [Where("updated_at", "gt", since)])
+    return [NewFaq(str(row.get("question", ""))) for row in rows if row.row_key != faq.META and row.get("question")]
 
 
 async def gather(services: Services, cop: Cop, now: datetime) -> DigestData:

@@ -59,7 +59,7 @@ def test_full_digest_has_every_section_in_local_time() -> None:
         "Wed 25 Nov, 12:30 · 14 going of 30",
         "Who owns the timetable?",
         "asked 3 days ago",
-        "New in the FAQ",
+        "New or updated in the FAQ",
         "How do I join?",
         "grew by 5",
     ):
@@ -263,3 +263,36 @@ async def test_schedule_changes_are_audited(bot: BotUnderTest) -> None:
     await bot.say_in(LEAD, TEAM, "digest off")
     actions = [entry.action for entry in await recent(bot.services.store, TEAM.id)]
     assert sorted(actions) == ["digest.off", "digest.schedule"]
+
+
+async def test_digest_lists_open_questions_and_new_faq_entries_from_their_tables(bot: BotUnderTest) -> None:
+    from bot.domain.faq import Draft, FaqRepo
+    from bot.domain.queries import QueryRepo
+    from bot.turn import Person
+
+    await setup_cop(bot, news=False)
+    store = bot.services.store
+    asker = Person(MEMBER.id, MEMBER.aad, MEMBER.name)
+    await QueryRepo(store).open(
+        TEAM.id,
+        asker,
+        "Who signs off the data-sharing agreement?",
+        NOW - timedelta(days=4),
+        place_kind="personal",
+        reference={},
+    )
+    answered = await QueryRepo(store).open(
+        TEAM.id, asker, "Where is the style guide?", NOW - timedelta(days=2), place_kind="personal", reference={}
+    )
+    await QueryRepo(store).close(answered, Person(LEAD.id, LEAD.aad, LEAD.name), NOW - timedelta(days=1), "On the wiki")
+    await FaqRepo(store).add(
+        TEAM.id, [Draft("How do I book the lab?", "Use the booking form.")], "lead", NOW - timedelta(days=1)
+    )
+    await FaqRepo(store).add(TEAM.id, [Draft("Old question?", "Old answer.")], "lead", NOW - timedelta(days=30))
+    posted = await bot.say(LEAD, "digest")
+    text = posted.everything
+    assert "Who signs off the data-sharing agreement?" in text
+    assert "asked 4 days ago" in text
+    assert "Where is the style guide?" not in text  # answered
+    assert "How do I book the lab?" in text
+    assert "Old question?" not in text  # not new this week
