@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from bot.turn import Card
 
-CARD_MODULES: tuple[str, ...] = ("cards.help", "cards.faq", "cards.queries")
+CARD_MODULES: tuple[str, ...] = ("cards.help", "cards.faq", "cards.queries", "cards.digest", "cards.governance")
 
 
 def all_examples() -> Iterator[tuple[str, Card]]:

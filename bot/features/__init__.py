@@ -10,7 +10,13 @@ from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router
 
-FEATURES: tuple[str, ...] = ("bot.features.help", "bot.features.faq", "bot.features.queries")
+FEATURES: tuple[str, ...] = (
+    "bot.features.help",
+    "bot.features.faq",
+    "bot.features.queries",
+    "bot.features.digest",
+    "bot.features.governance",
+)
 
 
 def build_router(links: Links | None = None, privacy: PrivacyRegistry | None = None) -> Router:
