@@ -10,7 +10,14 @@ from collections.abc import Iterator
 
 from bot.turn import Card
 
-CARD_MODULES: tuple[str, ...] = ("cards.help", "cards.faq", "cards.queries", "cards.events")
+CARD_MODULES: tuple[str, ...] = (
+    "cards.help",
+    "cards.faq",
+    "cards.queries",
+    "cards.digest",
+    "cards.governance",
+    "cards.events",
+)
 
 
 def all_examples() -> Iterator[tuple[str, Card]]:

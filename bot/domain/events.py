@@ -1095,6 +1095,19 @@ async def last_lead_sponsor_meeting(store: TableStore, cop_id: str, now: datetim
     return await last_held(store, cop_id, "lead_sponsor", now)
 
 
+async def meeting_starts(
+    store: TableStore, cop_id: str, since: datetime, until: datetime
+) -> tuple[tuple[datetime, ...], tuple[datetime, ...]]:
+    """Starts of the lead-sponsor meetings and of the core meetings (held or scheduled, not cancelled) that
+    start within [since, until], oldest first: what the governance checks need."""
+    events = await EventRepo(store).between(cop_id, since, until + timedelta(microseconds=1))
+    kept = [e for e in events if not e.cancelled]
+    return (
+        tuple(e.start for e in kept if e.kind == "lead_sponsor"),
+        tuple(e.start for e in kept if e.kind == "core_meeting"),
+    )
+
+
 @dataclass(frozen=True)
 class Ratings:
     count: int

@@ -10,7 +10,14 @@ from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router
 
-FEATURES: tuple[str, ...] = ("bot.features.help", "bot.features.faq", "bot.features.queries", "bot.features.events")
+FEATURES: tuple[str, ...] = (
+    "bot.features.help",
+    "bot.features.faq",
+    "bot.features.queries",
+    "bot.features.digest",
+    "bot.features.governance",
+    "bot.features.events",
+)
 
 
 def build_router(links: Links | None = None, privacy: PrivacyRegistry | None = None) -> Router:

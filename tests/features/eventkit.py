@@ -79,16 +79,14 @@ async def setup(bot: BotUnderTest, where: Team, **kwargs: Any) -> Cop:
 
 
 def personal_messages(connector: FakeConnector, calls: Iterable[Call] | None = None) -> list[tuple[str, Call]]:
-    """(Teams user id, message) for each message sent into a 1:1 chat the bot opened (outbox deliveries)."""
+    """(Teams user id, message) for each message sent into a 1:1 chat the bot opened (outbox deliveries, which
+    may run concurrently): a proactive send to a personal chat names its recipient."""
     out: list[tuple[str, Call]] = []
-    pending: str | None = None
     for call in connector.calls if calls is None else calls:
-        if call.method == "POST" and call.path.rstrip("/") == "/v3/conversations":
-            members = (call.body or {}).get("members") or [{}]
-            pending = str(members[0].get("id", ""))
-        elif call.method == "POST" and "/activities" in call.path and pending is not None:
-            out.append((pending, call))
-            pending = None
+        if call.method == "POST" and "/activities" in call.path and call.conversation_id.startswith("a:personal"):
+            recipient = (call.body or {}).get("recipient") or {}
+            if recipient.get("id"):
+                out.append((str(recipient["id"]), call))
     return out
 
 

@@ -229,3 +229,21 @@ def test_validation_accepts_and_converts_to_utc() -> None:
     ambiguous = validate({**FORM, "date": "2027-10-31", "start": "01:30", "end": "02:30"}, NOW)
     assert isinstance(ambiguous, Draft)  # the repeated hour in autumn: the first 01:30 (BST) is taken
     assert ambiguous.start == datetime(2027, 10, 31, 0, 30, tzinfo=UTC)
+
+
+async def test_meeting_starts_for_governance(bot: BotUnderTest) -> None:
+    from bot.domain.events import meeting_starts
+
+    await setup(bot, TEAM, leads=[ALICE], sponsor=CY)
+    repo = EventRepo(bot.services.store)
+    made = {}
+    for kind, days in (("lead_sponsor", -50), ("lead_sponsor", -5), ("core_meeting", 10), ("social", 1)):
+        start = NOW + timedelta(days=days)
+        draft = Draft("Meeting", kind, start, start + timedelta(hours=1), "Europe/London", place="Room")  # type: ignore[arg-type]
+        made[(kind, days)] = await repo.create(TEAM.id, draft, ALICE.aad, ALICE.name, NOW - timedelta(days=60))
+    await repo.cancel(TEAM.id, made[("lead_sponsor", -5)].event_id, NOW - timedelta(days=6))
+    lead_sponsor, core = await meeting_starts(
+        bot.services.store, TEAM.id, NOW - timedelta(days=60), NOW + timedelta(days=30)
+    )
+    assert lead_sponsor == (NOW - timedelta(days=50),)
+    assert core == (NOW + timedelta(days=10),)
