@@ -101,19 +101,21 @@ class Refresher:
     One task per event per instance; requests during a run make it run again. Each run renders the latest
     event, updates the card, then re-reads the event: if it changed meanwhile (an RSVP here or on another
     instance), it renders again. So whichever update reaches Teams last shows the final counts, even with
-    several instances updating the same card.
+    several instances updating the same card. During a burst of answers the card is updated at most once per
+    ``min_gap_s`` (Teams allows about 7 messages per 3 s in a conversation), so a burst costs a few updates.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, min_gap_s: float = 1.0) -> None:
+        self.min_gap_s = min_gap_s
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._again: dict[str, Event | None] = {}
+        self._again: set[str] = set()
         self._activity_ids: dict[str, str] = {}  # event id -> the channel card's activity id (never changes)
 
     def request(self, services: Services, event: Event) -> None:
         key = f"{event.cop_id}|{event.event_id}"
         running = self._tasks.get(key)
         if running is not None and not running.done():
-            self._again[key] = None  # the task re-reads: a newer write may exist on another instance
+            self._again.add(key)  # the task re-reads: a newer write may exist on another instance too
             return
         self._tasks[key] = asyncio.get_running_loop().create_task(self._run(services, key, event))
 
@@ -122,15 +124,17 @@ class Refresher:
 
         cop_id, event_id = key.split("|", 1)
         repo = events_repo(services)
+        loop = asyncio.get_running_loop()
         try:
-            for _ in range(20):
-                self._again.pop(key, None)
+            while True:
+                self._again.discard(key)
                 try:
                     current = event or await repo.get(cop_id, event_id)
                     if current is None or not await self.update(services, current):
                         return
+                    updated_at = loop.time()
                     event = await repo.get(cop_id, event_id)
-                    if event is not None and event.etag == current.etag and key not in self._again:
+                    if event is None or (event.etag == current.etag and key not in self._again):
                         return
                 except DeliveryError as error:  # Teams refused or was unreachable: the next change retries
                     log.warning(
@@ -140,6 +144,9 @@ class Refresher:
                 except Exception:
                     log.warning("announcement refresh failed cop_id=%s event=%s", cop_id, event_id, exc_info=True)
                     return
+                await asyncio.sleep(max(0.0, updated_at + self.min_gap_s - loop.time()))
+                if key in self._again:
+                    event = None  # read the latest again after the pause
         finally:
             if self._tasks.get(key) is asyncio.current_task():
                 del self._tasks[key]

@@ -130,7 +130,10 @@ async def test_create_announce_rsvp_update_in_place_waitlist_edit_remind_feedbac
     event = await only_event(bot)
     assert event.sequence == 1
 
-    # reminders: 24 h and 1 h before, to those going, never twice
+    # reminders: 24 h and 1 h before, to those going, never twice (the scheduler's minute tick finds run_due)
+    from bot.scheduler import due_work
+
+    assert dict(due_work(bot.services).items())["events"] is run_due
     start = START + timedelta(minutes=30)
     clock(bot).set(start - timedelta(hours=23))
     assert await run_due(bot.services, clock(bot).now()) == 2
