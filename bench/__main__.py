@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.load import drive
 from bench.processes import ROOT, start_copbot, start_echo
+from bench.roundtrips import join_round_trips
 from bench.scenarios import SCENARIOS, echo_message
 from tests.kit.activities import Activities
 from tests.kit.connector import FakeConnector
@@ -60,6 +61,8 @@ async def run(selected: set[str] | None) -> dict[str, Any]:
                             "ratio_p99": round(ours.p99 / base.p99, 2),
                         }
             results["rss_mb_peak"] = round(copbot.peak_rss_mb(), 1)
+            if not selected or "join" in selected:
+                results["join_round_trips"] = (await join_round_trips(Path(tmp))).summary()
         finally:
             copbot.stop()
             echo.stop()
@@ -85,6 +88,12 @@ def print_table(results: dict[str, Any]) -> None:
         f"peak RSS {results.get('rss_mb_peak')} MB, "
         f"start-up {results['startup_s']} s (echo {results['baseline_startup_s']} s)"
     )
+    trips = results.get("join_round_trips")
+    if trips:
+        print(
+            f"storage round trips per join: {trips['per_join_max']} (max of {trips['joins']}), "
+            f"{trips['per_turn_max']} with the redelivery claim; {trips['breakdown_first_join']}"
+        )
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+SIGNING_KEY = "bench-signing-key-0123456789abcdef0123456789"  # scenarios seal card data with it
 
 
 def free_port() -> int:
@@ -96,7 +97,7 @@ async def start_copbot(data_dir: Path, extra_env: dict[str, str] | None = None) 
         "COPBOT_SQLITE_PATH": str(data_dir / "bench.sqlite3"),
         "COPBOT_SCHEDULER": "false",
         "COPBOT_LOG_LEVEL": "WARNING",
-        "COPBOT_SIGNING_KEY": "bench-signing-key-0123456789abcdef0123456789",
+        "COPBOT_SIGNING_KEY": SIGNING_KEY,
         "COPBOT_PROGRAMME_ADMINS": "aad-admin",
         **(extra_env or {}),
     }

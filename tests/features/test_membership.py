@@ -168,8 +168,10 @@ async def test_join_in_a_channel_as_core_records_membership_and_confirms_in_plac
     text = shown.calls[0].card_text
     for area in ("Identity", "Learning", "Engagement", "Activities", "Leadership"):
         assert area in text
-    assert "Core member" in text and "Wider member" in text
-    assert "Organisational area" in text and "Job family" in text
+    assert "Core member" in text
+    assert "Wider member" in text
+    assert "Organisational area" in text
+    assert "Job family" in text
     posted = await bot.press(BOB, shown.card, "Join as core", PROFILE, where=DATA)
     assert posted.status == 200
     assert posted.body["type"] == "application/vnd.microsoft.card.adaptive"  # the clicked card is replaced
@@ -284,7 +286,8 @@ async def test_moving_from_wider_to_core_is_remembered(bot: BotUnderTest) -> Non
     await join(bot, BOB, DATA, "core")
     membership = (await state(bot, BOB)).memberships[DATA.id][0]
     assert membership.was_wider
-    assert membership.tier_changed_at is not None and membership.tier_changed_at > membership.joined_at
+    assert membership.tier_changed_at is not None
+    assert membership.tier_changed_at > membership.joined_at
     await join(bot, BOB, DATA, "wider")
     assert (await state(bot, BOB)).core_cop_id is None
 
@@ -357,7 +360,8 @@ async def test_leave_asks_first_and_removes_the_membership(bot: BotUnderTest) ->
     left = await bot.press(BOB, shown.card, "Yes, leave", where=DATA)
     assert "You have left Data and Insight" in answer(left)
     after = await state(bot, BOB)
-    assert after.memberships == {} and after.core_cop_id is None
+    assert after.memberships == {}
+    assert after.core_cop_id is None
     assert after.profile is not None  # the profile is kept
     assert await MembershipRepo(bot.services.store).members_of(DATA.id) == []
     again = await bot.press(BOB, shown.card, "Yes, leave", where=DATA)
@@ -385,15 +389,18 @@ async def test_me_lists_my_cops_and_tiers_and_edits_my_profile(bot: BotUnderTest
     await join(bot, BOB, COMMS, "wider")
     shown = await bot.say(BOB, "me")
     text = shown.everything
-    assert "Data and Insight" in text and "core member since 23 Nov 2026" in text
-    assert "Internal Communications" in text and "wider member since" in text
+    assert "Data and Insight" in text
+    assert "core member since 23 Nov 2026" in text
+    assert "Internal Communications" in text
+    assert "wider member since" in text
     assert "Power BI" in text
     form = await bot.press(BOB, shown.card, "Edit my profile")
     assert "Power BI" in answer(form)
     saved = await bot.press(BOB, form.card, "Save profile", {"org_area": "faculty", "interests": "teaching"})
     assert "Profile saved" in answer(saved)
     after = await state(bot, BOB)
-    assert after.profile is not None and after.profile.org_area == "faculty"
+    assert after.profile is not None
+    assert after.profile.org_area == "faculty"
     assert after.profile.interests == ("teaching",)
     roster = await MembershipRepo(bot.services.store).members_of(DATA.id)
     assert [m.org_area for m in roster] == ["faculty"]  # counts by area follow the profile
@@ -466,8 +473,11 @@ async def test_membership_data_is_exported_and_erased(bot: BotUnderTest) -> None
     assert roles == {"lead_of": [DATA.id], "sponsor_of": []}
     await sources["membership"].erase(bot.services, BOB.aad)
     erased = await state(bot, BOB)
-    assert erased.profile is None and erased.memberships == {} and erased.core_cop_id is None
+    assert erased.profile is None
+    assert erased.memberships == {}
+    assert erased.core_cop_id is None
     assert await MembershipRepo(bot.services.store).members_of(DATA.id) == []
     await sources["cop_roles"].erase(bot.services, ALICE.aad)
     after = await cop(bot, DATA)
-    assert after.leads == () and "erasure" in after.flagged
+    assert after.leads == ()
+    assert "erasure" in after.flagged
