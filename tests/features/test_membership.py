@@ -424,7 +424,7 @@ async def test_member_added_gets_a_personal_welcome_card_with_join_buttons(bot: 
     await install(bot, ALICE, DATA)
     posted = await bot.post(bot.acts.members_added(ALICE, DATA, CAROL))
     assert posted.status == 200
-    assert posted.calls == []  # queued, not sent in the turn
+    assert [c.method for c in posted.calls] == ["GET"]  # queued, not sent in the turn (only the roster is read)
     again = bot.acts.members_added(ALICE, DATA, CAROL)
     await bot.post(again)  # added twice (e.g. re-added): still one welcome
     bot.connector.clear()
@@ -441,7 +441,7 @@ async def test_member_added_gets_a_personal_welcome_card_with_join_buttons(bot: 
 
 
 async def test_welcome_falls_back_to_a_channel_mention_when_the_personal_chat_fails(bot: BotUnderTest) -> None:
-    await install(bot, ALICE, DATA)
+    await install(bot, ALICE, DATA, CAROL)
     bot.connector.policy = lambda call: (403, {}) if call.method == "POST" and _is_create(call) else None
     await bot.post(bot.acts.members_added(ALICE, DATA, CAROL))
     bot.connector.clear()
@@ -452,6 +452,7 @@ async def test_welcome_falls_back_to_a_channel_mention_when_the_personal_chat_fa
     [sent] = bot.connector.sent()
     assert sent.conversation_id == DATA.general
     assert "welcome to Data and Insight" in sent.text
+    assert "<at>Carol Clark</at>" in sent.text  # the name comes from the roster: Teams sends only ids
     assert sent.body["entities"][0]["mentioned"]["id"] == CAROL.id  # type: ignore[index]
 
 
