@@ -153,7 +153,8 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
                     leads=old.leads or installer,
                     home_channel_id=old.home_channel_id or place.channel_id or place.team_id or "",
                     home_reference=old.home_reference or home,
-                    flagged="",
+                    # a "no leads" flag is resolved by the installer becoming lead; delivery flags by the digest
+                    flagged="" if not old.leads and installer else old.flagged,
                 )
 
             cop = await repo.change(place.team_id, now, reactivate)
