@@ -13,8 +13,11 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.kit.harness import TEST_SIGNING_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
-SIGNING_KEY = "bench-signing-key-0123456789abcdef0123456789"  # bench bots and in-process runs seal alike
+# scenarios seal card data with it; the same key as the in-process bot that counts round trips
+SIGNING_KEY = TEST_SIGNING_KEY
 
 
 def free_port() -> int:

@@ -246,9 +246,13 @@ class Outbox:
         personal_for: Person | None = None,
         mention: Person | None = None,
         not_before: datetime | None = None,
+        fallback_reference: Mapping[str, Any] | None = None,
+        fallback_message: Reply | None = None,
     ) -> bool:
         """Queue one message. ``reference`` is the target conversation, or (with ``personal_for``) any
-        reference of the same tenant from which to open a 1:1 chat. Returns False if ``key`` was queued before."""
+        reference of the same tenant from which to open a 1:1 chat. Returns False if ``key`` was queued before.
+        With ``fallback_reference``, a personal message that cannot be delivered (403/404: no 1:1 chat possible)
+        is replaced by ``fallback_message`` posted there mentioning the person (e.g. in the CoP's channel)."""
         sealed = seal_card(message, self._signer, now)
         data: dict[str, Any] = {
             "key": key,
@@ -265,6 +269,10 @@ class Outbox:
         if personal_for is not None:
             data["personal_for"] = _person_json(personal_for)
             data["person"] = personal_for.key  # for "my data" / "forget me"
+            if fallback_reference is not None and fallback_message is not None:
+                data["fallback"] = dumps(
+                    {"reference": dict(fallback_reference), "message": _encode_message(fallback_message)}
+                )
         if mention is not None:
             data["mention"] = _person_json(mention)
         try:
@@ -473,6 +481,8 @@ class Outbox:
             if personal is None:
                 await self._mark_gone(target, cop_id, status, now)
                 dead.add(encode_key(target))
+            else:
+                await self._fall_back(claimed, personal, now)
         elif status in RETRY or status >= 500 or status < 0:
             failures += 1
             if failures >= self.policy.max_failures:
@@ -495,6 +505,20 @@ class Outbox:
             report.dead += 1
             log.error("outbox item refused key=%s cop_id=%s status=%s", key, cop_id, status)
         await self._settle(claimed, changes)
+
+    async def _fall_back(self, claimed: Row, personal: Person, now: datetime) -> None:
+        """Queue the fallback of an undeliverable personal message (sent by this or the next flush)."""
+        fallback = loads(claimed.get("fallback"), None)
+        if not isinstance(fallback, dict) or not fallback.get("reference"):
+            return
+        await self.enqueue(
+            f"{claimed.get('key')}|fallback",
+            fallback["reference"],
+            _decode_message(fallback.get("message")),
+            now,
+            cop_id=str(claimed.get("cop_id") or ""),
+            mention=personal,
+        )
 
     def _backoff(self, failures: int) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random, so retries spread out."""

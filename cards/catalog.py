@@ -12,6 +12,9 @@ from bot.turn import Card
 
 CARD_MODULES: tuple[str, ...] = (
     "cards.help",
+    "cards.membership",
+    "cards.setup",
+    "cards.directory",
     "cards.faq",
     "cards.queries",
     "cards.digest",
