@@ -270,7 +270,8 @@ async def test_killed_mid_run_resumes_without_duplicates_or_loss(
         clock.set(later)
         result = await scheduler.tick(later)
         assert result["digest"] == 2  # the two it had not reached; the second CoP's was already queued
-        assert await second.services.outbox.flush(later) == 4
+        await second.services.outbox.flush(later)  # governance reminders for these meeting-less CoPs go too
+        assert digests_sent(connector, teams) == Counter({t.general: 1 for t in teams})
         for minute in range(1, 5):
             await scheduler.tick(later + timedelta(minutes=minute))
             await second.services.outbox.flush(later + timedelta(minutes=minute))
