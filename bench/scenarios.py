@@ -28,8 +28,21 @@ def _help(acts: Activities) -> Callable[[int], dict[str, Any]]:
     return lambda i: acts.personal(user(i % 500 + 1000), "help")
 
 
+ASK = "how do I join a CoP?"
+
+
+def _ask(acts: Activities) -> Callable[[int], dict[str, Any]]:
+    return lambda i: acts.personal(user(i % 500 + 1000), f"ask {ASK}")
+
+
+async def _warm_faq(url: str, acts: Activities, http: aiohttp.ClientSession) -> None:
+    """The first question loads the programme FAQ into storage and builds the index; time the steady state."""
+    async with http.post(url, json=acts.personal(user(999), f"ask {ASK}")) as response:
+        await response.read()
+
+
 def echo_message(acts: Activities) -> Callable[[int], dict[str, Any]]:
     return lambda i: acts.personal(user(i % 500 + 1000), "help")
 
 
-SCENARIOS: tuple[Scenario, ...] = (Scenario("help", _help),)
+SCENARIOS: tuple[Scenario, ...] = (Scenario("help", _help), Scenario("ask", _ask, setup=_warm_faq))

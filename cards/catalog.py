@@ -10,7 +10,14 @@ from collections.abc import Iterator
 
 from bot.turn import Card
 
-CARD_MODULES: tuple[str, ...] = ("cards.help", "cards.membership", "cards.setup", "cards.directory")
+CARD_MODULES: tuple[str, ...] = (
+    "cards.help",
+    "cards.membership",
+    "cards.setup",
+    "cards.directory",
+    "cards.faq",
+    "cards.queries",
+)
 
 
 def all_examples() -> Iterator[tuple[str, Card]]:

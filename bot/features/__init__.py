@@ -15,6 +15,8 @@ FEATURES: tuple[str, ...] = (
     "bot.features.membership",
     "bot.features.setup",
     "bot.features.directory",
+    "bot.features.faq",
+    "bot.features.queries",
 )
 
 
