@@ -25,12 +25,13 @@ CoP Bot is running behind the Microsoft 365 Agents Playground (offline, on this 
 
   Open  {url}  in a browser.
 
-  1. Click "General" under "Data and Insight": I register the team as a CoP (the setup card).
-  2. In General, type @ and pick "CoP Bot", then "join", and press Post. Click "Join as core".
-     (Channel messages reach the bot only when they @mention it, as in Teams without channel watching.)
+  1. Click "General" under "Data and Insight": the bot registers the team as a CoP and posts its setup card.
+  2. In General, type @ and pick "CoP Bot" from the menu, add " join", press Post, then click "Join as core".
+     (Channel messages reach the bot only when they @mention it this way.)
   3. In "Personal Chat" type "me", then a question such as "can I be a core member of two communities?".
 
-  You are {user} (a programme admin here). Bot data: {data}
+  You are {user}, a programme admin here. More in deployment/playground/README.md.
+  Bot data: {data}
   Logs: {logs}
   Press Ctrl-C to stop both.
 """
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         bot_output="inherit" if args.verbose else "file",
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored (`cmd &`)
     try:
         running = start(options)  # stops what it started if it fails or is interrupted
     except PlaygroundError as error:

@@ -133,5 +133,5 @@ async def test_install_join_core_me_and_ask_in_the_playground(page: Page, playgr
     # For the README: COPBOT_PLAYGROUND_SCREENSHOT=deployment/playground/screenshot.png pytest tests/playground
     wanted = os.environ.get("COPBOT_PLAYGROUND_SCREENSHOT")
     if wanted:
-        shutil.copyfile(tmp_path / "join-card.png", wanted)
+        shutil.copyfile(tmp_path / "answer.png", wanted)
     assert time.monotonic() - started < 90
