@@ -8,6 +8,7 @@ through a connector client whose own retries are off, so the outbox owns retries
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -185,7 +186,8 @@ def to_request(activity: Activity, received_at: datetime) -> Request:
             if isinstance(data.get("text"), str):
                 text = text.replace(data["text"], " ")
     text = _TAG.sub(" ", _AT_TAG.sub(" ", text)).replace("&nbsp;", " ")
-    text = " ".join(text.split())
+    # collapse runs of spaces but keep line breaks: pasted CSV and multi-line questions stay intact
+    text = "\n".join(" ".join(line.split()) for line in text.replace("\r\n", "\n").split("\n")).strip()
 
     kind: RequestKind = "other"
     action: CardAction | None = None
@@ -292,7 +294,16 @@ class TeamsResponder:
         team = _dict(self._context.activity.channel_data).get("team") or {}
         if not team.get("id"):
             return None
-        details = await TeamsInfo.get_team_details(self._context, team["id"])
+        # TeamsInfo.get_team_details uses the SDK's *synchronous* Teams client (requests): called on the loop it
+        # blocks every turn, and deadlocks against a connector served by the same loop. Run it in a thread,
+        # with a timeout and no SDK retries.
+        client = await TeamsInfo.get_teams_connector_client(self._context)
+        client.config.retry_policy.retries = 0
+        client.config.connection.timeout = 10
+        try:
+            details = await asyncio.to_thread(client.teams.get_team_details, team["id"])
+        finally:
+            client.close()
         return (details.aad_group_id or "", details.name or team.get("name") or "")
 
 

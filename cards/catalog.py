@@ -17,6 +17,8 @@ CARD_MODULES: tuple[str, ...] = (
     "cards.directory",
     "cards.faq",
     "cards.queries",
+    "cards.digest",
+    "cards.governance",
 )
 
 

@@ -130,7 +130,7 @@ def profile_inputs(profile: Profile | None, *, prefill: bool) -> list[JSON]:
             "interests",
             label="Capabilities and interests (comma-separated)",
             value=", ".join(shown.interests) if shown else "",
-            placeholder="e.g. data visualisation, Power BI, survey design",
+            placeholder="e.g. dashboards, statistics, survey design",
             max_length=600,
         ),
     ]

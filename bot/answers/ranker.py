@@ -1,36 +1,64 @@
 """Ranks FAQ entries for a free-text question and decides whether the best one is a confident answer.
 
-Scoring is BM25F over two fields of each entry: the *phrasings* (question, alternatives and tags) and the
-*answer* text, with the phrasings weighted higher. Text goes through one pipeline for entries and questions:
-lower-casing, a few character rules (``&`` → "and", ``%`` → "percent"), domain phrase rules ("community of
-practice" → ``cop``, "lunch & learn" / "L&L" → ``lunchlearn``...), stop-word removal, a small synonym table and
-Snowball stemming; adjacent-word bigrams of the phrasings break ties. Question words of 7+ letters that the
-index has never seen are corrected to a known word one edit away
-(typos such as "comunity" or "sponser").
+Ranking is BM25 from the ``bm25s`` library over three indexes built from the same analysed text
+(:mod:`bot.answers.text`):
 
-Confidence (0..1) says how much of the question the entry explains: the IDF-weighted share of the question's
-words it covers (words the index has never seen count against it, everyday words only a little) and the share
-found in its question and alternatives. See :class:`Calibration` for the constants and how they were set.
+- **phrasings**: one document per phrasing (the question and each alternative); an entry scores the best of its
+  phrasings, so a long list of alternatives neither dilutes nor inflates it;
+- **answers**: one document per entry (answer text and tags);
+- **bigrams**: one document per entry holding the adjacent-word pairs of its phrasings (function words kept), to
+  break ties between entries that share the question's content words.
+
+The three scores are combined linearly (:class:`Calibration` holds the weights). Question words of 7+ letters that
+the index has never seen are corrected to a known word one edit away (typos such as "comunity" or "sponser").
+
+Confidence (0..1) is ours, not BM25: it says how much of the question the best entry explains (the IDF-weighted
+share of the question's words it covers, where words the index has never seen count against it and everyday
+words only a little), how much of it is found in its question or alternatives, and how much evidence there is.
 """
 
 from __future__ import annotations
 
-import functools
-import heapq
-import itertools
 import math
 import random
-import re
 import statistics
 import time
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import snowballstemmer  # type: ignore[import-untyped]
+import bm25s  # type: ignore[import-untyped]
+import numpy as np
+import numpy.typing as npt
 
 from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry
+from bot.answers.text import (
+    FILLER_WORDS,
+    MIN_FUZZY_LENGTH,
+    STOP_WORDS,
+    SYNONYMS,
+    analyse,
+    deletes,
+    generic_stems,
+    stem,
+    tokenize,
+    words,
+)
+
+__all__ = [
+    "DEFAULT_CALIBRATION",
+    "MAX_QUERY_CHARS",
+    "MAX_QUERY_TOKENS",
+    "Abstain",
+    "AbstainReason",
+    "Answer",
+    "Calibration",
+    "FaqIndex",
+    "Features",
+    "Match",
+    "bench_ranking",
+    "tokenize",
+]
 
 # -- tuning constants: all in one place ------------------------------------------------------------------
 
@@ -40,33 +68,38 @@ class Calibration:
     """Ranking weights and the confidence threshold.
 
     Calibrated with ``tests/answers/calibration.json`` (staff-style questions labelled with the entry that
-    answers them, or null for "not in the FAQ"). Round 1 tuned on the ``tune`` split alone and over-fitted (the
-    held-out ``holdout-1`` split scored 69.5 % right / 9.6 % wrong); round 2 tuned on ``tune`` + ``holdout-1``
-    while a split written afterwards, ``holdout``, stayed unseen. The weights below came from grid searches for
-    the most right answers at <= 3 % wrong on the tuning splits; ``min_confidence`` from the sweep printed by
-    ``python -m tests.answers.sweep_threshold`` (0.42: 91.9 % right, 1.4 % wrong on the tuning splits; the
-    targets hold only from about 0.41 to 0.43, so re-run the sweep after any change to the ranker or the FAQ).
-    ``tests/answers/test_calibration.py`` prints the figures of every split.
+    answers them, or null for "not in the FAQ"). Only the ``tune`` and ``holdout-1`` splits are used for tuning
+    (``python -m tests.answers.sweep_threshold`` reads nothing else); ``holdout`` and ``holdout-2`` were never
+    tuned on and measure generalisation. ``tests/answers/test_calibration.py`` prints the figures of every split.
+
+    The ranking weights came from a coarse grid search on the tuning splits (they matter little: between 91 %
+    and 93 % right at <= 3 % wrong across the grid); ``min_confidence`` from the sweep printed by
+    ``python -m tests.answers.sweep_threshold`` (0.42: 91.9 % right, 2.7 % wrong on the tuning splits; the
+    targets hold only from 0.42 to 0.44, so re-run the sweep after any change to the ranker, the text lists or
+    the FAQ). A margin rule (runner-up close to the best) and phrasing recall were tried and cross-validated
+    between the two tuning splits; neither helped, so neither is in the code.
     """
 
-    k1: float = 2.0
-    phrasing_weight: float = 3.0  # question + alternatives + tags count this many times more than answer text
-    answer_weight: float = 1.0
-    phrasing_b: float = 0.75  # length normalisation per field (BM25F b)
-    answer_b: float = 0.5
-    # An unknown question word (never seen in any entry) counts as this fraction of the rarest known word's IDF
-    # in the "how much of the question is explained" denominator: "book annual leave" must not match the
-    # "leave a CoP" entry on "leave" alone.
-    unknown_weight: float = 1.0
-    generic_weight: float = 0.25  # weight factor of everyday words (GENERIC_WORDS), known or not
-    # An entry that mentions a term only in its answer counts this much towards the term's document frequency.
-    answer_df_weight: float = 0.25
-    # Bigrams (adjacent words of the phrasings, function words kept) add this times their IDF to the ranking score.
-    bigram_weight: float = 0.3
+    k1: float = 1.2  # BM25 term-frequency saturation (all three indexes)
+    phrasing_b: float = 0.75  # BM25 length normalisation of the phrasing documents
+    answer_b: float = 0.75  # ... and of the answer documents
+    phrasing_weight: float = 1.0  # the best phrasing's BM25 score counts this much
+    answer_weight: float = 0.3  # the answer text's BM25 score counts this much
+    bigram_weight: float = 0.15  # matching adjacent-word pairs of the phrasings (ties between similar entries)
     # Entries of a CoP's own FAQ beat programme entries that match about as well.
     cop_scope_boost: float = 1.2
-    # confidence = min(1, covered IDF / evidence_scale) * (explained_weight * explained
-    #                                                     + (1 - explained_weight) * phrased); see ``Features``.
+    # -- confidence (ours, not BM25) --
+    # An unknown question word (never seen in any entry) weighs this fraction of the rarest known word's IDF in the
+    # "how much of the question is explained" denominator: "book annual leave" must not match the "leave a CoP"
+    # entry on "leave" alone.
+    unknown_weight: float = 1.0
+    generic_weight: float = 0.25  # weight factor of everyday words (GENERIC_WORDS), known or not, when ranking too
+    answer_credit: float = 0.5  # a question word found only in an entry's answer counts this much as covered
+    # An entry that mentions a term only in its answer counts this much towards the term's document frequency
+    # (for the coverage weights): a word said in passing in a few answers stays a strong signal.
+    answer_df_weight: float = 0.25
+    # confidence = evidence * (explained_weight * explained + (1 - explained_weight) * phrased);
+    # see :class:`Features`.
     explained_weight: float = 0.7
     # Questions whose matched words are all very common (only "CoP") stay unsure unless their wording matches a
     # phrasing closely (matching bigrams: "What is a CoP?").
@@ -78,354 +111,15 @@ DEFAULT_CALIBRATION = Calibration()
 
 MAX_QUERY_CHARS = 4000  # longer questions are cut before any processing
 MAX_QUERY_TOKENS = 60  # content tokens of a question that are used
-LARGE_INDEX = 500  # entries from which very common terms stop widening the candidate set (speed)
-MIN_FUZZY_LENGTH = 7  # shorter unknown words are not typo-corrected
 
-# -- text processing -------------------------------------------------------------------------------------
-
-
-def _wordlist(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# Function words: not index terms, but kept in the word stream that bigrams are taken from, so "what do leads
-# do" still lines up with "What do CoP leads do?".
-STOP_WORDS = _wordlist(
-    """
-    a about above after again against also am an and any anybody anything are as at be because been before being
-    below between both but by can cannot could did do does doing done down during each either else etc even ever
-    every few for from further get gets getting got had has have having he her here hers him his how however i if
-    in into is it its itself let me might mine more most much must my myself no nor not now of off on once only
-    or other our ours out over own per same say she should so some such than that the their theirs them then
-    there these they this those though through thus to too under until up upon us was we were what whats when
-    whenever whether which while whom whose will with within without would yes yet you your yours
-    yourself im ive id ill dont doesnt didnt cant wont isnt arent wasnt theres heres thats whos one ones s t
-    become becoming
-    """
-)
-
-# Chat filler: dropped everywhere (greetings, politeness, hedges), so it neither matches nor dilutes.
-FILLER_WORDS = _wordlist(
-    """
-    hi hello hey hiya morning afternoon thanks thank cheers ta sorry apologies question quick q silly stupid
-    wondering wonder know knows anyone someone somebody guys folks everyone all actually basically currently
-    just really very quite rather please pls like want wanted wants need needs needed tell see find
-    look looking okay ok sure maybe possible kind sort bit lot thing things stuff way ways go going make ucl
-    """
-)
-
-# Everyday English words (a general list in the spirit of the SMART stop list, not taken from this FAQ). When
-# the index has never seen one, it is weak evidence that the question is off-topic ("I'd love to...", "pretty
-# busy"), unlike an unknown topical noun ("laptop", "payslip"); and when the index knows it, it still says little
-# about which entry is meant. Either way such a word weighs ``generic_weight`` times its usual weight.
-GENERIC_WORDS = _wordlist(
-    """
-    able absolutely across actual add added address advance advice advise afraid ago agree ahead allow allowed almost
-    alone along already alright although always amazing amount another answer anyway anywhere apart appear
-    appreciate appropriate around ask asked asking away awesome back bad basic basis before begin behind believe
-    best better big bored brand brief bring broad busy call called came care careful case cause certain certainly
-    chance check clear clearly close come comes coming common complete completely concern confirm confused
-    consider correct couple course cover crazy curious current daily day days dear decide definitely depend describe
-    detail details didnt different difficult direct directly discuss easy either else end enough entire
-    entirely especially exact exactly example except expect experience fact fair fairly familiar far fast feel
-    feeling felt fine finally first follow following forward free friend full fully general generally give
-    given gives glad good great guess guide hand happen happened happening happens happy hard hardly hear heard
-    help helpful hi hold home honest honestly hope hopefully huge idea ideas imagine important include including
-    indeed info information instead interested interesting issue item keen keep kept kind knew large last late
-    later least left less likely literally little long longer lovely love main mainly making matter may mention
-    mentioned mind minute missed moment month months mostly near nearly necessarily necessary never next nice
-    nobody none new normal normally note nothing notice number obvious obviously often old open option order
-    others otherwise
-    part particular particularly past people perhaps person personally place plan plus point pop possibly
-    pretty previous previously probably problem proper properly pull put quickly quiet raise rarely reach read
-    ready real reason recent recently regarding related relevant remember right round said same saw saying says
-    second seem seemed seems seen sense send sent seriously set short show showing side similar simple simply
-    since small somehow something sometimes somewhat somewhere soon sound sounds speak special specific start
-    still straight suggest suppose supposed surely take taken taking talk team term terms thing think thinking
-    thought together told took top total totally tried trouble true truly try trying turn type understand unsure
-    usual usually various view wait walk way week well went whatever whole wish wonderful word work working
-    worried worry write wrong year years yesterday yet bother mistake process
-    """
-)
-
-# Phrases that mean one thing in this domain, matched on whole words: alternatives are separated by "|", a
-# trailing "?" makes a word optional. The replacement's words take the phrase's place.
-_PHRASE_RULES: tuple[tuple[str, str], ...] = (
-    ("community|communities of? practice|practices|practise|practises", "cop"),
-    ("cops", "cop"),
-    ("lunch and|n|an learn|learns", "lunchlearn"),
-    ("lunchtime learning|talk|talks|session|sessions", "lunchlearn"),
-    ("l and l|ls", "lunchlearn"),
-    ("task force|forces", "taskforce"),
-    ("sign|signing|signed up", "join"),
-    ("set|setting up", "start"),
-    ("catch|catching up|ups", "meet"),
-    ("get together", "meet"),
-    ("how many|big", "count"),
-    ("number of", "count"),
-    ("day to day", "daily"),
-    ("e mail", "email"),
-    ("pm|pms", "project manager"),
-    ("smt", "senior management"),
-    ("vp|viceprovost", "viceprovost"),
-    ("vice provost|provosts", "viceprovost"),
-    ("more than one|1", "multiple"),
-    ("lots of", "multiple"),
-    ("get up to", "activities"),
-    ("in it for me", "benefit"),
-    ("how long have|has|ago", "history"),
-    ("since when", "history"),
-    ("take|taking part", "involve"),
-    ("hr", "human resources"),
-    ("in charge", "run"),
-    ("get out of", "leave"),
-    ("become|becoming|be a|an? member|members", "join"),
-    ("add|added me|myself", "join"),
-    ("what is|are a|an? cop|cops", "define cop"),
-    ("whats|what a|an cop|cops", "define cop"),
-    ("what is|are a|an? community|communities of? practice|practices|practise|practises", "define cop"),
-    ("whats|what a|an community|communities of? practice|practices|practise|practises", "define cop"),
-)
-
-
-def _expand(rule: str) -> list[tuple[str, ...]]:
-    variants: list[tuple[str, ...]] = [()]
-    for slot in rule.split():
-        optional = slot.endswith("?")
-        choices = slot.rstrip("?").split("|")
-        variants = [(*v, c) for v in variants for c in choices] + (variants if optional else [])
-    return variants
-
-
-def _phrase_table() -> dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]:
-    """First word → (phrase words, replacement words), longest phrase first."""
-    table: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
-    for rule, replacement in _PHRASE_RULES:
-        for words in _expand(rule):
-            table.setdefault(words[0], []).append((words, tuple(replacement.split())))
-    return {first: tuple(sorted(rules, key=lambda r: -len(r[0]))) for first, rules in table.items()}
-
-
-_PHRASES = _phrase_table()
-
-
-def _apply_phrases(words: Sequence[str]) -> list[str]:
-    out: list[str] = []
-    i, n = 0, len(words)
-    while i < n:
-        for phrase, replacement in _PHRASES.get(words[i], ()):
-            if tuple(words[i : i + len(phrase)]) == phrase:
-                out.extend(replacement)
-                i += len(phrase)
-                break
-        else:
-            out.append(words[i])
-            i += 1
-    return out
-
-
-# Single words → the canonical word used in the index (applied before stemming).
-_SYNONYMS: dict[str, str] = {
-    # membership actions
-    "enrol": "join",
-    "enroll": "join",
-    "enrolment": "join",
-    "enrollment": "join",
-    "signup": "join",
-    "taskforces": "taskforce",
-    "joining": "join",
-    "quit": "leave",
-    "exit": "leave",
-    "unsubscribe": "leave",
-    "remove": "leave",
-    "swap": "switch",
-    "change": "switch",
-    "transfer": "switch",
-    "move": "switch",
-    # definitions
-    "explain": "define",
-    "definition": "define",
-    "meaning": "define",
-    "mean": "define",
-    "means": "define",
-    # taking part
-    "involved": "involve",
-    "involvement": "involve",
-    "participate": "involve",
-    "participating": "involve",
-    "participation": "involve",
-    "contribute": "involve",
-    "contributing": "involve",
-    # how many
-    "two": "multiple",
-    "2": "multiple",
-    "several": "multiple",
-    "many": "multiple",
-    "various": "multiple",
-    "max": "limit",
-    "maximum": "limit",
-    # the directory
-    "community": "cop",
-    "communities": "cop",
-    "exist": "current",
-    "exists": "current",
-    "existing": "current",
-    "available": "current",
-    # purpose
-    "point": "purpose",
-    "aim": "purpose",
-    "aims": "purpose",
-    # roles and running things
-    "job": "role",
-    "manage": "run",
-    "manages": "run",
-    "managed": "run",
-    "managing": "run",
-    "oversee": "run",
-    "oversees": "run",
-    "overseeing": "run",
-    "kinds": "type",
-    "types": "type",
-    "sorts": "type",
-    "invent": "coin",
-    "invented": "coin",
-    "coined": "coin",
-    "pick": "choose",
-    "picked": "choose",
-    "chosen": "choose",
-    "select": "choose",
-    "selected": "choose",
-    "appoint": "choose",
-    "appointed": "choose",
-    "elect": "choose",
-    "elected": "choose",
-    "leader": "lead",
-    "leaders": "lead",
-    "chair": "lead",
-    # starting a CoP
-    "create": "start",
-    "establish": "start",
-    "setup": "start",
-    "found": "start",
-    # meetings
-    "meeting": "meet",
-    "meetings": "meet",
-    "catchup": "meet",
-    # assessment, impact
-    "measure": "assess",
-    "measured": "assess",
-    "evaluate": "assess",
-    "evaluation": "assess",
-    "judge": "assess",
-    "judged": "assess",
-    "healthy": "health",
-    "percentage": "percent",
-    "stats": "results",
-    "statistics": "results",
-    "statistic": "results",
-    "figures": "results",
-    "won": "award",
-    "win": "award",
-    "prize": "award",
-    # professions and areas
-    "comms": "communications",
-    "technician": "technical",
-    "technicians": "technical",
-    "tech": "technical",
-    "analyst": "data",
-    "analysts": "data",
-    "conference": "event",
-    "conferences": "event",
-    # spelling variants (US → UK, practise/practice)
-    "practise": "practice",
-    "program": "programme",
-    "programs": "programme",
-    "organization": "organisation",
-    "organizations": "organisation",
-    "organize": "organise",
-    "organizing": "organise",
-    "center": "centre",
-    "centers": "centre",
-}
-
-_WORD = re.compile(r"[a-z0-9]+")
-_APOSTROPHE_S = re.compile(r"['\u2019]s\b")
-_APOSTROPHE = re.compile(r"['\u2019]")
-
-
-def _words(text: str) -> list[str]:
-    """Lower-cased raw words (before phrase rules and stemming)."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = _APOSTROPHE_S.sub("", text)
-    text = _APOSTROPHE.sub("", text)
-    text = text.replace("&", " and ").replace("%", " percent ").replace("+", " and ")
-    return _WORD.findall(text)
-
-
-@functools.lru_cache(maxsize=1)
-def _stemmer() -> snowballstemmer.stemmer:  # type: ignore[no-any-unimported]
-    return snowballstemmer.stemmer("english")
-
-
-@functools.lru_cache(maxsize=50_000)
-def _stem(word: str) -> str:
-    stemmed: str = _stemmer().stemWord(word)
-    return stemmed
-
-
-@dataclass(frozen=True, slots=True)
-class _Analysed:
-    terms: list[str]  # content terms (stop words and filler removed), stemmed
-    bigrams: list[str]  # adjacent pairs of the stemmed stream with function words kept, filler removed
-
-
-def _analyse(words: Sequence[str], limit: int | None = None) -> _Analysed:
-    """Filler removal, phrase rules, stop words, synonyms and stemming. ``limit`` caps the content terms."""
-    synonyms = _stem_synonyms()
-    terms: list[str] = []
-    stream: list[str] = []
-    for word in _apply_phrases([w for w in words if w not in FILLER_WORDS]):
-        stemmed = _stem(_SYNONYMS.get(word, word))
-        term = synonyms.get(stemmed, stemmed)
-        stream.append(term)
-        if word not in STOP_WORDS and (len(word) > 1 or word.isdigit()):
-            terms.append(term)
-            if limit is not None and len(terms) >= limit:
-                break
-    return _Analysed(terms, [f"{a} {b}" for a, b in itertools.pairwise(stream)])
-
-
-@functools.lru_cache(maxsize=1)
-def _stem_synonyms() -> dict[str, str]:
-    """The synonym table on stems too, so inflections follow ("changed" like "change")."""
-    table: dict[str, str] = {}
-    for word, canonical in _SYNONYMS.items():
-        stemmed = _stem(word)
-        if stemmed != _stem(canonical):
-            table.setdefault(stemmed, _stem(canonical))
-    return table
-
-
-@functools.lru_cache(maxsize=1)
-def _generic_stems() -> frozenset[str]:
-    return frozenset(_stem(word) for word in GENERIC_WORDS | FILLER_WORDS)
-
-
-def tokenize(text: str) -> list[str]:
-    """The index terms of a text (no typo correction: that needs an index's vocabulary)."""
-    return _analyse(_words(text)).terms
-
-
-def _deletes(word: str) -> set[str]:
-    return {word[:i] + word[i + 1 :] for i in range(len(word))} | {word}
-
+_FloatArray = npt.NDArray[np.float32]
 
 # -- results ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """One ranked entry: ``score`` is the raw (scope-boosted) BM25F score, ``confidence`` is in 0..1."""
+    """One ranked entry: ``score`` is the raw (scope-boosted) combined BM25 score, ``confidence`` is in 0..1."""
 
     entry: FaqEntry
     score: float
@@ -493,118 +187,112 @@ class Features:
 @dataclass(frozen=True, slots=True)
 class _Query:
     terms: tuple[str, ...]  # distinct content terms in order
-    weights: tuple[float, ...]  # IDF of each term (unknown terms: the unknown weight)
-    bigrams: tuple[str, ...]  # distinct bigrams found in the index's phrasings
+    weights: tuple[float, ...]  # coverage weight of each term (IDF; unknown terms: the unknown weight)
+    generic: tuple[bool, ...]  # whether each term is an everyday word
+    bigrams: tuple[str, ...]  # distinct bigrams
 
 
-_Postings = dict[str, tuple[tuple[int, float], ...]]
-_TermPostings = dict[str, tuple[tuple[int, float, float, bool], ...]]  # entry, saturated tf, credit, in phrasings
+class Bm25:
+    """One ``bm25s`` index over pre-analysed documents (lists of terms), scored with weighted query terms."""
+
+    def __init__(self, documents: Sequence[Sequence[str]], k1: float, b: float) -> None:
+        self._model = bm25s.BM25(k1=k1, b=b, method="lucene")
+        # bm25s needs at least one token per document and in the corpus; "" is its own placeholder token.
+        self._model.index([list(d) or [""] for d in documents], show_progress=False)
+        self._vocab: dict[str, int] = self._model.vocab_dict
+        self._size = len(documents)
+
+    def __contains__(self, term: str) -> bool:
+        return term in self._vocab
+
+    def scores(self, terms: Iterable[str], weak: Iterable[str] = (), weak_weight: float = 1.0) -> _FloatArray:
+        """BM25 scores of every document: ``terms`` count fully, ``weak`` terms ``weak_weight`` times."""
+        ids = [self._vocab[t] for t in terms if t and t in self._vocab]
+        weak_ids = [self._vocab[t] for t in weak if t and t in self._vocab]
+        total: _FloatArray = np.zeros(self._size, dtype=np.float32)
+        if ids:
+            total += self._model.get_scores_from_ids(ids)
+        if weak_ids:
+            total += weak_weight * self._model.get_scores_from_ids(weak_ids)
+        return total
+
+
+@dataclass(frozen=True, slots=True)
+class _Indexes:
+    phrasings: Bm25  # one document per phrasing
+    answers: Bm25  # one document per entry: answer text and tags
+    bigrams: Bm25  # one document per entry: the bigrams of all its phrasings
 
 
 class FaqIndex:
-    """An immutable BM25F index over FAQ entries. Build with :meth:`build`; cheap to rebuild on FAQ edits."""
+    """An immutable BM25 index over FAQ entries. Build with :meth:`build`; cheap to rebuild on FAQ edits."""
 
-    def __init__(
-        self,
-        entries: tuple[FaqEntry, ...],
-        postings: _TermPostings,
-        idf: dict[str, float],
-        bigram_postings: _Postings,
-        word_df: dict[str, int],
-        calibration: Calibration,
-    ) -> None:
+    def __init__(self, entries: tuple[FaqEntry, ...], calibration: Calibration) -> None:
         self._entries = entries
-        self._postings = postings
-        self._idf = idf
-        self._bigram_postings = bigram_postings
-        self._word_df = word_df
         self._calibration = calibration
-        self._boost = tuple(1.0 if e.scope == PROGRAMME_SCOPE else calibration.cop_scope_boost for e in entries)
-        self._unknown_idf = calibration.unknown_weight * max(idf.values(), default=1.0)
+        c = calibration
+        n = len(entries)
+        phrasing_docs: list[list[str]] = []
+        starts: list[int] = []
+        answer_docs: list[list[str]] = []
+        bigram_docs: list[list[str]] = []
+        self._phrasing_terms: list[frozenset[str]] = []
+        self._answer_terms: list[frozenset[str]] = []
+        word_df: dict[str, int] = {}
+        for entry in entries:
+            starts.append(len(phrasing_docs))
+            bigrams: list[str] = []
+            entry_words: set[str] = set()
+            for phrasing in entry.phrasings:
+                raw = words(phrasing)
+                entry_words.update(raw)
+                analysed = analyse(raw)
+                phrasing_docs.append(analysed.terms)
+                bigrams.extend(analysed.bigrams)
+            answer_raw = words(entry.answer) + words(" ".join(entry.tags).replace("-", " "))
+            entry_words.update(answer_raw)
+            answer_docs.append(analyse(answer_raw).terms)
+            bigram_docs.append(bigrams)
+            self._phrasing_terms.append(frozenset(t for doc in phrasing_docs[starts[-1] :] for t in doc))
+            self._answer_terms.append(frozenset(answer_docs[-1]))
+            for word in entry_words:
+                word_df[word] = word_df.get(word, 0) + 1
+        self._starts = np.asarray(starts, dtype=np.int64)
+        self._bm25 = (
+            _Indexes(
+                phrasings=Bm25(phrasing_docs, c.k1, c.phrasing_b),
+                answers=Bm25(answer_docs, c.k1, c.answer_b),
+                bigrams=Bm25(bigram_docs, c.k1, c.phrasing_b),
+            )
+            if n
+            else None
+        )
+
+        # Coverage weights (IDF over entries): an entry whose phrasings contain the term counts 1, one that only
+        # mentions it in its answer counts ``answer_df_weight``.
+        df: dict[str, float] = {}
+        for phrasing_terms, answer_terms in zip(self._phrasing_terms, self._answer_terms, strict=True):
+            for term in phrasing_terms:
+                df[term] = df.get(term, 0.0) + 1.0
+            for term in answer_terms - phrasing_terms:
+                df[term] = df.get(term, 0.0) + c.answer_df_weight
+        self._idf = {term: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for term, d in df.items()}
+        self._unknown_idf = c.unknown_weight * max(self._idf.values(), default=1.0)
+        self._boost = np.asarray(
+            [1.0 if e.scope == PROGRAMME_SCOPE else c.cop_scope_boost for e in entries], dtype=np.float32
+        )
+        self._word_df = word_df
         fuzzy: dict[str, set[str]] = {}
         for word in word_df:
             if len(word) >= MIN_FUZZY_LENGTH - 1 and word.isalpha():
-                for variant in _deletes(word):
+                for variant in deletes(word):
                     fuzzy.setdefault(variant, set()).add(word)
-        self._fuzzy = {variant: tuple(sorted(words)) for variant, words in fuzzy.items()}
+        self._fuzzy = {variant: tuple(sorted(found)) for variant, found in fuzzy.items()}
 
     @classmethod
     def build(cls, entries: Iterable[FaqEntry], calibration: Calibration = DEFAULT_CALIBRATION) -> FaqIndex:
         """Index ``entries`` (any mix of programme and CoP entries). Entry ids need not be unique across scopes."""
-        items = tuple(entries)
-        c = calibration
-        n = len(items)
-        phrasing_fields: list[list[str]] = []
-        answer_fields: list[list[str]] = []
-        bigram_fields: list[list[str]] = []
-        word_df: dict[str, int] = {}
-        for entry in items:
-            phrasing_terms: list[str] = []
-            bigrams: list[str] = []
-            entry_words: set[str] = set()
-            for phrasing in entry.phrasings:
-                words = _words(phrasing)
-                entry_words.update(words)
-                analysed = _analyse(words)
-                phrasing_terms.extend(analysed.terms)
-                bigrams.extend(analysed.bigrams)
-            tag_words = _words(" ".join(entry.tags).replace("-", " "))
-            phrasing_terms.extend(_analyse(tag_words).terms)
-            answer_words = _words(entry.answer)
-            entry_words.update(tag_words, answer_words)
-            for word in entry_words:
-                word_df[word] = word_df.get(word, 0) + 1
-            phrasing_fields.append(phrasing_terms)
-            answer_fields.append(_analyse(answer_words).terms)
-            bigram_fields.append(bigrams)
-
-        # Document frequency for IDF: an entry whose phrasings contain the term counts 1, one that only
-        # mentions it in its answer counts ``answer_df_weight``: a word said in passing in a few answers (e.g.
-        # "Lunch and Learns" in a list of activities) should stay a strong signal for the entry about it.
-        df: dict[str, float] = {}
-        for phrasing_terms, answer_terms in zip(phrasing_fields, answer_fields, strict=True):
-            in_phrasings = set(phrasing_terms)
-            for term in in_phrasings:
-                df[term] = df.get(term, 0.0) + 1.0
-            for term in set(answer_terms) - in_phrasings:
-                df[term] = df.get(term, 0.0) + c.answer_df_weight
-        idf = {term: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for term, d in df.items()}
-
-        avg_p = max(1.0, sum(map(len, phrasing_fields)) / n) if n else 1.0
-        avg_a = max(1.0, sum(map(len, answer_fields)) / n) if n else 1.0
-        # Coverage credit of a term in an entry: its saturated tf relative to one mention in the phrasings,
-        # capped at 1, so a term repeated many times cannot make up for question words the entry lacks.
-        reference = c.phrasing_weight / (c.k1 + c.phrasing_weight)
-        raw: dict[str, list[tuple[int, float, float, bool]]] = {}
-        for doc in range(n):
-            norm_p = 1.0 - c.phrasing_b + c.phrasing_b * len(phrasing_fields[doc]) / avg_p
-            norm_a = 1.0 - c.answer_b + c.answer_b * len(answer_fields[doc]) / avg_a
-            tf: dict[str, float] = {}
-            for term in phrasing_fields[doc]:
-                tf[term] = tf.get(term, 0.0) + c.phrasing_weight / norm_p
-            for term in answer_fields[doc]:
-                tf[term] = tf.get(term, 0.0) + c.answer_weight / norm_a
-            in_phrasings = set(phrasing_fields[doc])
-            for term, weight in tf.items():
-                saturation = weight / (c.k1 + weight)
-                credit = min(1.0, saturation / reference)
-                raw.setdefault(term, []).append((doc, saturation, credit, term in in_phrasings))
-        postings = {term: tuple(docs) for term, docs in raw.items()}
-
-        # Bigrams of the phrasings (function words kept): a weight per (bigram, entry) that already includes
-        # the bigram's IDF, since bigrams only break ties between entries and never count towards confidence.
-        bigram_docs: dict[str, dict[int, int]] = {}
-        for doc, bigrams in enumerate(bigram_fields):
-            for bigram in bigrams:
-                counts = bigram_docs.setdefault(bigram, {})
-                counts[doc] = counts.get(doc, 0) + 1
-        bigram_postings: _Postings = {}
-        for bigram, counts in bigram_docs.items():
-            bigram_idf = math.log(1.0 + (n - len(counts) + 0.5) / (len(counts) + 0.5))
-            bigram_postings[bigram] = tuple(
-                (doc, c.bigram_weight * bigram_idf * count / (c.k1 + count)) for doc, count in counts.items()
-            )
-        return cls(items, postings, idf, bigram_postings, word_df, calibration)
+        return cls(tuple(entries), calibration)
 
     @property
     def entries(self) -> tuple[FaqEntry, ...]:
@@ -622,12 +310,12 @@ class FaqIndex:
             or not word.isalpha()
             or word in STOP_WORDS
             or word in FILLER_WORDS
-            or word in _SYNONYMS
-            or _stem(word) in self._idf
+            or word in SYNONYMS
+            or stem(word) in self._idf
         ):
             return word
         candidates: set[str] = set()
-        for variant in _deletes(word):
+        for variant in deletes(word):
             candidates.update(self._fuzzy.get(variant, ()))
         candidates = {c for c in candidates if c[0] == word[0]}
         if not candidates:
@@ -635,71 +323,76 @@ class FaqIndex:
         return min(candidates, key=lambda c: (abs(len(c) - len(word)), -self._word_df[c], c))
 
     def _query(self, text: str) -> _Query:
-        words = [self._correct(w) for w in _words(text[:MAX_QUERY_CHARS])]
-        analysed = _analyse(words, limit=MAX_QUERY_TOKENS)
-        weights: dict[str, float] = {}
-        generic = _generic_stems()
+        raw = [self._correct(w) for w in words(text[:MAX_QUERY_CHARS])]
+        analysed = analyse(raw, limit=MAX_QUERY_TOKENS)
+        generic = generic_stems()
         c = self._calibration
+        weights: dict[str, float] = {}
         for term in analysed.terms:
             if term not in weights:
                 weight = self._idf.get(term, self._unknown_idf)
                 weights[term] = weight * c.generic_weight if term in generic else weight
-        bigrams = tuple(dict.fromkeys(b for b in analysed.bigrams if b in self._bigram_postings))
-        return _Query(tuple(weights), tuple(weights.values()), bigrams)
+        bigrams = tuple(dict.fromkeys(analysed.bigrams))
+        return _Query(tuple(weights), tuple(weights.values()), tuple(t in generic for t in weights), bigrams)
 
     # -- ranking -----------------------------------------------------------------------------------------
     def search(self, text: str, k: int = 3) -> list[Match]:
         """The ``k`` best entries for ``text``, best first, with their confidence. Empty when nothing matches."""
         return self._rank(self._query(text), k)
 
+    def _scores(self, bm25: _Indexes, query: _Query) -> tuple[_FloatArray, _FloatArray]:
+        """Combined score of every entry (0 for entries that share no content term with the question), and the
+        weighted bigram part of it."""
+        c = self._calibration
+        strong = [t for t, g in zip(query.terms, query.generic, strict=True) if not g]
+        weak = [t for t, g in zip(query.terms, query.generic, strict=True) if g]
+        per_phrasing = bm25.phrasings.scores(strong, weak, c.generic_weight)
+        best_phrasing = np.maximum.reduceat(per_phrasing, self._starts)
+        scores: _FloatArray = c.phrasing_weight * best_phrasing + c.answer_weight * bm25.answers.scores(
+            strong, weak, c.generic_weight
+        )
+        bigrams: _FloatArray = np.zeros_like(scores)
+        if query.bigrams:
+            # Bigrams only reorder entries that share a content term with the question.
+            bigrams = np.where(scores > 0, c.bigram_weight * bm25.bigrams.scores(query.bigrams), 0.0).astype(np.float32)
+            scores += bigrams
+        scores *= self._boost
+        return scores, bigrams
+
     def _rank(self, query: _Query, k: int) -> list[Match]:
         return [match for match, _ in self._rank_with_features(query, k)]
 
     def _rank_with_features(self, query: _Query, k: int) -> list[tuple[Match, Features]]:
-        if not query.terms or k <= 0:
+        if not query.terms or k <= 0 or self._bm25 is None:
             return []
-        c = self._calibration
-        scores: dict[int, float] = {}
-        covered: dict[int, float] = {}
-        in_phrasings: dict[int, float] = {}
-        # Rarer terms first. In a large index, a term in more than half of the entries (e.g. "CoP") then only adds
-        # to entries that a rarer term already found, instead of walking postings that cover most of the index.
-        # (Small indexes keep every entry a candidate: there, one bigram can lift an entry matched on "CoP" alone.)
-        ordered = sorted(
-            ((len(self._postings.get(t, ())), t, w) for t, w in zip(query.terms, query.weights, strict=True)),
-        )
-        common = len(self._entries) // 2 if len(self._entries) >= LARGE_INDEX else len(self._entries)
-        for size, term, weight in ordered:
-            restrict = size > common and bool(scores)
-            for doc, saturation, credit, phrased in self._postings.get(term, ()):
-                if restrict and doc not in scores:
-                    continue
-                scores[doc] = scores.get(doc, 0.0) + weight * saturation
-                covered[doc] = covered.get(doc, 0.0) + weight * credit
-                if phrased:
-                    in_phrasings[doc] = in_phrasings.get(doc, 0.0) + weight
-        if not scores:
-            return []
-        ranking = dict(scores)
-        bigram_scores: dict[int, float] = {}
-        for bigram in query.bigrams:
-            for doc, weight in self._bigram_postings[bigram]:
-                if doc in ranking:  # bigrams only reorder entries that share a content term with the question
-                    ranking[doc] += weight
-                    bigram_scores[doc] = bigram_scores.get(doc, 0.0) + weight
-        for doc in ranking:
-            ranking[doc] *= self._boost[doc]
-        total_weight = sum(query.weights)
-        top = heapq.nlargest(k, ranking.items(), key=lambda item: (item[1], -item[0]))
+        scores, bigrams = self._scores(self._bm25, query)
+        want = min(len(scores), k)
+        top = np.argpartition(-scores, want - 1)[:want] if want < len(scores) else np.arange(len(scores))
+        ranked = sorted((int(i) for i in top if scores[i] > 0), key=lambda i: (-float(scores[i]), i))
         out: list[tuple[Match, Features]] = []
-        for doc, score in top:
-            features = Features(
-                explained=min(1.0, covered[doc] / total_weight),
-                phrased=min(1.0, in_phrasings.get(doc, 0.0) / total_weight),
-                evidence=min(1.0, (covered[doc] + bigram_scores.get(doc, 0.0)) / c.evidence_scale),
-            )
-            out.append((Match(self._entries[doc], score, features.confidence(c)), features))
+        for doc in ranked:
+            features = self._features(query, doc, float(bigrams[doc]))
+            confidence = features.confidence(self._calibration)
+            out.append((Match(self._entries[doc], float(scores[doc]), confidence), features))
         return out
+
+    def _features(self, query: _Query, doc: int, bigram_evidence: float) -> Features:
+        c = self._calibration
+        phrasing_terms = self._phrasing_terms[doc]
+        answer_terms = self._answer_terms[doc]
+        covered = phrased = 0.0
+        for term, weight in zip(query.terms, query.weights, strict=True):
+            if term in phrasing_terms:
+                covered += weight
+                phrased += weight
+            elif term in answer_terms:
+                covered += c.answer_credit * weight
+        total = sum(query.weights)
+        return Features(
+            explained=min(1.0, covered / total),
+            phrased=min(1.0, phrased / total),
+            evidence=min(1.0, (covered + bigram_evidence) / c.evidence_scale),
+        )
 
     def answer(self, text: str, *, min_confidence: float | None = None) -> Answer | Abstain:
         """The best entry when it is confident enough, otherwise :class:`Abstain` with the reason."""

@@ -146,6 +146,10 @@ class PersonState:
     core_etag: str | None
     memberships: dict[str, tuple[Membership, str]]  # cop_id -> (membership, etag)
 
+    def sorted_memberships(self) -> list[Membership]:
+        """The memberships, oldest first."""
+        return sorted((m for m, _ in self.memberships.values()), key=lambda m: m.joined_at)
+
 
 def _release_core(state: PersonState, cop_id: str, now: datetime) -> BatchOp:
     """The batch op that stops ``cop_id`` being the person's core CoP. Under the relaxed rule the person may be
@@ -179,8 +183,7 @@ class MembershipRepo:
         return PersonState(profile, core[0] if core else None, core[1] if core else None, memberships)
 
     async def memberships_of(self, aad_id: str) -> list[Membership]:
-        state = await self.person(aad_id)
-        return sorted((m for m, _ in state.memberships.values()), key=lambda m: m.joined_at)
+        return (await self.person(aad_id)).sorted_memberships()
 
     async def membership(self, cop_id: str, aad_id: str) -> Membership | None:
         try:

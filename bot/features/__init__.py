@@ -17,6 +17,8 @@ FEATURES: tuple[str, ...] = (
     "bot.features.directory",
     "bot.features.faq",
     "bot.features.queries",
+    "bot.features.digest",
+    "bot.features.governance",
 )
 
 

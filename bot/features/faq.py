@@ -34,6 +34,7 @@ from bot.domain.faq import (
 )
 from bot.domain.members import MembershipRepo
 from bot.domain.queries import MAX_TEXT_CHARS, Origin, QueryRepo
+from bot.domain.roles import MEMBERSHIPS_KEY
 from bot.features.queries import cop_of, lead_cop, open_query, thread_root_of
 from bot.links import Links
 from bot.privacy import PrivacyRegistry
@@ -107,7 +108,9 @@ async def candidate_cops(turn: Turn) -> list[Cop]:
         return [cop]
     if turn.cop_id or not turn.request.person.aad_id:
         return []
-    memberships = await MembershipRepo(turn.services.store).memberships_of(turn.request.person.aad_id)
+    memberships = turn.state.get(MEMBERSHIPS_KEY)
+    if memberships is None:  # the role check did not need them (a CoP was already known)
+        memberships = await MembershipRepo(turn.services.store).memberships_of(turn.request.person.aad_id)
     if not memberships:
         return []
     active = {c.cop_id: c for c in await CopRepo(turn.services.store).all()}

@@ -245,10 +245,11 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         services = turn.services
         now = services.clock.now()
         home = cop.home_reference or turn.request.conversation_reference
+        names = await _roster_names(turn) if any(not m.name for m in turn.request.members) else {}
         for member in turn.request.members:
             if not member.user_id:
                 continue
-            shown = replace(member, name=member.name or "there")
+            shown = replace(member, name=member.name or names.get(member.user_id) or "there")
             greeting = (
                 f"Welcome to {safe(cop.name, 120)}! This team is a Community of Practice. "
                 "Would you like to join it as a core or a wider member?"
@@ -353,6 +354,15 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         await show(turn, profile_saved_card(profile))
 
     privacy.register("membership", export_membership, erase_membership)
+
+
+async def _roster_names(turn: Turn) -> dict[str, str]:
+    """Display names of the team's members (Teams sends only ids for people added), for the mention fallback."""
+    try:
+        return {p.user_id: p.name for p in await turn.respond.team_members() if p.name}
+    except Exception as error:  # the SDK raises its own HTTP errors; the welcome goes out without a name then
+        log.warning("roster unavailable for the welcome (%s) cop_id=%s", type(error).__name__, turn.cop_id)
+        return {}
 
 
 async def _named_memberships(turn: Turn, state: PersonState) -> list[tuple[str, str, Tier]]:

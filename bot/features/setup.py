@@ -111,8 +111,10 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         person = turn.request.person
         try:
             details = await turn.respond.team_details()
-        except Exception:
-            log.warning("team details unavailable; using the activity's cop_id=%s", place.team_id, exc_info=True)
+        except Exception as error:  # the SDK raises its own HTTP errors; the activity's channel data will do
+            log.warning(
+                "team details unavailable (%s); using the activity's cop_id=%s", type(error).__name__, place.team_id
+            )
             details = None
         group_id, name = details or (place.team_aad_group_id or "", place.team_name or "")
         name = name or place.team_name or "Unnamed CoP"
@@ -151,7 +153,8 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
                     leads=old.leads or installer,
                     home_channel_id=old.home_channel_id or place.channel_id or place.team_id or "",
                     home_reference=old.home_reference or home,
-                    flagged="",
+                    # a "no leads" flag is resolved by the installer becoming lead; delivery flags by the digest
+                    flagged="" if not old.leads and installer else old.flagged,
                 )
 
             cop = await repo.change(place.team_id, now, reactivate)

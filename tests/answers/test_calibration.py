@@ -5,12 +5,22 @@ answerable questions answered rightly with confidence, the wrong-and-confident r
 the abstain rate.
 
 Splits: ``tune`` was used while tuning; ``holdout-1`` was held out in the first round, scored once, and then
-used for tuning in the second round; ``holdout`` was written after the first round and never used for tuning.
+used for tuning in the second round; ``holdout`` was written after the first round and never used for tuning;
+``holdout-2`` was written before the third round (the move to a BM25 library) and is never used for tuning.
 
 The targets (>= 90 % of answerable questions answered rightly with confidence, <= 3 % of all questions
-answered wrongly with confidence) are met on the tuning splits, and asserted there. They are NOT met on the
-unseen ``holdout`` split (about 73 % / 9.5 % when this was written): that split gets a regression floor
-only, so a change that makes unseen questions worse fails, and the printed figures say how far off it is.
+answered wrongly with confidence) are met on the tuning splits taken together, and asserted there. They are NOT
+met on the unseen splits, which get regression floors a little below the achieved figures, so a change that makes
+unseen questions worse fails while the printed figures say how far off they are. Answered right / wrong with
+confidence when the floors were set (bm25s ranker, FAQ version 2):
+
+- ``holdout``: 81.4 % / 6.0 % (the hand-written BM25F ranker had 72.9 % / 9.5 %);
+- ``holdout-2``: 59.7 % / 9.1 % (hand-written: 59.7 % / 14.8 %).
+
+The gap is vocabulary: a lexical ranker only knows the words of the FAQ, its alternatives and the synonym
+lists, and unseen questions use others ("onboarding", "hours"...). ``holdout-2`` was written by the same
+helper who then wrote the new alternatives, who kept its wording out of them on purpose, so it measures
+words the FAQ's authors did not foresee; ``holdout`` (never read while tuning) is the fairer estimate.
 """
 
 from __future__ import annotations
@@ -29,10 +39,11 @@ CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 MIN_ANSWERED_RIGHT = 0.90
 MAX_WRONG_CONFIDENT = 0.03
 TUNING_SPLITS = ("tune", "holdout-1")
-# Regression floor for the unseen split (figures when the floor was set: 72.9 % right, 9.5 % wrong).
-HOLDOUT_MIN_ANSWERED_RIGHT = 0.70
-HOLDOUT_MAX_WRONG_CONFIDENT = 0.12
-SPLITS = ("tune", "holdout-1", "holdout")
+# Regression floors for the unseen splits: (min answered right, max wrong with confidence), set a little below
+# the figures achieved (see the module docstring).
+UNSEEN_FLOORS = {"holdout": (0.78, 0.08), "holdout-2": (0.56, 0.11)}
+SPLITS = ("tune", "holdout-1", "holdout", "holdout-2")
+UNSEEN_SPLITS = ("holdout", "holdout-2")
 
 
 @dataclass
@@ -114,6 +125,9 @@ def test_calibration_set_is_well_formed(programme: list[FaqEntry]) -> None:
     phrasings = {p.lower().strip(" ?") for e in programme for p in e.phrasings}
     assert not [q["question"] for q in questions if q["question"].lower().strip(" ?") in phrasings]
     assert set(SPLITS) == {q["split"] for q in questions}
+    # No question appears twice (a copy in a tuning split would leak into an unseen one).
+    normalised = [q["question"].lower().strip(" ?") for q in questions]
+    assert len(normalised) == len(set(normalised))
 
 
 def test_calibration_targets(programme: list[FaqEntry]) -> None:
@@ -126,9 +140,11 @@ def test_calibration_targets(programme: list[FaqEntry]) -> None:
     for name, figures in halves.items():
         print(figures.line(name))
     print(tuning.line("tuning"))
+    print(_figures(index, [q for q in questions if q["split"] in UNSEEN_SPLITS]).line("unseen"))
     print(overall.line("all"))
     assert tuning.answered_right_rate >= MIN_ANSWERED_RIGHT, tuning.line("tuning")
     assert tuning.wrong_confident_rate <= MAX_WRONG_CONFIDENT, tuning.line("tuning")
-    unseen = halves["holdout"]
-    assert unseen.answered_right_rate >= HOLDOUT_MIN_ANSWERED_RIGHT, unseen.line("holdout")
-    assert unseen.wrong_confident_rate <= HOLDOUT_MAX_WRONG_CONFIDENT, unseen.line("holdout")
+    for name, (min_right, max_wrong) in UNSEEN_FLOORS.items():
+        unseen = halves[name]
+        assert unseen.answered_right_rate >= min_right, unseen.line(name)
+        assert unseen.wrong_confident_rate <= max_wrong, unseen.line(name)

@@ -177,3 +177,30 @@ def test_ranking_speed_guard() -> None:
     )
     assert figures["p99_ms"] <= 25.0
     assert figures["build_ms"] <= 5000.0
+
+
+def test_entry_with_only_function_words_is_indexed(programme: list[FaqEntry]) -> None:
+    """A CoP entry whose question has no content words (all stop words) must not break the BM25 index."""
+    odd = _cop_entry("odd", "What is it?", "It is what it is.", "Is it?", "What?")
+    index = FaqIndex.build([odd, *programme])
+    assert len(index) == len(programme) + 1
+    result = index.answer("how often do core members meet")
+    assert isinstance(result, Answer)
+    assert result.entry.entry_id == "core-meetings"
+    assert isinstance(FaqIndex.build([odd]).answer("how do I join"), Abstain)
+
+
+def test_many_alternatives_do_not_inflate_an_entry(programme: list[FaqEntry]) -> None:
+    """An entry scores its best phrasing: repeating a word across many alternatives does not beat a closer match."""
+    spammy = _cop_entry(
+        "spam",
+        "Members members members?",
+        "Members.",
+        "Members of the CoP",
+        "CoP members",
+        "Members list",
+        "Members and more members",
+    )
+    index = FaqIndex.build([spammy, *programme])
+    top = index.search("how often do core members meet", 1)
+    assert top[0].entry.entry_id == "core-meetings"
