@@ -10,7 +10,12 @@ from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router
 
-FEATURES: tuple[str, ...] = ("bot.features.help",)
+FEATURES: tuple[str, ...] = (
+    "bot.features.help",
+    "bot.features.health",
+    "bot.features.survey",
+    "bot.features.programme",
+)
 
 
 def build_router(links: Links | None = None, privacy: PrivacyRegistry | None = None) -> Router:
