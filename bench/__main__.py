@@ -14,12 +14,19 @@ from typing import Any
 
 from bench.load import drive
 from bench.processes import ROOT, start_copbot, start_echo
+from bench.roundtrips import round_trips
 from bench.scenarios import SCENARIOS, echo_message
 from tests.kit.activities import Activities
+from tests.kit.azurite import Azurite
 from tests.kit.connector import FakeConnector
 
 
 async def run(selected: set[str] | None) -> dict[str, Any]:
+    with Azurite() as azurite:
+        return await _run(selected, azurite)
+
+
+async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
     connector = FakeConnector()
     await connector.start()
     acts = Activities(connector.url)
@@ -27,6 +34,11 @@ async def run(selected: set[str] | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         echo = await start_echo()
         copbot = await start_copbot(Path(tmp))
+        on_azure = await start_copbot(
+            Path(tmp),
+            {"COPBOT_STORAGE": "azure", "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string},
+        )
+        bots = {"sqlite": copbot, "azurite": on_azure}
         try:
             await asyncio.sleep(1.0)
             results["rss_mb_idle"] = round(copbot.rss_mb(), 1)
@@ -39,8 +51,10 @@ async def run(selected: set[str] | None) -> dict[str, Any]:
                 for scenario in SCENARIOS:
                     if selected and scenario.name not in selected:
                         continue
+                    target = bots[scenario.storage]
                     if scenario.setup is not None:
-                        await scenario.setup(copbot.url, acts, http)
+                        await scenario.setup(target.url, acts, http)
+                    trips, breakdown = await round_trips(scenario)
                     for concurrency in scenario.concurrency:
                         name = scenario.name if concurrency == 1 else f"{scenario.name}@{concurrency}"
                         base = await drive(echo.url, echo_message(acts), total=scenario.total, concurrency=concurrency)
@@ -58,10 +72,15 @@ async def run(selected: set[str] | None) -> dict[str, Any]:
                             "baseline_rps": round(base.rps, 1),
                             "ratio_p50": round(ours.p50 / base.p50, 2),
                             "ratio_p99": round(ours.p99 / base.p99, 2),
+                            "storage": scenario.storage,
+                            "storage_round_trips": round(trips, 2),
+                            "round_trip_breakdown": breakdown,
                         }
             results["rss_mb_peak"] = round(copbot.peak_rss_mb(), 1)
+            results["rss_mb_peak_azure"] = round(on_azure.peak_rss_mb(), 1)
         finally:
             copbot.stop()
+            on_azure.stop()
             echo.stop()
             await connector.close()
     return results
@@ -70,7 +89,7 @@ async def run(selected: set[str] | None) -> dict[str, Any]:
 def print_table(results: dict[str, Any]) -> None:
     header = (
         f"{'scenario':<22}{'p50 ms':>9}{'echo p50':>10}{'ratio':>7}"
-        f"{'p99 ms':>9}{'echo p99':>10}{'ratio':>7}{'rps':>8}{'errors':>8}"
+        f"{'p99 ms':>9}{'echo p99':>10}{'ratio':>7}{'rps':>8}{'errors':>8}{'trips':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -78,7 +97,7 @@ def print_table(results: dict[str, Any]) -> None:
         print(
             f"{name:<22}{row['p50_ms']:>9.2f}{row['baseline_p50_ms']:>10.2f}{row['ratio_p50']:>7.2f}"
             f"{row['p99_ms']:>9.2f}{row['baseline_p99_ms']:>10.2f}{row['ratio_p99']:>7.2f}"
-            f"{row['rps']:>8.1f}{row['errors']:>8}"
+            f"{row['rps']:>8.1f}{row['errors']:>8}{row['storage_round_trips']:>7.1f}"
         )
     print(
         f"\nidle RSS {results['rss_mb_idle']} MB (echo {results['baseline_rss_mb_idle']} MB), "

@@ -8,9 +8,10 @@ through a connector client whose own retries are off, so the outbox owns retries
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -85,6 +86,16 @@ def _message(reply: Reply) -> Activity:
     return cast(Activity, MessageFactory.text(reply))
 
 
+def _with_mention(activity: Activity, mention: Person | None) -> Activity:
+    if mention is not None:
+        tag = f"<at>{mention.name}</at>"
+        activity.text = f"{tag} {activity.text or ''}".strip()
+        activity.entities = [
+            Mention(mentioned=ChannelAccount(id=mention.user_id, name=mention.name), text=tag, type="mention")
+        ]
+    return activity
+
+
 def _person(account: Any) -> Person:
     return Person(
         user_id=str(getattr(account, "id", "") or ""),
@@ -109,6 +120,16 @@ def _dict(value: Any) -> dict[str, Any]:
 def _sub(parent: Mapping[str, Any], name: str) -> dict[str, Any]:
     child = parent.get(name)
     return child if isinstance(child, dict) else {}
+
+
+def _load_reference(reference: Mapping[str, Any]) -> ConversationReference:
+    """Deserialise a stored reference; the tenant survives whichever spelling (tenantId / tenantID) it has."""
+    ref = ConversationReference.deserialize(dict(reference))
+    conversation = reference.get("conversation")
+    if ref.conversation is not None and not ref.conversation.tenant_id and isinstance(conversation, dict):
+        tenant = conversation.get("tenantId") or conversation.get("tenantID")
+        ref.conversation.tenant_id = str(tenant) if tenant else None
+    return ref
 
 
 def reference_of(activity: Activity) -> JSON:
@@ -225,13 +246,7 @@ class TeamsResponder:
         self.invoke_body: JSON | None = None
 
     async def reply(self, message: Reply, *, mention: Person | None = None) -> str | None:
-        activity = _message(message)
-        if mention is not None:
-            tag = f"<at>{mention.name}</at>"
-            activity.text = f"{tag} {activity.text or ''}".strip()
-            activity.entities = [
-                Mention(mentioned=ChannelAccount(id=mention.user_id, name=mention.name), text=tag, type="mention")
-            ]
+        activity = _with_mention(_message(message), mention)
         try:
             sent = await self._context.send_activity(activity)
         except ErrorResponseException as error:
@@ -295,6 +310,17 @@ def _delivery_error(error: ErrorResponseException) -> DeliveryError:
     return DeliveryError(status, retry_after, str(error)[:200])
 
 
+@contextlib.contextmanager
+def _delivery_errors() -> Iterator[None]:
+    """Connector failures become DeliveryError(status, retry_after) for the outbox to act on."""
+    try:
+        yield
+    except ErrorResponseException as error:
+        raise _delivery_error(error) from None
+    except (TimeoutError, ClientRequestError, OSError) as error:
+        raise DeliveryError(0, None, str(error)[:200]) from None
+
+
 OnRequest = Callable[[Request, TeamsResponder], Awaitable[None]]
 
 
@@ -352,30 +378,21 @@ class TeamsGateway:
 
     async def send(self, reference: Mapping[str, Any], message: Reply, *, mention: Person | None = None) -> str:
         """Post into the conversation of ``reference``; returns the new activity id."""
-        ref = ConversationReference.deserialize(dict(reference))
+        ref = _load_reference(reference)
         activity = _message(message)
         activity.conversation = ref.conversation
         activity.from_property = ref.bot
         activity.recipient = ref.user
         activity.channel_id = ref.channel_id
         activity.service_url = ref.service_url
-        if mention is not None:
-            tag = f"<at>{mention.name}</at>"
-            activity.text = f"{tag} {activity.text or ''}".strip()
-            activity.entities = [
-                Mention(mentioned=ChannelAccount(id=mention.user_id, name=mention.name), text=tag, type="mention")
-            ]
+        _with_mention(activity, mention)
         client = await self._client(ref.service_url)
-        try:
+        with _delivery_errors():
             result = await client.conversations.send_to_conversation(ref.conversation.id, activity)
-        except ErrorResponseException as error:
-            raise _delivery_error(error) from None
-        except (TimeoutError, ClientRequestError, OSError) as error:
-            raise DeliveryError(0, None, str(error)[:200]) from None
         return str(getattr(result, "id", "") or "")
 
     async def update(self, reference: Mapping[str, Any], activity_id: str, message: Reply) -> None:
-        ref = ConversationReference.deserialize(dict(reference))
+        ref = _load_reference(reference)
         activity = _message(message)
         activity.id = activity_id
         activity.conversation = ref.conversation
@@ -383,16 +400,12 @@ class TeamsGateway:
         activity.channel_id = ref.channel_id
         activity.service_url = ref.service_url
         client = await self._client(ref.service_url)
-        try:
+        with _delivery_errors():
             await client.conversations.update_activity(ref.conversation.id, activity_id, activity)
-        except ErrorResponseException as error:
-            raise _delivery_error(error) from None
-        except (TimeoutError, ClientRequestError, OSError) as error:
-            raise DeliveryError(0, None, str(error)[:200]) from None
 
     async def open_personal_chat(self, reference: Mapping[str, Any], person: Person) -> JSON:
         """Create (or find) the 1:1 chat with ``person`` and return its conversation reference."""
-        ref = ConversationReference.deserialize(dict(reference))
+        ref = _load_reference(reference)
         tenant_id = ref.conversation.tenant_id if ref.conversation is not None else None
         params = ConversationParameters(
             is_group=False,
@@ -402,12 +415,8 @@ class TeamsGateway:
             channel_data={"tenant": {"id": tenant_id}} if tenant_id else None,
         )
         client = await self._client(ref.service_url)
-        try:
+        with _delivery_errors():
             created = await client.conversations.create_conversation(params)
-        except ErrorResponseException as error:
-            raise _delivery_error(error) from None
-        except (TimeoutError, ClientRequestError, OSError) as error:
-            raise DeliveryError(0, None, str(error)[:200]) from None
         personal = ConversationReference(
             bot=ref.bot,
             user=ChannelAccount(id=person.user_id, name=person.name, aad_object_id=person.aad_id or None),
@@ -419,7 +428,7 @@ class TeamsGateway:
 
     async def close(self) -> None:
         for client in self._clients.values():
-            await client.close()
+            await client.__aexit__(None, None, None)  # SDKClientAsync has no close(); this closes its session
         self._clients.clear()
 
 

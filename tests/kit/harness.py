@@ -192,3 +192,6 @@ async def running_bot(
 
 def sqlite_path(tmp: Path) -> Path:
     return tmp / "copbot.sqlite3"
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a factory, not a test
