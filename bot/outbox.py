@@ -57,9 +57,13 @@ class Outbox:
         personal_for: Person | None = None,
         mention: Person | None = None,
         not_before: datetime | None = None,
+        fallback_reference: Mapping[str, Any] | None = None,
+        fallback_message: Reply | None = None,
     ) -> bool:
         """Queue one message. ``reference`` is the target conversation, or (with ``personal_for``) any
-        reference of the same tenant from which to open a 1:1 chat. Returns False if ``key`` was queued before."""
+        reference of the same tenant from which to open a 1:1 chat. Returns False if ``key`` was queued before.
+        With ``fallback_reference``, a personal message that cannot be delivered (403/404) is replaced by
+        ``fallback_message`` posted there, mentioning the person (e.g. in the CoP's channel)."""
         sealed = seal_card(message, self._signer, now)
         data: dict[str, Any] = {
             "key": key,
@@ -74,6 +78,10 @@ class Outbox:
         if personal_for is not None:
             data["personal_for"] = dumps(
                 {"user_id": personal_for.user_id, "aad_id": personal_for.aad_id, "name": personal_for.name}
+            )
+        if personal_for is not None and fallback_reference is not None and fallback_message is not None:
+            data["fallback"] = dumps(
+                {"reference": dict(fallback_reference), "message": _encode_message(fallback_message)}
             )
         if mention is not None:
             data["mention"] = dumps({"user_id": mention.user_id, "aad_id": mention.aad_id, "name": mention.name})
@@ -129,6 +137,8 @@ class Outbox:
                     etag=claimed.etag,
                 )
                 log.warning("outbox delivery failed key=%s status=%s", row.get("key"), error.status)
+                if dead:
+                    await self._fall_back(row.data, now)
                 continue
             await self._store.update(
                 TABLE,
@@ -139,6 +149,21 @@ class Outbox:
             )
             sent += 1
         return sent
+
+    async def _fall_back(self, data: Mapping[str, Any], now: datetime) -> None:
+        """Queue the fallback of an undeliverable personal message (delivered by the next flush)."""
+        fallback = loads(data.get("fallback"), None)
+        person = loads(data.get("personal_for"), None)
+        if not fallback or not person:
+            return
+        await self.enqueue(
+            f"{data.get('key')}|fallback",
+            fallback.get("reference") or {},
+            _decode_message(fallback.get("message")),
+            now,
+            cop_id=str(data.get("cop_id") or ""),
+            mention=Person(person["user_id"], person["aad_id"], person["name"]),
+        )
 
     async def sent_activity_id(self, key: str) -> str | None:
         """The activity id a delivered item got (e.g. to update an event announcement in place)."""

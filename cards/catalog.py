@@ -10,7 +10,15 @@ from collections.abc import Iterator
 
 from bot.turn import Card
 
-CARD_MODULES: tuple[str, ...] = ("cards.help", "cards.health", "cards.survey", "cards.programme")
+CARD_MODULES: tuple[str, ...] = (
+    "cards.help",
+    "cards.membership",
+    "cards.setup",
+    "cards.directory",
+    "cards.health",
+    "cards.survey",
+    "cards.programme",
+)
 
 
 def all_examples() -> Iterator[tuple[str, Card]]:

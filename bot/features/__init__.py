@@ -12,6 +12,9 @@ from bot.router import Router
 
 FEATURES: tuple[str, ...] = (
     "bot.features.help",
+    "bot.features.membership",
+    "bot.features.setup",
+    "bot.features.directory",
     "bot.features.health",
     "bot.features.survey",
     "bot.features.programme",
