@@ -12,6 +12,7 @@ from bot.turn import Card
 
 CARD_MODULES: tuple[str, ...] = (
     "cards.help",
+    "cards.events",
     "cards.membership",
     "cards.setup",
     "cards.directory",

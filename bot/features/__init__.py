@@ -10,6 +10,7 @@ from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router
 
+FEATURES: tuple[str, ...] = ("bot.features.help", "bot.features.events")
 FEATURES: tuple[str, ...] = (
     "bot.features.help",
     "bot.features.membership",
