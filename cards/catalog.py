@@ -12,10 +12,12 @@ from bot.turn import Card
 
 CARD_MODULES: tuple[str, ...] = (
     "cards.help",
-    "cards.events",
     "cards.membership",
     "cards.setup",
     "cards.directory",
+    "cards.events",
+    "cards.faq",
+    "cards.queries",
     "cards.health",
     "cards.survey",
     "cards.programme",

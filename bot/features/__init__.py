@@ -10,12 +10,14 @@ from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router
 
-FEATURES: tuple[str, ...] = ("bot.features.help", "bot.features.events")
 FEATURES: tuple[str, ...] = (
     "bot.features.help",
     "bot.features.membership",
     "bot.features.setup",
     "bot.features.directory",
+    "bot.features.events",
+    "bot.features.faq",
+    "bot.features.queries",
     "bot.features.health",
     "bot.features.survey",
     "bot.features.programme",
