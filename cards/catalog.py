@@ -18,6 +18,8 @@ CARD_MODULES: tuple[str, ...] = (
     "cards.events",
     "cards.faq",
     "cards.queries",
+    "cards.digest",
+    "cards.governance",
     "cards.health",
     "cards.survey",
     "cards.programme",

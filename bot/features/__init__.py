@@ -18,6 +18,8 @@ FEATURES: tuple[str, ...] = (
     "bot.features.events",
     "bot.features.faq",
     "bot.features.queries",
+    "bot.features.digest",
+    "bot.features.governance",
     "bot.features.health",
     "bot.features.survey",
     "bot.features.programme",
