@@ -386,7 +386,7 @@ def impact(s: CopSnapshot, t: Thresholds) -> list[Indicator]:
         out.append(
             _no_data(
                 "Event feedback",
-                "Too few event ratings this term." if e is not None else "Events are not recorded yet.",
+                "Too few event ratings in the last six months." if e is not None else "Events are not recorded yet.",
                 "Ask attendees to rate events with the feedback card." if e is not None else "",
             )
         )
@@ -398,7 +398,7 @@ def impact(s: CopSnapshot, t: Thresholds) -> list[Indicator]:
                 "Event feedback",
                 f"{avg:.1f} / 5 ({e.feedback_count} ratings)",
                 rating,
-                f"Events this term were rated {avg:.1f} out of 5 on average.",
+                f"Events in the last six months were rated {avg:.1f} out of 5 on average.",
                 "" if rating == "green" else "Ask attendees what would make the next event more useful.",
             )
         )

@@ -1,33 +1,28 @@
-"""Gather a CopSnapshot from storage: membership, trend and contributions (ours), and whatever the queries,
-FAQ and events modules provide when they are installed.
+"""Gather a CopSnapshot from storage: membership, trend and contributions (ours), open queries (queries), FAQ
+entries (faq) and events, meetings and feedback (events).
 
-Sources that another feature owns are read through :class:`Sources`, so a missing feature is a clearly
-reported gap ("events: not available") rather than a crash, and tests can supply known activity. The default
-sources import ``bot.domain.queries``, ``bot.domain.faq`` and ``bot.domain.events`` lazily:
-- queries: ``QueryRepo(store).of_cop(cop_id)`` -> objects with ``created_at``, ``first_response_at``,
-  ``is_open``, ``asker_aad``, ``first_responder_aad``;
-- FAQ: the ``faq`` table's entries of the CoP's partition with ``updated_at`` this term;
-- events: ``health_facts(store, cop_id, term_start, term_end, now)`` returning an object with the fields of
-  :class:`EventFacts` (the events feature's contract with this one).
+Sources owned by other features are read through :class:`Sources`, so a test (or a deployment without a
+feature) can supply its own; a source returning None is reported as a gap ("not measured yet"), never as zero.
 
-Round trips per CoP: roster 1, trend 1, contributions 1, queries 1, FAQ 1, events (its own), surveys 2 (the
-index is shared across CoPs by the programme view), plus 1 write a day for the trend point.
+Round trips per CoP: roster 1, trend 1, contributions 1, queries 1, FAQ 1, events 2, survey tally 1 (the survey
+index is read once and shared across CoPs by the programme view), plus 1 write a day for the trend point.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import statistics
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.cops import Cop
+from bot.domain.events import EventRepo
+from bot.domain.faq import TABLE as FAQ_TABLE
 from bot.domain.members import MembershipRepo
+from bot.domain.queries import QueryRepo
 from bot.domain.survey import Survey as SurveyRecord
 from bot.domain.survey import SurveyRepo
 from bot.health import history
@@ -40,6 +35,7 @@ log = logging.getLogger(__name__)
 
 TREND_DAYS = 182
 EXTRAS_KEY = "health.sources"
+FEEDBACK_WINDOW_DAYS = 180  # event feedback counted over the last half year (a term has too few ratings)
 
 
 @dataclass(frozen=True)
@@ -53,20 +49,8 @@ FaqSource = Callable[[TableStore, Cop, datetime], Awaitable[int | None]]
 EventSource = Callable[[TableStore, Cop, datetime, datetime, datetime], Awaitable[EventFacts | None]]
 
 
-def optional_module(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        if error.name and name.startswith(error.name):
-            return None
-        raise
-
-
 async def default_queries(store: TableStore, cop: Cop, now: datetime, t: Thresholds) -> QueryReading | None:
-    module = optional_module("bot.domain.queries")
-    if module is None:
-        return None
-    queries: Sequence[Any] = await module.QueryRepo(store).of_cop(cop.cop_id)
+    queries = await QueryRepo(store).of_cop(cop.cop_id)
     since = now - timedelta(days=t.queries_window_days)
     window = [q for q in queries if q.created_at >= since]
     delays = [
@@ -77,9 +61,9 @@ async def default_queries(store: TableStore, cop: Cop, now: datetime, t: Thresho
     who: set[str] = set()
     for q in queries:
         if q.created_at >= recent and q.asker_aad:
-            who.add(str(q.asker_aad))
+            who.add(q.asker_aad)
         if q.first_response_at is not None and q.first_response_at >= recent and q.first_responder_aad:
-            who.add(str(q.first_responder_aad))
+            who.add(q.first_responder_aad)
     facts = QueryFacts(
         asked=len(window),
         responded=len(delays),
@@ -92,29 +76,33 @@ async def default_queries(store: TableStore, cop: Cop, now: datetime, t: Thresho
 
 
 async def default_faq(store: TableStore, cop: Cop, term_start: datetime) -> int | None:
-    if optional_module("bot.domain.faq") is None:
-        return None
-    rows = await store.query("faq", encode_key(cop.cop_id), [Where("updated_at", "ge", term_start)])
+    """FAQ entries of the CoP added or changed since the term began (the FAQ rows carry ``updated_at``)."""
+    rows = await store.query(FAQ_TABLE, encode_key(cop.cop_id), [Where("updated_at", "ge", term_start)])
     return sum(1 for row in rows if not row.row_key.startswith("_"))
 
 
 async def default_events(
     store: TableStore, cop: Cop, term_start: datetime, term_end: datetime, now: datetime
 ) -> EventFacts | None:
-    module = optional_module("bot.domain.events")
-    health_facts = getattr(module, "health_facts", None) if module is not None else None
-    if health_facts is None:
-        return None
-    raw = await health_facts(store, cop.cop_id, term_start, term_end, now)
-    if raw is None:
-        return None
+    """Two partition queries: the CoP's events, and its feedback rows."""
+    repo = EventRepo(store)
+    events = [e for e in await repo.of_cop(cop.cop_id) if not e.cancelled]
+    held = [e for e in events if e.start <= now]
+
+    def last(kind: str) -> datetime | None:
+        starts = [e.start for e in held if e.kind == kind]
+        return max(starts) if starts else None
+
+    in_term = [e for e in events if term_start <= e.start < term_end]
+    recent = {e.event_id for e in held if e.start >= now - timedelta(days=FEEDBACK_WINDOW_DAYS)}
+    ratings = [f.rating for f in await repo.feedback(cop.cop_id) if f.event_id in recent and 1 <= f.rating <= 5]
     return EventFacts(
-        events_this_term=int(raw.events_this_term),
-        lunch_and_learns_this_term=int(raw.lunch_and_learns_this_term),
-        last_core_meeting=raw.last_core_meeting,
-        last_lead_sponsor_meeting=raw.last_lead_sponsor_meeting,
-        feedback_average=raw.feedback_average,
-        feedback_count=int(raw.feedback_count),
+        events_this_term=len(in_term),
+        lunch_and_learns_this_term=sum(1 for e in in_term if e.kind == "lunch_and_learn"),
+        last_core_meeting=last("core_meeting"),
+        last_lead_sponsor_meeting=last("lead_sponsor"),
+        feedback_average=sum(ratings) / len(ratings) if ratings else None,
+        feedback_count=len(ratings),
     )
 
 

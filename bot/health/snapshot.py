@@ -45,7 +45,7 @@ class EventFacts:
     lunch_and_learns_this_term: int
     last_core_meeting: datetime | None
     last_lead_sponsor_meeting: datetime | None
-    feedback_average: float | None  # 1-5, over the events of this term
+    feedback_average: float | None  # 1-5, over the events of the last six months
     feedback_count: int
 
 
