@@ -325,6 +325,9 @@ def vitality(s: CopSnapshot, t: Thresholds) -> list[Indicator]:
                 "" if rating == "green" else "Turn on lead notifications and answer within a working day.",
             )
         )
+    if q.asked == 0 and q.open_total == 0:
+        out.append(_no_data("Open queries past target", "No questions asked yet."))
+        return out
     overdue = q.open_past_target
     rating = "green" if overdue == 0 else "amber" if overdue <= t.overdue_amber_max else "red"
     out.append(
@@ -332,8 +335,8 @@ def vitality(s: CopSnapshot, t: Thresholds) -> list[Indicator]:
             "Open queries past target",
             f"{overdue} of {q.open_total} open",
             rating,
-            f"{overdue} open questions are older than the {q.answer_target_hours} h answer target; seed 004: leaders "
-            "find responses to unanswered questions.",
+            f"{overdue} open questions got no response within the {q.answer_target_hours} h answer target; "
+            "seed 004: leaders find responses to unanswered questions.",
             "" if overdue == 0 else "Work through **unanswered**, oldest first.",
         )
     )

@@ -69,7 +69,9 @@ async def default_queries(store: TableStore, cop: Cop, now: datetime, t: Thresho
         responded=len(delays),
         median_first_response_hours=statistics.median(delays) if delays else None,
         open_total=sum(1 for q in queries if q.is_open),
-        open_past_target=sum(1 for q in queries if q.is_open and now - q.created_at > target),
+        open_past_target=sum(
+            1 for q in queries if q.is_open and q.first_response_at is None and now - q.created_at > target
+        ),
         answer_target_hours=cop.answer_target_hours,
     )
     return QueryReading(facts, frozenset(who))

@@ -35,7 +35,7 @@ class QueryFacts:
     responded: int
     median_first_response_hours: float | None
     open_total: int
-    open_past_target: int
+    open_past_target: int  # open, still without any response, and older than the answer target
     answer_target_hours: int
 
 
