@@ -2,7 +2,7 @@
 
 Table ``surveys``:
 - partition ``index``: one row per survey (row key = survey id): the CoP, when it opened and closes, when the
-  one reminder is due, how many members were invited. A survey covers one CoP; an admin's ``survey start``
+  one reminder is due, how many members were invited (who started it is in the audit log, not here). A survey covers one CoP; an admin's ``survey start``
   opens one per CoP under a shared round id, so results can be shown per CoP and overall.
 - partition = the survey id: a ``tally`` row (response count and, per statement, the count of each of the five
   answers) and one ``v|<marker>`` row per respondent, where marker = HMAC(signing key, survey id + AAD id).
@@ -88,7 +88,6 @@ class Survey:
     started_at: datetime
     closes_at: datetime
     remind_at: datetime
-    started_by: str = ""
     invited: int = 0
     invitations_sent: bool = False
     reminded: bool = False
@@ -167,7 +166,6 @@ def _survey_from_row(row: Row) -> Survey:
         started_at=get("started_at"),
         closes_at=get("closes_at"),
         remind_at=get("remind_at"),
-        started_by=str(get("started_by", "")),
         invited=int(get("invited", 0)),
         invitations_sent=bool(get("invitations_sent", False)),
         reminded=bool(get("reminded", False)),
@@ -184,7 +182,6 @@ def _survey_data(s: Survey) -> dict[str, Any]:
         "started_at": s.started_at,
         "closes_at": s.closes_at,
         "remind_at": s.remind_at,
-        "started_by": s.started_by,
         "invited": s.invited,
         "invitations_sent": s.invitations_sent,
         "reminded": s.reminded,

@@ -117,7 +117,6 @@ async def start(services: Services, cops: list[Cop], starter: Person, fallback: 
                 started_at=now,
                 closes_at=closes,
                 remind_at=max(now + timedelta(days=1), closes - REMIND_BEFORE_CLOSE),
-                started_by=starter.name[:200],
             )
         )
         invited = await _invite(services, survey, cop, fallback, now)
