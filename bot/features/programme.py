@@ -153,4 +153,4 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     async def programme_csv(services: Services, params: Mapping[str, Any]) -> Download | None:
         rows = await programme_rows(services)
         stamp = f"{services.clock.now():%Y-%m-%d}"
-        return Download("text/csv; charset=utf-8", f"cop-programme-{stamp}.csv", to_csv(rows))
+        return Download("text/csv", f"cop-programme-{stamp}.csv", to_csv(rows))
