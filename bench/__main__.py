@@ -9,6 +9,8 @@ import asyncio
 import json
 import sys
 import tempfile
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,9 @@ from bench.load import drive
 from bench.processes import ROOT, start_copbot, start_echo
 from bench.roundtrips import round_trips
 from bench.scenarios import SCENARIOS, echo_message
+from storage.azure import AzureTableStore
+from storage.base import TableStore
+from storage.sqlite import SqliteStore
 from tests.kit.activities import Activities
 from tests.kit.azurite import Azurite
 from tests.kit.connector import FakeConnector
@@ -39,6 +44,7 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
             {"COPBOT_STORAGE": "azure", "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string},
         )
         bots = {"sqlite": copbot, "azurite": on_azure}
+        seeded: set[tuple[str, Any]] = set()
         try:
             await asyncio.sleep(1.0)
             results["rss_mb_idle"] = round(copbot.rss_mb(), 1)
@@ -52,6 +58,9 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
                     if selected and scenario.name not in selected:
                         continue
                     target = bots[scenario.storage]
+                    if scenario.seed is not None and (scenario.storage, scenario.seed) not in seeded:
+                        await _seed(scenario, azurite, Path(tmp), connector.url)
+                        seeded.add((scenario.storage, scenario.seed))
                     if scenario.setup is not None:
                         await scenario.setup(target.url, acts, http)
                     trips, breakdown = await round_trips(scenario)
@@ -59,7 +68,7 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
                         name = scenario.name if concurrency == 1 else f"{scenario.name}@{concurrency}"
                         base = await drive(echo.url, echo_message(acts), total=scenario.total, concurrency=concurrency)
                         ours = await drive(
-                            copbot.url, scenario.make(acts), total=scenario.total, concurrency=concurrency
+                            target.url, scenario.make(acts), total=scenario.total, concurrency=concurrency
                         )
                         connector.clear()
                         results["scenarios"][name] = {
@@ -84,6 +93,21 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
             echo.stop()
             await connector.close()
     return results
+
+
+async def _seed(scenario: Any, azurite: Azurite, data_dir: Path, service_url: str) -> None:
+    """Write a scenario's data straight into the store of the bot that will serve it (once per backend)."""
+    store: TableStore
+    if scenario.storage == "azurite":
+        store = AzureTableStore.from_connection_string(azurite.connection_string)
+    else:
+        store = SqliteStore(data_dir / "bench.sqlite3")
+    started = time.perf_counter()
+    try:
+        await scenario.seed(store, service_url, datetime.now(UTC))
+    finally:
+        await store.close()
+    print(f"seeded {scenario.name} on {scenario.storage} in {time.perf_counter() - started:.1f} s", flush=True)
 
 
 def print_table(results: dict[str, Any]) -> None:

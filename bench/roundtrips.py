@@ -20,6 +20,8 @@ async def round_trips(scenario: Scenario) -> tuple[float, dict[str, int]]:
     with tempfile.TemporaryDirectory() as tmp:
         store = CountingStore(SqliteStore(Path(tmp) / "rt.sqlite3"))
         async with running_bot(store) as bot, aiohttp.ClientSession() as http:
+            if scenario.seed is not None:
+                await scenario.seed(store, bot.connector.url, bot.services.clock.now())
             if scenario.setup is not None:
                 await scenario.setup(bot.url, bot.acts, http)
             make = scenario.make(bot.acts)

@@ -3,63 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
+from bot.health.summary import ProgrammeRow, totals
 from bot.turn import Card
 from cards.elements import card, container, facts, heading, open_url, safe, text
-
-
-@dataclass(frozen=True)
-class ProgrammeRow:
-    cop_id: str
-    name: str
-    status: str
-    core: int
-    wider: int
-    net_growth_90d: int | None  # None: not enough history
-    health: str  # "4 green, 2 amber, 1 red"
-    ratings: tuple[tuple[str, str], ...]  # (area title, rating)
-    events_term: int | None
-    lunch_and_learns_term: int | None
-    open_queries: int | None
-    median_response_hours: float | None
-    survey_agree: float | None
-    survey_responses: int | None
-
-    @property
-    def members(self) -> int:
-        return self.core + self.wider
-
-
-@dataclass(frozen=True)
-class Totals:
-    cops: int
-    core: int
-    wider: int
-    net_growth_90d: int
-    events_term: int
-    lunch_and_learns_term: int
-    open_queries: int
-    survey_responses: int
-    ratings: dict[str, int]  # green/amber/red/none -> number of CoP areas
-
-
-def totals(rows: Sequence[ProgrammeRow]) -> Totals:
-    ratings = {"green": 0, "amber": 0, "red": 0, "none": 0}
-    for row in rows:
-        for _, rating in row.ratings:
-            ratings[rating] = ratings.get(rating, 0) + 1
-    return Totals(
-        cops=len(rows),
-        core=sum(r.core for r in rows),
-        wider=sum(r.wider for r in rows),
-        net_growth_90d=sum(r.net_growth_90d or 0 for r in rows),
-        events_term=sum(r.events_term or 0 for r in rows),
-        lunch_and_learns_term=sum(r.lunch_and_learns_term or 0 for r in rows),
-        open_queries=sum(r.open_queries or 0 for r in rows),
-        survey_responses=sum(r.survey_responses or 0 for r in rows),
-        ratings=ratings,
-    )
 
 
 def _or(value: object, fallback: str = "n/a") -> str:
@@ -90,6 +37,7 @@ def programme_card(rows: Sequence[ProgrammeRow], term_name: str, csv_url: str | 
     t = totals(rows)
     body = [
         heading(f"Programme: {t.cops} CoPs"),
+        text("Figures are at most 15 minutes old.", size="small", subtle=True),
         text(
             f"{t.core + t.wider} memberships ({t.core} core, {t.wider} wider), {t.net_growth_90d:+d} in 90 days · "
             f"{t.events_term} events and {t.lunch_and_learns_term} Lunch and Learns in {term_name} · "

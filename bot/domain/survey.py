@@ -2,8 +2,9 @@
 
 Table ``surveys``:
 - partition ``index``: one row per survey (row key = survey id): the CoP, when it opened and closes, when the
-  one reminder is due, how many members were invited (who started it is in the audit log, not here). A survey covers one CoP; an admin's ``survey start``
-  opens one per CoP under a shared round id, so results can be shown per CoP and overall.
+  one reminder is due, how many members were invited (who started it is in the audit log, not here). A survey
+  covers one CoP; an admin's ``survey start`` opens one per CoP under a shared round id, so results can be
+  shown per CoP and overall.
 - partition = the survey id: a ``tally`` row (response count and, per statement, the count of each of the five
   answers) and one ``v|<marker>`` row per respondent, where marker = HMAC(signing key, survey id + AAD id).
 

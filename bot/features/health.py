@@ -1,7 +1,8 @@
 """``health``: the CoP's scorecard over seed 004's seven areas, for its leads, its sponsor and programme admins.
 
 Also keeps what the scorecard needs over time: a daily trend point per CoP (written when the scorecard is shown
-and by :func:`run_due`) and pseudonymous "contributed on this day" markers from channel messages.
+and by :func:`run_due`, the scheduler's daily job, which also refreshes the programme summary rows) and
+pseudonymous "contributed on this day" markers from channel messages.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.cops import Cop, CopRepo
 from bot.domain.roles import COP_KEY
-from bot.health import history
+from bot.health import history, summary
 from bot.health.chart import describe, trend_png
 from bot.health.engine import Scorecard, scorecard
 from bot.health.providers import TREND_DAYS, gather, sources_of
@@ -67,23 +68,17 @@ async def _cop_of(turn: Turn) -> Cop | None:
 
 
 async def run_due(services: Services, now: datetime) -> int:
-    """Daily job: a trend point for every active CoP and old contribution markers dropped. Returns CoPs done."""
+    """Daily job: a trend point and a fresh programme summary row for every active CoP (one pass computes
+    both), and contribution markers past the window dropped. Returns the CoPs done."""
+    cops = await CopRepo(services.store).all()
     done = 0
-    for cop in await CopRepo(services.store).all():
+    for cop in cops:
         try:
-            await gather(
-                services.store,
-                cop,
-                now,
-                settings=services.settings,
-                signing_key=services.settings.signing_key,
-                thresholds=DEFAULT_THRESHOLDS,
-                sources=sources_of(services.extras),
-            )
+            await summary.compute(services, [cop], now)
             await history.prune_contributions(services.store, cop.cop_id, now)
             done += 1
         except Exception:
-            log.exception("health trend point failed cop_id=%s", cop.cop_id)
+            log.exception("health daily pass failed cop_id=%s", cop.cop_id)
     return done
 
 

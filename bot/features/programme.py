@@ -1,33 +1,26 @@
 """``programme``: every CoP side by side for programme admins, and the same as CSV through a signed link.
 
-The view reads, per CoP, what the health scorecard reads (bot/health/providers.py), concurrently, with the
-survey index read once for all CoPs. It holds CoP-level figures only (no person is named), so the CSV link may
-live for a day.
+The view reads the per-CoP summary rows (bot/health/summary.py: one query when warm) and recomputes, concurrently,
+the CoPs whose row is older than 15 minutes. It holds CoP-level figures only (no person is named), so the CSV
+link may live for a day.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
-from bot.domain.cops import Cop, CopRepo
-from bot.domain.survey import SurveyRepo
-from bot.health.engine import scorecard
-from bot.health.providers import gather, sources_of
-from bot.health.snapshot import CopSnapshot
+from bot.health.summary import ProgrammeRow, programme_rows
 from bot.health.terms import configured_terms, current_term
-from bot.health.thresholds import DEFAULT_THRESHOLDS
 from bot.links import Download, Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
 from bot.turn import Role
-from cards.programme import ProgrammeRow, programme_card
+from cards.programme import programme_card
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -38,55 +31,6 @@ CSV_KIND = "programme.csv"
 CSV_TTL = timedelta(days=1)
 CONCURRENCY = 8  # CoPs read at once: ~6 queries each, kept well under Azure Tables' per-partition limits
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def row_of(snapshot: CopSnapshot, services: Services, cop: Cop) -> ProgrammeRow:
-    now = services.clock.now()
-    tz = ZoneInfo(cop.timezone or "Europe/London")
-    sc = scorecard(snapshot, now, DEFAULT_THRESHOLDS, tz)
-    m = snapshot.members
-    start = m.members_at_window_start if m.members_at_window_start is not None else m.estimated_start
-    survey = snapshot.survey
-    return ProgrammeRow(
-        cop_id=cop.cop_id,
-        name=cop.name,
-        status=cop.status,
-        core=m.core,
-        wider=m.wider,
-        net_growth_90d=m.total - start if m.total or start else None,
-        health=sc.summary,
-        ratings=tuple((a.title, a.rating) for a in sc.areas),
-        events_term=snapshot.events.events_this_term if snapshot.events else None,
-        lunch_and_learns_term=snapshot.events.lunch_and_learns_this_term if snapshot.events else None,
-        open_queries=snapshot.queries.open_total if snapshot.queries else None,
-        median_response_hours=snapshot.queries.median_first_response_hours if snapshot.queries else None,
-        survey_agree=survey.agree_share if survey else None,
-        survey_responses=survey.responses if survey else None,
-    )
-
-
-async def programme_rows(services: Services) -> list[ProgrammeRow]:
-    cops = await CopRepo(services.store).all()
-    surveys = await SurveyRepo(services.store).all()
-    sources = sources_of(services.extras)
-    now = services.clock.now()
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(cop: Cop) -> ProgrammeRow:
-        async with gate:
-            snapshot = await gather(
-                services.store,
-                cop,
-                now,
-                settings=services.settings,
-                signing_key=services.settings.signing_key,
-                thresholds=DEFAULT_THRESHOLDS,
-                sources=sources,
-                surveys=surveys,
-            )
-        return row_of(snapshot, services, cop)
-
-    return list(await asyncio.gather(*(one(c) for c in cops)))
 
 
 def safe_cell(value: object) -> str:

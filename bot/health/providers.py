@@ -10,6 +10,7 @@ index is read once and shared across CoPs by the programme view), plus 1 write a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import statistics
 from collections.abc import Awaitable, Callable, Sequence
@@ -88,7 +89,8 @@ async def default_events(
 ) -> EventFacts | None:
     """Two partition queries: the CoP's events, and its feedback rows."""
     repo = EventRepo(store)
-    events = [e for e in await repo.of_cop(cop.cop_id) if not e.cancelled]
+    all_events, feedback = await asyncio.gather(repo.of_cop(cop.cop_id), repo.feedback(cop.cop_id))
+    events = [e for e in all_events if not e.cancelled]
     held = [e for e in events if e.start <= now]
 
     def last(kind: str) -> datetime | None:
@@ -97,7 +99,7 @@ async def default_events(
 
     in_term = [e for e in events if term_start <= e.start < term_end]
     recent = {e.event_id for e in held if e.start >= now - timedelta(days=FEEDBACK_WINDOW_DAYS)}
-    ratings = [f.rating for f in await repo.feedback(cop.cop_id) if f.event_id in recent and 1 <= f.rating <= 5]
+    ratings = [f.rating for f in feedback if f.event_id in recent and 1 <= f.rating <= 5]
     return EventFacts(
         events_this_term=len(in_term),
         lunch_and_learns_this_term=sum(1 for e in in_term if e.kind == "lunch_and_learn"),
@@ -173,25 +175,45 @@ async def gather(
     term: Term = current_term(now, configured_terms(settings, now.date()), tz)
     term_start, term_end = term.start(tz), term.end(tz)
     gaps: list[str] = []
-    members = await MembershipRepo(store).members_of(cop.cop_id)
-    trend = await history.trend(store, cop.cop_id, history.day_key(now - timedelta(days=TREND_DAYS), tz))
-    contributors = await history.contributors_since(
-        store, cop.cop_id, now - timedelta(days=thresholds.contributors_window_days)
+
+    async def latest_survey() -> SurveyFacts | None:
+        known = surveys if surveys is not None else await SurveyRepo(store).all()
+        return await survey_facts(store, cop.cop_id, known, thresholds, now)
+
+    # independent reads, one round trip each, issued together: the scorecard costs the slowest, not the sum
+    members_task = asyncio.ensure_future(MembershipRepo(store).members_of(cop.cop_id))
+    trend_task = asyncio.ensure_future(
+        history.trend(store, cop.cop_id, history.day_key(now - timedelta(days=TREND_DAYS), tz))
     )
-    reading = await sources.queries(store, cop, now, thresholds)
+    contributors_task = asyncio.ensure_future(
+        history.contributors_since(store, cop.cop_id, now - timedelta(days=thresholds.contributors_window_days))
+    )
+    reading_task = asyncio.ensure_future(sources.queries(store, cop, now, thresholds))
+    faq_task = asyncio.ensure_future(sources.faq(store, cop, term_start))
+    events_task = asyncio.ensure_future(sources.events(store, cop, term_start, term_end, now))
+    survey_task = asyncio.ensure_future(latest_survey())
+    tasks = (members_task, trend_task, contributors_task, reading_task, faq_task, events_task, survey_task)
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
+    members, trend, contributors = members_task.result(), trend_task.result(), contributors_task.result()
+    reading, faq_added, events, survey = (
+        reading_task.result(),
+        faq_task.result(),
+        events_task.result(),
+        survey_task.result(),
+    )
     if reading is None:
         gaps.append("questions: not tracked yet")
     else:
         contributors |= {history.contributor_marker(signing_key, aad) for aad in reading.contributors}
-    faq_added = await sources.faq(store, cop, term_start)
     if faq_added is None:
         gaps.append("FAQ: not available yet")
-    events = await sources.events(store, cop, term_start, term_end, now)
     if events is None:
         gaps.append("events and meetings: not recorded yet")
-    if surveys is None:
-        surveys = await SurveyRepo(store).all()
-    survey = await survey_facts(store, cop.cop_id, surveys, thresholds, now)
     facts = membership_facts(members, trend, now, thresholds, tz)
     today = history.day_key(now, tz)
     median = reading.facts.median_first_response_hours if reading is not None else None
