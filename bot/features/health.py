@@ -21,9 +21,11 @@ from bot.health.engine import Scorecard, scorecard
 from bot.health.providers import TREND_DAYS, gather, sources_of
 from bot.health.snapshot import CopSnapshot
 from bot.health.thresholds import DEFAULT_THRESHOLDS
+from bot.leases import run_once
 from bot.links import Download, Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
+from bot.scheduler import leases_of
 from bot.turn import Card, Role
 from cards.health import choose_cop_card, health_card
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHART_KIND = "health.trend.png"
+DAILY_JOB = "health-daily"
 CHART_TTL = timedelta(days=30)  # the picture holds counts only; a month keeps cards in chat history readable
 NO_COP = "Which CoP? Use **health** in the CoP's channel, or ask me in a personal chat if you lead or sponsor one CoP."
 UNKNOWN_COP = "I don't know that CoP any more (was the app removed from its team?)."
@@ -67,12 +70,11 @@ async def _cop_of(turn: Turn) -> Cop | None:
     return await CopRepo(turn.services.store).get(turn.cop_id) if turn.cop_id else None
 
 
-async def run_due(services: Services, now: datetime) -> int:
-    """Daily job: a trend point and a fresh programme summary row for every active CoP (one pass computes
-    both), and contribution markers past the window dropped. Returns the CoPs done."""
-    cops = await CopRepo(services.store).all()
+async def daily_pass(services: Services, now: datetime) -> int:
+    """A trend point and a fresh programme summary row for every active CoP (one computation gives both), and
+    contribution markers past the window dropped. Returns the CoPs done."""
     done = 0
-    for cop in cops:
+    for cop in await CopRepo(services.store).all():
         try:
             await summary.compute(services, [cop], now)
             await history.prune_contributions(services.store, cop.cop_id, now)
@@ -80,6 +82,18 @@ async def run_due(services: Services, now: datetime) -> int:
         except Exception:
             log.exception("health daily pass failed cop_id=%s", cop.cop_id)
     return done
+
+
+async def run_due(services: Services, now: datetime) -> int:
+    """The scheduler's minute tick: the daily pass once a day (local date) across all instances."""
+    day = history.day_key(now, services.settings.tz)
+    done: list[int] = []
+
+    async def work() -> None:
+        done.append(await daily_pass(services, now))
+
+    await run_once(leases_of(services), DAILY_JOB, "all", day, now, work, ttl=timedelta(minutes=30))
+    return sum(done)
 
 
 def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:

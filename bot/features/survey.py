@@ -159,12 +159,21 @@ async def results(services: Services, cop_ids: set[str] | None) -> list[CopResul
     ]
 
 
-async def run_due(services: Services, now: datetime) -> dict[str, int]:
-    """Scheduler job: one reminder to members who have not answered; markers deleted once a survey closes."""
+async def run_due(services: Services, now: datetime) -> int:
+    """Scheduler tick (every minute, one query when nothing is due): one reminder to members who have not
+    answered; markers deleted once a survey closes. Returns reminders queued plus surveys closed."""
+    outcome = await due(services, now)
+    return outcome["reminded"] + outcome["closed"]
+
+
+async def due(services: Services, now: datetime) -> dict[str, int]:
     repo = SurveyRepo(services.store)
     reminded = closed = 0
+    surveys = [s for s in await repo.all() if not s.closed]
+    if not any((s.is_open(now) and not s.reminded and now >= s.remind_at) or now >= s.closes_at for s in surveys):
+        return {"reminded": 0, "closed": 0}
     cops = {c.cop_id: c for c in await CopRepo(services.store).all(active_only=False)}
-    for survey in await repo.all():
+    for survey in surveys:
         try:
             if survey.is_open(now) and not survey.reminded and now >= survey.remind_at:
                 cop = cops.get(survey.cop_id)

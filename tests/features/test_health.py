@@ -47,7 +47,9 @@ async def build_rich_cop(bot: BotUnderTest) -> None:
     )  # fmt: skip
     areas = ["central"] * 4 + ["faculty"] * 4 + ["vpo"] * 2
     await join(store, TEAM, {m(i): ("core" if i < 4 else "wider", areas[i]) for i in range(10)}, T0)
-    assert await health_feature.run_due(bot.services, T0) == 1  # the daily trend point: 10 members on 15 Aug
+    assert await health_feature.run_due(bot.services, T0) == 1
+    # the daily trend point: 10 members on 15 Aug; once a day whatever the minute ticks
+    assert await health_feature.run_due(bot.services, T0 + timedelta(minutes=1)) == 0
     later = datetime(2026, 11, 1, 9, 0, tzinfo=NOW.tzinfo)
     clock(bot).set(later)
     await join(store, TEAM, {m(10): ("wider", "central"), m(11): ("wider", "central")}, later)
@@ -237,3 +239,15 @@ def _walk(node: Any) -> list[dict[str, Any]]:
         for value in node:
             found += _walk(value)
     return found
+
+
+async def test_the_scheduler_tick_runs_the_health_and_survey_jobs(bot: BotUnderTest) -> None:
+    from bot.scheduler import run_due_work
+
+    await make_cop(bot.services.store, bot.connector.url, OTHER, NOW, leads=[BO])
+    results = await run_due_work(bot.services, NOW)
+    assert results["health"] == 1
+    assert results["survey"] == 0
+    again = await run_due_work(bot.services, NOW + timedelta(minutes=1))
+    assert again["health"] == 0  # the daily pass ran already today
+    assert len(await history.trend(bot.services.store, OTHER.id, "2026-01-01")) == 1
