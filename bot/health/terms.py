@@ -22,6 +22,9 @@ DEFAULT_TERM_DAYS: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
 )
 
 
+MAX_BREAK = timedelta(days=110)  # longer than any gap between two terms (the summer break)
+
+
 @dataclass(frozen=True)
 class Term:
     first: date
@@ -60,9 +63,11 @@ def default_terms(around: date) -> tuple[Term, ...]:
 def configured_terms(settings: Any, today: date) -> tuple[Term, ...]:
     """The settings' term dates when the scheduler added them (``Settings.terms``), else the default."""
     raw: Sequence[tuple[date, date]] = getattr(settings, "terms", ()) or ()
-    terms = tuple(Term(first, last) for first, last in raw)
-    if terms and any(t.first <= today for t in terms):
-        return tuple(sorted(terms, key=lambda t: t.first))
+    terms = tuple(sorted((Term(first, last) for first, last in raw), key=lambda t: t.first))
+    # configured dates apply while they cover today (or a break between terms); once they run out, say after
+    # the last configured summer, the default pattern keeps "this term" moving rather than stuck in the past
+    if terms and terms[0].first <= today <= terms[-1].last + MAX_BREAK:
+        return terms
     return default_terms(today)
 
 

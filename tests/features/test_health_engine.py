@@ -273,3 +273,5 @@ def test_terms_default_and_configured() -> None:
 
     configured = configured_terms(WithTerms(), date(2026, 11, 23))
     assert current_term(NOW, configured, TZ).first == date(2026, 10, 5)
+    ran_out = configured_terms(WithTerms(), date(2027, 11, 23))  # a year after the last configured term
+    assert current_term(datetime(2027, 11, 23, tzinfo=UTC), ran_out, TZ).name == "Autumn 2027"
