@@ -15,11 +15,14 @@ CARD_MODULES: tuple[str, ...] = (
     "cards.membership",
     "cards.setup",
     "cards.directory",
+    "cards.events",
     "cards.faq",
     "cards.queries",
     "cards.digest",
     "cards.governance",
-    "cards.events",
+    "cards.health",
+    "cards.survey",
+    "cards.programme",
 )
 
 

@@ -15,11 +15,14 @@ FEATURES: tuple[str, ...] = (
     "bot.features.membership",
     "bot.features.setup",
     "bot.features.directory",
+    "bot.features.events",
     "bot.features.faq",
     "bot.features.queries",
     "bot.features.digest",
     "bot.features.governance",
-    "bot.features.events",
+    "bot.features.health",
+    "bot.features.survey",
+    "bot.features.programme",
 )
 
 
