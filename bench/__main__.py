@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -180,6 +181,7 @@ def print_table(results: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     selected = set(sys.argv[1:]) or None
     results = asyncio.run(run(selected))
     out = ROOT / "bench" / "results.json"
