@@ -7,10 +7,11 @@ Every repository is written once against :class:`TableStore`; SQLite (embedded d
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 # Property values a store accepts. Datetimes must be timezone-aware; they come back as aware UTC.
@@ -22,9 +23,11 @@ MAX_STRING_CHARS = 32 * 1024  # 64 KiB of UTF-16
 MAX_ENTITY_BYTES = 1024 * 1024
 MAX_KEY_CHARS = 512  # 1 KiB of UTF-16
 MAX_INT64 = 2**63 - 1
+MIN_DATETIME = datetime(1601, 1, 1, tzinfo=UTC)  # Edm.DateTime starts here
 RESERVED_NAMES = frozenset({"PartitionKey", "RowKey", "Timestamp", "etag"})
 
-_FORBIDDEN_KEY_CHARS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+# Lone surrogates are refused too: they cannot be sent as UTF-8, so encode_key() escapes them.
+_FORBIDDEN_KEY_CHARS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 
@@ -162,14 +165,26 @@ def encode_key(text: str) -> str:
     out: list[str] = []
     for ch in text:
         if ch == "%" or _FORBIDDEN_KEY_CHARS.match(ch):
-            out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))
+            out.extend(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
         else:
             out.append(ch)
     encoded = "".join(out)
-    if len(encoded) > MAX_KEY_CHARS:
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        encoded = encoded[: MAX_KEY_CHARS - len(digest) - 1] + "~" + digest
+    if _utf16_units(encoded) > MAX_KEY_CHARS:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        budget = MAX_KEY_CHARS - len(digest) - 1
+        prefix: list[str] = []
+        for ch in encoded:
+            budget -= 2 if ord(ch) > 0xFFFF else 1
+            if budget < 0:
+                break
+            prefix.append(ch)
+        encoded = "".join(prefix) + "~" + digest
     return encoded
+
+
+def _utf16_units(text: str) -> int:
+    """Length as the service counts it: characters outside the BMP take two UTF-16 code units."""
+    return len(text) if text.isascii() else len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def decode_key(key: str) -> str:
@@ -181,64 +196,120 @@ def decode_key(key: str) -> str:
             raw.append(int(key[i + 1 : i + 3], 16))
             i += 3
         else:
-            raw.extend(key[i].encode("utf-8"))
+            raw.extend(key[i].encode("utf-8", "surrogatepass"))
             i += 1
-    return raw.decode("utf-8")
+    return raw.decode("utf-8", "surrogatepass")
 
 
 def check_table(table: str) -> None:
-    if not _TABLE_NAME.match(table):
+    # fullmatch, not match: "$" would let a trailing newline through.
+    if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
         raise InvalidEntity(f"invalid table name {table!r}")
 
 
 def check_key(key: str, what: str = "key") -> None:
     if not isinstance(key, str):
         raise InvalidKey(f"{what} must be a string")
-    if len(key) > MAX_KEY_CHARS:
-        raise InvalidKey(f"{what} longer than {MAX_KEY_CHARS} characters")
+    if _utf16_units(key) > MAX_KEY_CHARS:
+        raise InvalidKey(f"{what} longer than {MAX_KEY_CHARS} UTF-16 code units")
     if _FORBIDDEN_KEY_CHARS.search(key):
         raise InvalidKey(f"{what} contains / \\ # ? or a control character; use encode_key()")
 
 
+def _check_value(name: str, value: Value) -> int:
+    """Refuse what Azure Tables cannot store; return the value's approximate size in bytes."""
+    if isinstance(value, bool):
+        return 1
+    if isinstance(value, float):
+        # NaN and infinities neither compare nor fit SQLite's JSON, so neither backend takes them.
+        if not math.isfinite(value):
+            raise InvalidEntity(f"property {name!r} is not a finite number")
+        return 8
+    if isinstance(value, int):
+        if not -MAX_INT64 - 1 <= value <= MAX_INT64:
+            raise InvalidEntity(f"property {name!r} does not fit in 64 bits")
+        return 8
+    if isinstance(value, str):
+        # The service limit is in UTF-16 code units: characters outside the BMP count twice.
+        units = _utf16_units(value)
+        if units > MAX_STRING_CHARS:
+            raise EntityTooLarge(f"property {name!r} has {units} UTF-16 units; at most {MAX_STRING_CHARS}")
+        return 2 * units
+    if isinstance(value, bytes):
+        if len(value) > 64 * 1024:
+            raise EntityTooLarge(f"property {name!r} has {len(value)} bytes; at most 65536")
+        return len(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidEntity(f"property {name!r} is a naive datetime")
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:
+            raise InvalidEntity(f"property {name!r} is out of range in UTC") from None
+        if utc < MIN_DATETIME:
+            raise InvalidEntity(f"property {name!r} is before {MIN_DATETIME:%Y-%m-%d}")
+        return 8
+    raise InvalidEntity(f"property {name!r} has unsupported type {type(value).__name__}")
+
+
 def check_entity(data: Mapping[str, Value]) -> None:
     """Apply Azure Tables' limits before any backend sees the data, so both backends refuse identically."""
+    if not isinstance(data, Mapping):
+        raise InvalidEntity("entity data must be a mapping")
     if len(data) > MAX_PROPERTIES:
         raise InvalidEntity(f"{len(data)} properties; at most {MAX_PROPERTIES}")
     size = 0
     for name, value in data.items():
-        if name in RESERVED_NAMES or not _PROPERTY_NAME.match(name):
+        if not isinstance(name, str) or name in RESERVED_NAMES or not _PROPERTY_NAME.fullmatch(name):
             raise InvalidEntity(f"invalid property name {name!r}")
-        size += 2 * len(name)
-        if isinstance(value, bool | float):
-            size += 8
-        elif isinstance(value, int):
-            if not -MAX_INT64 - 1 <= value <= MAX_INT64:
-                raise InvalidEntity(f"property {name!r} does not fit in 64 bits")
-            size += 8
-        elif isinstance(value, str):
-            if len(value) > MAX_STRING_CHARS:
-                raise EntityTooLarge(f"property {name!r} has {len(value)} characters; at most {MAX_STRING_CHARS}")
-            size += 2 * len(value)
-        elif isinstance(value, bytes):
-            if len(value) > 64 * 1024:
-                raise EntityTooLarge(f"property {name!r} has {len(value)} bytes; at most 65536")
-            size += len(value)
-        elif isinstance(value, datetime):
-            if value.tzinfo is None:
-                raise InvalidEntity(f"property {name!r} is a naive datetime")
-            size += 8
-        else:
-            raise InvalidEntity(f"property {name!r} has unsupported type {type(value).__name__}")
+        size += 2 * len(name) + _check_value(name, value)
     if size > MAX_ENTITY_BYTES:
         raise EntityTooLarge(f"entity is about {size} bytes; at most {MAX_ENTITY_BYTES}")
 
 
 def check_where(where: Sequence[Where]) -> None:
     for cond in where:
-        if cond.name != "RowKey" and (cond.name in RESERVED_NAMES or not _PROPERTY_NAME.match(cond.name)):
+        if cond.name != "RowKey" and (
+            not isinstance(cond.name, str) or cond.name in RESERVED_NAMES or not _PROPERTY_NAME.fullmatch(cond.name)
+        ):
             raise InvalidEntity(f"invalid filter property {cond.name!r}")
         if cond.op not in ("eq", "ne", "gt", "ge", "lt", "le"):
             raise InvalidEntity(f"invalid filter operator {cond.op!r}")
+        if cond.name == "RowKey" and not isinstance(cond.value, str):
+            raise InvalidEntity("RowKey can only be compared with a string")
+        _check_value(cond.name, cond.value)
+        # SQLite keeps bytes as base64, whose order is not the bytes' order.
+        if isinstance(cond.value, bytes) and cond.op not in ("eq", "ne"):
+            raise InvalidEntity(f"bytes property {cond.name!r} can only be compared with eq or ne")
+
+
+def to_utc(data: Mapping[str, Value]) -> dict[str, Value]:
+    """A copy of validated data with every datetime as a plain aware UTC datetime (what reads return)."""
+    return {name: _utc(v) if isinstance(v, datetime) else v for name, v in data.items()}
+
+
+def _utc(value: datetime) -> datetime:
+    u = value.astimezone(UTC)
+    # Rebuild so subclasses (e.g. the Azure SDK's TablesEntityDatetime) become plain datetimes.
+    return datetime(u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tzinfo=UTC)
+
+
+def check_row(table: str, partition_key: str, row_key: str, data: Mapping[str, Value] | None = None) -> None:
+    """Validate the arguments of a single-entity operation; every backend calls this first."""
+    check_table(table)
+    check_key(partition_key, "partition key")
+    check_key(row_key, "row key")
+    if data is not None:
+        check_entity(data)
+
+
+def check_query(table: str, partition_key: str | None, where: Sequence[Where], limit: int | None) -> None:
+    check_table(table)
+    if partition_key is not None:
+        check_key(partition_key, "partition key")
+    check_where(where)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidEntity(f"limit must be a positive integer, not {limit!r}")
 
 
 def check_batch(partition_key: str, ops: Sequence[BatchOp]) -> None:
@@ -253,5 +324,7 @@ def check_batch(partition_key: str, ops: Sequence[BatchOp]) -> None:
         if op.row_key in seen:
             raise BatchTooLarge(f"row {op.row_key!r} appears twice in one batch")
         seen.add(op.row_key)
+        if op.kind not in ("insert", "upsert", "update", "delete"):
+            raise InvalidEntity(f"unknown batch operation {op.kind!r}")
         if op.kind != "delete":
             check_entity(op.data)

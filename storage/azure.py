@@ -1,0 +1,387 @@
+"""Azure Table Storage implementation of :class:`~storage.base.TableStore` (production backend).
+
+Inputs are validated by the same ``storage.base`` checks as SQLite before anything is sent, and every Azure SDK
+error is translated into the project's errors, so callers cannot tell the backends apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, NoReturn, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.data.tables import EdmType, EntityProperty, TableEntity, TableTransactionError, UpdateMode
+from azure.data.tables.aio import TableClient, TableServiceClient
+
+from .base import (
+    AlreadyExists,
+    BatchOp,
+    EntityTooLarge,
+    NotFound,
+    PreconditionFailed,
+    Row,
+    StorageError,
+    Unavailable,
+    Value,
+    Where,
+    check_batch,
+    check_query,
+    check_row,
+    check_table,
+    to_utc,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Few, quick retries (the SDK itself retries throttling, 5xx, timeouts and refused connections) and short timeouts:
+# a refused connection surfaces as Unavailable in ~1.5 s, an unroutable host in ~7 s, a hung server in ~25 s.
+CLIENT_OPTIONS: dict[str, Any] = {
+    "retry_total": 3,
+    "retry_connect": 2,
+    "retry_read": 2,
+    "retry_backoff_factor": 0.2,
+    "retry_backoff_max": 2,
+    "connection_timeout": 2,
+    "read_timeout": 8,
+}
+
+_TOO_LARGE_CODES = frozenset({"EntityTooLarge", "PropertyValueTooLarge", "RequestBodyTooLarge"})
+_ODATA_OPS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
+_RESERVED = frozenset({"PartitionKey", "RowKey", "Timestamp"})
+
+
+def _to_entity(partition_key: str, row_key: str, data: Mapping[str, Value]) -> dict[str, Any]:
+    entity: dict[str, Any] = {"PartitionKey": partition_key, "RowKey": row_key}
+    for name, value in data.items():
+        if isinstance(value, bool):
+            entity[name] = value
+        elif isinstance(value, int):
+            # Every int is Int64: one Edm type per property keeps filters ("5L") valid whatever the size.
+            entity[name] = EntityProperty(value, EdmType.INT64)
+        elif isinstance(value, float):
+            # Explicit Double, or a whole float such as 1.0 could be read back as an int.
+            entity[name] = EntityProperty(value, EdmType.DOUBLE)
+        elif isinstance(value, datetime):
+            entity[name] = value.astimezone(UTC)
+        else:
+            entity[name] = value
+    return entity
+
+
+def _from_entity(entity: TableEntity) -> Row:
+    data: dict[str, Value] = {}
+    for name, value in entity.items():
+        if name in _RESERVED:
+            continue
+        if isinstance(value, EntityProperty):
+            value = value.value
+        if isinstance(value, datetime):
+            value = datetime(
+                value.year,
+                value.month,
+                value.day,
+                value.hour,
+                value.minute,
+                value.second,
+                value.microsecond,
+                tzinfo=UTC,
+            )
+        elif not isinstance(value, str | int | float | bytes):
+            value = str(value)  # Guid or an Edm type we never write: expose its text
+        data[name] = value
+    return Row(str(entity["PartitionKey"]), str(entity["RowKey"]), data, str(entity.metadata["etag"]))
+
+
+def _literal(value: Value) -> str | None:
+    """OData text for numbers and bools, which we format ourselves: the SDK's parameter substitution turns
+    0 and 1 into false/true (``val in [True, False]``) and sends 2**31..2**32-1 without the Int64 ``L``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{int(value)}L"
+    if isinstance(value, float):
+        text = repr(float(value))
+        return text if any(c in text for c in ".eE") else text + ".0"
+    return None
+
+
+def _odata(partition_key: str | None, where: Sequence[Where]) -> tuple[str, dict[str, Any]]:
+    """Filter text with ``@pN`` placeholders for strings, datetimes and bytes; the SDK quotes those safely.
+
+    Every placeholder is its own space-separated word, as the SDK's substitution requires.
+    """
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if partition_key is not None:
+        clauses.append("PartitionKey eq @pk")
+        params["pk"] = partition_key
+    for i, cond in enumerate(where):
+        assert cond.op in _ODATA_OPS  # check_where ran
+        literal = _literal(cond.value)
+        if literal is None:
+            name = f"p{i}"
+            value = cond.value.astimezone(UTC) if isinstance(cond.value, datetime) else cond.value
+            params[name] = value
+            literal = f"@{name}"
+        clauses.append(f"{cond.name} {cond.op} {literal}")
+    return " and ".join(clauses), params
+
+
+def _raise(exc: BaseException, *, conditional: bool = False) -> NoReturn:
+    """Translate an Azure SDK / network error into the project's errors."""
+    if isinstance(exc, StorageError):
+        raise exc
+    if isinstance(exc, ServiceRequestError | ServiceResponseError | OSError | asyncio.TimeoutError):
+        raise Unavailable(f"azure tables unreachable: {exc}") from exc
+    if isinstance(exc, HttpResponseError):
+        status = exc.status_code
+        code = _error_code(exc)
+        message = exc.message or str(exc)
+        if status == 404:
+            raise NotFound(message) from exc
+        if status == 409 and code == "TableBeingDeleted":
+            raise Unavailable(f"azure tables: {message}") from exc
+        if status == 409:
+            raise AlreadyExists(message) from exc
+        if status == 412:
+            raise PreconditionFailed(message) from exc
+        if status == 413 or code in _TOO_LARGE_CODES:
+            raise EntityTooLarge(message) from exc
+        # Azurite answers 400 InvalidInput to an If-Match it cannot parse; that ETag cannot match anything.
+        if conditional and status == 400 and code == "InvalidInput":
+            raise PreconditionFailed(message) from exc
+        if status is None or status >= 500 or status in (408, 429):
+            raise Unavailable(f"azure tables: {message}") from exc
+        raise StorageError(f"azure tables: {message}") from exc
+    if isinstance(exc, AzureError):
+        raise StorageError(f"azure tables: {exc}") from exc
+    raise exc
+
+
+class AzureTableStore:
+    """TableStore over Azure Table Storage (or Azurite)."""
+
+    def __init__(self, service: TableServiceClient, *, credential: AsyncTokenCredential | None = None) -> None:
+        self._service = service
+        self._credential = credential  # owned: closed with the store
+        self._clients: dict[str, TableClient] = {}
+        self._ready: set[str] = set()
+        self._creating: dict[str, asyncio.Future[None]] = {}
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str, **options: Any) -> AzureTableStore:
+        return cls(TableServiceClient.from_connection_string(connection_string, **{**CLIENT_OPTIONS, **options}))
+
+    @classmethod
+    def from_account_url(
+        cls,
+        url: str,
+        credential: AsyncTokenCredential | AzureNamedKeyCredential | AzureSasCredential | None = None,
+        **options: Any,
+    ) -> AzureTableStore:
+        """Production: a managed identity / developer login through ``DefaultAzureCredential`` by default."""
+        owned: AsyncTokenCredential | None = None
+        if credential is None:
+            from azure.identity.aio import DefaultAzureCredential
+
+            credential = owned = DefaultAzureCredential()
+        service = TableServiceClient(endpoint=url, credential=credential, **{**CLIENT_OPTIONS, **options})
+        return cls(service, credential=owned)
+
+    def __repr__(self) -> str:
+        return f"AzureTableStore({self._service.url!r})"
+
+    # -- plumbing --------------------------------------------------------------------------------------------
+
+    async def _table(self, table: str) -> TableClient:
+        """The client of ``table``, creating the table on first use (once per store, even when racing)."""
+        client = self._clients.get(table)
+        if client is None:
+            client = self._clients[table] = self._service.get_table_client(table)
+        if table not in self._ready:
+            pending = self._creating.get(table)
+            if pending is None:
+                pending = self._creating[table] = asyncio.ensure_future(self._create(client, table))
+            try:
+                await asyncio.shield(pending)
+            finally:
+                if pending.done():
+                    self._creating.pop(table, None)
+        return client
+
+    async def _create(self, client: TableClient, table: str) -> None:
+        try:
+            await client.create_table()
+            log.info("created table %s", table)
+        except ResourceExistsError:
+            pass
+        except Exception as exc:
+            _raise(exc)
+        self._ready.add(table)
+
+    async def _call(self, table: str, fn: Callable[[TableClient], Awaitable[T]], *, conditional: bool = False) -> T:
+        """Run ``fn`` on the table's client, translating errors. If the table vanished since we created it
+        (deleted by an operator, or an emulator restart), create it again and retry once."""
+        for attempt in (1, 2):
+            client = await self._table(table)
+            try:
+                return await fn(client)
+            except HttpResponseError as exc:
+                if attempt == 1 and _error_code(exc) == "TableNotFound":
+                    log.warning("table %s disappeared; creating it again", table)
+                    self._ready.discard(table)
+                    continue
+                _raise(exc, conditional=conditional)
+            except Exception as exc:
+                _raise(exc)
+        raise AssertionError("unreachable")
+
+    # -- TableStore ------------------------------------------------------------------------------------------
+
+    async def get(self, table: str, partition_key: str, row_key: str) -> Row:
+        check_row(table, partition_key, row_key)
+
+        async def run(client: TableClient) -> Row:
+            return _from_entity(await client.get_entity(partition_key, row_key))
+
+        return await self._call(table, run)
+
+    async def insert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Row:
+        check_row(table, partition_key, row_key, data)
+        entity = _to_entity(partition_key, row_key, data)
+        meta = await self._call(table, lambda client: client.create_entity(entity))
+        return Row(partition_key, row_key, to_utc(data), str(meta["etag"]))
+
+    async def upsert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Row:
+        check_row(table, partition_key, row_key, data)
+        entity = _to_entity(partition_key, row_key, data)
+        meta = await self._call(table, lambda client: client.upsert_entity(entity, mode=UpdateMode.REPLACE))
+        return Row(partition_key, row_key, to_utc(data), str(meta["etag"]))
+
+    async def update(
+        self,
+        table: str,
+        partition_key: str,
+        row_key: str,
+        data: Mapping[str, Value],
+        *,
+        etag: str | None = None,
+    ) -> Row:
+        check_row(table, partition_key, row_key, data)
+        entity = _to_entity(partition_key, row_key, data)
+        meta = await self._call(
+            table,
+            lambda client: client.update_entity(entity, mode=UpdateMode.REPLACE, **_condition(etag)),
+            conditional=etag is not None,
+        )
+        return Row(partition_key, row_key, to_utc(data), str(meta["etag"]))
+
+    async def delete(self, table: str, partition_key: str, row_key: str, *, etag: str | None = None) -> None:
+        check_row(table, partition_key, row_key)
+        # TableClient.delete_entity() swallows 404; a one-operation transaction reports it.
+        op = ("delete", {"PartitionKey": partition_key, "RowKey": row_key}, _condition(etag))
+        await self._call(table, lambda client: client.submit_transaction([op]), conditional=etag is not None)
+
+    async def query(
+        self,
+        table: str,
+        partition_key: str | None,
+        where: Sequence[Where] = (),
+        *,
+        limit: int | None = None,
+    ) -> list[Row]:
+        check_query(table, partition_key, where, limit)
+        text, params = _odata(partition_key, where)
+        page = min(limit, 1000) if limit is not None else None
+
+        async def run(client: TableClient) -> list[Row]:
+            rows: list[Row] = []
+            entities: AsyncIterator[TableEntity]
+            if text:
+                entities = client.query_entities(text, parameters=params, results_per_page=page)
+            else:
+                entities = client.list_entities(results_per_page=page)
+            async for entity in entities:
+                rows.append(_from_entity(entity))
+                if limit is not None and len(rows) >= limit:
+                    break
+            return rows
+
+        return await self._call(table, run)
+
+    async def batch(self, table: str, partition_key: str, ops: Sequence[BatchOp]) -> list[Row | None]:
+        check_table(table)
+        check_batch(partition_key, ops)
+        actions: list[Any] = []
+        for op in ops:
+            entity = _to_entity(partition_key, op.row_key, op.data if op.kind != "delete" else {})
+            if op.kind == "insert":
+                actions.append(("create", entity))
+            elif op.kind == "upsert":
+                actions.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
+            elif op.kind == "update":
+                actions.append(("update", entity, {"mode": UpdateMode.REPLACE, **_condition(op.etag)}))
+            else:
+                actions.append(("delete", entity, _condition(op.etag)))
+
+        async def run(client: TableClient) -> list[Mapping[str, Any]]:
+            try:
+                return await client.submit_transaction(actions)
+            except TableTransactionError as exc:
+                # The failing operation decides the error, including whether its ETag was conditional.
+                failed = ops[exc.index] if 0 <= exc.index < len(ops) else None
+                log.info("batch on %s/%s failed at op %s: %s", table, partition_key, exc.index, _error_code(exc))
+                if _error_code(exc) == "TableNotFound":
+                    raise
+                _raise(exc, conditional=failed is not None and failed.etag is not None)
+
+        results = await self._call(table, run)
+        rows: list[Row | None] = []
+        for op, meta in zip(ops, results, strict=True):
+            if op.kind == "delete":
+                rows.append(None)
+            else:
+                rows.append(Row(partition_key, op.row_key, to_utc(op.data), str(meta["etag"])))
+        return rows
+
+    async def ping(self) -> None:
+        # Listing one table needs only data-plane read rights (unlike service properties under Entra ID roles).
+        try:
+            async for _ in self._service.list_tables(results_per_page=1):
+                break
+        except Exception as exc:
+            _raise(exc)
+
+    async def close(self) -> None:
+        for pending in self._creating.values():
+            pending.cancel()
+        self._creating.clear()
+        await self._service.close()
+        if self._credential is not None:
+            await self._credential.close()
+
+
+def _error_code(exc: HttpResponseError) -> str:
+    code = getattr(exc, "error_code", None)
+    # The SDK gives a TableErrorCode enum for codes it knows and a plain string otherwise.
+    return str(getattr(code, "value", code) or "")
+
+
+def _condition(etag: str | None) -> dict[str, Any]:
+    if etag is None:
+        return {"match_condition": MatchConditions.Unconditionally}
+    return {"etag": etag, "match_condition": MatchConditions.IfNotModified}
