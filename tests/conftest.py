@@ -1,5 +1,4 @@
-"""Session-wide test fixtures. The Azurite emulator starts once, and only if a test asks for it; the end-to-end
-kit is a plugin so feature tests get `bot`, `connector`, `sqlite_store`."""
+"""Session-wide test fixtures. The Azurite emulator starts once, and only if a test asks for it."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ import pytest
 from storage import TableStore
 from tests.kit.azurite import Azurite
 
-pytest_plugins = ["tests.kit.fixtures"]
+pytest_plugins = ["tests.kit.fixtures"]  # the end-to-end kit: bot, connector, sqlite_store
 
 
 @pytest.fixture(scope="session")

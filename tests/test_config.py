@@ -1,0 +1,54 @@
+"""Settings come from the environment in one place and refuse bad values with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, SettingsError
+
+
+def test_defaults_are_the_embedded_local_setup() -> None:
+    settings = Settings.from_env({})
+    assert settings.storage == "sqlite"
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 3978
+    assert settings.sqlite_path == Path(".data/copbot.sqlite3")
+    assert settings.default_timezone == "Europe/London"
+    assert settings.enforce_one_core is True
+    assert not settings.authenticated
+    assert len(settings.signing_key) >= 32
+
+
+def test_lists_and_flags_are_parsed() -> None:
+    settings = Settings.from_env(
+        {
+            "COPBOT_PROGRAMME_ADMINS": " a, b ,,c",
+            "COPBOT_ALLOWED_TENANTS": "t1",
+            "COPBOT_ENFORCE_ONE_CORE": "no",
+            "MICROSOFT_APP_ID": "00000000-0000-0000-0000-000000000001",
+        }
+    )
+    assert settings.programme_admins == frozenset({"a", "b", "c"})
+    assert settings.allowed_tenants == frozenset({"t1"})
+    assert settings.enforce_one_core is False
+    assert settings.authenticated
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"COPBOT_STORAGE": "mongo"}, "COPBOT_STORAGE"),
+        ({"COPBOT_STORAGE": "azure"}, "AZURE_STORAGE_CONNECTION_STRING"),
+        ({"COPBOT_PORT": "http"}, "COPBOT_PORT"),
+        ({"COPBOT_PORT": "70000"}, "COPBOT_PORT"),
+        ({"COPBOT_TIMEZONE": "Mars/Olympus"}, "COPBOT_TIMEZONE"),
+        ({"COPBOT_ENFORCE_ONE_CORE": "maybe"}, "COPBOT_ENFORCE_ONE_CORE"),
+        ({"COPBOT_SIGNING_KEY": "short"}, "COPBOT_SIGNING_KEY"),
+        ({"MICROSOFT_APP_TYPE": "Weird"}, "MICROSOFT_APP_TYPE"),
+    ],
+)
+def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
