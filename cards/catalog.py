@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from bot.turn import Card
 
-CARD_MODULES: tuple[str, ...] = ("cards.help",)
+CARD_MODULES: tuple[str, ...] = ("cards.help", "cards.audit", "cards.privacy")
 
 
 def all_examples() -> Iterator[tuple[str, Card]]:

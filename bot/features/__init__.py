@@ -10,7 +10,7 @@ from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router
 
-FEATURES: tuple[str, ...] = ("bot.features.help",)
+FEATURES: tuple[str, ...] = ("bot.features.help", "bot.features.audit", "bot.features.privacy")
 
 
 def build_router(links: Links | None = None, privacy: PrivacyRegistry | None = None) -> Router:
