@@ -56,7 +56,9 @@ async def test_audit_shows_at_most_twenty_entries(bot: BotUnderTest, sqlite_stor
         await audit.record(sqlite_store, TEAM_A.id, now - timedelta(minutes=minute), LEAD.aad, LEAD.name, f"a{minute}")
     text = (await bot.say_in(LEAD, TEAM_A, "audit")).calls[0].card_text
     assert "The latest 20 actions" in text
-    assert "a0" in text and "a19" in text and "a20" not in text
+    assert "a0" in text
+    assert "a19" in text
+    assert "a20" not in text
 
 
 async def test_audit_text_is_escaped(bot: BotUnderTest, sqlite_store: SqliteStore) -> None:
@@ -66,5 +68,7 @@ async def test_audit_text_is_escaped(bot: BotUnderTest, sqlite_store: SqliteStor
         sqlite_store, TEAM_A.id, now, LEAD.aad, "<at>Everyone</at> **Boss**", "faq add", "[click](https://evil.example)"
     )
     card = (await bot.say_in(LEAD, TEAM_A, "audit")).calls[0].card_text
-    assert "<at>" not in card and "\\<at\\>" in card
-    assert "**Boss**" not in card and "[click](" not in card
+    assert "<at>" not in card
+    assert "\\<at\\>" in card
+    assert "**Boss**" not in card
+    assert "[click](" not in card
