@@ -19,11 +19,13 @@ class RecordingStore:
         self.inner = inner
         self.touched: set[str] = set()
         self.written: set[str] = set()
+        self.writes: list[str] = []  # every write call's table, in order (tests slice it per request)
 
     def _seen(self, table: str, *, write: bool = False) -> None:
         self.touched.add(table)
         if write:
             self.written.add(table)
+            self.writes.append(table)
 
     async def get(self, table: str, partition_key: str, row_key: str) -> Row:
         self._seen(table)
