@@ -13,7 +13,11 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.kit.harness import TEST_SIGNING_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
+# scenarios seal card data with it; the same key as the in-process bot that counts round trips
+SIGNING_KEY = TEST_SIGNING_KEY
 
 
 def free_port() -> int:
@@ -96,7 +100,7 @@ async def start_copbot(data_dir: Path, extra_env: dict[str, str] | None = None) 
         "COPBOT_SQLITE_PATH": str(data_dir / "bench.sqlite3"),
         "COPBOT_SCHEDULER": "false",
         "COPBOT_LOG_LEVEL": "WARNING",
-        "COPBOT_SIGNING_KEY": "bench-signing-key-0123456789abcdef0123456789",
+        "COPBOT_SIGNING_KEY": SIGNING_KEY,
         "COPBOT_PROGRAMME_ADMINS": "aad-admin",
         **(extra_env or {}),
     }

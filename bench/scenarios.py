@@ -3,13 +3,19 @@ the echo bot, plus optional setup (install a team, join members) done before tim
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
-from tests.kit.activities import Activities, user
+from bench.processes import SIGNING_KEY
+from bot.sealing import seal_card
+from bot.signing import Signer
+from bot.turn import Card
+from tests.kit.activities import Activities, team, user
 
 Setup = Callable[[str, Activities, aiohttp.ClientSession], Awaitable[None]]
 
@@ -28,8 +34,52 @@ def _help(acts: Activities) -> Callable[[int], dict[str, Any]]:
     return lambda i: acts.personal(user(i % 500 + 1000), "help")
 
 
+JOIN_TEAM = team(900, "Bench Community")
+
+
+async def _install_join_team(url: str, acts: Activities, http: aiohttp.ClientSession) -> None:
+    async with http.post(url, json=acts.installed_in_team(user(900), JOIN_TEAM)) as response:
+        await response.read()
+        if response.status >= 300:
+            raise RuntimeError(f"installing the bench team failed: {response.status}")
+
+
+def _join(acts: Activities) -> Callable[[int], dict[str, Any]]:
+    """Each activity is a join card submit (Action.Execute) by a different person: card → stored → confirmation."""
+    signer = Signer(SIGNING_KEY)
+    people = itertools.count(20000)
+
+    def make(_: int) -> dict[str, Any]:
+        data = {"verb": "membership.join", "cop_id": JOIN_TEAM.id, "tier": "wider", "mode": "replace"}
+        sealed = seal_card(Card({"actions": [{"type": "Action.Execute", "data": data}]}), signer, datetime.now(UTC))
+        assert isinstance(sealed, Card)
+        value = {**sealed.content["actions"][0]["data"], "org_area": "central", "interests": "bench, data"}
+        activity = acts.execute(user(next(people)), "membership.join", where=JOIN_TEAM)
+        activity["value"]["action"]["data"] = value
+        return activity
+
+    return make
+
+
+ASK = "how do I join a CoP?"
+
+
+def _ask(acts: Activities) -> Callable[[int], dict[str, Any]]:
+    return lambda i: acts.personal(user(i % 500 + 1000), f"ask {ASK}")
+
+
+async def _warm_faq(url: str, acts: Activities, http: aiohttp.ClientSession) -> None:
+    """The first question loads the programme FAQ into storage and builds the index; time the steady state."""
+    async with http.post(url, json=acts.personal(user(999), f"ask {ASK}")) as response:
+        await response.read()
+
+
 def echo_message(acts: Activities) -> Callable[[int], dict[str, Any]]:
     return lambda i: acts.personal(user(i % 500 + 1000), "help")
 
 
-SCENARIOS: tuple[Scenario, ...] = (Scenario("help", _help),)
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("help", _help),
+    Scenario("ask", _ask, setup=_warm_faq),
+    Scenario("join", _join, setup=_install_join_team),
+)

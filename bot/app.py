@@ -15,9 +15,10 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings, SettingsError
 from bot.features import build_router
 from bot.links import Links
-from bot.outbox import Outbox
+from bot.outbox import DeliveryPolicy, Outbox
 from bot.privacy import PrivacyRegistry
 from bot.router import Turn
+from bot.scheduler import start_scheduler, stop_scheduler
 from bot.sealing import SealingResponder
 from bot.services import Services
 from bot.signing import Signer
@@ -216,14 +217,16 @@ def create_app(
         signer=signer,
         router=router,
         proactive=gateway,
-        outbox=Outbox(store_, gateway, signer),
+        outbox=Outbox(store_, gateway, signer, policy=DeliveryPolicy.from_settings(settings)),
         links=links,
         privacy=privacy,
     )
     app[SERVICES] = services
     app[GATEWAY] = gateway
-    app[STARTUP_HOOKS] = []
-    app[CLEANUP_HOOKS] = []
+    startup: list[Hook] = [start_scheduler]  # a no-op unless settings.scheduler_enabled
+    cleanup: list[Hook] = [stop_scheduler]
+    app[STARTUP_HOOKS] = startup
+    app[CLEANUP_HOOKS] = cleanup
     owns_store = store is None
 
     async def on_startup(app: web.Application) -> None:

@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -40,6 +41,47 @@ def _int(name: str, value: str, low: int, high: int) -> int:
     return number
 
 
+def _float(name: str, value: str, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {value!r}") from None
+    if not low <= number <= high:  # also refuses NaN
+        raise SettingsError(f"{name} must be between {low:g} and {high:g}")
+    return number
+
+
+Term = tuple[date, date]
+
+# Typical UK university terms (first and last day); set COPBOT_TERMS to the institution's published dates.
+DEFAULT_TERMS: tuple[Term, ...] = (
+    (date(2025, 9, 29), date(2025, 12, 12)),
+    (date(2026, 1, 12), date(2026, 3, 27)),
+    (date(2026, 4, 27), date(2026, 6, 12)),
+    (date(2026, 9, 28), date(2026, 12, 11)),
+    (date(2027, 1, 11), date(2027, 3, 26)),
+    (date(2027, 4, 26), date(2027, 6, 11)),
+)
+
+
+def parse_terms(name: str, value: str) -> tuple[Term, ...]:
+    """``2026-09-28..2026-12-11,2027-01-11..2027-03-26``: comma-separated first..last days of each term."""
+    terms: list[Term] = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        first, sep, last = part.partition("..")
+        try:
+            term = (date.fromisoformat(first.strip()), date.fromisoformat(last.strip()))
+        except ValueError:
+            raise SettingsError(f"{name}: {part!r} is not FIRST..LAST with dates as YYYY-MM-DD") from None
+        if not sep or term[1] < term[0]:
+            raise SettingsError(f"{name}: {part!r} must be FIRST..LAST with LAST not before FIRST")
+        terms.append(term)
+    return tuple(sorted(terms))
+
+
 @dataclass(frozen=True)
 class Settings:
     # Bot Framework identity; empty app id = unauthenticated local mode (loopback only)
@@ -70,6 +112,13 @@ class Settings:
     signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     # scheduler on/off (tests drive jobs directly)
     scheduler_enabled: bool = True
+    # outbox delivery: Teams allows about 50 requests/s per app per tenant and a few sends per second per thread
+    outbox_rate_per_s: float = 50.0  # global token bucket of this instance (the flush loop runs on one instance)
+    outbox_conversation_gap_s: float = 1.0  # at least this long between two sends to one conversation
+    outbox_concurrency: int = 16  # sends in flight at once
+    # governance reminders
+    terms: tuple[Term, ...] = DEFAULT_TERMS
+    lead_sponsor_max_weeks: int = 6
     log_level: str = "INFO"
 
     @property
@@ -131,5 +180,14 @@ class Settings:
             default_timezone=tz_name,
             signing_key=signing_key or secrets.token_urlsafe(32),
             scheduler_enabled=_bool("COPBOT_SCHEDULER", get("COPBOT_SCHEDULER", "true")),
+            outbox_rate_per_s=_float("COPBOT_OUTBOX_RATE", get("COPBOT_OUTBOX_RATE", "50"), 0.1, 1000.0),
+            outbox_conversation_gap_s=_float(
+                "COPBOT_OUTBOX_CONVERSATION_GAP_S", get("COPBOT_OUTBOX_CONVERSATION_GAP_S", "1"), 0.0, 60.0
+            ),
+            outbox_concurrency=_int("COPBOT_OUTBOX_CONCURRENCY", get("COPBOT_OUTBOX_CONCURRENCY", "16"), 1, 256),
+            terms=parse_terms("COPBOT_TERMS", get("COPBOT_TERMS", "")) if get("COPBOT_TERMS") else DEFAULT_TERMS,
+            lead_sponsor_max_weeks=_int(
+                "COPBOT_LEAD_SPONSOR_MAX_WEEKS", get("COPBOT_LEAD_SPONSOR_MAX_WEEKS", "6"), 1, 52
+            ),
             log_level=get("COPBOT_LOG_LEVEL", "INFO").strip().upper() or "INFO",
         )

@@ -1,8 +1,9 @@
 """Input limits every turn passes before routing: a backstop behind each feature's own field checks.
 
-Text addressed to the bot and card-submitted values get length limits with a clear reply (nothing is changed),
-and control and bidirectional-override characters are removed from them, so no handler ever stores or echoes
-them. Channel messages not addressed to the bot are cleaned but never answered.
+Message text gets a length limit with a clear reply (nothing is changed), and control and bidirectional-override
+characters are removed from it before command matching. Card-submitted values get size limits only: each
+feature validates its own fields and refuses control characters with its own wording (cards.elements.safe()
+removes them on display anyway). Channel messages not addressed to the bot are cleaned but never answered.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from bot.router import Turn
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 4000  # a question or a command; forms with longer text use card inputs
+MAX_MESSAGE_CHARS = 28_000  # Teams' own message limit; features apply tighter limits with their own wording
 MAX_FIELD_CHARS = 8000  # one card input (FAQ answers, event descriptions); cards set tighter maxLength
 MAX_FIELDS = 60
 MAX_ACTION_BYTES = 64 * 1024
@@ -38,16 +39,6 @@ Next = Callable[[], Awaitable[None]]
 
 def clean(text: str) -> str:
     return _UNSAFE.sub("", text)
-
-
-def _clean_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return clean(value)
-    if isinstance(value, list):
-        return [_clean_value(v) for v in value]
-    if isinstance(value, dict):
-        return {clean(str(k)): _clean_value(v) for k, v in value.items()}
-    return value
 
 
 def _longest_string(value: Any) -> int:
@@ -89,11 +80,6 @@ async def input_limits(turn: Turn, next_: Next) -> None:
         await turn.respond.reply(TOO_LONG.format(n=len(request.text), limit=MAX_MESSAGE_CHARS))
         return
     text = clean(request.text)
-    action = request.action
-    if action is not None:
-        cleaned = _clean_value(dict(action.data))
-        if cleaned != dict(action.data):
-            action = replace(action, data=cleaned)
-    if text != request.text or action is not request.action:
-        turn.request = replace(request, text=text, action=action)
+    if text != request.text:
+        turn.request = replace(request, text=text)
     await next_()

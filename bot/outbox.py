@@ -1,30 +1,177 @@
-"""Durable outbox for proactive messages: write first, deliver after.
+"""Durable outbox for proactive messages: write first, deliver after, within Teams' limits, never twice.
 
 Every proactive message (lead notifications, welcome cards, reminders, digests, survey invitations) is
 enqueued under an idempotency key; enqueuing the same key twice is a no-op, so a job that is re-run after a
-crash cannot duplicate what it already queued. ``flush()`` delivers what is due.
+crash cannot duplicate what it already queued. ``flush(now)`` delivers what is due.
 
-NOTE: this is the first version (deliver in order, give up on 403/404, retry later on anything else). The
-scheduling issue replaces ``flush`` with a rate-limited, lease-based sender; the ``enqueue`` API stays.
+Table ``outbox``, partition ``q``, row = the encoded key. An item moves ``pending`` → ``sending`` (claimed
+with an ETag-conditional write and a lease, so two instances never send the same item) → ``sent``; or back to
+``pending`` with a later ``due`` (429: after ``Retry-After``; 412/5xx/unreachable: exponential backoff with
+jitter); or to ``dead`` (403/404: the bot was removed or the conversation is gone — the target is recorded in
+``outboxdead`` and the CoP is flagged; other 4xx; too many failures). An item whose lease expired while
+``sending`` (the process died during the HTTP call) becomes ``unknown`` and is NOT sent again: we cannot tell
+whether Teams got it, and a duplicate is worse than a rare loss (logged as a warning).
+
+Pacing (per process): a token bucket at ``outbox_rate_per_s`` (Teams: ~50 requests/s per app per tenant; a
+personal message costs two requests, creating the 1:1 chat and posting), and at least
+``outbox_conversation_gap_s`` between sends to one conversation with at most 1,800 per hour (Teams' per-thread
+limits: 7 per 3 s, 60 per 30 s, 1,800 per hour). The scheduler runs the flush loop on one instance at a time
+(a lease), so the global rate holds across instances too. Memory stays bounded: due items are read in pages of
+``page_size`` behind a RowKey cursor and at most two pages are in flight.
+
+Retries are persisted state (``due``, ``failures``), not in-process retry loops, so they survive restarts;
+that is why no retry library (tenacity) is used here.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+import random
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.domain.codec import dumps, loads
+from bot.domain.cops import CopRepo
 from bot.sealing import seal_card
 from bot.signing import Signer
 from bot.turn import Card, Person, Proactive, Reply
-from storage.base import AlreadyExists, PreconditionFailed, TableStore, Where, encode_key
+from storage.base import (
+    AlreadyExists,
+    BatchOp,
+    NotFound,
+    PreconditionFailed,
+    Row,
+    StorageError,
+    TableStore,
+    Where,
+    encode_key,
+)
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
 TABLE = "outbox"
 PARTITION = "q"
+DEAD_TABLE = "outboxdead"
+DEAD_PARTITION = "t"
+RETENTION = timedelta(days=30)
+FLAG_PREFIX = "Delivery refused"
+
+GONE = frozenset({403, 404})  # bot removed from the team, conversation deleted, user gone
+RETRY = frozenset({0, 401, 408, 412, 500, 502, 503, 504})  # 0 = unreachable; -1 (ours) = unexpected error
+THREAD_HOUR_LIMIT = 1800
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    rate_per_s: float = 50.0
+    burst: float = 0.0  # bucket size; 0 = one second's worth
+    conversation_gap_s: float = 1.0
+    concurrency: int = 16
+    page_size: int = 100
+    max_pacing_wait_s: float = 5.0  # a busier conversation's items wait for the next flush instead
+    lease: timedelta = timedelta(minutes=2)
+    max_failures: int = 10
+    backoff_base_s: float = 2.0
+    backoff_cap_s: float = 900.0
+    recovery_every: timedelta = timedelta(minutes=1)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryPolicy:
+        return cls(
+            rate_per_s=settings.outbox_rate_per_s,
+            conversation_gap_s=settings.outbox_conversation_gap_s,
+            concurrency=settings.outbox_concurrency,
+        )
+
+
+class TokenBucket:
+    """The global request rate of this process; waiters are served in order."""
+
+    def __init__(self, rate: float, capacity: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._rate = rate
+        self._capacity = max(1.0, capacity)
+        self._tokens = self._capacity
+        self._monotonic = monotonic
+        self._stamp = monotonic()
+        self._lock = asyncio.Lock()
+
+    async def take(self, n: float = 1.0) -> None:
+        async with self._lock:
+            while True:
+                now = self._monotonic()
+                self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
+                self._stamp = now
+                if self._tokens >= n:
+                    self._tokens -= n
+                    return
+                await asyncio.sleep((n - self._tokens) / self._rate)
+
+
+class ConversationPacer:
+    """Spacing between sends to one conversation (a reservation per send) and an hourly cap per thread."""
+
+    def __init__(self, gap_s: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._gap = gap_s
+        self._monotonic = monotonic
+        self._next: dict[str, float] = {}
+        self._hour: dict[str, tuple[float, int]] = {}
+        self._started: dict[str, float] = {}
+
+    def reserve(self, target: str, max_wait: float) -> float | None:
+        """Seconds to wait before sending to ``target`` (the slot is booked), or None if that is too long."""
+        now = self._monotonic()
+        if len(self._next) > 10_000:
+            self._prune(now)
+        slot = max(now, self._next.get(target, 0.0))
+        start, count = self._hour.get(target, (slot, 0))
+        if slot - start >= 3600:
+            start, count = slot, 0
+        if count >= THREAD_HOUR_LIMIT:
+            slot, start, count = start + 3600, start + 3600, 0
+        if slot - now > max_wait:
+            return None
+        self._next[target] = slot + self._gap
+        self._hour[target] = (start, count + 1)
+        return slot - now
+
+    async def settle(self, target: str) -> None:
+        """Just before the request: make the gap hold between actual sends too, whatever storage latency
+        did to the booked slots."""
+        wait = self._started.get(target, float("-inf")) + self._gap - self._monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._started[target] = self._monotonic()
+
+    def hold(self, target: str, seconds: float) -> None:
+        """Nothing more to ``target`` for ``seconds`` (after a 429 with Retry-After)."""
+        self._next[target] = max(self._next.get(target, 0.0), self._monotonic() + seconds)
+
+    def _prune(self, now: float) -> None:
+        for target in [t for t, at in self._next.items() if at < now]:
+            del self._next[target]
+            self._started.pop(target, None)
+            start, _ = self._hour.get(target, (now, 0))
+            if now - start >= 3600:
+                self._hour.pop(target, None)
+
+
+@dataclass
+class FlushReport:
+    sent: int = 0
+    throttled: int = 0
+    retried: int = 0
+    dead: int = 0
+    deferred: int = 0
+    lost_race: int = 0
 
 
 def _encode_message(message: Reply) -> str:
@@ -40,12 +187,54 @@ def _decode_message(text: Any) -> Reply:
     return str(data.get("text", ""))
 
 
+def _person_json(person: Person) -> str:
+    return dumps({"user_id": person.user_id, "aad_id": person.aad_id, "name": person.name})
+
+
+def _person(text: Any) -> Person | None:
+    data = loads(text, None)
+    if not isinstance(data, dict):
+        return None
+    return Person(str(data.get("user_id", "")), str(data.get("aad_id", "")), str(data.get("name", "")))
+
+
+def target_of(reference: Mapping[str, Any], personal_for: Person | None = None) -> str:
+    """What pacing and dead-marking apply to: the person's 1:1 chat, or the conversation (thread replies
+    count against their channel)."""
+    if personal_for is not None:
+        return "personal:" + personal_for.key
+    conversation = reference.get("conversation")
+    conversation_id = str(conversation.get("id") or "") if isinstance(conversation, dict) else ""
+    return conversation_id.split(";messageid=")[0]
+
+
 class Outbox:
-    def __init__(self, store: TableStore, proactive: Proactive, signer: Signer) -> None:
+    def __init__(
+        self,
+        store: TableStore,
+        proactive: Proactive,
+        signer: Signer,
+        *,
+        policy: DeliveryPolicy | None = None,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._proactive = proactive
         self._signer = signer
+        self.policy = policy or DeliveryPolicy()
+        self._monotonic = monotonic
+        self._bucket = TokenBucket(self.policy.rate_per_s, self.policy.burst or self.policy.rate_per_s, monotonic)
+        self._pacer = ConversationPacer(self.policy.conversation_gap_s, monotonic)
+        self._sending = asyncio.Semaphore(self.policy.concurrency)
+        self._rng = rng or random.Random()
+        self._owner = secrets.token_hex(6)
+        self._last_recovery: datetime | None = None
+        self._soonest_retry: float | None = None  # monotonic time of the earliest retry this process scheduled
+        self.last_report = FlushReport()
+        self.wakeup = asyncio.Event()  # set by enqueue: the sender loop need not wait for its next round
 
+    # -- queueing -------------------------------------------------------------------------------------
     async def enqueue(
         self,
         key: str,
@@ -57,9 +246,13 @@ class Outbox:
         personal_for: Person | None = None,
         mention: Person | None = None,
         not_before: datetime | None = None,
+        fallback_reference: Mapping[str, Any] | None = None,
+        fallback_message: Reply | None = None,
     ) -> bool:
         """Queue one message. ``reference`` is the target conversation, or (with ``personal_for``) any
-        reference of the same tenant from which to open a 1:1 chat. Returns False if ``key`` was queued before."""
+        reference of the same tenant from which to open a 1:1 chat. Returns False if ``key`` was queued before.
+        With ``fallback_reference``, a personal message that cannot be delivered (403/404: no 1:1 chat possible)
+        is replaced by ``fallback_message`` posted there mentioning the person (e.g. in the CoP's channel)."""
         sealed = seal_card(message, self._signer, now)
         data: dict[str, Any] = {
             "key": key,
@@ -67,86 +260,359 @@ class Outbox:
             "message": _encode_message(sealed),
             "status": "pending",
             "attempts": 0,
+            "failures": 0,
             "due": not_before or now,
             "created": now,
             "cop_id": cop_id,
+            "target": target_of(reference, personal_for)[:1000],
         }
         if personal_for is not None:
-            data["personal_for"] = dumps(
-                {"user_id": personal_for.user_id, "aad_id": personal_for.aad_id, "name": personal_for.name}
-            )
+            data["personal_for"] = _person_json(personal_for)
+            data["person"] = personal_for.key  # for "my data" / "forget me"
+            if fallback_reference is not None and fallback_message is not None:
+                data["fallback"] = dumps(
+                    {"reference": dict(fallback_reference), "message": _encode_message(fallback_message)}
+                )
         if mention is not None:
-            data["mention"] = dumps({"user_id": mention.user_id, "aad_id": mention.aad_id, "name": mention.name})
+            data["mention"] = _person_json(mention)
         try:
             await self._store.insert(TABLE, PARTITION, encode_key(key), data)
         except AlreadyExists:
             return False
+        self.wakeup.set()
         return True
+
+    def seconds_to_next_retry(self) -> float | None:
+        """How long until the soonest retry this process scheduled is due (for the sender loop's sleep)."""
+        if self._soonest_retry is None:
+            return None
+        return max(0.0, self._soonest_retry - self._monotonic())
+
+    def _retry_at(self, seconds: float) -> None:
+        at = self._monotonic() + seconds
+        if self._soonest_retry is None or at < self._soonest_retry:
+            self._soonest_retry = at
 
     async def pending(self, now: datetime) -> int:
         rows = await self._store.query(TABLE, PARTITION, [Where("status", "eq", "pending"), Where("due", "le", now)])
         return len(rows)
 
-    async def flush(self, now: datetime) -> int:
-        """Deliver every due item once; returns how many were sent."""
-        from bot.teams import DeliveryError
-
-        sent = 0
-        rows = await self._store.query(TABLE, PARTITION, [Where("status", "eq", "pending"), Where("due", "le", now)])
-        for row in rows:
-            # claim first, so two instances never send the same item
-            try:
-                claimed = await self._store.update(
-                    TABLE, PARTITION, row.row_key, {**row.data, "status": "sending"}, etag=row.etag
-                )
-            except PreconditionFailed:
-                continue
-            reference = loads(row.get("reference"), {})
-            message = _decode_message(row.get("message"))
-            try:
-                person = loads(row.get("personal_for"), None)
-                if person:
-                    reference = await self._proactive.open_personal_chat(
-                        reference, Person(person["user_id"], person["aad_id"], person["name"])
-                    )
-                mention_data = loads(row.get("mention"), None)
-                mention = Person(**mention_data) if mention_data else None
-                activity_id = await self._proactive.send(reference, message, mention=mention)
-            except DeliveryError as error:
-                dead = error.status in (403, 404)
-                attempts = int(row.get("attempts", 0)) + 1
-                await self._store.update(
-                    TABLE,
-                    PARTITION,
-                    row.row_key,
-                    {
-                        **row.data,
-                        "status": "dead" if dead else "pending",
-                        "attempts": attempts,
-                        "due": now + timedelta(seconds=error.retry_after or min(2**attempts, 300)),
-                        "error": str(error.status),
-                    },
-                    etag=claimed.etag,
-                )
-                log.warning("outbox delivery failed key=%s status=%s", row.get("key"), error.status)
-                continue
-            await self._store.update(
-                TABLE,
-                PARTITION,
-                row.row_key,
-                {**row.data, "status": "sent", "activity_id": activity_id, "sent_at": now},
-                etag=claimed.etag,
-            )
-            sent += 1
-        return sent
+    async def status(self, key: str) -> str | None:
+        try:
+            row = await self._store.get(TABLE, PARTITION, encode_key(key))
+        except NotFound:
+            return None
+        return str(row.get("status", ""))
 
     async def sent_activity_id(self, key: str) -> str | None:
         """The activity id a delivered item got (e.g. to update an event announcement in place)."""
-        from storage.base import NotFound
-
         try:
             row = await self._store.get(TABLE, PARTITION, encode_key(key))
         except NotFound:
             return None
         value = row.get("activity_id")
         return str(value) if value else None
+
+    # -- delivery -------------------------------------------------------------------------------------
+    async def flush(self, now: datetime, *, keep_going: Callable[[], bool] | None = None) -> int:
+        """Deliver the items due at ``now`` (each at most once); returns how many were sent. Items that are
+        throttled, backed off or paced past ``max_pacing_wait_s`` stay queued for a later flush."""
+        started = self._monotonic()
+
+        def clock() -> datetime:
+            return now + timedelta(seconds=self._monotonic() - started)
+
+        report = FlushReport()
+        self.last_report = report
+        if self._soonest_retry is not None and self._soonest_retry <= started:
+            self._soonest_retry = None  # this flush picks those up
+        await self._recover(now)
+        dead = await self._dead_targets()
+        page = self.policy.page_size
+        tasks: set[asyncio.Task[None]] = set()
+        cursor = ""
+        try:
+            while True:
+                # "now" moves on during a long flush, so retries that come due are picked up in later pages
+                where = [Where("status", "eq", "pending"), Where("due", "le", clock())]
+                if cursor:
+                    where.append(Where("RowKey", "gt", cursor))
+                rows = await self._store.query(TABLE, PARTITION, where, limit=page)
+                for row in rows:
+                    while len(tasks) >= 2 * page:
+                        done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                        for task in done:
+                            task.result()
+                    tasks.add(asyncio.create_task(self._deliver(row, clock, dead, report)))
+                if len(rows) < page or (keep_going is not None and not keep_going()):
+                    break
+                cursor = rows[-1].row_key
+            if tasks:
+                await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        if report.sent or report.dead or report.throttled or report.retried:
+            log.info(
+                "outbox flush sent=%d throttled=%d retried=%d dead=%d deferred=%d",
+                report.sent,
+                report.throttled,
+                report.retried,
+                report.dead,
+                report.deferred,
+            )
+        return report.sent
+
+    async def deliver(self, key: str, now: datetime) -> bool:
+        """Send one queued item now (e.g. ``digest now``), through the same claim, pacing and error path."""
+        try:
+            row = await self._store.get(TABLE, PARTITION, encode_key(key))
+        except NotFound:
+            return False
+        if row.get("status") != "pending" or row["due"] > now:  # type: ignore[operator]
+            return False
+        report = FlushReport()
+        await self._deliver(row, lambda: now, await self._dead_targets(), report)
+        return report.sent == 1
+
+    async def _deliver(self, row: Row, clock: Callable[[], datetime], dead: set[str], report: FlushReport) -> None:
+        key = str(row.get("key", ""))
+        try:
+            personal = _person(row.get("personal_for"))
+            target = str(row.get("target") or "") or target_of(loads(row.get("reference"), {}), personal)
+            delay = self._pacer.reserve(target, self.policy.max_pacing_wait_s)
+            if delay is None:
+                report.deferred += 1
+                return
+            if delay > 0:
+                await asyncio.sleep(delay)
+            async with self._sending:
+                if encode_key(target) in dead:  # checked after waiting: an earlier send may just have found it gone
+                    await self._settle(row, {"status": "dead", "error": "target gone", "ended": clock()})
+                    report.dead += 1
+                    return
+                await self._bucket.take(2.0 if personal is not None else 1.0)
+                claimed = await self._claim(row, clock())
+                if claimed is None:
+                    report.lost_race += 1
+                    return
+                if self.policy.conversation_gap_s > 0:
+                    await self._pacer.settle(target)
+                await self._send(claimed, target, personal, clock, dead, report)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("outbox item failed outside delivery key=%s cop_id=%s", key[:80], row.get("cop_id"))
+
+    async def _claim(self, row: Row, now: datetime) -> Row | None:
+        data = {
+            **row.data,
+            "status": "sending",
+            "lease_until": now + self.policy.lease,
+            "owner": self._owner,
+            "attempts": int(row.get("attempts", 0)) + 1,
+        }
+        try:
+            return await self._store.update(TABLE, PARTITION, row.row_key, data, etag=row.etag)
+        except (PreconditionFailed, NotFound):
+            return None  # another instance took it (or it was purged)
+
+    async def _send(
+        self,
+        claimed: Row,
+        target: str,
+        personal: Person | None,
+        clock: Callable[[], datetime],
+        dead: set[str],
+        report: FlushReport,
+    ) -> None:
+        from bot.teams import DeliveryError
+
+        reference = loads(claimed.get("reference"), {})
+        try:
+            if personal is not None:
+                reference = await self._proactive.open_personal_chat(reference, personal)
+            activity_id = await self._proactive.send(
+                reference, _decode_message(claimed.get("message")), mention=_person(claimed.get("mention"))
+            )
+        except DeliveryError as error:
+            await self._failed(claimed, target, personal, error.status, error.retry_after, clock(), dead, report)
+            return
+        except Exception:
+            log.exception("outbox send raised key=%s cop_id=%s", str(claimed.get("key"))[:80], claimed.get("cop_id"))
+            await self._failed(claimed, target, personal, -1, None, clock(), dead, report)
+            return
+        if await self._settle(claimed, {"status": "sent", "activity_id": activity_id or "", "sent_at": clock()}):
+            report.sent += 1
+
+    async def _failed(
+        self,
+        claimed: Row,
+        target: str,
+        personal: Person | None,
+        status: int,
+        retry_after: float | None,
+        now: datetime,
+        dead: set[str],
+        report: FlushReport,
+    ) -> None:
+        key = str(claimed.get("key", ""))[:80]
+        cop_id = str(claimed.get("cop_id", ""))
+        failures = int(claimed.get("failures", 0))
+        if status == 429:
+            wait = retry_after if retry_after is not None else self._backoff(failures + 1)
+            self._pacer.hold(target, wait)
+            self._retry_at(wait)
+            throttled = int(claimed.get("throttled", 0)) + 1
+            changes: dict[str, Any] = {
+                "status": "pending",
+                "due": now + timedelta(seconds=wait),
+                "throttled": throttled,
+                "error": "429",
+            }
+            report.throttled += 1
+            log.info("outbox throttled key=%s cop_id=%s retry_after=%s", key, cop_id, retry_after)
+        elif status in GONE:
+            changes = {"status": "dead", "error": str(status), "ended": now}
+            report.dead += 1
+            log.warning("outbox target gone key=%s cop_id=%s status=%s target=%s", key, cop_id, status, target[:60])
+            if personal is None:
+                await self._mark_gone(target, cop_id, status, now)
+                dead.add(encode_key(target))
+            else:
+                await self._fall_back(claimed, personal, now)
+        elif status in RETRY or status >= 500 or status < 0:
+            failures += 1
+            if failures >= self.policy.max_failures:
+                changes = {"status": "dead", "error": f"gave up after {failures} failures ({status})", "ended": now}
+                report.dead += 1
+                log.error("outbox gave up key=%s cop_id=%s status=%s failures=%d", key, cop_id, status, failures)
+            else:
+                wait = self._backoff(failures)
+                self._retry_at(wait)
+                changes = {
+                    "status": "pending",
+                    "due": now + timedelta(seconds=wait),
+                    "failures": failures,
+                    "error": str(status),
+                }
+                report.retried += 1
+                log.info("outbox retry key=%s cop_id=%s status=%s in_s=%.1f", key, cop_id, status, wait)
+        else:
+            changes = {"status": "dead", "error": f"refused ({status})", "ended": now}
+            report.dead += 1
+            log.error("outbox item refused key=%s cop_id=%s status=%s", key, cop_id, status)
+        await self._settle(claimed, changes)
+
+    async def _fall_back(self, claimed: Row, personal: Person, now: datetime) -> None:
+        """Queue the fallback of an undeliverable personal message (sent by this or the next flush)."""
+        fallback = loads(claimed.get("fallback"), None)
+        if not isinstance(fallback, dict) or not fallback.get("reference"):
+            return
+        await self.enqueue(
+            f"{claimed.get('key')}|fallback",
+            fallback["reference"],
+            _decode_message(fallback.get("message")),
+            now,
+            cop_id=str(claimed.get("cop_id") or ""),
+            mention=personal,
+        )
+
+    def _backoff(self, failures: int) -> float:
+        """Exponential backoff with "equal jitter": half fixed, half random, so retries spread out."""
+        ceiling = min(self.policy.backoff_cap_s, self.policy.backoff_base_s * 2 ** max(0, failures - 1))
+        return float(ceiling / 2 + self._rng.uniform(0, ceiling / 2))
+
+    async def _settle(self, row: Row, changes: Mapping[str, Any]) -> bool:
+        try:
+            await self._store.update(TABLE, PARTITION, row.row_key, {**row.data, **changes}, etag=row.etag)
+        except (PreconditionFailed, NotFound):
+            log.warning(
+                "outbox item changed under us key=%s status=%s", str(row.get("key"))[:80], changes.get("status")
+            )
+            return False
+        return True
+
+    async def _mark_gone(self, target: str, cop_id: str, status: int, now: datetime) -> None:
+        try:
+            await self._store.upsert(
+                DEAD_TABLE, DEAD_PARTITION, encode_key(target), {"cop_id": cop_id, "status": status, "at": now}
+            )
+            if cop_id:
+                flag = f"{FLAG_PREFIX} ({status}): the bot may have been removed from this CoP's channel"
+                await CopRepo(self._store).change(cop_id, now, lambda cop: replace(cop, flagged=flag))
+        except StorageError:
+            log.warning("could not record a gone target cop_id=%s", cop_id, exc_info=True)
+
+    async def _dead_targets(self) -> set[str]:
+        return {row.row_key for row in await self._store.query(DEAD_TABLE, DEAD_PARTITION, limit=10_000)}
+
+    async def revive(self, cop_id: str) -> int:
+        """The bot is back in the CoP's team (reinstalled): forget the CoP's gone targets."""
+        revived = 0
+        for row in await self._store.query(DEAD_TABLE, DEAD_PARTITION, [Where("cop_id", "eq", cop_id)], limit=10_000):
+            if row.get("cop_id") == cop_id:
+                with contextlib.suppress(NotFound, PreconditionFailed):
+                    await self._store.delete(DEAD_TABLE, DEAD_PARTITION, row.row_key, etag=row.etag)
+                    revived += 1
+        return revived
+
+    async def _recover(self, now: datetime) -> None:
+        """Items left ``sending`` by a process that died mid-send become ``unknown``: never sent twice."""
+        if self._last_recovery is not None and now - self._last_recovery < self.policy.recovery_every:
+            return
+        self._last_recovery = now
+        stuck = await self._store.query(
+            TABLE, PARTITION, [Where("status", "eq", "sending"), Where("lease_until", "lt", now)], limit=100
+        )
+        for row in stuck:
+            log.warning(
+                "outbox item abandoned mid-send; not resending key=%s cop_id=%s",
+                str(row.get("key"))[:80],
+                row.get("cop_id"),
+            )
+            await self._settle(row, {"status": "unknown", "error": "sender died mid-send", "ended": now})
+
+    # -- personal data --------------------------------------------------------------------------------
+    async def export_person(self, aad_id: str) -> list[dict[str, Any]]:
+        rows = await self._store.query(TABLE, PARTITION, [Where("person", "eq", aad_id)], limit=10_000)
+        return [
+            {"key": row.get("key"), "status": row.get("status"), "created": str(row.get("created"))} for row in rows
+        ]
+
+    async def erase_person(self, aad_id: str) -> int:
+        """Drop personal messages queued for or sent to this person (channel posts expire after 30 days)."""
+        removed = 0
+        for row in await self._store.query(TABLE, PARTITION, [Where("person", "eq", aad_id)], limit=10_000):
+            with contextlib.suppress(PreconditionFailed, NotFound):
+                await self._store.delete(TABLE, PARTITION, row.row_key, etag=row.etag)
+                removed += 1
+        return removed
+
+    # -- retention ------------------------------------------------------------------------------------
+    async def purge(self, now: datetime, older_than: timedelta = RETENTION) -> int:
+        """Delete finished items (sent, dead, unknown) created more than ``older_than`` ago, a page at a time."""
+        removed = 0
+        cutoff = now - older_than
+        for status in ("sent", "dead", "unknown"):
+            while True:
+                rows = await self._store.query(
+                    TABLE, PARTITION, [Where("status", "eq", status), Where("created", "lt", cutoff)], limit=100
+                )
+                if not rows:
+                    break
+                try:
+                    await self._store.batch(
+                        TABLE, PARTITION, [BatchOp("delete", row.row_key, etag=row.etag) for row in rows]
+                    )
+                    removed += len(rows)
+                except (PreconditionFailed, NotFound):
+                    for row in rows:
+                        with contextlib.suppress(PreconditionFailed, NotFound):
+                            await self._store.delete(TABLE, PARTITION, row.row_key, etag=row.etag)
+                            removed += 1
+                if len(rows) < 100:
+                    break
+        return removed

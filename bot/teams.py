@@ -8,9 +8,11 @@ through a connector client whose own retries are off, so the outbox owns retries
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -192,6 +194,16 @@ def _message(reply: Reply) -> Activity:
     return cast(Activity, MessageFactory.text(reply))
 
 
+def _with_mention(activity: Activity, mention: Person | None) -> Activity:
+    if mention is not None:
+        tag = f"<at>{mention.name}</at>"
+        activity.text = f"{tag} {activity.text or ''}".strip()
+        activity.entities = [
+            Mention(mentioned=ChannelAccount(id=mention.user_id, name=mention.name), text=tag, type="mention")
+        ]
+    return activity
+
+
 def _person(account: Any) -> Person:
     return Person(
         user_id=str(getattr(account, "id", "") or ""),
@@ -216,6 +228,16 @@ def _dict(value: Any) -> dict[str, Any]:
 def _sub(parent: Mapping[str, Any], name: str) -> dict[str, Any]:
     child = parent.get(name)
     return child if isinstance(child, dict) else {}
+
+
+def _load_reference(reference: Mapping[str, Any]) -> ConversationReference:
+    """Deserialise a stored reference; the tenant survives whichever spelling (tenantId / tenantID) it has."""
+    ref = ConversationReference.deserialize(dict(reference))
+    conversation = reference.get("conversation")
+    if ref.conversation is not None and not ref.conversation.tenant_id and isinstance(conversation, dict):
+        tenant = conversation.get("tenantId") or conversation.get("tenantID")
+        ref.conversation.tenant_id = str(tenant) if tenant else None
+    return ref
 
 
 def reference_of(activity: Activity) -> JSON:
@@ -271,7 +293,8 @@ def to_request(activity: Activity, received_at: datetime) -> Request:
             if isinstance(data.get("text"), str):
                 text = text.replace(data["text"], " ")
     text = _TAG.sub(" ", _AT_TAG.sub(" ", text)).replace("&nbsp;", " ")
-    text = " ".join(text.split())
+    # collapse runs of spaces but keep line breaks: pasted CSV and multi-line questions stay intact
+    text = "\n".join(" ".join(line.split()) for line in text.replace("\r\n", "\n").split("\n")).strip()
 
     kind: RequestKind = "other"
     action: CardAction | None = None
@@ -332,13 +355,7 @@ class TeamsResponder:
         self.invoke_body: JSON | None = None
 
     async def reply(self, message: Reply, *, mention: Person | None = None) -> str | None:
-        activity = _message(message)
-        if mention is not None:
-            tag = f"<at>{mention.name}</at>"
-            activity.text = f"{tag} {activity.text or ''}".strip()
-            activity.entities = [
-                Mention(mentioned=ChannelAccount(id=mention.user_id, name=mention.name), text=tag, type="mention")
-            ]
+        activity = _with_mention(_message(message), mention)
         try:
             sent = await self._context.send_activity(activity)
         except ErrorResponseException as error:
@@ -384,7 +401,16 @@ class TeamsResponder:
         team = _dict(self._context.activity.channel_data).get("team") or {}
         if not team.get("id"):
             return None
-        details = await TeamsInfo.get_team_details(self._context, team["id"])
+        # TeamsInfo.get_team_details uses the SDK's *synchronous* Teams client (requests): called on the loop it
+        # blocks every turn, and deadlocks against a connector served by the same loop. Run it in a thread,
+        # with a timeout and no SDK retries.
+        client = await TeamsInfo.get_teams_connector_client(self._context)
+        client.config.retry_policy.retries = 0
+        client.config.connection.timeout = 10
+        try:
+            details = await asyncio.to_thread(client.teams.get_team_details, team["id"])
+        finally:
+            client.close()
         return (details.aad_group_id or "", details.name or team.get("name") or "")
 
 
@@ -400,6 +426,17 @@ def _delivery_error(error: ErrorResponseException) -> DeliveryError:
             except ValueError:
                 retry_after = None
     return DeliveryError(status, retry_after, str(error)[:200])
+
+
+@contextlib.contextmanager
+def _delivery_errors() -> Iterator[None]:
+    """Connector failures become DeliveryError(status, retry_after) for the outbox to act on."""
+    try:
+        yield
+    except ErrorResponseException as error:
+        raise _delivery_error(error) from None
+    except (TimeoutError, ClientRequestError, OSError) as error:
+        raise DeliveryError(0, None, str(error)[:200]) from None
 
 
 OnRequest = Callable[[Request, TeamsResponder], Awaitable[None]]
@@ -493,30 +530,21 @@ class TeamsGateway:
 
     async def send(self, reference: Mapping[str, Any], message: Reply, *, mention: Person | None = None) -> str:
         """Post into the conversation of ``reference``; returns the new activity id."""
-        ref = ConversationReference.deserialize(dict(reference))
+        ref = _load_reference(reference)
         activity = _message(message)
         activity.conversation = ref.conversation
         activity.from_property = ref.bot
         activity.recipient = ref.user
         activity.channel_id = ref.channel_id
         activity.service_url = ref.service_url
-        if mention is not None:
-            tag = f"<at>{mention.name}</at>"
-            activity.text = f"{tag} {activity.text or ''}".strip()
-            activity.entities = [
-                Mention(mentioned=ChannelAccount(id=mention.user_id, name=mention.name), text=tag, type="mention")
-            ]
+        _with_mention(activity, mention)
         client = await self._client(ref.service_url)
-        try:
+        with _delivery_errors():
             result = await client.conversations.send_to_conversation(ref.conversation.id, activity)
-        except ErrorResponseException as error:
-            raise _delivery_error(error) from None
-        except (TimeoutError, ClientRequestError, OSError) as error:
-            raise DeliveryError(0, None, str(error)[:200]) from None
         return str(getattr(result, "id", "") or "")
 
     async def update(self, reference: Mapping[str, Any], activity_id: str, message: Reply) -> None:
-        ref = ConversationReference.deserialize(dict(reference))
+        ref = _load_reference(reference)
         activity = _message(message)
         activity.id = activity_id
         activity.conversation = ref.conversation
@@ -524,16 +552,12 @@ class TeamsGateway:
         activity.channel_id = ref.channel_id
         activity.service_url = ref.service_url
         client = await self._client(ref.service_url)
-        try:
+        with _delivery_errors():
             await client.conversations.update_activity(ref.conversation.id, activity_id, activity)
-        except ErrorResponseException as error:
-            raise _delivery_error(error) from None
-        except (TimeoutError, ClientRequestError, OSError) as error:
-            raise DeliveryError(0, None, str(error)[:200]) from None
 
     async def open_personal_chat(self, reference: Mapping[str, Any], person: Person) -> JSON:
         """Create (or find) the 1:1 chat with ``person`` and return its conversation reference."""
-        ref = ConversationReference.deserialize(dict(reference))
+        ref = _load_reference(reference)
         tenant_id = ref.conversation.tenant_id if ref.conversation is not None else None
         params = ConversationParameters(
             is_group=False,
@@ -543,12 +567,8 @@ class TeamsGateway:
             channel_data={"tenant": {"id": tenant_id}} if tenant_id else None,
         )
         client = await self._client(ref.service_url)
-        try:
+        with _delivery_errors():
             created = await client.conversations.create_conversation(params)
-        except ErrorResponseException as error:
-            raise _delivery_error(error) from None
-        except (TimeoutError, ClientRequestError, OSError) as error:
-            raise DeliveryError(0, None, str(error)[:200]) from None
         personal = ConversationReference(
             bot=ref.bot,
             user=ChannelAccount(id=person.user_id, name=person.name, aad_object_id=person.aad_id or None),
@@ -560,7 +580,7 @@ class TeamsGateway:
 
     async def close(self) -> None:
         for client in self._clients.values():
-            await client.close()
+            await client.__aexit__(None, None, None)  # SDKClientAsync has no close(); this closes its session
         self._clients.clear()
 
 

@@ -10,7 +10,18 @@ from collections.abc import Iterator
 
 from bot.turn import Card
 
-CARD_MODULES: tuple[str, ...] = ("cards.help", "cards.audit", "cards.privacy")
+CARD_MODULES: tuple[str, ...] = (
+    "cards.help",
+    "cards.membership",
+    "cards.setup",
+    "cards.directory",
+    "cards.faq",
+    "cards.queries",
+    "cards.digest",
+    "cards.governance",
+    "cards.audit",
+    "cards.privacy",
+)
 
 
 def all_examples() -> Iterator[tuple[str, Card]]:

@@ -154,24 +154,22 @@ def input_number(input_id: str, *, label: str, value: int | None = None, low: in
     return field
 
 
-def input_date(input_id: str, *, label: str, value: str = "", required: bool = False) -> JSON:
-    field: JSON = {"type": "Input.Date", "id": input_id, "label": label}
+def _input_when(kind: str, input_id: str, label: str, value: str, required: bool) -> JSON:
+    field: JSON = {"type": kind, "id": input_id, "label": label}
     if value:
         field["value"] = value
     if required:
         field["isRequired"] = True
         field["errorMessage"] = f"{label} is required"
     return field
+
+
+def input_date(input_id: str, *, label: str, value: str = "", required: bool = False) -> JSON:
+    return _input_when("Input.Date", input_id, label, value, required)
 
 
 def input_time(input_id: str, *, label: str, value: str = "", required: bool = False) -> JSON:
-    field: JSON = {"type": "Input.Time", "id": input_id, "label": label}
-    if value:
-        field["value"] = value
-    if required:
-        field["isRequired"] = True
-        field["errorMessage"] = f"{label} is required"
-    return field
+    return _input_when("Input.Time", input_id, label, value, required)
 
 
 def input_toggle(input_id: str, *, title: str, value: bool = False) -> JSON:

@@ -146,6 +146,21 @@ class PersonState:
     core_etag: str | None
     memberships: dict[str, tuple[Membership, str]]  # cop_id -> (membership, etag)
 
+    def sorted_memberships(self) -> list[Membership]:
+        """The memberships, oldest first."""
+        return sorted((m for m, _ in self.memberships.values()), key=lambda m: m.joined_at)
+
+
+def _release_core(state: PersonState, cop_id: str, now: datetime) -> BatchOp:
+    """The batch op that stops ``cop_id`` being the person's core CoP. Under the relaxed rule the person may be
+    core elsewhere too: then the claim moves there, so the claim row keeps naming a real core membership."""
+    others = sorted(
+        (m for c, (m, _) in state.memberships.items() if c != cop_id and m.tier == "core"), key=lambda m: m.joined_at
+    )
+    if others:
+        return BatchOp("update", "core", {"cop_id": others[0].cop_id, "since": now}, state.core_etag)
+    return BatchOp("delete", "core", {}, state.core_etag)
+
 
 class MembershipRepo:
     def __init__(self, store: TableStore) -> None:
@@ -168,8 +183,7 @@ class MembershipRepo:
         return PersonState(profile, core[0] if core else None, core[1] if core else None, memberships)
 
     async def memberships_of(self, aad_id: str) -> list[Membership]:
-        state = await self.person(aad_id)
-        return sorted((m for m, _ in state.memberships.values()), key=lambda m: m.joined_at)
+        return (await self.person(aad_id)).sorted_memberships()
 
     async def membership(self, cop_id: str, aad_id: str) -> Membership | None:
         try:
@@ -205,10 +219,16 @@ class MembershipRepo:
         CoreElsewhere when joining as core while core elsewhere and neither switching nor relaxed.
         Retries on concurrent changes to the same person; the store's conditional writes decide races.
         """
+        fresh = state is None
         for _ in range(5):
-            state = state if state is not None else await self.person(profile.aad_id)
+            if state is None:
+                state, fresh = await self.person(profile.aad_id), True
             try:
                 return await self._join_once(cop_id, profile, tier, now, enforce_one_core, switch_core, state)
+            except CoreElsewhere:
+                if fresh:
+                    raise
+                state = None  # the caller's snapshot may be stale: confirm before asking the person to choose
             except (PreconditionFailed, AlreadyExists, NotFound):
                 state = None  # somebody else changed this person: read again and decide again
         raise PreconditionFailed("membership kept changing; try again")
@@ -242,7 +262,7 @@ class MembershipRepo:
                 ops.append(BatchOp("update", "core", {"cop_id": cop_id, "since": now}, state.core_etag))
             # relaxed rule and staying core elsewhere: the "core" row keeps pointing at the first core CoP
         elif tier == "wider" and state.core_cop_id == cop_id:
-            ops.append(BatchOp("delete", "core", {}, state.core_etag))
+            ops.append(_release_core(state, cop_id, now))
         membership = Membership(
             cop_id=cop_id,
             aad_id=profile.aad_id,
@@ -268,7 +288,7 @@ class MembershipRepo:
             )
         return membership, demoted.cop_id if demoted else None
 
-    async def leave(self, cop_id: str, aad_id: str) -> Membership | None:
+    async def leave(self, cop_id: str, aad_id: str, now: datetime) -> Membership | None:
         """Remove a membership (and the core claim if it was the core CoP). Returns what was removed."""
         for _ in range(5):
             state = await self.person(aad_id)
@@ -278,7 +298,7 @@ class MembershipRepo:
                 return None
             ops = [BatchOp("delete", _membership_key(cop_id), {}, existing[1])]
             if state.core_cop_id == cop_id:
-                ops.append(BatchOp("delete", "core", {}, state.core_etag))
+                ops.append(_release_core(state, cop_id, now))
             try:
                 await self._store.batch(PEOPLE, encode_key(aad_id), ops)
             except (PreconditionFailed, NotFound):
@@ -293,6 +313,34 @@ class MembershipRepo:
 
     async def save_profile(self, profile: Profile) -> None:
         await self._store.upsert(PEOPLE, encode_key(profile.aad_id), "profile", _profile_data(profile))
+
+    async def update_profile(self, profile: Profile) -> None:
+        """Save the profile and carry name and organisational area into every membership (and the rosters,
+        which count by area), atomically in the person's partition."""
+        for _ in range(5):
+            state = await self.person(profile.aad_id)
+            ops = [BatchOp("upsert", "profile", _profile_data(profile))]
+            changed: list[Membership] = []
+            for cop_id, (membership, etag) in state.memberships.items():
+                if (membership.org_area, membership.name, membership.user_id) == (
+                    profile.org_area,
+                    profile.name,
+                    profile.user_id,
+                ):
+                    continue
+                updated = replace(membership, org_area=profile.org_area, name=profile.name, user_id=profile.user_id)
+                ops.append(BatchOp("update", _membership_key(cop_id), _membership_data(updated), etag))
+                changed.append(updated)
+            try:
+                await self._store.batch(PEOPLE, encode_key(profile.aad_id), ops)
+            except (PreconditionFailed, NotFound):
+                continue
+            for membership in changed:
+                await self._store.upsert(
+                    ROSTER, encode_key(membership.cop_id), encode_key(profile.aad_id), _membership_data(membership)
+                )
+            return
+        raise PreconditionFailed("profile kept changing; try again")
 
     async def erase_person(self, aad_id: str) -> list[str]:
         """Delete everything stored about a person here; returns the CoPs they were in."""

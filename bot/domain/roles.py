@@ -13,6 +13,8 @@ from bot.router import Turn
 from bot.turn import Role
 
 COP_KEY = "cop"  # turn.state key holding the resolved Cop record
+MEMBERSHIPS_KEY = "memberships"  # turn.state key holding the caller's memberships, when they were read
+PERSON_KEY = "person_state"  # turn.state key holding the caller's PersonState when it was read
 
 
 def role_in(cop: Cop | None, aad_id: str, is_member: bool, admins: frozenset[str]) -> Role:
@@ -40,7 +42,13 @@ async def resolve_role(turn: Turn) -> tuple[Role, str | None]:
         turn.state[COP_KEY] = cop
         if cop is None:
             return role_in(None, aad_id, False, admins), cop_id
-        is_member = bool(aad_id) and await MembershipRepo(services.store).membership(cop_id, aad_id) is not None
+        is_member = False
+        if aad_id:
+            # one partition query instead of a point read: the same round trip, and a join reuses the snapshot
+            state = await MembershipRepo(services.store).person(aad_id)
+            turn.state[PERSON_KEY] = state
+            turn.state[MEMBERSHIPS_KEY] = state.sorted_memberships()
+            is_member = cop_id in state.memberships
         return role_in(cop, aad_id, is_member, admins), cop_id
     if not aad_id:
         return Role.ANYONE, None
@@ -51,7 +59,10 @@ async def resolve_role(turn: Turn) -> tuple[Role, str | None]:
     if len(led) == 1:
         turn.state[COP_KEY] = led[0]
         return role_in(led[0], aad_id, True, admins), led[0].cop_id
-    mine = await MembershipRepo(services.store).memberships_of(aad_id)
+    state = await MembershipRepo(services.store).person(aad_id)
+    turn.state[PERSON_KEY] = state
+    mine = state.sorted_memberships()
+    turn.state[MEMBERSHIPS_KEY] = mine
     active = {c.cop_id: c for c in all_cops}
     mine = [m for m in mine if m.cop_id in active]
     if not led and len(sponsored) == 1:

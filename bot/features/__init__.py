@@ -10,7 +10,18 @@ from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router
 
-FEATURES: tuple[str, ...] = ("bot.features.help", "bot.features.audit", "bot.features.privacy")
+FEATURES: tuple[str, ...] = (
+    "bot.features.help",
+    "bot.features.membership",
+    "bot.features.setup",
+    "bot.features.directory",
+    "bot.features.faq",
+    "bot.features.queries",
+    "bot.features.digest",
+    "bot.features.governance",
+    "bot.features.audit",
+    "bot.features.privacy",
+)
 
 
 def build_router(links: Links | None = None, privacy: PrivacyRegistry | None = None) -> Router:

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot import outbox
 from bot.domain.members import MembershipRepo
-from bot.features.audit import erase_audit
+from bot.features.audit import FORMER_MEMBER, erase_audit
 from bot.links import Download, Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
@@ -32,7 +33,7 @@ from cards.privacy import (
     kept_card,
     my_data_card,
 )
-from storage.base import StorageError
+from storage.base import PreconditionFailed, StorageError
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -91,14 +92,43 @@ async def export_everything(services: Services, aad_id: str) -> dict[str, Any]:
     }
 
 
-async def erase_everywhere(services: Services, aad_id: str, names: frozenset[str]) -> list[str]:
+def _scrub(value: str, needles: list[str]) -> str:
+    for needle in needles:
+        value = value.replace(needle, FORMER_MEMBER)
+    return value
+
+
+async def scrub_outbox_mentions(services: Services, aad_id: str, user_id: str, names: frozenset[str]) -> int:
+    """Messages queued for (or kept after sending to) other people may name the person, e.g. a lead's "Zelda
+    asked: …" notification. The outbox's own eraser drops the person's own messages; this replaces their ids and
+    names in everyone else's with "former member" and drops an @mention of them. Returns rows changed."""
+    needles = sorted({n for n in (aad_id, user_id, *names) if len(n.strip()) >= 2}, key=len, reverse=True)
+    changed = 0
+    for row in await services.store.query(outbox.TABLE, outbox.PARTITION):
+        data = dict(row.data)
+        if aad_id in str(data.get("mention", "")) or (user_id and user_id in str(data.get("mention", ""))):
+            data.pop("mention", None)
+        for name, value in list(data.items()):
+            if isinstance(value, str) and name not in ("key", "person", "target"):
+                data[name] = _scrub(value, needles)
+        if data != dict(row.data):
+            try:
+                await services.store.update(outbox.TABLE, row.partition_key, row.row_key, data, etag=row.etag)
+            except PreconditionFailed:
+                continue  # being delivered right now; the retention purge removes it within its 30 days
+            changed += 1
+    return changed
+
+
+async def erase_everywhere(services: Services, aad_id: str, names: frozenset[str], user_id: str = "") -> list[str]:
     """Run every eraser (each is idempotent). Returns the sources that failed; the caller asks to try again."""
     failed: list[str] = []
     try:
         # first, while the person's names can still be found in their profile and entries
         await erase_audit(services, aad_id, names)
+        await scrub_outbox_mentions(services, aad_id, user_id, names)
     except StorageError:
-        log.warning("could not anonymise the audit log before erasure", exc_info=True)
+        log.warning("could not anonymise the audit log and outbox before erasure", exc_info=True)
         return ["audit"]
     for source in services.privacy.sources:
         try:
@@ -181,7 +211,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             await _answer(turn, expired_card())
             return
         names = await _known_names(turn, aad_id)
-        failed = await erase_everywhere(turn.services, aad_id, names)
+        failed = await erase_everywhere(turn.services, aad_id, names, turn.request.person.user_id)
         if failed:
             log.warning("forget me incomplete failed=%s activity_id=%s", ",".join(failed), turn.request.activity_id)
             await _answer(turn, erase_incomplete_card())

@@ -33,6 +33,7 @@ def test_settings(**overrides: Any) -> Settings:
         signing_key=TEST_SIGNING_KEY,
         scheduler_enabled=False,
         programme_admins=frozenset({"aad-admin"}),
+        outbox_conversation_gap_s=0.0,  # feature tests flush several messages to one chat; pacing has its own tests
     )
     return replace(base, **overrides)
 
@@ -194,3 +195,6 @@ async def running_bot(
 
 def sqlite_path(tmp: Path) -> Path:
     return tmp / "copbot.sqlite3"
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a factory, not a test

@@ -1,0 +1,35 @@
+"""Count storage round trips per activity of a scenario, in-process, with a counting store."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import aiohttp
+
+from bench.scenarios import Scenario
+from storage.counting import CountingStore
+from storage.sqlite import SqliteStore
+from tests.kit.harness import running_bot
+
+SAMPLES = 20
+
+
+async def round_trips(scenario: Scenario) -> tuple[float, dict[str, int]]:
+    """Average store calls per activity (dedupe claim included) and the breakdown of the last activity."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = CountingStore(SqliteStore(Path(tmp) / "rt.sqlite3"))
+        async with running_bot(store) as bot, aiohttp.ClientSession() as http:
+            if scenario.setup is not None:
+                await scenario.setup(bot.url, bot.acts, http)
+            make = scenario.make(bot.acts)
+            await bot.post(make(-1))  # warm caches the way a running bot has them
+            store.reset()
+            last: dict[str, int] = {}
+            for i in range(SAMPLES):
+                before = dict(store.calls)
+                await bot.post(make(i))
+                last = {k: v - before.get(k, 0) for k, v in store.calls.items() if v - before.get(k, 0)}
+            total = store.total / SAMPLES
+        await store.close()
+    return total, last

@@ -1,0 +1,471 @@
+"""Ranks FAQ entries for a free-text question and decides whether the best one is a confident answer.
+
+Ranking is BM25 from the ``bm25s`` library over three indexes built from the same analysed text
+(:mod:`bot.answers.text`):
+
+- **phrasings**: one document per phrasing (the question and each alternative); an entry scores the best of its
+  phrasings, so a long list of alternatives neither dilutes nor inflates it;
+- **answers**: one document per entry (answer text and tags);
+- **bigrams**: one document per entry holding the adjacent-word pairs of its phrasings (function words kept), to
+  break ties between entries that share the question's content words.
+
+The three scores are combined linearly (:class:`Calibration` holds the weights). Question words of 7+ letters that
+the index has never seen are corrected to a known word one edit away (typos such as "comunity" or "sponser").
+
+Confidence (0..1) is ours, not BM25: it says how much of the question the best entry explains (the IDF-weighted
+share of the question's words it covers, where words the index has never seen count against it and everyday
+words only a little), how much of it is found in its question or alternatives, and how much evidence there is.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import bm25s  # type: ignore[import-untyped]
+import numpy as np
+import numpy.typing as npt
+
+from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry
+from bot.answers.text import (
+    FILLER_WORDS,
+    MIN_FUZZY_LENGTH,
+    STOP_WORDS,
+    SYNONYMS,
+    analyse,
+    deletes,
+    generic_stems,
+    stem,
+    tokenize,
+    words,
+)
+
+__all__ = [
+    "DEFAULT_CALIBRATION",
+    "MAX_QUERY_CHARS",
+    "MAX_QUERY_TOKENS",
+    "Abstain",
+    "AbstainReason",
+    "Answer",
+    "Calibration",
+    "FaqIndex",
+    "Features",
+    "Match",
+    "bench_ranking",
+    "tokenize",
+]
+
+# -- tuning constants: all in one place ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Ranking weights and the confidence threshold.
+
+    Calibrated with ``tests/answers/calibration.json`` (staff-style questions labelled with the entry that
+    answers them, or null for "not in the FAQ"). Only the ``tune`` and ``holdout-1`` splits are used for tuning
+    (``python -m tests.answers.sweep_threshold`` reads nothing else); ``holdout`` and ``holdout-2`` were never
+    tuned on and measure generalisation. ``tests/answers/test_calibration.py`` prints the figures of every split.
+
+    The ranking weights came from a coarse grid search on the tuning splits (they matter little: between 91 %
+    and 93 % right at <= 3 % wrong across the grid); ``min_confidence`` from the sweep printed by
+    ``python -m tests.answers.sweep_threshold`` (0.42: 91.9 % right, 2.7 % wrong on the tuning splits; the
+    targets hold only from 0.42 to 0.44, so re-run the sweep after any change to the ranker, the text lists or
+    the FAQ). A margin rule (runner-up close to the best) and phrasing recall were tried and cross-validated
+    between the two tuning splits; neither helped, so neither is in the code.
+    """
+
+    k1: float = 1.2  # BM25 term-frequency saturation (all three indexes)
+    phrasing_b: float = 0.75  # BM25 length normalisation of the phrasing documents
+    answer_b: float = 0.75  # ... and of the answer documents
+    phrasing_weight: float = 1.0  # the best phrasing's BM25 score counts this much
+    answer_weight: float = 0.3  # the answer text's BM25 score counts this much
+    bigram_weight: float = 0.15  # matching adjacent-word pairs of the phrasings (ties between similar entries)
+    # Entries of a CoP's own FAQ beat programme entries that match about as well.
+    cop_scope_boost: float = 1.2
+    # -- confidence (ours, not BM25) --
+    # An unknown question word (never seen in any entry) weighs this fraction of the rarest known word's IDF in the
+    # "how much of the question is explained" denominator: "book annual leave" must not match the "leave a CoP"
+    # entry on "leave" alone.
+    unknown_weight: float = 1.0
+    generic_weight: float = 0.25  # weight factor of everyday words (GENERIC_WORDS), known or not, when ranking too
+    answer_credit: float = 0.5  # a question word found only in an entry's answer counts this much as covered
+    # An entry that mentions a term only in its answer counts this much towards the term's document frequency
+    # (for the coverage weights): a word said in passing in a few answers stays a strong signal.
+    answer_df_weight: float = 0.25
+    # confidence = evidence * (explained_weight * explained + (1 - explained_weight) * phrased);
+    # see :class:`Features`.
+    explained_weight: float = 0.7
+    # Questions whose matched words are all very common (only "CoP") stay unsure unless their wording matches a
+    # phrasing closely (matching bigrams: "What is a CoP?").
+    evidence_scale: float = 1.0
+    min_confidence: float = 0.42
+
+
+DEFAULT_CALIBRATION = Calibration()
+
+MAX_QUERY_CHARS = 4000  # longer questions are cut before any processing
+MAX_QUERY_TOKENS = 60  # content tokens of a question that are used
+
+_FloatArray = npt.NDArray[np.float32]
+
+# -- results ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One ranked entry: ``score`` is the raw (scope-boosted) combined BM25 score, ``confidence`` is in 0..1."""
+
+    entry: FaqEntry
+    score: float
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A confident answer; ``others`` are the next best matches (for "did you mean" links)."""
+
+    match: Match
+    others: tuple[Match, ...] = ()
+
+    @property
+    def entry(self) -> FaqEntry:
+        return self.match.entry
+
+    @property
+    def confidence(self) -> float:
+        return self.match.confidence
+
+
+AbstainReason = Literal["empty", "no_terms", "no_match", "low_confidence"]
+
+_ABSTAIN_MESSAGES: dict[AbstainReason, str] = {
+    "empty": "the question is empty",
+    "no_terms": "the question has no words to search for",
+    "no_match": "no FAQ entry shares a word with the question",
+    "low_confidence": "no FAQ entry matches the question confidently",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Abstain:
+    """No confident answer; ``matches`` are the best candidates found, if any."""
+
+    reason: AbstainReason
+    matches: tuple[Match, ...] = ()
+
+    @property
+    def message(self) -> str:
+        return _ABSTAIN_MESSAGES[self.reason]
+
+    @property
+    def best(self) -> Match | None:
+        return self.matches[0] if self.matches else None
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """What the confidence of one candidate is computed from (each in 0..1)."""
+
+    explained: float  # IDF-weighted share of the question's terms the entry covers (unknown words included)
+    phrased: float  # IDF-weighted share of the question's terms found in the entry's question or alternatives
+    evidence: float  # covered IDF mass plus matching bigrams' weight, over evidence_scale, capped at 1
+
+    def confidence(self, calibration: Calibration) -> float:
+        w = calibration.explained_weight
+        return round(self.evidence * (w * self.explained + (1.0 - w) * self.phrased), 4)
+
+
+# -- the index -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    terms: tuple[str, ...]  # distinct content terms in order
+    weights: tuple[float, ...]  # coverage weight of each term (IDF; unknown terms: the unknown weight)
+    generic: tuple[bool, ...]  # whether each term is an everyday word
+    bigrams: tuple[str, ...]  # distinct bigrams
+
+
+class _Bm25:
+    """One ``bm25s`` index over pre-analysed documents (lists of terms), scored with weighted query terms."""
+
+    def __init__(self, documents: Sequence[Sequence[str]], k1: float, b: float) -> None:
+        self._model = bm25s.BM25(k1=k1, b=b, method="lucene")
+        # bm25s needs at least one token per document and in the corpus; "" is its own placeholder token.
+        self._model.index([list(d) or [""] for d in documents], show_progress=False)
+        self._vocab: dict[str, int] = self._model.vocab_dict
+        self._size = len(documents)
+
+    def __contains__(self, term: str) -> bool:
+        return term in self._vocab
+
+    def scores(self, terms: Iterable[str], weak: Iterable[str] = (), weak_weight: float = 1.0) -> _FloatArray:
+        """BM25 scores of every document: ``terms`` count fully, ``weak`` terms ``weak_weight`` times."""
+        ids = [self._vocab[t] for t in terms if t and t in self._vocab]
+        weak_ids = [self._vocab[t] for t in weak if t and t in self._vocab]
+        total: _FloatArray = np.zeros(self._size, dtype=np.float32)
+        if ids:
+            total += self._model.get_scores_from_ids(ids)
+        if weak_ids:
+            total += weak_weight * self._model.get_scores_from_ids(weak_ids)
+        return total
+
+
+@dataclass(frozen=True, slots=True)
+class _Indexes:
+    phrasings: _Bm25  # one document per phrasing
+    answers: _Bm25  # one document per entry: answer text and tags
+    bigrams: _Bm25  # one document per entry: the bigrams of all its phrasings
+
+
+class FaqIndex:
+    """An immutable BM25 index over FAQ entries. Build with :meth:`build`; cheap to rebuild on FAQ edits."""
+
+    def __init__(self, entries: tuple[FaqEntry, ...], calibration: Calibration) -> None:
+        self._entries = entries
+        self._calibration = calibration
+        c = calibration
+        n = len(entries)
+        phrasing_docs: list[list[str]] = []
+        starts: list[int] = []
+        answer_docs: list[list[str]] = []
+        bigram_docs: list[list[str]] = []
+        self._phrasing_terms: list[frozenset[str]] = []
+        self._answer_terms: list[frozenset[str]] = []
+        word_df: dict[str, int] = {}
+        for entry in entries:
+            starts.append(len(phrasing_docs))
+            bigrams: list[str] = []
+            entry_words: set[str] = set()
+            for phrasing in entry.phrasings:
+                raw = words(phrasing)
+                entry_words.update(raw)
+                analysed = analyse(raw)
+                phrasing_docs.append(analysed.terms)
+                bigrams.extend(analysed.bigrams)
+            answer_raw = words(entry.answer) + words(" ".join(entry.tags).replace("-", " "))
+            entry_words.update(answer_raw)
+            answer_docs.append(analyse(answer_raw).terms)
+            bigram_docs.append(bigrams)
+            self._phrasing_terms.append(frozenset(t for doc in phrasing_docs[starts[-1] :] for t in doc))
+            self._answer_terms.append(frozenset(answer_docs[-1]))
+            for word in entry_words:
+                word_df[word] = word_df.get(word, 0) + 1
+        self._starts = np.asarray(starts, dtype=np.int64)
+        self._bm25 = (
+            _Indexes(
+                phrasings=_Bm25(phrasing_docs, c.k1, c.phrasing_b),
+                answers=_Bm25(answer_docs, c.k1, c.answer_b),
+                bigrams=_Bm25(bigram_docs, c.k1, c.phrasing_b),
+            )
+            if n
+            else None
+        )
+
+        # Coverage weights (IDF over entries): an entry whose phrasings contain the term counts 1, one that only
+        # mentions it in its answer counts ``answer_df_weight``.
+        df: dict[str, float] = {}
+        for phrasing_terms, answer_terms in zip(self._phrasing_terms, self._answer_terms, strict=True):
+            for term in phrasing_terms:
+                df[term] = df.get(term, 0.0) + 1.0
+            for term in answer_terms - phrasing_terms:
+                df[term] = df.get(term, 0.0) + c.answer_df_weight
+        self._idf = {term: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for term, d in df.items()}
+        self._unknown_idf = c.unknown_weight * max(self._idf.values(), default=1.0)
+        self._boost = np.asarray(
+            [1.0 if e.scope == PROGRAMME_SCOPE else c.cop_scope_boost for e in entries], dtype=np.float32
+        )
+        self._word_df = word_df
+        fuzzy: dict[str, set[str]] = {}
+        for word in word_df:
+            if len(word) >= MIN_FUZZY_LENGTH - 1 and word.isalpha():
+                for variant in deletes(word):
+                    fuzzy.setdefault(variant, set()).add(word)
+        self._fuzzy = {variant: tuple(sorted(found)) for variant, found in fuzzy.items()}
+
+    @classmethod
+    def build(cls, entries: Iterable[FaqEntry], calibration: Calibration = DEFAULT_CALIBRATION) -> FaqIndex:
+        """Index ``entries`` (any mix of programme and CoP entries). Entry ids need not be unique across scopes."""
+        return cls(tuple(entries), calibration)
+
+    @property
+    def entries(self) -> tuple[FaqEntry, ...]:
+        return self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # -- query processing ---------------------------------------------------------------------------------
+    def _correct(self, word: str) -> str:
+        """A known word one edit away from an unknown one (same first letter), else the word itself."""
+        if (
+            word in self._word_df
+            or len(word) < MIN_FUZZY_LENGTH
+            or not word.isalpha()
+            or word in STOP_WORDS
+            or word in FILLER_WORDS
+            or word in SYNONYMS
+            or stem(word) in self._idf
+        ):
+            return word
+        candidates: set[str] = set()
+        for variant in deletes(word):
+            candidates.update(self._fuzzy.get(variant, ()))
+        candidates = {c for c in candidates if c[0] == word[0]}
+        if not candidates:
+            return word
+        return min(candidates, key=lambda c: (abs(len(c) - len(word)), -self._word_df[c], c))
+
+    def _query(self, text: str) -> _Query:
+        raw = [self._correct(w) for w in words(text[:MAX_QUERY_CHARS])]
+        analysed = analyse(raw, limit=MAX_QUERY_TOKENS)
+        generic = generic_stems()
+        c = self._calibration
+        weights: dict[str, float] = {}
+        for term in analysed.terms:
+            if term not in weights:
+                weight = self._idf.get(term, self._unknown_idf)
+                weights[term] = weight * c.generic_weight if term in generic else weight
+        bigrams = tuple(dict.fromkeys(analysed.bigrams))
+        return _Query(tuple(weights), tuple(weights.values()), tuple(t in generic for t in weights), bigrams)
+
+    # -- ranking -----------------------------------------------------------------------------------------
+    def search(self, text: str, k: int = 3) -> list[Match]:
+        """The ``k`` best entries for ``text``, best first, with their confidence. Empty when nothing matches."""
+        return self._rank(self._query(text), k)
+
+    def _scores(self, bm25: _Indexes, query: _Query) -> tuple[_FloatArray, _FloatArray]:
+        """Combined score of every entry (0 for entries that share no content term with the question), and the
+        weighted bigram part of it."""
+        c = self._calibration
+        strong = [t for t, g in zip(query.terms, query.generic, strict=True) if not g]
+        weak = [t for t, g in zip(query.terms, query.generic, strict=True) if g]
+        per_phrasing = bm25.phrasings.scores(strong, weak, c.generic_weight)
+        best_phrasing = np.maximum.reduceat(per_phrasing, self._starts)
+        scores: _FloatArray = c.phrasing_weight * best_phrasing + c.answer_weight * bm25.answers.scores(
+            strong, weak, c.generic_weight
+        )
+        bigrams: _FloatArray = np.zeros_like(scores)
+        if query.bigrams:
+            # Bigrams only reorder entries that share a content term with the question.
+            bigrams = np.where(scores > 0, c.bigram_weight * bm25.bigrams.scores(query.bigrams), 0.0).astype(np.float32)
+            scores += bigrams
+        scores *= self._boost
+        return scores, bigrams
+
+    def _rank(self, query: _Query, k: int) -> list[Match]:
+        return [match for match, _ in self._rank_with_features(query, k)]
+
+    def _rank_with_features(self, query: _Query, k: int) -> list[tuple[Match, Features]]:
+        if not query.terms or k <= 0 or self._bm25 is None:
+            return []
+        scores, bigrams = self._scores(self._bm25, query)
+        want = min(len(scores), k)
+        top = np.argpartition(-scores, want - 1)[:want] if want < len(scores) else np.arange(len(scores))
+        ranked = sorted((int(i) for i in top if scores[i] > 0), key=lambda i: (-float(scores[i]), i))
+        out: list[tuple[Match, Features]] = []
+        for doc in ranked:
+            features = self._features(query, doc, float(bigrams[doc]))
+            confidence = features.confidence(self._calibration)
+            out.append((Match(self._entries[doc], float(scores[doc]), confidence), features))
+        return out
+
+    def _features(self, query: _Query, doc: int, bigram_evidence: float) -> Features:
+        c = self._calibration
+        phrasing_terms = self._phrasing_terms[doc]
+        answer_terms = self._answer_terms[doc]
+        covered = phrased = 0.0
+        for term, weight in zip(query.terms, query.weights, strict=True):
+            if term in phrasing_terms:
+                covered += weight
+                phrased += weight
+            elif term in answer_terms:
+                covered += c.answer_credit * weight
+        total = sum(query.weights)
+        return Features(
+            explained=min(1.0, covered / total),
+            phrased=min(1.0, phrased / total),
+            evidence=min(1.0, (covered + bigram_evidence) / c.evidence_scale),
+        )
+
+    def answer(self, text: str, *, min_confidence: float | None = None) -> Answer | Abstain:
+        """The best entry when it is confident enough, otherwise :class:`Abstain` with the reason."""
+        if not text or not text.strip():
+            return Abstain("empty")
+        query = self._query(text)
+        if not query.terms:
+            return Abstain("no_terms")
+        matches = self._rank(query, 3)
+        if not matches:
+            return Abstain("no_match")
+        threshold = self._calibration.min_confidence if min_confidence is None else min_confidence
+        if matches[0].confidence < threshold:
+            return Abstain("low_confidence", tuple(matches))
+        return Answer(matches[0], tuple(matches[1:]))
+
+
+# -- benchmark -------------------------------------------------------------------------------------------
+
+
+def _synthetic_entries(n_entries: int, rng: random.Random) -> list[FaqEntry]:
+    """``n_entries`` FAQ entries shaped like real ones: programme entries rephrased with extra vocabulary."""
+    from bot.answers.faq import load_programme_faq  # local: the benchmark is the only user here
+
+    _, base = load_programme_faq()
+    syllables = ["ka", "lo", "mi", "ner", "sto", "va", "pri", "den", "qua", "rul", "te", "bo", "sin", "gar"]
+    extra = ["".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))) for _ in range(3000)]
+    out: list[FaqEntry] = []
+    for i in range(n_entries):
+        src = base[i % len(base)]
+        words = rng.sample(extra, 6)
+        out.append(
+            FaqEntry(
+                entry_id=f"{src.entry_id}-{i}",
+                question=f"{src.question} {' '.join(words[:2])}",
+                answer=f"{src.answer} {' '.join(words[2:])}",
+                alternatives=tuple(f"{a} {words[j % 6]}" for j, a in enumerate(src.alternatives)),
+                tags=src.tags,
+                scope=PROGRAMME_SCOPE if i % 3 else f"cop-{i % 22}",
+                source="bench",
+            )
+        )
+    return out
+
+
+def bench_ranking(n_entries: int = 2000, n_queries: int = 500, seed: int = 7) -> dict[str, float]:
+    """Build an index of ``n_entries`` synthetic entries and time ``n_queries`` calls of :meth:`FaqIndex.answer`.
+
+    Returns ``build_ms``, ``p50_ms``, ``p99_ms`` and ``max_ms`` (wall clock, one thread).
+    """
+    rng = random.Random(seed)
+    entries = _synthetic_entries(n_entries, rng)
+    started = time.perf_counter()
+    index = FaqIndex.build(entries)
+    build_ms = (time.perf_counter() - started) * 1000
+    queries: list[str] = []
+    for _ in range(n_queries):
+        entry = rng.choice(entries)
+        words = rng.choice(entry.phrasings).split()
+        kept = [w for w in words if rng.random() > 0.3] or words
+        queries.append(" ".join([*kept, rng.choice(["please", "thanks", "wifi", "deadline", "comunity"])]))
+    timings: list[float] = []
+    for query in queries:
+        started = time.perf_counter()
+        index.answer(query)
+        timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    cuts = statistics.quantiles(timings, n=100, method="inclusive")
+    return {
+        "entries": float(n_entries),
+        "queries": float(n_queries),
+        "build_ms": round(build_ms, 3),
+        "p50_ms": round(cuts[49], 4),
+        "p99_ms": round(cuts[98], 4),
+        "max_ms": round(timings[-1], 4),
+    }

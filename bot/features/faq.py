@@ -1,0 +1,470 @@
+"""Answering questions from the FAQ (``ask`` and free text) and the leads' FAQ management (``faq``, ``faq add``,
+``faq remove``, ``faq import``).
+
+A question is ranked against the CoP's own entries plus the programme-wide FAQ. In personal chat without a CoP
+context, each CoP the person belongs to is searched (each index holds the programme FAQ too) and the most
+confident answer wins. No confident answer, or "No, it didn't help", opens a query for the CoP's leads; when
+it is unclear which CoP should get it, the asker picks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from bot import audit
+from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry
+from bot.answers.ranker import Answer
+from bot.domain.cops import Cop, CopRepo
+from bot.domain.faq import (
+    MAX_COP_ENTRIES,
+    SOURCE_CSV,
+    SOURCE_LEAD,
+    SOURCE_QUERY,
+    Draft,
+    FaqChanged,
+    FaqIndexes,
+    FaqRepo,
+    clean_line,
+    normalise_question,
+    plan_import,
+    split_alternatives,
+    validate_draft,
+)
+from bot.domain.members import MembershipRepo
+from bot.domain.queries import MAX_TEXT_CHARS, Origin, QueryRepo
+from bot.domain.roles import MEMBERSHIPS_KEY
+from bot.features.queries import cop_of, lead_cop, open_query, thread_root_of
+from bot.links import Links
+from bot.privacy import PrivacyRegistry
+from bot.router import Router, Turn
+from bot.services import Services
+from bot.turn import Role
+from cards.elements import notice, safe
+from cards.faq import (
+    HELPED_THANKS,
+    FeedbackData,
+    added_card,
+    answer_card,
+    answered_card,
+    choose_cop_card,
+    faq_form_card,
+    faq_list_card,
+    import_form_card,
+    import_report_card,
+)
+
+log = logging.getLogger(__name__)
+
+EXTRAS_KEY = "faq.indexes"
+
+EMPTY_QUESTION = "Type your question after **ask**, for example: ask how do I join a CoP?"
+TOO_LONG = (
+    "That message is {n:,} characters, too long for me to search. Please ask your question in fewer than "
+    "{limit:,} characters (the details can follow once a lead picks it up)."
+)
+PASSED_ON = (
+    "I don't have a confident answer to that, so I've passed it to the leads of **{cop}**. They'll follow up {where}."
+)
+PASSED_ON_AFTER_NO = (
+    "Sorry it didn't help. I've passed your question to the leads of **{cop}**; they'll follow up {where}."
+)
+NO_COPS = "I don't have a confident answer to that, and no CoP is set up yet to pass it to. Please try again later."
+ALTERED = "That button has been altered, so I ignored it. Type **help** to start again."
+UNKNOWN_COP = "Please choose one of the CoPs in the list."
+REMOVE_USAGE = "Say which entry to remove, e.g. **faq remove f3** (type **faq** to see the ids)."
+REMOVE_PROGRAMME = "{id} is a programme-wide entry; the programme team manages those. Your own entries start with f."
+REMOVE_MISSING = "There is no entry {id} in {cop}'s FAQ, so nothing was removed. Type **faq** to see the ids."
+REMOVED = "Removed {id} from {cop}'s FAQ: {question}"
+DUPLICATE = "that question is already in the FAQ as {id}"
+TOO_MANY = "the FAQ already has {n} entries (at most {limit}); remove some first"
+BUSY = "Someone else was editing the FAQ at the same moment; nothing was changed. Please try again."
+
+
+def indexes(services: Services) -> FaqIndexes:
+    cache = services.extras.get(EXTRAS_KEY)
+    if not isinstance(cache, FaqIndexes):
+        cache = FaqIndexes(services.store)
+        services.extras[EXTRAS_KEY] = cache
+    return cache
+
+
+def question_hash(question: str) -> str:
+    return hashlib.sha256(question.encode("utf-8")).hexdigest()[:20]
+
+
+def where_phrase(turn: Turn) -> str:
+    return "in this thread" if turn.request.place.kind == "channel" else "here"
+
+
+# -- answering ------------------------------------------------------------------------------------------------
+
+
+async def candidate_cops(turn: Turn) -> list[Cop]:
+    """The CoPs whose FAQ answers this turn: the turn's CoP, else (personal chat) the CoPs the person is in."""
+    cop = await cop_of(turn)
+    if cop is not None:
+        return [cop]
+    if turn.cop_id or not turn.request.person.aad_id:
+        return []
+    memberships = turn.state.get(MEMBERSHIPS_KEY)
+    if memberships is None:  # the role check did not need them (a CoP was already known)
+        memberships = await MembershipRepo(turn.services.store).memberships_of(turn.request.person.aad_id)
+    if not memberships:
+        return []
+    active = {c.cop_id: c for c in await CopRepo(turn.services.store).all()}
+    return [active[m.cop_id] for m in memberships if m.cop_id in active]
+
+
+async def best_answer(services: Services, question: str, cops: list[Cop]) -> tuple[Answer, Cop | None] | None:
+    now = services.clock.now()
+    best: tuple[Answer, Cop | None] | None = None
+    scopes: list[Cop | None] = list(cops) or [None]
+    for cop in scopes:
+        index = await indexes(services).for_cop(cop.cop_id if cop else None, now)
+        found = index.answer(question)
+        if isinstance(found, Answer) and (best is None or found.confidence > best[0].confidence):
+            best = (found, cop if cop is None or not found.entry.is_programme or len(cops) == 1 else None)
+    return best
+
+
+async def answer_question(turn: Turn, question: str) -> None:
+    question = question.strip()
+    if not question:
+        await turn.tell(EMPTY_QUESTION)
+        return
+    if len(question) > MAX_TEXT_CHARS:
+        await turn.tell(TOO_LONG.format(n=len(question), limit=MAX_TEXT_CHARS))
+        return
+    cops = await candidate_cops(turn)
+    found = await best_answer(turn.services, question, cops)
+    root = thread_root_of(turn) if turn.request.place.kind == "channel" else ""
+    if found is not None:
+        answer, cop = found
+        feedback = FeedbackData(
+            cop.cop_id if cop else "", question_hash(question), question, root, answer.entry.entry_id
+        )
+        shown = answer_card(question, answer.entry, entry_cop_name(answer.entry, cops), feedback)
+        log.info("answered entry=%s confidence=%.3f cop_id=%s", answer.entry.entry_id, answer.confidence, turn.cop_id)
+        await turn.respond.reply(shown)
+        return
+    log.info("no confident answer cop_id=%s", turn.cop_id)
+    await open_for(turn, question, cops, root, "ask")
+
+
+def entry_cop_name(entry: FaqEntry, cops: list[Cop]) -> str:
+    if entry.scope == PROGRAMME_SCOPE:
+        return "Programme"
+    return next((c.name for c in cops if c.cop_id == entry.scope), "CoP")
+
+
+async def open_for(turn: Turn, question: str, cops: list[Cop], root: str, origin: Origin) -> None:
+    """Open a query with the one CoP in play, or ask which CoP when several (or none of the person's) fit."""
+    if len(cops) == 1:
+        await open_and_confirm(turn, cops[0], question, root, origin)
+        return
+    choices = cops or await CopRepo(turn.services.store).all()
+    if not choices:
+        await turn.tell(NO_COPS)
+        return
+    if len(choices) == 1:
+        await open_and_confirm(turn, choices[0], question, root, origin)
+        return
+    feedback = FeedbackData("", question_hash(question), question, root, "", origin)
+    shown = choose_cop_card(question, feedback, [(c.cop_id, c.name) for c in choices])
+    if turn.request.kind == "action":
+        turn.respond.answer_action(shown)
+    else:
+        await turn.respond.reply(shown)
+
+
+async def open_and_confirm(turn: Turn, cop: Cop, question: str, root: str, origin: Origin) -> None:
+    request = turn.request
+    await open_query(
+        turn.services,
+        cop,
+        request.person,
+        question,
+        turn.services.clock.now(),
+        place_kind=request.place.kind,
+        reference=request.conversation_reference,
+        thread_root_id=root if request.place.kind == "channel" else "",
+        origin=origin,
+    )
+    template = PASSED_ON_AFTER_NO if origin == "not_helpful" else PASSED_ON
+    message = template.format(cop=safe(cop.name, 120), where=where_phrase(turn))
+    if request.kind == "action":
+        turn.respond.answer_action(notice(message, title="Passed to the leads"))
+    else:
+        await turn.respond.reply(message)
+
+
+def feedback_of(turn: Turn) -> FeedbackData | None:
+    """The question a feedback button carries, if its hash (sealed as ``id``) still matches."""
+    action = turn.request.action
+    if action is None:
+        return None
+    data = action.data
+    question = data.get("q")
+    if not isinstance(question, str) or not question.strip() or len(question) > MAX_TEXT_CHARS:
+        return None
+    if question_hash(question) != data.get("id"):
+        return None
+    origin = "not_helpful" if data.get("origin") == "not_helpful" else "ask"
+    return FeedbackData(
+        str(data.get("cop_id", "")),
+        str(data["id"]),
+        question,
+        str(data.get("root", ""))[:200],
+        str(data.get("entry", ""))[:80],
+        origin,
+    )
+
+
+# -- FAQ management -------------------------------------------------------------------------------------------
+
+
+def form_inputs(data: Any) -> tuple[Draft, str]:
+    def field(name: str) -> str:
+        value = data.get(name) if hasattr(data, "get") else None
+        return value if isinstance(value, str) else ""
+
+    alternatives_text = field("alternatives")
+    draft = Draft(clean_line(field("question")), field("answer").strip(), split_alternatives(alternatives_text))
+    return draft, alternatives_text
+
+
+async def add_entries(turn: Turn, cop: Cop, drafts: list[Draft], source: str) -> list[FaqEntry]:
+    services = turn.services
+    now = services.clock.now()
+    added = await FaqRepo(services.store).add(cop.cop_id, drafts, source, now)
+    person = turn.request.person
+    detail = ", ".join(e.entry_id for e in added)
+    await audit.record(services.store, cop.cop_id, now, person.aad_id, person.name, f"faq.{source}", detail)
+    return added
+
+
+def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
+    # FAQ entries hold no personal data (authors are in the audit log); queries register their own exporter.
+
+    @router.command("ask", help="Ask a question; I answer from the FAQ or pass it to the leads", usage="<question>")
+    async def ask(turn: Turn) -> None:
+        await answer_question(turn, turn.args)
+
+    @router.fallback
+    async def free_text(turn: Turn) -> None:
+        await answer_question(turn, turn.args)
+
+    @router.action("faq.helped")
+    async def helped(turn: Turn) -> None:
+        feedback = feedback_of(turn)
+        if feedback is None:
+            await turn.tell(ALTERED)
+            return
+        log.info("faq helped entry=%s cop_id=%s", feedback.entry_id, feedback.cop_id or "-")
+        entry = await find_entry(turn.services, feedback)
+        if entry is None:
+            turn.respond.answer_action(notice(HELPED_THANKS))
+            return
+        name = await scope_name(turn.services, entry)
+        turn.respond.answer_action(answered_card(feedback.question, entry, name, HELPED_THANKS))
+
+    @router.action("faq.not_helped")
+    async def not_helped(turn: Turn) -> None:
+        feedback = feedback_of(turn)
+        if feedback is None:
+            await turn.tell(ALTERED)
+            return
+        log.info("faq did not help entry=%s cop_id=%s", feedback.entry_id, feedback.cop_id or "-")
+        cops = await candidate_cops(turn)
+        root = thread_root_of(turn) or feedback.root
+        await open_for(turn, feedback.question, cops, root, "not_helpful")
+
+    @router.action("faq.pick_cop")
+    async def pick_cop(turn: Turn) -> None:
+        feedback = feedback_of(turn)
+        action = turn.request.action
+        if feedback is None or action is None:
+            await turn.tell(ALTERED)
+            return
+        chosen = action.data.get("target_cop")
+        cop = await CopRepo(turn.services.store).get(chosen) if isinstance(chosen, str) and chosen else None
+        if cop is None or not cop.active:
+            await turn.tell(UNKNOWN_COP)
+            return
+        origin: Origin = "not_helpful" if feedback.origin == "not_helpful" else "ask"
+        await open_and_confirm(turn, cop, feedback.question, feedback.root, origin)
+
+    @router.command("faq", help="This CoP's FAQ entries, with their ids", role=Role.LEAD)
+    async def list_faq(turn: Turn) -> None:
+        cop = await lead_cop(turn)
+        if cop is None:
+            return
+        await turn.respond.reply(await list_card(turn.services, cop))
+
+    async def list_card(services: Services, cop: Cop) -> Any:
+        await indexes(services).ensure_programme(services.clock.now())
+        repo = FaqRepo(services.store)
+        entries = await repo.entries(cop.cop_id)
+        programme = await repo.entries(PROGRAMME_SCOPE)
+        return faq_list_card(cop.cop_id, cop.name, entries, len(programme))
+
+    @router.command("faq add", help="Add an entry to this CoP's FAQ (a form)", role=Role.LEAD)
+    async def faq_add(turn: Turn) -> None:
+        cop = await lead_cop(turn)
+        if cop is not None:
+            await turn.respond.reply(faq_form_card(cop.cop_id, cop.name))
+
+    @router.action("faq.add_form", role=Role.LEAD)
+    async def faq_add_form(turn: Turn) -> None:
+        cop = await lead_cop(turn)
+        if cop is not None:
+            turn.respond.answer_action(faq_form_card(cop.cop_id, cop.name))
+
+    @router.action("faq.add", role=Role.LEAD)
+    async def faq_add_submit(turn: Turn) -> None:
+        cop = await lead_cop(turn)
+        action = turn.request.action
+        if cop is None or action is None:
+            return
+        draft, alternatives_text = form_inputs(action.data)
+        query_id = str(action.data.get("id", "") or "")
+        problems = validate_draft(draft)
+        repo = FaqRepo(turn.services.store)
+        existing = await repo.entries(cop.cop_id)
+        if not problems:
+            known = {normalise_question(p): e.entry_id for e in existing for p in e.phrasings}
+            duplicate = next((known[k] for k in map(normalise_question, draft.phrasings()) if k in known), None)
+            if duplicate:
+                problems.append(DUPLICATE.format(id=duplicate))
+            elif len(existing) >= MAX_COP_ENTRIES:
+                problems.append(TOO_MANY.format(n=len(existing), limit=MAX_COP_ENTRIES))
+        if problems:
+            turn.respond.answer_action(
+                faq_form_card(
+                    cop.cop_id,
+                    cop.name,
+                    question=draft.question,
+                    answer=draft.answer,
+                    alternatives=alternatives_text,
+                    errors=problems,
+                    query_id=query_id,
+                )
+            )
+            return
+        if query_id and await QueryRepo(turn.services.store).get(cop.cop_id, query_id) is None:
+            query_id = ""  # the query is gone; still a fine entry
+        try:
+            [entry] = await add_entries(turn, cop, [draft], SOURCE_QUERY if query_id else SOURCE_LEAD)
+        except FaqChanged:
+            await turn.tell(BUSY)
+            return
+        turn.respond.answer_action(added_card(entry, cop.name))
+
+    @router.command("faq remove", help="Remove an entry from this CoP's FAQ", role=Role.LEAD, usage="<id>")
+    async def faq_remove(turn: Turn) -> None:
+        cop = await lead_cop(turn)
+        if cop is None:
+            return
+        entry_id = turn.args.strip().lower()
+        if not entry_id or " " in entry_id:
+            await turn.tell(REMOVE_USAGE)
+            return
+        shown_id = safe(entry_id, 40)
+        if not entry_id.startswith("f") or not entry_id[1:].isdigit():
+            programme = await FaqRepo(turn.services.store).get(PROGRAMME_SCOPE, entry_id)
+            template = REMOVE_PROGRAMME if programme is not None else REMOVE_MISSING
+            await turn.tell(template.format(id=shown_id, cop=safe(cop.name, 120)))
+            return
+        services = turn.services
+        now = services.clock.now()
+        try:
+            removed = await FaqRepo(services.store).remove(cop.cop_id, entry_id, now)
+        except FaqChanged:
+            await turn.tell(BUSY)
+            return
+        if removed is None:
+            await turn.tell(REMOVE_MISSING.format(id=shown_id, cop=safe(cop.name, 120)))
+            return
+        person = turn.request.person
+        await audit.record(services.store, cop.cop_id, now, person.aad_id, person.name, "faq.remove", entry_id)
+        await turn.tell(
+            REMOVED.format(id=removed.entry_id, cop=safe(cop.name, 120), question=safe(removed.question, 300))
+        )
+
+    @router.command(
+        "faq import",
+        help="Import FAQ entries from CSV (a form, or CSV after the command)",
+        role=Role.LEAD,
+        usage="[csv]",
+    )
+    async def faq_import(turn: Turn) -> None:
+        cop = await lead_cop(turn)
+        if cop is None:
+            return
+        if not turn.args.strip():
+            await turn.respond.reply(import_form_card(cop.cop_id, cop.name))
+            return
+        await run_import(turn, cop, turn.args)
+
+    @router.action("faq.import_form", role=Role.LEAD)
+    async def faq_import_form(turn: Turn) -> None:
+        cop = await lead_cop(turn)
+        if cop is not None:
+            turn.respond.answer_action(import_form_card(cop.cop_id, cop.name))
+
+    @router.action("faq.import", role=Role.LEAD)
+    async def faq_import_submit(turn: Turn) -> None:
+        cop = await lead_cop(turn)
+        action = turn.request.action
+        if cop is None or action is None:
+            return
+        raw = action.data.get("csv")
+        text = raw if isinstance(raw, str) else ""
+        if not text.strip():
+            turn.respond.answer_action(import_form_card(cop.cop_id, cop.name, error="Paste some CSV first."))
+            return
+        await run_import(turn, cop, text)
+
+    async def run_import(turn: Turn, cop: Cop, text: str) -> None:
+        existing = await FaqRepo(turn.services.store).entries(cop.cop_id)
+        plan = plan_import(text, existing)
+        errors = [(e.row, e.reason) for e in plan.errors]
+        drafts = plan.valid
+        room = max(0, MAX_COP_ENTRIES - len(existing))
+        if len(drafts) > room:
+            errors.append(
+                (
+                    0,
+                    TOO_MANY.format(n=len(existing), limit=MAX_COP_ENTRIES) + f"; {len(drafts) - room} "
+                    "valid rows were left out",
+                )
+            )
+            drafts = drafts[:room]
+        try:
+            added = await add_entries(turn, cop, drafts, SOURCE_CSV) if drafts else []
+        except FaqChanged:
+            await turn.tell(BUSY)
+            return
+        report = import_report_card(cop.name, added, errors)
+        if turn.request.kind == "action":
+            turn.respond.answer_action(report)
+        else:
+            await turn.respond.reply(report)
+
+
+async def find_entry(services: Services, feedback: FeedbackData) -> FaqEntry | None:
+    repo = FaqRepo(services.store)
+    if feedback.cop_id:
+        entry = await repo.get(feedback.cop_id, feedback.entry_id)
+        if entry is not None:
+            return entry
+    return await repo.get(PROGRAMME_SCOPE, feedback.entry_id)
+
+
+async def scope_name(services: Services, entry: FaqEntry) -> str:
+    if entry.is_programme:
+        return "Programme"
+    cop = await CopRepo(services.store).get(entry.scope)
+    return cop.name if cop else "CoP"

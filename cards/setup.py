@@ -1,0 +1,144 @@
+"""The CoP setup card (posted on install, reopened by ``setup``) and its confirmation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.domain.cops import Cop, PersonRef
+from bot.turn import JSON, Card
+from cards.elements import card, execute, facts, heading, input_choice, input_number, input_text, safe, text
+
+STATUSES: tuple[tuple[str, str], ...] = (
+    ("launched", "Launched"),
+    ("preparing", "Preparations underway"),
+    ("paused", "Paused"),
+)
+STATUS_NAMES = dict(STATUSES)
+NAME_MAX = 120
+PRACTICE_AREA_MAX = 120
+TOR_MAX = 500
+OBJECTIVES_MAX = 2000
+HOURS_MIN, HOURS_MAX = 1, 720
+
+
+@dataclass(frozen=True)
+class SetupView:
+    cop: Cop
+    here_is_home: bool  # the card is shown in the home channel already
+    intro: str = ""  # e.g. the thanks on first install
+
+
+def people(refs: Iterable[PersonRef]) -> str:
+    return ", ".join(safe(p.name or "(unnamed)", 80) for p in refs) or "—"
+
+
+def setup_card(view: SetupView) -> Card:
+    cop = view.cop
+    body: list[JSON] = [heading(f"Set up {safe(cop.name, NAME_MAX)}")]
+    if view.intro:
+        body.append(text(view.intro))
+    body.append(
+        facts(
+            [
+                ("Leads", people(cop.leads)),
+                ("Sponsor", people([cop.sponsor]) if cop.sponsor else "not set yet"),
+            ]
+        )
+    )
+    body.append(
+        text(
+            "Add leads with **leads add @name** (2 to 4 leads are recommended) and set the senior sponsor with "
+            "**sponsor set @name**.",
+            subtle=True,
+            size="small",
+        )
+    )
+    body.extend(
+        [
+            input_text("name", label="CoP name", value=cop.name, max_length=NAME_MAX, required=True),
+            input_text(
+                "practice_area",
+                label="Practice area",
+                value=cop.practice_area,
+                placeholder="e.g. Planning, Human Resources",
+                max_length=PRACTICE_AREA_MAX,
+            ),
+            input_choice("status", label="Status", choices=[(title, key) for key, title in STATUSES], value=cop.status),
+            input_text(
+                "terms_of_reference_url",
+                label="Terms of reference (link)",
+                value=cop.terms_of_reference_url,
+                placeholder="https://…",
+                max_length=TOR_MAX,
+            ),
+            input_text(
+                "objectives",
+                label="Objectives",
+                value=cop.objectives,
+                multiline=True,
+                max_length=OBJECTIVES_MAX,
+            ),
+            input_choice(
+                "home",
+                label="Home channel for my posts (digests, events)",
+                choices=[
+                    ("Keep the current home channel", "keep"),
+                    ("Use the channel this card is in", "here"),
+                ],
+                value="keep",
+            ),
+            input_number(
+                "answer_target_hours",
+                label="Questions should be answered within (hours)",
+                value=cop.answer_target_hours,
+                low=HOURS_MIN,
+                high=HOURS_MAX,
+            ),
+        ]
+    )
+    if view.here_is_home:
+        body.append(text("This channel is the home channel now.", subtle=True, size="small"))
+    return card(
+        body,
+        [execute("Save", "setup.save", {"cop_id": cop.cop_id}, style="positive")],
+        summary=f"Set up {cop.name}",
+    )
+
+
+def saved_card(cop: Cop, warnings: Iterable[str] = ()) -> Card:
+    body: list[JSON] = [
+        heading(f"{safe(cop.name, NAME_MAX)} is set up"),
+        facts(
+            [
+                ("Practice area", safe(cop.practice_area, PRACTICE_AREA_MAX) or "—"),
+                ("Status", STATUS_NAMES.get(cop.status, cop.status)),
+                ("Leads", people(cop.leads)),
+                ("Sponsor", people([cop.sponsor]) if cop.sponsor else "not set yet"),
+                ("Terms of reference", safe(cop.terms_of_reference_url, TOR_MAX) or "—"),
+                ("Answer target", f"{cop.answer_target_hours} hours"),
+            ]
+        ),
+    ]
+    if cop.objectives:
+        body.append(text(safe(cop.objectives, OBJECTIVES_MAX)))
+    body.extend(text(w, color="warning") for w in warnings)
+    return card(body, [execute("Edit again", "setup.open", {"cop_id": cop.cop_id})], summary=f"{cop.name} is set up")
+
+
+def examples() -> Iterable[tuple[str, Card]]:
+    lead = PersonRef("aad-0001", "29:user-1", "Alice Adams")
+    cop = Cop(
+        cop_id="19:team-1@thread.tacv2",
+        name="Data and Insight",
+        tenant_id="tenant-1",
+        service_url="https://smba.example",
+        practice_area="Planning",
+        status="launched",
+        leads=(lead,),
+        objectives="Share good practice in reporting.",
+        terms_of_reference_url="https://example.ac.uk/tor",
+    )
+    yield "first-time", setup_card(SetupView(cop, here_is_home=True, intro="Thanks for adding me."))
+    yield "reopened", setup_card(SetupView(cop, here_is_home=False))
+    yield "saved", saved_card(cop, ["This CoP has 1 lead; 2 to 4 are recommended."])

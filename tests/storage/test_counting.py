@@ -1,0 +1,23 @@
+"""The counting proxy counts one round trip per call and changes nothing else."""
+
+from __future__ import annotations
+
+from storage.base import BatchOp
+from storage.counting import CountingStore
+from storage.sqlite import SqliteStore
+
+
+async def test_counts_each_operation_once() -> None:
+    store = CountingStore(SqliteStore(":memory:"))
+    await store.insert("things", "p", "a", {"n": 1})
+    row = await store.get("things", "p", "a")
+    await store.update("things", "p", "a", {"n": 2}, etag=row.etag)
+    await store.upsert("things", "p", "b", {"n": 3})
+    await store.batch("things", "p", [BatchOp("delete", "b")])
+    assert [r.row_key for r in await store.query("things", "p")] == ["a"]
+    await store.delete("things", "p", "a")
+    assert store.total == 7
+    assert store.calls["get:things"] == 1
+    store.reset()
+    assert store.total == 0
+    await store.close()
