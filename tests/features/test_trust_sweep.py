@@ -8,6 +8,7 @@ crawl, and fails this test if it stores personal data without registering an era
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 
 from bot import audit
 from bot.domain.cops import CopRepo
+from bot.turn import Person
 from storage.sqlite import SqliteStore
 from tests.features.trust_setup import make_cop
 from tests.kit.activities import User, team
@@ -155,7 +157,20 @@ async def _journey(bot: BotUnderTest) -> None:
     await _crawl(bot, BOB, lead_cards, budget=30, filler={**FILLER, "Input.Text": "Lecture capture guidance"})
     await audit.record(store, TEAM.id, now, BOB.aad, BOB.name, "leads add", f"added {ZELDA.name} ({ZELDA.aad})")
     await audit.record(store, TEAM.id, now, ZELDA.aad, ZELDA.name, "faq add", "Where is the handbook?")
+    # Zelda's personal chat is gone when the outbox delivers to her: the item ends "dead", still naming her
+    reference = {
+        "serviceUrl": bot.connector.url,
+        "channelId": "msteams",
+        "conversation": {"id": TEAM.general, "tenantId": acts.tenant, "conversationType": "channel"},
+        "bot": {"id": acts.bot_id, "name": "CoP Bot"},
+    }
+    zelda = Person(user_id=ZELDA.id, aad_id=ZELDA.aad, name=ZELDA.name)
+    await bot.services.outbox.enqueue("sweep-note", reference, f"Hello {ZELDA.name}", now, personal_for=zelda)
+    bot.connector.policy = lambda call: (
+        (403, {}) if call.path.rstrip("/") == "/v3/conversations" and ZELDA.id in json.dumps(call.body) else None
+    )
     await bot.services.outbox.flush(bot.services.clock.now())
+    bot.connector.policy = None
 
 
 def _hits(value: Any) -> list[str]:
