@@ -8,6 +8,7 @@ survey answers and put "former member" where a record must stay for others (ques
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -33,7 +34,7 @@ from cards.privacy import (
     kept_card,
     my_data_card,
 )
-from storage.base import PreconditionFailed, StorageError
+from storage.base import NotFound, PreconditionFailed, StorageError
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -100,11 +101,18 @@ def _scrub(value: str, needles: list[str]) -> str:
 
 async def scrub_outbox_mentions(services: Services, aad_id: str, user_id: str, names: frozenset[str]) -> int:
     """Messages queued for (or kept after sending to) other people may name the person, e.g. a lead's "Zelda
-    asked: …" notification. The outbox's own eraser drops the person's own messages; this replaces their ids and
-    names in everyone else's with "former member" and drops an @mention of them. Returns rows changed."""
+    asked: …" notification. The outbox's own eraser drops the person's own messages; this drops items keyed by
+    the person (a channel fallback of their welcome), replaces their ids and names in everyone else's with
+    "former member" and drops an @mention of them. Returns rows changed."""
     needles = sorted({n for n in (aad_id, user_id, *names) if len(n.strip()) >= 2}, key=len, reverse=True)
     changed = 0
     for row in await services.store.query(outbox.TABLE, outbox.PARTITION):
+        if aad_id in row.row_key or aad_id in str(row.get("key", "")):
+            # keyed by the person (e.g. the channel fallback of their welcome): the item itself is about them
+            with contextlib.suppress(PreconditionFailed, NotFound):
+                await services.store.delete(outbox.TABLE, row.partition_key, row.row_key, etag=row.etag)
+                changed += 1
+            continue
         data = dict(row.data)
         if aad_id in str(data.get("mention", "")) or (user_id and user_id in str(data.get("mention", ""))):
             data.pop("mention", None)
