@@ -8,13 +8,12 @@ from bot.turn import Card
 from cards.elements import card, execute, heading, notice, open_url, text
 
 ERASED = (
-    "Your profile, memberships, event sign-ups, questions and answers, FAQ suggestions and any messages waiting "
-    "to be sent to you"
+    "Your profile, your memberships, any lead or sponsor role, your name and ids on questions you asked or "
+    "answered, sign-ups, and any messages waiting to be sent to you"
 )
 KEPT = (
-    "Counts that include you (how many members, how many attended) and your anonymous survey answers, which "
-    "cannot be traced to you. Where you asked or answered a question, the question stays for others with your "
-    'name replaced by "former member".'
+    "Figures that identify no one (attendance numbers, anonymous survey answers). Questions you asked or "
+    'answered, and the CoP audit log, stay for others with your name replaced by "former member".'
 )
 
 
