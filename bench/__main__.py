@@ -79,7 +79,7 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
                         name = scenario.name if concurrency == 1 else f"{scenario.name}@{concurrency}"
                         base = await drive(echo.url, echo_message(acts), total=scenario.total, concurrency=concurrency)
                         ours = await drive(
-                            copbot.url, scenario.make(acts), total=scenario.total, concurrency=concurrency
+                            target.url, scenario.make(acts), total=scenario.total, concurrency=concurrency
                         )
                         connector.clear()
                         results["scenarios"][name] = {
