@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench install node clean
+.PHONY: run test lint bench install node clean chromium playground
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ lint: install
 	$(BIN)/ruff format --check bot cards storage tests bench
 	$(BIN)/mypy
 
-test: install node lint
+test: install node chromium lint
 	$(BIN)/pytest -q
 
 bench: install node
@@ -45,3 +45,23 @@ clean:
 package: install
 	MICROSOFT_APP_ID="$(MICROSOFT_APP_ID)" COPBOT_PUBLIC_URL="$(COPBOT_PUBLIC_URL)" \
 		$(BIN)/python -m deployment.manifest --out deployment/build/appPackage.zip
+
+# The Playground journey test (tests/playground) drives Debian's Chromium. Install it when it is missing and
+# apt-get can run without a prompt (root); otherwise say so and go on: that test then skips with the reason.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+		echo "Chromium is missing and apt-get needs root here: the Playground journey test will be skipped"; exit 0; fi; \
+	echo "Installing Chromium with apt-get for the Playground journey test..."; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	if timeout 900 apt-get install -y -q chromium >/dev/null 2>&1 \
+		|| { timeout 300 apt-get update -q >/dev/null 2>&1 \
+			&& timeout 900 apt-get install -y -q chromium >/dev/null 2>&1; }; then \
+		echo "Chromium installed."; \
+	else echo "Could not install Chromium with apt-get: the Playground journey test will be skipped"; fi
+
+# The bot behind the Microsoft 365 Agents Playground (a Teams-like web client, offline) on 127.0.0.1; Ctrl-C stops
+# both. See deployment/playground/README.md. ARGS="--fresh" starts from an empty store.
+playground: install node
+	$(BIN)/python -m deployment.playground $(ARGS)

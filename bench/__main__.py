@@ -15,7 +15,7 @@ from typing import Any
 from bench.load import drive
 from bench.processes import ROOT, start_copbot, start_echo
 from bench.roundtrips import round_trips
-from bench.scenarios import SCENARIOS, echo_message
+from bench.scenarios import SCENARIOS, Scenario, echo_message
 from tests.kit.activities import Activities
 from tests.kit.azurite import Azurite
 from tests.kit.connector import FakeConnector
@@ -72,6 +72,8 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
                     if selected and scenario.name not in selected:
                         continue
                     target = bots[scenario.storage]
+                    if scenario.seed is not None:
+                        await seed(scenario, Path(tmp), azurite, acts)
                     if scenario.setup is not None:
                         await scenario.setup(target.url, acts, http)
                     trips, breakdown = await round_trips(scenario)
@@ -108,6 +110,26 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
             echo.stop()
             await connector.close()
     return results
+
+
+async def seed(scenario: Scenario, data_dir: Path, azurite: Azurite, acts: Activities) -> None:
+    """Write a scenario's starting data straight into the store of the bot that will run it."""
+    from storage.base import TableStore
+
+    store: TableStore
+    if scenario.storage == "azurite":
+        from storage.azure import AzureTableStore
+
+        store = AzureTableStore.from_connection_string(azurite.connection_string)
+    else:
+        from storage.sqlite import SqliteStore
+
+        store = SqliteStore(data_dir / "bench.sqlite3")
+    try:
+        assert scenario.seed is not None
+        await scenario.seed(store, acts)
+    finally:
+        await store.close()
 
 
 def print_fanout(row: dict[str, Any]) -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.processes import SIGNING_KEY
 from bench.scenarios import Scenario
 from storage.counting import CountingStore
 from storage.sqlite import SqliteStore
-from tests.kit.harness import running_bot
+from tests.kit.harness import running_bot, test_settings
 
 SAMPLES = 20
 
@@ -19,7 +20,12 @@ async def round_trips(scenario: Scenario) -> tuple[float, dict[str, int]]:
     """Average store calls per activity (dedupe claim included) and the breakdown of the last activity."""
     with tempfile.TemporaryDirectory() as tmp:
         store = CountingStore(SqliteStore(Path(tmp) / "rt.sqlite3"))
-        async with running_bot(store) as bot, aiohttp.ClientSession() as http:
+        async with (
+            running_bot(store, settings=test_settings(signing_key=SIGNING_KEY)) as bot,
+            aiohttp.ClientSession() as http,
+        ):
+            if scenario.seed is not None:
+                await scenario.seed(store, bot.acts)
             if scenario.setup is not None:
                 await scenario.setup(bot.url, bot.acts, http)
             make = scenario.make(bot.acts)

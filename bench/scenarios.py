@@ -4,9 +4,9 @@ the echo bot, plus optional setup (install a team, join members) done before tim
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -15,9 +15,11 @@ from bench.processes import SIGNING_KEY
 from bot.sealing import seal_card
 from bot.signing import Signer
 from bot.turn import Card
-from tests.kit.activities import Activities, team, user
+from storage.base import TableStore
+from tests.kit.activities import BOT_ID, BOT_NAME, Activities, Team, team, user
 
 Setup = Callable[[str, Activities, aiohttp.ClientSession], Awaitable[None]]
+Seed = Callable[[TableStore, Activities], Awaitable[None]]  # writes starting data straight into the bot's store
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Scenario:
     concurrency: tuple[int, ...] = (1, 20)
     total: int = 400
     storage: str = "sqlite"  # or "azurite"
+    seed: Seed | None = None
 
 
 def _help(acts: Activities) -> Callable[[int], dict[str, Any]]:
@@ -117,10 +120,98 @@ def echo_message(acts: Activities) -> Callable[[int], dict[str, Any]]:
     return lambda i: acts.personal(user(i % 500 + 1000), "help")
 
 
+# -- rsvp: 20 people answering one event's card at once (Action.Execute invokes in the CoP's channel) --------------
+
+RSVP_TEAM: Team = team(4242, "Bench CoP")
+RSVP_EVENT = "be0c4be0c4be"
+RSVP_PEOPLE = 20
+FAKE_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # the in-process round-trip run uses the tests' clock
+
+
+def _clocks() -> tuple[datetime, datetime]:
+    real = datetime.now(UTC)
+    return min(real, FAKE_NOW), max(real, FAKE_NOW)
+
+
+class _Announced:
+    """Stands in for Teams when the seed posts the channel card through the outbox (so updates have a target)."""
+
+    async def send(self, reference: Mapping[str, Any], message: Any, *, mention: Any = None) -> str:
+        return "bench-announcement"
+
+    async def update(self, reference: Mapping[str, Any], activity_id: str, message: Any) -> None:
+        return None
+
+    async def open_personal_chat(self, reference: Mapping[str, Any], person: Any) -> dict[str, Any]:
+        return dict(reference)
+
+
+async def _seed_event(store: TableStore, acts: Activities) -> None:
+    """A CoP and an event with capacity 10, whose channel card has been delivered."""
+    from bot.domain.cops import Cop, CopRepo, PersonRef
+    from bot.domain.events import Draft, EventRepo
+    from bot.features.events import announce_key
+    from bot.outbox import Outbox
+    from storage.base import AlreadyExists
+
+    earliest, latest = _clocks()
+    reference = {
+        "bot": {"id": BOT_ID, "name": BOT_NAME},
+        "conversation": {"id": RSVP_TEAM.general, "conversationType": "channel", "tenantId": acts.tenant},
+        "channelId": "msteams",
+        "serviceUrl": acts.service_url,
+    }
+    lead = user(4000)
+    cop = Cop(
+        cop_id=RSVP_TEAM.id,
+        name=RSVP_TEAM.name,
+        tenant_id=acts.tenant,
+        service_url=acts.service_url,
+        status="launched",
+        leads=(PersonRef(lead.aad, lead.id, lead.name),),
+        home_reference=reference,
+        created_at=earliest,
+    )
+    start = latest + timedelta(days=30)
+    draft = Draft("Bench lunch and learn", "lunch_and_learn", start, start + timedelta(hours=1), "Europe/London",
+                  place="Room 1", capacity=10)  # fmt: skip
+    try:
+        await CopRepo(store).create(cop)
+        await EventRepo(store).create(RSVP_TEAM.id, draft, lead.aad, lead.name, earliest, reference, RSVP_EVENT)
+    except AlreadyExists:
+        return
+    outbox = Outbox(store, _Announced(), Signer("bench-seed-key-0123456789abcdef0123456789"))
+    await outbox.enqueue(announce_key(RSVP_EVENT), reference, "announcement", earliest)
+    await outbox.flush(earliest)
+
+
+def _rsvp(acts: Activities) -> Callable[[int], dict[str, Any]]:
+    from bot.sealing import PURPOSE, SEAL
+
+    earliest, latest = _clocks()
+    signer = Signer(SIGNING_KEY)
+    # sealed as the bot seals its buttons, valid under both clocks (the bench bots' and the in-process run's)
+    bound = {"v": "event.rsvp", "c": RSVP_TEAM.id, "i": RSVP_EVENT}
+    seal = signer.sign(PURPOSE, bound, now=earliest, ttl=latest - earliest + timedelta(days=30))
+    sealed = {
+        choice: {"verb": "event.rsvp", "cop_id": RSVP_TEAM.id, "id": RSVP_EVENT, "choice": choice, SEAL: seal}
+        for choice in ("going", "maybe", "no")
+    }
+
+    def make(i: int) -> dict[str, Any]:
+        # person i % 20 answers going, then maybe, then can't go: every click changes something (capacity 10,
+        # so "going" fills the waitlist and dropping out promotes the next person)
+        choice = ("going", "maybe", "no")[(i // RSVP_PEOPLE) % 3]
+        return acts.execute(user(3000 + i % RSVP_PEOPLE), "event.rsvp", sealed[choice], where=RSVP_TEAM)
+
+    return make
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("help", _help),
     Scenario("ask", _ask, setup=_warm_faq),
     Scenario("join", _join, setup=_install_join_team),
+    Scenario("rsvp", _rsvp, concurrency=(1, 20), storage="azurite", seed=_seed_event),
     # DESIGN §6 / issue 10: 200 concurrent users on Azurite; ~3,000 activities ≈ a minute at Azurite's pace
     Scenario("mixed_load", _mixed, setup=_install_mixed, concurrency=(200,), total=3000, storage="azurite"),
 )

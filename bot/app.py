@@ -14,6 +14,7 @@ from bot import middleware
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, SettingsError
 from bot.features import build_router
+from bot.features.events import settle as settle_event_updates
 from bot.links import Links
 from bot.outbox import DeliveryPolicy, Outbox
 from bot.privacy import PrivacyRegistry
@@ -224,7 +225,8 @@ def create_app(
     app[SERVICES] = services
     app[GATEWAY] = gateway
     startup: list[Hook] = [start_scheduler]  # a no-op unless settings.scheduler_enabled
-    cleanup: list[Hook] = [stop_scheduler]
+    # cleanup runs in reverse: stop the scheduler first, then let pending announcement updates finish
+    cleanup: list[Hook] = [settle_event_updates, stop_scheduler]
     app[STARTUP_HOOKS] = startup
     app[CLEANUP_HOOKS] = cleanup
     owns_store = store is None

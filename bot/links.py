@@ -65,9 +65,12 @@ class Links:
         if download is None:
             return web.json_response({"error": "nothing to download here any more"}, status=404)
         log.info("download served kind=%s bytes=%d", fields.get("k"), len(download.body))
+        content_type, _, params = download.content_type.partition(";")
+        charset = params.partition("charset=")[2].strip() or None
         return web.Response(
             body=download.body,
-            content_type=download.content_type,
+            content_type=content_type.strip(),
+            charset=charset,
             headers={
                 "Content-Disposition": f'attachment; filename="{download.filename}"',
                 "Cache-Control": "no-store",

@@ -19,6 +19,7 @@ CARD_MODULES: tuple[str, ...] = (
     "cards.queries",
     "cards.digest",
     "cards.governance",
+    "cards.events",
     "cards.audit",
     "cards.privacy",
 )

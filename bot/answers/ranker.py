@@ -192,7 +192,7 @@ class _Query:
     bigrams: tuple[str, ...]  # distinct bigrams
 
 
-class _Bm25:
+class Bm25:
     """One ``bm25s`` index over pre-analysed documents (lists of terms), scored with weighted query terms."""
 
     def __init__(self, documents: Sequence[Sequence[str]], k1: float, b: float) -> None:
@@ -219,9 +219,9 @@ class _Bm25:
 
 @dataclass(frozen=True, slots=True)
 class _Indexes:
-    phrasings: _Bm25  # one document per phrasing
-    answers: _Bm25  # one document per entry: answer text and tags
-    bigrams: _Bm25  # one document per entry: the bigrams of all its phrasings
+    phrasings: Bm25  # one document per phrasing
+    answers: Bm25  # one document per entry: answer text and tags
+    bigrams: Bm25  # one document per entry: the bigrams of all its phrasings
 
 
 class FaqIndex:
@@ -260,9 +260,9 @@ class FaqIndex:
         self._starts = np.asarray(starts, dtype=np.int64)
         self._bm25 = (
             _Indexes(
-                phrasings=_Bm25(phrasing_docs, c.k1, c.phrasing_b),
-                answers=_Bm25(answer_docs, c.k1, c.answer_b),
-                bigrams=_Bm25(bigram_docs, c.k1, c.phrasing_b),
+                phrasings=Bm25(phrasing_docs, c.k1, c.phrasing_b),
+                answers=Bm25(answer_docs, c.k1, c.answer_b),
+                bigrams=Bm25(bigram_docs, c.k1, c.phrasing_b),
             )
             if n
             else None

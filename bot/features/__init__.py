@@ -19,6 +19,7 @@ FEATURES: tuple[str, ...] = (
     "bot.features.queries",
     "bot.features.digest",
     "bot.features.governance",
+    "bot.features.events",
     "bot.features.audit",
     "bot.features.privacy",
 )

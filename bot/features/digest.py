@@ -21,6 +21,7 @@ from bot import audit
 from bot.domain import faq
 from bot.domain.cops import Cop, CopRepo
 from bot.domain.digest import DigestData, DigestEvent, HealthStats, NewFaq, NewMember, OpenQuestion, pick_highlight
+from bot.domain.events import EventRepo
 from bot.domain.faq import FaqRepo
 from bot.domain.members import MembershipRepo
 from bot.domain.queries import QueryRepo
@@ -67,8 +68,13 @@ NO_HOME = "This CoP has no home channel yet, so there is nowhere to post the dig
 
 # -- data providers -------------------------------------------------------------------------------------
 async def upcoming_events(services: Services, cop_id: str, start: datetime, end: datetime) -> list[DigestEvent]:
-    """Events starting in [start, end) with RSVP counts. The events feature is not on this branch yet."""
-    return []
+    """Events starting in [start, end) with RSVP counts, soonest first; cancelled ones left out."""
+    events = await EventRepo(services.store).between(cop_id, start, end)
+    return [
+        DigestEvent(e.title, e.start, e.going, kind=e.kind, capacity=e.capacity)
+        for e in sorted(events, key=lambda e: e.start)
+        if not e.cancelled
+    ]
 
 
 async def open_questions(services: Services, cop_id: str, now: datetime) -> list[OpenQuestion]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from bot.answers.ranker import Bm25
+from bot.answers.text import tokenize
 from bot.domain.cops import Cop, CopRepo
 from bot.domain.members import ORG_AREAS, Membership, MembershipRepo
 from bot.features.membership import load_cop, person_state, show
@@ -25,52 +26,20 @@ from cards.directory import DirectoryEntry, MembersView, directory_card, export_
 EXPORT_TTL = timedelta(minutes=15)
 TOP = 8
 WHICH_COP = "Which CoP? Type **members** in a channel of the CoP's team."
-_WORD = re.compile(r"[a-z0-9]+")
-STOPWORDS = frozenset(
-    _WORD.findall("a an and are as at be by for from how i in is it me my of on or our the to we with what who about")
-)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-# -- ranking: BM25 over name, practice area and objectives ---------------------------------------------------
-def _stem(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
-def tokens(value: str) -> list[str]:
-    return [_stem(w) for w in _WORD.findall(value.lower()) if w not in STOPWORDS]
-
-
+# -- ranking: BM25 (bm25s, via the answers engine's index) over name, practice area and objectives --------------
 def rank(cops: Sequence[Cop], words: str, interests: Sequence[str]) -> list[tuple[Cop, float]]:
-    """CoPs by fit: the asker's words count twice as much as their profile interests. BM25 (k1=1.2, b=0.75)
-    over each CoP's name (twice), practice area and objectives; ties keep alphabetical order."""
-    docs = {c.cop_id: Counter(tokens(f"{c.name} {c.name} {c.practice_area} {c.objectives}")) for c in cops}
-    n = len(cops) or 1
-    average = sum(sum(d.values()) for d in docs.values()) / n or 1.0
-    frequency: Counter[str] = Counter()
-    for doc in docs.values():
-        frequency.update(set(doc))
-    query: Counter[str] = Counter()
-    for term in tokens(words):
-        query[term] += 2
-    for term in tokens(" ".join(interests)):
-        query[term] += 1
-    scored: list[tuple[Cop, float]] = []
-    for cop in sorted(cops, key=lambda c: c.name.lower()):
-        doc = docs[cop.cop_id]
-        length = sum(doc.values())
-        score = 0.0
-        for term, weight in query.items():
-            tf = doc.get(term, 0)
-            if not tf:
-                continue
-            idf = math.log(1 + (n - frequency[term] + 0.5) / (frequency[term] + 0.5))
-            score += weight * idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * length / average))
-        scored.append((cop, score))
+    """CoPs by fit: the asker's words count twice as much as their profile interests. Each CoP's document is its
+    name (twice), practice area and objectives, analysed like FAQ text (stems, domain synonyms); ties keep
+    alphabetical order."""
+    ordered = sorted(cops, key=lambda c: c.name.lower())
+    if not ordered:
+        return []
+    index = Bm25([tokenize(f"{c.name} {c.name} {c.practice_area} {c.objectives}") for c in ordered], k1=1.2, b=0.75)
+    scores = index.scores(tokenize(words), weak=tokenize(" ".join(interests)), weak_weight=0.5)
+    scored = [(cop, float(score)) for cop, score in zip(ordered, scores, strict=True)]
     scored.sort(key=lambda pair: -pair[1])
     return scored
 

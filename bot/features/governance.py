@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Term
 from bot.domain.cops import Cop, CopRepo
+from bot.domain.events import meeting_starts
 from bot.domain.roles import COP_KEY
 from bot.leases import run_once
 from bot.links import Links
@@ -44,9 +45,9 @@ class Meetings:
 
 
 async def meetings(services: Services, cop_id: str, since: datetime, until: datetime) -> Meetings:
-    """Lead-sponsor and core meetings between ``since`` and ``until`` (held or scheduled). The events feature
-    is not on this branch yet."""
-    return Meetings(known=False)
+    """Lead-sponsor and core meetings between ``since`` and ``until`` (held or scheduled, not cancelled)."""
+    lead_sponsor, core = await meeting_starts(services.store, cop_id, since, until)
+    return Meetings(known=True, lead_sponsor=lead_sponsor, core=core)
 
 
 def _day(moment: datetime, tz: ZoneInfo) -> str:

@@ -296,3 +296,40 @@ async def test_digest_lists_open_questions_and_new_faq_entries_from_their_tables
     assert "Where is the style guide?" not in text  # answered
     assert "How do I book the lab?" in text
     assert "Old question?" not in text  # not new this week
+
+
+async def test_upcoming_events_with_going_counts_are_in_the_digest(bot: BotUnderTest) -> None:
+    from bot.domain.events import Draft, EventRepo
+
+    await setup_cop(bot, news=False)
+    events = EventRepo(bot.services.store)
+    soon = NOW + timedelta(days=3)
+    later = NOW + timedelta(days=20)
+    await events.create(
+        TEAM.id,
+        Draft(
+            "Lunch and learn: APIs", "lunch_and_learn", soon, soon + timedelta(hours=1), "Europe/London", place="Room 2"
+        ),
+        LEAD.aad,
+        LEAD.name,
+        NOW,
+    )
+    await events.create(
+        TEAM.id,
+        Draft("Far away social", "social", later, later + timedelta(hours=1), "Europe/London", place="Pub"),
+        LEAD.aad,
+        LEAD.name,
+        NOW,
+    )
+    cancelled = await events.create(
+        TEAM.id,
+        Draft("Called off", "workshop", soon, soon + timedelta(hours=2), "Europe/London", place="Lab"),
+        LEAD.aad,
+        LEAD.name,
+        NOW,
+    )
+    await events.cancel(TEAM.id, cancelled.event_id, NOW)
+    posted = await bot.say(LEAD, "digest")
+    assert "Lunch and learn: APIs" in posted.everything
+    assert "Far away social" not in posted.everything  # beyond 14 days
+    assert "Called off" not in posted.everything

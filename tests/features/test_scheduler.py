@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.clock import FakeClock
+from bot.domain.events import Draft, EventRepo
 from bot.features import digest, governance
 from bot.leases import Leases, run_once
 from bot.middleware import DEDUPE_TABLE
@@ -269,7 +270,8 @@ async def test_killed_mid_run_resumes_without_duplicates_or_loss(
         clock.set(later)
         result = await scheduler.tick(later)
         assert result["digest"] == 2  # the two it had not reached; the second CoP's was already queued
-        assert await second.services.outbox.flush(later) == 4
+        await second.services.outbox.flush(later)  # governance reminders for these meeting-less CoPs go too
+        assert digests_sent(connector, teams) == Counter({t.general: 1 for t in teams})
         for minute in range(1, 5):
             await scheduler.tick(later + timedelta(minutes=minute))
             await second.services.outbox.flush(later + timedelta(minutes=minute))
@@ -285,6 +287,11 @@ async def test_governance_reminds_leads_and_sponsor_once_a_month(bot: BotUnderTe
     await make_cop(store, lonely, bot.connector.url, leads=(LEAD,))
     await make_cop(store, fine, bot.connector.url, leads=(LEAD, LEAD2), sponsor=SPONSOR)
     await make_cop(store, crowded, bot.connector.url, leads=tuple(user(n) for n in range(40, 45)), sponsor=SPONSOR)
+    # the fine CoP met its sponsor three weeks ago and its core members this term; the others never met
+    events = EventRepo(store)
+    for kind, start in (("lead_sponsor", utc(2026, 11, 2, 12, 0)), ("core_meeting", utc(2026, 10, 14, 12, 0))):
+        draft = Draft(f"{kind} meeting", kind, start, start + timedelta(hours=1), "Europe/London", place="Room 1")  # type: ignore[arg-type]
+        await events.create(fine.id, draft, LEAD.aad, LEAD.name, utc(2026, 10, 1, 9, 0))
     saturday = set_clock(bot, utc(2026, 11, 21, 11, 0))
     assert await governance.run_due(services, saturday) == 0  # weekends are left alone
     monday = set_clock(bot, utc(2026, 11, 23, 10, 0))
@@ -294,6 +301,7 @@ async def test_governance_reminds_leads_and_sponsor_once_a_month(bot: BotUnderTe
     texts = [c.card_text for c in bot.connector.sent()]
     assert sum("Lonely CoP" in t and "1 lead" in t and "no sponsor" in t for t in texts) == 1
     assert sum("Crowded CoP" in t and "5 leads" in t for t in texts) == 6
+    assert sum("Crowded CoP" in t and "sponsor" in t.lower() and "core" in t.lower() for t in texts) == 6
     assert not any("Fine CoP" in t for t in texts)
     assert len(bot.connector.created()) == 7  # each privately
     december = set_clock(bot, utc(2026, 12, 1, 9, 30))
