@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from bot import audit
 from bot.domain.cops import CopRepo
+from bot.domain.events import Draft, EventRepo
 from bot.turn import Person
 from storage.sqlite import SqliteStore
 from tests.features.trust_setup import make_cop
@@ -137,6 +139,10 @@ async def _journey(bot: BotUnderTest) -> None:
     await bot.post(acts.installed_in_team(BOB, TEAM))
     if await CopRepo(store).get(TEAM.id) is None:  # before the membership feature registers CoPs
         await make_cop(store, TEAM, bot.connector.url, now, leads=(BOB,))
+    start = now + timedelta(days=7)
+    draft = Draft("Lecture capture clinic", "workshop", start, start + timedelta(hours=1), "Europe/London",
+                  place="Room 2", capacity=1)  # fmt: skip
+    await EventRepo(store).create(TEAM.id, draft, BOB.aad, BOB.name, now)
     await bot.post(acts.members_added(BOB, TEAM, ZELDA, CARL))
     await bot.post(acts.personal_install(ZELDA))
     await bot.say_in(BOB, TEAM, f"leads add @{ZELDA.name}", mentions=(ZELDA,))
@@ -187,7 +193,7 @@ async def test_after_forget_me_no_table_holds_the_person(journey_bot: BotUnderTe
     holding = {key[0] for key, data in before.items() if _hits(key) or any(_hits(v) for v in data.values())}
     # the journey did store data about the person (the sweep is not vacuous): profile and memberships, a
     # question, lead notifications naming them, audit entries
-    assert {"audit", "outbox", "people", "queries", "roster"} <= holding, sorted(holding)
+    assert {"audit", "events", "outbox", "people", "queries", "roster"} <= holding, sorted(holding)
 
     confirm = await bot.say(ZELDA, "forget me")
     done = await bot.press(ZELDA, confirm.card, "Erase my data")
