@@ -26,8 +26,8 @@ run: install
 	$(BIN)/python -m bot
 
 lint: install
-	$(BIN)/ruff check bot cards storage tests bench
-	$(BIN)/ruff format --check bot cards storage tests bench
+	$(BIN)/ruff check bot cards storage tests bench deployment
+	$(BIN)/ruff format --check bot cards storage tests bench deployment
 	$(BIN)/mypy
 
 test: install node chromium lint

@@ -59,6 +59,7 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
             {"COPBOT_STORAGE": "azure", "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string},
         )
         bots = {"sqlite": copbot, "azurite": on_azure}
+        seeded: set[tuple[str, Any]] = set()
         try:
             await asyncio.sleep(1.0)
             results["rss_mb_idle"] = round(copbot.rss_mb(), 1)
@@ -67,13 +68,15 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
             results["baseline_startup_s"] = round(echo.startup_s, 2)
             import aiohttp
 
+            seeded: set[tuple[str, object]] = set()  # scenarios sharing a seed (health, programme) seed once
             async with aiohttp.ClientSession() as http:
                 for scenario in SCENARIOS:
                     if selected and scenario.name not in selected:
                         continue
                     target = bots[scenario.storage]
-                    if scenario.seed is not None:
+                    if scenario.seed is not None and (scenario.storage, scenario.seed) not in seeded:
                         await seed(scenario, Path(tmp), azurite, acts)
+                        seeded.add((scenario.storage, scenario.seed))
                     if scenario.setup is not None:
                         await scenario.setup(target.url, acts, http)
                     trips, breakdown = await round_trips(scenario)

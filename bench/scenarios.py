@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import health_seed
 from bench.processes import SIGNING_KEY
 from bot.sealing import seal_card
 from bot.signing import Signer
@@ -207,11 +208,29 @@ def _rsvp(acts: Activities) -> Callable[[int], dict[str, Any]]:
     return make
 
 
+def _health(acts: Activities) -> Callable[[int], dict[str, Any]]:
+    """A lead asks for the scorecard in their CoP's channel (25 CoPs x 200 members x a term of activity)."""
+    return lambda i: acts.channel(
+        health_seed.lead_of(i % health_seed.COPS), health_seed.cop_team(i % health_seed.COPS), "health"
+    )
+
+
+def _programme(acts: Activities) -> Callable[[int], dict[str, Any]]:
+    """A programme admin asks for all 25 CoPs side by side."""
+    return lambda _: acts.personal(health_seed.ADMIN, "programme")
+
+
+async def _seed_health(store: TableStore, acts: Activities) -> None:
+    await health_seed.seed(store, acts.service_url, datetime.now(UTC))
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("help", _help),
     Scenario("ask", _ask, setup=_warm_faq),
     Scenario("join", _join, setup=_install_join_team),
     Scenario("rsvp", _rsvp, concurrency=(1, 20), storage="azurite", seed=_seed_event),
+    Scenario("health", _health, storage="azurite", seed=_seed_health, concurrency=(1, 5), total=200),
+    Scenario("programme", _programme, storage="azurite", seed=_seed_health, concurrency=(1, 2), total=40),
     # DESIGN §6 / issue 10: 200 concurrent users on Azurite; ~3,000 activities ≈ a minute at Azurite's pace
     Scenario("mixed_load", _mixed, setup=_install_mixed, concurrency=(200,), total=3000, storage="azurite"),
 )

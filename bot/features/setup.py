@@ -15,7 +15,7 @@ from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
 from bot.services import Services
-from bot.turn import Role
+from bot.turn import Person, Role
 from cards.setup import (
     HOURS_MAX,
     HOURS_MIN,
@@ -71,8 +71,23 @@ def _channel_reference(reference: dict[str, Any]) -> dict[str, Any]:
     return {**reference, "conversation": conversation}
 
 
-async def _log(turn: Turn, cop_id: str, action: str, detail: str = "") -> None:
-    person = turn.request.person
+async def _with_roster_name(turn: Turn, person: Person) -> Person:
+    """Install activities carry the installer's ids but no name: take it from the team roster."""
+    if person.name:
+        return person
+    try:
+        roster = await turn.respond.team_members()
+    except Exception as error:  # the SDK raises its own HTTP errors; an unnamed lead is better than no CoP
+        log.warning("roster unavailable for the installer's name (%s) cop_id=%s", type(error).__name__, turn.cop_id)
+        return person
+    for member in roster:
+        if member.user_id == person.user_id or (person.aad_id and member.aad_id == person.aad_id):
+            return Person(person.user_id, person.aad_id or member.aad_id, member.name)
+    return person
+
+
+async def _log(turn: Turn, cop_id: str, action: str, detail: str = "", actor: Person | None = None) -> None:
+    person = actor or turn.request.person
     await audit.record(
         turn.services.store, cop_id, turn.services.clock.now(), person.aad_id, person.name, action, detail
     )
@@ -108,7 +123,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         services = turn.services
         repo = CopRepo(services.store)
         now = services.clock.now()
-        person = turn.request.person
+        person = await _with_roster_name(turn, turn.request.person)
         try:
             details = await turn.respond.team_details()
         except Exception as error:  # the SDK raises its own HTTP errors; the activity's channel data will do
@@ -161,7 +176,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             if cop is None:
                 return
         log.info("installed cop_id=%s intro=%s activity_id=%s", cop.cop_id, intro[:10], turn.request.activity_id)
-        await _log(turn, cop.cop_id, "installed" if intro == FIRST_INSTALL else "reinstalled", cop.name)
+        await _log(turn, cop.cop_id, "installed" if intro == FIRST_INSTALL else "reinstalled", cop.name, person)
         await turn.respond.reply(setup_card(SetupView(cop, here_is_home=True, intro=intro)))
 
     @router.on("uninstalled")

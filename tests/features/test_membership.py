@@ -40,6 +40,22 @@ async def test_install_registers_the_cop_with_the_installer_as_first_lead(bot: B
     assert [e.action for e in entries] == ["installed"]
 
 
+async def test_installer_without_a_name_is_named_from_the_roster(bot: BotUnderTest) -> None:
+    """Teams' install activities carry the installer's ids but no name."""
+    from tests.features.membership_kit import member
+
+    bot.connector.teams[DATA.id] = {"id": DATA.id, "name": DATA.name, "aadGroupId": DATA.aad_group_id}
+    bot.connector.rosters[DATA.id] = [member(ALICE)]
+    activity = bot.acts.installed_in_team(ALICE, DATA)
+    activity["from"] = {"id": ALICE.id, "aadObjectId": ALICE.aad}
+    posted = await bot.post(activity)
+    assert posted.status == 200
+    assert [lead.name for lead in (await cop(bot, DATA)).leads] == ["Alice Adams"]
+    assert "Alice Adams" in posted.everything
+    [entry] = await audit.recent(bot.services.store, DATA.id)
+    assert entry.actor_name == "Alice Adams"
+
+
 async def test_install_without_team_details_uses_the_activity(bot: BotUnderTest) -> None:
     bot.connector.rosters[DATA.id] = []
     posted = await bot.post(bot.acts.installed_in_team(ALICE, DATA))  # the connector has no team details: 404

@@ -1,0 +1,156 @@
+"""``health``: the CoP's scorecard over seed 004's seven areas, for its leads, its sponsor and programme admins.
+
+Also keeps what the scorecard needs over time: a daily trend point per CoP (written when the scorecard is shown
+and by :func:`run_due`, the scheduler's daily job, which also refreshes the programme summary rows) and
+pseudonymous "contributed on this day" markers from channel messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from bot.domain.cops import Cop, CopRepo
+from bot.domain.roles import COP_KEY
+from bot.health import history, summary
+from bot.health.chart import describe, trend_png
+from bot.health.engine import Scorecard, scorecard
+from bot.health.providers import TREND_DAYS, gather, sources_of
+from bot.health.snapshot import CopSnapshot
+from bot.health.thresholds import DEFAULT_THRESHOLDS
+from bot.leases import run_once
+from bot.links import Download, Links
+from bot.privacy import PrivacyRegistry
+from bot.router import Router, Turn
+from bot.scheduler import leases_of
+from bot.turn import Card, Role
+from cards.health import choose_cop_card, health_card
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+CHART_KIND = "health.trend.png"
+DAILY_JOB = "health-daily"
+CHART_TTL = timedelta(days=30)  # the picture holds counts only; a month keeps cards in chat history readable
+NO_COP = "Which CoP? Use **health** in the CoP's channel, or ask me in a personal chat if you lead or sponsor one CoP."
+UNKNOWN_COP = "I don't know that CoP any more (was the app removed from its team?)."
+
+
+async def compute(services: Services, cop: Cop) -> tuple[Scorecard, CopSnapshot]:
+    now = services.clock.now()
+    snapshot = await gather(
+        services.store,
+        cop,
+        now,
+        settings=services.settings,
+        signing_key=services.settings.signing_key,
+        thresholds=DEFAULT_THRESHOLDS,
+        sources=sources_of(services.extras),
+    )
+    tz = ZoneInfo(cop.timezone or "Europe/London")
+    return scorecard(snapshot, now, DEFAULT_THRESHOLDS, tz), snapshot
+
+
+async def build_card(services: Services, links: Links, cop: Cop) -> Card:
+    sc, snapshot = await compute(services, cop)
+    url = links.link(services, CHART_KIND, {"cop": cop.cop_id}, CHART_TTL) if snapshot.trend else None
+    tz = ZoneInfo(cop.timezone or "Europe/London")
+    return health_card(sc, chart_url=url, chart_alt=describe(snapshot.trend), tz=tz)
+
+
+async def _cop_of(turn: Turn) -> Cop | None:
+    cop = turn.state.get(COP_KEY)
+    if isinstance(cop, Cop):
+        return cop
+    return await CopRepo(turn.services.store).get(turn.cop_id) if turn.cop_id else None
+
+
+async def daily_pass(services: Services, now: datetime) -> int:
+    """A trend point and a fresh programme summary row for every active CoP (one computation gives both), and
+    contribution markers past the window dropped. Returns the CoPs done."""
+    done = 0
+    for cop in await CopRepo(services.store).all():
+        try:
+            await summary.compute(services, [cop], now)
+            await history.prune_contributions(services.store, cop.cop_id, now)
+            done += 1
+        except Exception:
+            log.exception("health daily pass failed cop_id=%s", cop.cop_id)
+    return done
+
+
+async def run_due(services: Services, now: datetime) -> int:
+    """The scheduler's minute tick: the daily pass once a day (local date) across all instances."""
+    day = history.day_key(now, services.settings.tz)
+    done: list[int] = []
+
+    async def work() -> None:
+        done.append(await daily_pass(services, now))
+
+    await run_once(leases_of(services), DAILY_JOB, "all", day, now, work, ttl=timedelta(minutes=30))
+    return sum(done)
+
+
+def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
+    @router.command("health", help="The CoP's health scorecard (seven areas)", role=Role.SPONSOR)
+    async def show_health(turn: Turn) -> None:
+        cop = await _cop_of(turn)
+        if cop is None:
+            if turn.request.place.is_personal:
+                cops = await CopRepo(turn.services.store).all()
+                me = turn.request.person.aad_id
+                mine = cops if turn.role >= Role.ADMIN else [c for c in cops if c.is_lead(me) or c.is_sponsor(me)]
+                if mine:
+                    await turn.respond.reply(choose_cop_card((c.cop_id, c.name) for c in mine))
+                    return
+            await turn.respond.reply(NO_COP if turn.cop_id is None else UNKNOWN_COP)
+            return
+        log.info("health cop_id=%s activity_id=%s", cop.cop_id, turn.request.activity_id)
+        await turn.respond.reply(await build_card(turn.services, links, cop))
+
+    @router.action("health.show", role=Role.SPONSOR)
+    async def refresh_health(turn: Turn) -> None:
+        cop = await _cop_of(turn)
+        if cop is None:
+            await turn.tell(UNKNOWN_COP)
+            return
+        card = await build_card(turn.services, links, cop)
+        if turn.request.kind == "action":
+            turn.respond.answer_action(card)
+        else:
+            await turn.respond.reply(card)
+
+    @router.on("channel_message")
+    async def note_contribution(turn: Turn) -> None:
+        person = turn.request.person
+        if turn.cop_id and person.aad_id and isinstance(turn.state.get(COP_KEY), Cop):
+            services = turn.services
+            await history.record_contribution(
+                services.store, services.settings.signing_key, turn.cop_id, person.aad_id, services.clock.now()
+            )
+
+    @links.producer(CHART_KIND)
+    async def chart(services: Services, params: Mapping[str, Any]) -> Download | None:
+        cop_id = params.get("cop")
+        if not isinstance(cop_id, str) or not cop_id:
+            return None
+        tz = ZoneInfo(services.settings.default_timezone)
+        since = history.day_key(services.clock.now() - timedelta(days=TREND_DAYS), tz)
+        points = await history.trend(services.store, cop_id, since)
+        if not points:
+            return None
+        return Download("image/png", "health-trend.png", trend_png(points))
+
+    async def export(services: Services, aad_id: str) -> Any:
+        days = await history.export_contributions(services.store, services.settings.signing_key, aad_id)
+        return {"days_you_posted_in_a_cop_channel": days} if days else None
+
+    async def erase(services: Services, aad_id: str) -> None:
+        await history.erase_contributions(services.store, services.settings.signing_key, aad_id)
+
+    privacy.register("health.contributions", export, erase)

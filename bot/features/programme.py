@@ -1,0 +1,100 @@
+"""``programme``: every CoP side by side for programme admins, and the same as CSV through a signed link.
+
+The view reads the per-CoP summary rows (bot/health/summary.py: one query when warm) and recomputes, concurrently,
+the CoPs whose row is older than 15 minutes. It holds CoP-level figures only (no person is named), so the CSV
+link may live for a day.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.health.summary import ProgrammeRow, programme_rows
+from bot.health.terms import configured_terms, current_term
+from bot.links import Download, Links
+from bot.privacy import PrivacyRegistry
+from bot.router import Router, Turn
+from bot.turn import Role
+from cards.programme import programme_card
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+CSV_KIND = "programme.csv"
+CSV_TTL = timedelta(days=1)
+CONCURRENCY = 8  # CoPs read at once: ~6 queries each, kept well under Azure Tables' per-partition limits
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """CSV cells that a spreadsheet would run as a formula get a leading apostrophe."""
+    cell = "" if value is None else str(value)
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def to_csv(rows: Sequence[ProgrammeRow]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    area_titles = [title for title, _ in rows[0].ratings] if rows else []
+    writer.writerow(
+        [
+            "CoP",
+            "Status",
+            "Core members",
+            "Wider members",
+            "Net growth 90 days",
+            "Health",
+            *area_titles,
+            "Events this term",
+            "Lunch and Learns this term",
+            "Open questions",
+            "Median first response (hours)",
+            "Survey % agree",
+            "Survey responses",
+        ]
+    )
+    for row in sorted(rows, key=lambda r: r.name.lower()):
+        ratings = dict(row.ratings)
+        writer.writerow(
+            [
+                safe_cell(row.name),
+                safe_cell(row.status),
+                row.core,
+                row.wider,
+                "" if row.net_growth_90d is None else row.net_growth_90d,
+                safe_cell(row.health),
+                *(ratings.get(title, "") for title in area_titles),
+                "" if row.events_term is None else row.events_term,
+                "" if row.lunch_and_learns_term is None else row.lunch_and_learns_term,
+                "" if row.open_queries is None else row.open_queries,
+                "" if row.median_response_hours is None else f"{row.median_response_hours:.1f}",
+                "" if row.survey_agree is None else round(row.survey_agree * 100),
+                "" if row.survey_responses is None else row.survey_responses,
+            ]
+        )
+    return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8 names correctly
+
+
+def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
+    @router.command("programme", help="All CoPs side by side (CSV too)", role=Role.ADMIN)
+    async def programme(turn: Turn) -> None:
+        services = turn.services
+        rows = await programme_rows(services)
+        tz = services.settings.tz
+        term = current_term(services.clock.now(), configured_terms(services.settings, services.clock.now().date()), tz)
+        url = links.link(services, CSV_KIND, {}, CSV_TTL) if rows else None
+        log.info("programme cops=%d activity_id=%s", len(rows), turn.request.activity_id)
+        await turn.respond.reply(programme_card(rows, term.name, url))
+
+    @links.producer(CSV_KIND)
+    async def programme_csv(services: Services, params: Mapping[str, Any]) -> Download | None:
+        rows = await programme_rows(services)
+        stamp = f"{services.clock.now():%Y-%m-%d}"
+        return Download("text/csv", f"cop-programme-{stamp}.csv", to_csv(rows))

@@ -1,0 +1,85 @@
+"""The programme view: every CoP side by side for the programme team, with totals and a CSV download."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from bot.health.summary import ProgrammeRow, totals
+from bot.turn import Card
+from cards.elements import card, container, facts, heading, open_url, safe, text
+
+
+def _or(value: object, fallback: str = "n/a") -> str:
+    return fallback if value is None else str(value)
+
+
+def _growth(value: int | None) -> str:
+    return "n/a" if value is None else f"{value:+d}"
+
+
+def describe_row(row: ProgrammeRow) -> list[tuple[str, str]]:
+    median = "n/a" if row.median_response_hours is None else f"{row.median_response_hours:.0f} h"
+    survey = (
+        "n/a"
+        if row.survey_agree is None
+        else f"{round(row.survey_agree * 100)}% agree ({row.survey_responses} responses)"
+    )
+    return [
+        ("Members", f"{row.core} core / {row.wider} wider ({_growth(row.net_growth_90d)} in 90 days)"),
+        ("Health", row.health),
+        ("This term", f"{_or(row.events_term)} events, {_or(row.lunch_and_learns_term)} Lunch and Learns"),
+        ("Questions", f"{_or(row.open_queries)} open, median first response {median}"),
+        ("Survey", survey),
+    ]
+
+
+def programme_card(rows: Sequence[ProgrammeRow], term_name: str, csv_url: str | None) -> Card:
+    t = totals(rows)
+    body = [
+        heading(f"Programme: {t.cops} CoPs"),
+        text("Figures are at most 15 minutes old.", size="small", subtle=True),
+        text(
+            f"{t.core + t.wider} memberships ({t.core} core, {t.wider} wider), {t.net_growth_90d:+d} in 90 days · "
+            f"{t.events_term} events and {t.lunch_and_learns_term} Lunch and Learns in {term_name} · "
+            f"{t.open_queries} open questions · areas: {t.ratings['green']} green, {t.ratings['amber']} amber, "
+            f"{t.ratings['red']} red",
+            subtle=True,
+        ),
+    ]
+    if not rows:
+        body.append(text("No CoPs yet: install the app in a CoP's team to add it."))
+    for row in sorted(rows, key=lambda r: r.name.lower()):
+        body.append(
+            container(
+                [text(f"**{safe(row.name, 120)}** · {safe(row.status, 20)}"), facts(describe_row(row))],
+                separator=True,
+            )
+        )
+    actions = [open_url("Download CSV", csv_url)] if csv_url else []
+    return card(body, actions, summary=f"Programme: {t.cops} CoPs", full_width=True)
+
+
+def examples() -> Iterable[tuple[str, Card]]:
+    rows = [
+        ProgrammeRow(
+            "a",
+            "Data & <Insight>",
+            "launched",
+            40,
+            160,
+            12,
+            "4 green, 2 amber, 1 red",
+            (("Purpose", "green"), ("Leadership", "amber")),
+            5,
+            1,
+            3,
+            20.0,
+            0.86,
+            42,
+        ),
+        ProgrammeRow(
+            "b", "Finance", "preparing", 2, 3, None, "1 red, 6 not enough data", (), None, None, None, None, None, 0
+        ),
+    ]
+    yield "two-cops", programme_card(rows, "Autumn 2026", "https://bot.example/files/tok")
+    yield "empty", programme_card([], "Autumn 2026", None)
