@@ -30,6 +30,9 @@ LEAD = user(50, "Lena Lead")
 MEMBER = user(51, "Mo Member")
 TEAM = team(5, "Sustainability")
 SEEDED = frozenset({"cops", "people", "roster", "audit", "outbox", "dedupe"})
+# What a well-formed but meaningless activity may still write: its redelivery claim, and for a channel message
+# the health feature's pseudonymous "someone contributed today" marker (no content, no id).
+SIDE_EFFECTS = frozenset({"dedupe", "contrib"})
 FUZZ = settings(
     max_examples=600,
     deadline=None,
@@ -56,7 +59,7 @@ seals = st.sampled_from(["", "a.b", "x" * 5000]) | st.text(max_size=60)
 
 
 def without_dedupe(snapshot: Snapshot) -> Snapshot:
-    return {key: value for key, value in snapshot.items() if key[0] != "dedupe"}
+    return {key: value for key, value in snapshot.items() if key[0] not in SIDE_EFFECTS}
 
 
 @pytest.fixture
@@ -104,7 +107,7 @@ class Driver:
         if status >= 400:
             assert changed == set(), (status, changed, body[:300])
         elif meaningless:
-            assert changed <= {"dedupe"}, (status, changed, body[:300])
+            assert changed <= SIDE_EFFECTS, (status, changed, body[:300])
         return status
 
 
