@@ -78,6 +78,45 @@ async def _warm_faq(url: str, acts: Activities, http: aiohttp.ClientSession) -> 
         await response.read()
 
 
+MIXED_TEAMS = tuple(team(910 + n, f"Mixed Community {n}") for n in range(5))
+
+
+async def _install_mixed(url: str, acts: Activities, http: aiohttp.ClientSession) -> None:
+    for n, where in enumerate(MIXED_TEAMS):
+        async with http.post(url, json=acts.installed_in_team(user(910 + n), where)) as response:
+            await response.read()
+            if response.status >= 300:
+                raise RuntimeError(f"installing {where.name} failed: {response.status}")
+    await _warm_faq(url, acts, http)
+
+
+def _mixed(acts: Activities) -> Callable[[int], dict[str, Any]]:
+    """200 simulated users across 5 CoPs: a quarter each join (a sealed join submit, every fourth as core), ask
+    a new question in their CoP's channel, ask for help, and look at their memberships."""
+    signer = Signer(SIGNING_KEY)
+    joiners = itertools.count(30000)
+
+    def make(i: int) -> dict[str, Any]:
+        where = MIXED_TEAMS[(i // 4) % len(MIXED_TEAMS)]
+        person = user(40000 + i % 200)
+        step = i % 4
+        if step == 0:
+            tier = "core" if i % 16 == 0 else "wider"
+            data = {"verb": "membership.join", "cop_id": where.id, "tier": tier, "mode": "replace"}
+            sealed = seal_card(Card({"actions": [{"type": "Action.Execute", "data": data}]}), signer, datetime.now(UTC))
+            assert isinstance(sealed, Card)
+            activity = acts.execute(user(next(joiners)), "membership.join", where=where)
+            activity["value"]["action"]["data"] = {**sealed.content["actions"][0]["data"], "org_area": "central"}
+            return activity
+        if step == 1:
+            return acts.channel(person, where, f"ask is room {i} in the east wing bookable on saturdays?")
+        if step == 2:
+            return acts.personal(person, "help")
+        return acts.personal(person, "me")
+
+    return make
+
+
 def echo_message(acts: Activities) -> Callable[[int], dict[str, Any]]:
     return lambda i: acts.personal(user(i % 500 + 1000), "help")
 
@@ -192,4 +231,6 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("rsvp", _rsvp, concurrency=(1, 20), storage="azurite", seed=_seed_event),
     Scenario("health", _health, storage="azurite", seed=_seed_health, concurrency=(1, 5), total=200),
     Scenario("programme", _programme, storage="azurite", seed=_seed_health, concurrency=(1, 2), total=40),
+    # DESIGN §6 / issue 10: 200 concurrent users on Azurite; ~3,000 activities ≈ a minute at Azurite's pace
+    Scenario("mixed_load", _mixed, setup=_install_mixed, concurrency=(200,), total=3000, storage="azurite"),
 )

@@ -23,7 +23,7 @@ from bot.scheduler import start_scheduler, stop_scheduler
 from bot.sealing import SealingResponder
 from bot.services import Services
 from bot.signing import Signer
-from bot.teams import AuthError, TeamsGateway, TeamsResponder
+from bot.teams import AuthError, IdentityUnavailable, TeamsGateway, TeamsResponder, TokenSource
 from bot.turn import Request
 from storage.base import StorageError, TableStore
 
@@ -130,9 +130,26 @@ async def handle_messages(request: web.Request) -> web.Response:
     problem = _malformed(payload)
     if problem:
         return _bad(400, problem)
+    try:
+        authenticated = await gateway.authenticate(payload, request.headers.get("Authorization", ""))
+    except AuthError as error:
+        log.info("refused an unauthenticated request remote=%s reason=%s", request.remote, error)
+        return _bad(401, "missing or invalid credentials")
+    except IdentityUnavailable as error:
+        log.warning("cannot check credentials: the identity endpoint is unreachable (%s)", error)
+        response = _bad(503, "cannot check credentials right now; try again shortly")
+        response.headers["Retry-After"] = "5"
+        return response
+    except (ValueError, TypeError, AttributeError, KeyError) as error:
+        log.info("refused a malformed activity: %s", error)
+        return _bad(400, "the activity is malformed")
     tenant = _tenant_of(payload)
     if settings.allowed_tenants and tenant not in settings.allowed_tenants:
-        log.warning("activity from a tenant that is not allowed tenant=%s", tenant[:64])
+        log.warning(
+            "refused an activity from a tenant that is not allowed tenant=%s activity_id=%s",
+            tenant[:64],
+            str(payload.get("id", ""))[:64],
+        )
         return _bad(403, "this tenant is not allowed to use this bot")
 
     async def on_request(turn_request: Request, responder: TeamsResponder) -> None:
@@ -140,9 +157,12 @@ async def handle_messages(request: web.Request) -> web.Response:
         await services.router.dispatch(turn)
 
     try:
-        status, body = await gateway.process(payload, request.headers.get("Authorization", ""), on_request)
-    except AuthError:
-        return _bad(401, "missing or invalid credentials")
+        status, body = await gateway.run(authenticated, on_request)
+    except IdentityUnavailable as error:
+        log.warning("cannot reply: the token service is unreachable (%s)", error)
+        response = _bad(503, "cannot reach the identity service right now; try again shortly")
+        response.headers["Retry-After"] = "5"
+        return response
     except (ValueError, TypeError, AttributeError, KeyError) as error:
         log.info("refused a malformed activity: %s", error)
         return _bad(400, "the activity is malformed")
@@ -173,9 +193,10 @@ def create_app(
     *,
     store: TableStore | None = None,
     clock: Clock | None = None,
+    token_source: TokenSource | None = None,
 ) -> web.Application:
     """Build the application. ``store`` and ``clock`` are injectable for tests; by default they come from
-    settings and the system clock."""
+    settings and the system clock. ``token_source`` replaces the outgoing token fetch (tests pass a stub)."""
     if not settings.authenticated and not is_loopback(settings.host):
         raise SettingsError(
             "MICROSOFT_APP_ID is empty, so requests are not authenticated; that is only allowed on a loopback "
@@ -183,7 +204,7 @@ def create_app(
         )
     clock = clock or SystemClock()
     app = web.Application(client_max_size=settings.max_body_bytes)
-    gateway = TeamsGateway(settings, clock.now)
+    gateway = TeamsGateway(settings, clock.now, token_source=token_source)
     store_ = store if store is not None else open_store(settings)
     signer = Signer(settings.signing_key)
     links = Links()

@@ -89,6 +89,9 @@ class Settings:
     app_password: str = ""
     app_tenant_id: str = ""
     app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = "MultiTenant"
+    # identity endpoints: how long a key or token fetch may take before the request is refused (503)
+    identity_timeout: float = 3.0
+    openid_metadata_url: str = ""  # empty = the Bot Framework's public metadata (tests point it at a fake)
     # HTTP
     host: str = "127.0.0.1"
     port: int = 3978
@@ -150,11 +153,19 @@ class Settings:
             raise SettingsError(
                 "COPBOT_STORAGE=azure needs AZURE_STORAGE_CONNECTION_STRING or AZURE_TABLES_ACCOUNT_URL"
             )
+        timeout_text = get("COPBOT_IDENTITY_TIMEOUT", "3").strip()
+        try:
+            identity_timeout = float(timeout_text)
+        except ValueError:
+            raise SettingsError(f"COPBOT_IDENTITY_TIMEOUT must be a number of seconds, not {timeout_text!r}") from None
+        if not 0.1 <= identity_timeout <= 30:
+            raise SettingsError("COPBOT_IDENTITY_TIMEOUT must be between 0.1 and 30 seconds")
         return cls(
             app_id=get("MICROSOFT_APP_ID", "").strip(),
             app_password=get("MICROSOFT_APP_PASSWORD", ""),
             app_tenant_id=get("MICROSOFT_APP_TENANT_ID", "").strip(),
             app_type=app_type,  # type: ignore[arg-type]
+            identity_timeout=identity_timeout,
             host=host,
             port=port,
             public_url=(get("COPBOT_PUBLIC_URL", "") or f"http://{host}:{port}").rstrip("/"),

@@ -6,6 +6,7 @@ APOLOGY = "Sorry, something went wrong on my side and nothing was changed. Pleas
 STORAGE_DOWN = "I can't reach my storage right now, so nothing was changed. Please try again in a minute. (ref {ref})"
 UNKNOWN_COMMAND = "I didn't get that. Type **help** to see what I can do here."
 UNKNOWN_ACTION = "That button is no longer valid. Type **help** to start again."
+OTHER_COP = "That button belongs to another CoP's team, so I ignored it. Use it where it was posted."
 NOT_ALLOWED = "Sorry, only {who} can do that here."
 WRONG_PLACE = "**{command}** works in {places}, not here."
 EMPTY_MESSAGE = "Type **help** to see what I can do."

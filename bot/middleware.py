@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bot import messages
+from bot.limits import input_limits
 from bot.router import Turn
 from storage.base import AlreadyExists, NotFound, StorageError, TableStore, Unavailable, Where, encode_key
 
@@ -110,7 +111,8 @@ async def purge_dedupe(store: TableStore, now: datetime) -> int:
 
 
 def install(router_use: Callable[[Callable[[Turn, Next], Awaitable[None]]], None]) -> None:
-    """Order matters: log everything, catch everything, then drop redeliveries."""
+    """Order matters: log everything, catch everything, drop redeliveries, then enforce input limits."""
     router_use(correlation)
     router_use(error_boundary)
     router_use(dedupe)
+    router_use(input_limits)

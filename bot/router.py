@@ -181,6 +181,17 @@ class Router:
                 log.info("refused card action verb=%s activity_id=%s", request.action.verb[:40], request.activity_id)
                 await turn.tell(refused)
                 return
+            named = request.action.data.get("cop_id")
+            if request.place.team_id and named and named != request.place.team_id:
+                # a genuine button of CoP A pressed (or replayed) in CoP B's team: the role was resolved for B
+                log.info(
+                    "refused a card action of another CoP verb=%s activity_id=%s cop_id=%s",
+                    request.action.verb[:40],
+                    request.activity_id,
+                    turn.cop_id,
+                )
+                await turn.tell(messages.OTHER_COP)
+                return
             if action is None:
                 await turn.tell(messages.UNKNOWN_ACTION)
                 return

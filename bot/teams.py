@@ -23,7 +23,11 @@ from botbuilder.core import (
     TurnContext,
 )
 from botbuilder.core.teams import TeamsInfo
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory,
+)
 from botbuilder.schema import (
     Activity,
     ActivityTypes,
@@ -35,11 +39,20 @@ from botbuilder.schema import (
     Mention,
 )
 from botframework.connector.aio import ConnectorClient
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    ChannelValidation,
+    JwtTokenExtractor,
+    ServiceClientCredentialsFactory,
+)
 from botframework.connector.models import ErrorResponseException
+from msrest.authentication import Authentication
 from msrest.exceptions import ClientRequestError
 from msrest.universal_http.requests import ClientRetryPolicy
+from requests import Session
 
 from bot.config import Settings
+from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken, bearer_problem
 from bot.turn import JSON, Card, CardAction, Person, Place, PlaceKind, Reply, Request, RequestKind
 
 log = logging.getLogger(__name__)
@@ -51,6 +64,100 @@ _TAG = re.compile(r"<[^>]+>")
 
 class AuthError(Exception):
     """The request's credentials were missing or invalid (→ 401)."""
+
+
+TokenSource = Callable[[str], str]  # oauth scope -> access token (blocking; run in a worker thread)
+
+
+def use_loop_safe_metadata(metadata_url: str, timeout: float) -> None:
+    """Make the SDK's token validation fetch signing keys through :class:`OpenIdKeys` (async, with a timeout,
+    cached) instead of its ``_OpenIdMetadata`` (a blocking ``requests.get`` with no timeout on the event loop).
+
+    The SDK keeps one metadata object per URL in ``JwtTokenExtractor.metadataCache`` (process-wide) and creates it
+    in ``JwtTokenExtractor.get_open_id_metadata``: that is the seam. ``metadata_url`` (tests, sovereign clouds)
+    replaces the public channel metadata URL through the SDK's own ``ChannelValidation`` hook.
+    """
+    ChannelValidation.open_id_metadata_endpoint = metadata_url or None
+    cache = JwtTokenExtractor.metadataCache
+
+    def get_open_id_metadata(url: str) -> OpenIdKeys:
+        keys = cache.get(url)
+        if not isinstance(keys, OpenIdKeys) or keys.timeout != timeout:
+            keys = OpenIdKeys(url, timeout)
+            cache[url] = keys
+        return keys
+
+    JwtTokenExtractor.get_open_id_metadata = staticmethod(get_open_id_metadata)
+
+
+class _LoopSafeCredentials(Authentication):  # type: ignore[misc]
+    """Signs connector requests with a token fetched beforehand by :class:`OutgoingToken` (in a thread), so
+    msrest's synchronous ``signed_session`` never calls the identity endpoint on the event loop."""
+
+    def __init__(self, app_id: str, oauth_scope: str, token: OutgoingToken) -> None:
+        self.microsoft_app_id = app_id
+        self.oauth_scope = oauth_scope
+        self.token = token
+
+    def signed_session(self, session: Session | None = None) -> Session:
+        session = session if session is not None else Session()
+        token = self.token.current
+        if token is None:  # only if a caller skipped ensure(); never block the loop to fetch one here
+            raise PermissionError("no access token fetched yet for the Bot Connector")
+        session.headers["Authorization"] = f"Bearer {token}"
+        return session
+
+    def refresh_session(self, session: Session | None = None) -> Session:
+        return self.signed_session(session)
+
+
+class _LoopSafeCredentialFactory(ServiceClientCredentialsFactory):  # type: ignore[misc]
+    """Wraps the SDK's credential factory (password or managed identity): credentials are cached per scope and
+    their token is fetched in a worker thread with a timeout before the connector client is used."""
+
+    def __init__(self, inner: Any, timeout: float, token_source: TokenSource | None) -> None:
+        self._inner = inner
+        self._timeout = timeout
+        self._token_source = token_source
+        self._credentials: dict[tuple[str, str, str], _LoopSafeCredentials] = {}
+
+    async def is_valid_app_id(self, app_id: str) -> bool:
+        return bool(await self._inner.is_valid_app_id(app_id))
+
+    async def is_authentication_disabled(self) -> bool:
+        return bool(await self._inner.is_authentication_disabled())
+
+    async def create_credentials(
+        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
+    ) -> Any:
+        if await self.is_authentication_disabled():
+            return await self._inner.create_credentials(app_id, oauth_scope, login_endpoint, validate_authority)
+        if not await self.is_valid_app_id(app_id):
+            raise PermissionError("credentials requested for another app id")
+        key = (app_id or "", oauth_scope or "", login_endpoint or "")
+        credentials = self._credentials.get(key)
+        if credentials is None:
+            if self._token_source is not None:
+                source = self._token_source
+
+                def fetch() -> str:
+                    return source(oauth_scope)
+
+            else:
+                sdk = await self._inner.create_credentials(app_id, oauth_scope, login_endpoint, validate_authority)
+                fetch = sdk.get_access_token
+            credentials = _LoopSafeCredentials(app_id, oauth_scope, OutgoingToken(fetch, self._timeout))
+            self._credentials[key] = credentials
+        await credentials.token.ensure()
+        return credentials
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    """An activity whose request passed authentication (opaque outside this module)."""
+
+    activity: Activity
+    result: AuthenticateRequestResult
 
 
 class DeliveryError(Exception):
@@ -338,25 +445,54 @@ OnRequest = Callable[[Request, TeamsResponder], Awaitable[None]]
 class TeamsGateway:
     """Everything the app needs from the Bot Framework: incoming turns and proactive sends."""
 
-    def __init__(self, settings: Settings, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, settings: Settings, now: Callable[[], datetime], *, token_source: TokenSource | None = None
+    ) -> None:
+        """``token_source`` replaces the SDK's MSAL token fetch for outgoing calls (tests pass a stub)."""
         speed_up_msrest()
         self._settings = settings
         self._now = now
-        self._auth = ConfigurationBotFrameworkAuthentication(
-            _SdkConfig(settings.app_id, settings.app_password, settings.app_type, settings.app_tenant_id)
+        config = _SdkConfig(settings.app_id, settings.app_password, settings.app_type, settings.app_tenant_id)
+        if settings.authenticated:
+            use_loop_safe_metadata(settings.openid_metadata_url, settings.identity_timeout)
+        self._credentials = _LoopSafeCredentialFactory(
+            ConfigurationServiceClientCredentialFactory(config), settings.identity_timeout, token_source
         )
+        self._auth = ConfigurationBotFrameworkAuthentication(config, credentials_factory=self._credentials)
         self._adapter = CloudAdapter(self._auth)
         self._clients: dict[str, ConnectorClient] = {}
 
     # -- incoming -----------------------------------------------------------------------------------
-    async def process(
-        self, body: Mapping[str, Any], auth_header: str, on_request: OnRequest
-    ) -> tuple[int, JSON | None]:
-        """Run one activity; returns (HTTP status, invoke body or None). Raises ValueError for activities
-        we cannot use and AuthError for bad credentials."""
+    async def authenticate(self, body: Mapping[str, Any], auth_header: str) -> Authenticated:
+        """Parse and authenticate one activity. Raises ValueError for activities we cannot use, AuthError for
+        missing or invalid credentials (without any network call when the header is malformed) and
+        IdentityUnavailable when the identity endpoint cannot be reached in time."""
         activity = Activity().deserialize(dict(body))
         if not activity.type:
             raise ValueError("activity has no type")
+        if self._settings.authenticated:
+            problem = bearer_problem(auth_header)
+            if problem is not None:
+                raise AuthError(problem)
+        else:
+            auth_header = ""  # local unauthenticated mode: a stray header must not trigger a key fetch
+        try:
+            result = await self._auth.authenticate_request(activity, auth_header)
+        except IdentityUnavailable:
+            raise
+        except Exception as error:  # the SDK raises PermissionError, PyJWT errors and bare Exceptions alike
+            raise AuthError(f"{type(error).__name__}: {str(error)[:120]}") from None
+        return Authenticated(activity, result)
+
+    async def process(
+        self, body: Mapping[str, Any], auth_header: str, on_request: OnRequest
+    ) -> tuple[int, JSON | None]:
+        """Authenticate and run one activity (see :meth:`authenticate` and :meth:`run`)."""
+        return await self.run(await self.authenticate(body, auth_header), on_request)
+
+    async def run(self, authenticated: Authenticated, on_request: OnRequest) -> tuple[int, JSON | None]:
+        """Run one authenticated activity; returns (HTTP status, invoke body or None)."""
+        activity = authenticated.activity
         holder: dict[str, TeamsResponder] = {}
 
         async def logic(context: TurnContext) -> None:
@@ -365,10 +501,7 @@ class TeamsGateway:
             holder["r"] = responder
             await on_request(request, responder)
 
-        try:
-            await self._adapter.process_activity(auth_header, activity, logic)
-        except PermissionError as error:
-            raise AuthError(str(error)) from None
+        await self._adapter.process_activity(authenticated.result, activity, logic)
         responder = holder.get("r")
         if activity.type == ActivityTypes.invoke:
             if responder is not None and responder.invoke_body is not None:
@@ -378,13 +511,21 @@ class TeamsGateway:
 
     # -- proactive ----------------------------------------------------------------------------------
     async def _client(self, service_url: str) -> ConnectorClient:
-        client = self._clients.get(service_url)
-        if client is None:
-            claims = self._adapter.create_claims_identity(self._settings.app_id)
-            factory = self._auth.create_connector_factory(claims)
-            client = await factory.create(service_url, None)
-            client.config.retry_policy.retries = 0  # the outbox owns retries
-            self._clients[service_url] = client
+        """The cached connector client of ``service_url``, with a fresh token (fetched in a worker thread with
+        a timeout; an unreachable token service is a retryable DeliveryError, never a frozen loop)."""
+        try:
+            client = self._clients.get(service_url)
+            if client is None:
+                claims = self._adapter.create_claims_identity(self._settings.app_id)
+                factory = self._auth.create_connector_factory(claims)
+                client = await factory.create(service_url, None)
+                client.config.retry_policy.retries = 0  # the outbox owns retries
+                self._clients[service_url] = client
+            credentials = client.config.credentials
+            if isinstance(credentials, _LoopSafeCredentials):
+                await credentials.token.ensure()
+        except IdentityUnavailable as error:
+            raise DeliveryError(0, None, str(error)) from None
         return client
 
     async def send(self, reference: Mapping[str, Any], message: Reply, *, mention: Person | None = None) -> str:
@@ -445,8 +586,10 @@ class TeamsGateway:
 
 __all__ = [
     "AuthError",
+    "Authenticated",
     "BotAdapter",
     "DeliveryError",
+    "IdentityUnavailable",
     "TeamsGateway",
     "TeamsResponder",
     "speed_up_msrest",

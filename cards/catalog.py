@@ -23,6 +23,8 @@ CARD_MODULES: tuple[str, ...] = (
     "cards.health",
     "cards.survey",
     "cards.programme",
+    "cards.audit",
+    "cards.privacy",
 )
 
 

@@ -22,7 +22,8 @@ Weight = Literal["lighter", "default", "bolder"]
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>~])")
 _LINE_START = re.compile(r"^(\s*)([#+\-])", re.MULTILINE)
 _NUMBERED = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0/C1 controls (not tab/newlines), zero-width and bidirectional-override characters (which can disguise text)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 
 
 def safe(text: str, limit: int = 2000) -> str:

@@ -58,6 +58,9 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "connection_timeout": 2,
     "read_timeout": 8,
 }
+# Whatever the SDK's retries add up to, one operation gives up after this long: a hung server must not hold a
+# turn past Teams' 5 s invoke limit (the caller gets Unavailable and tells the user to try again).
+OPERATION_DEADLINE_S = 4.0
 
 _TOO_LARGE_CODES = frozenset({"EntityTooLarge", "PropertyValueTooLarge", "RequestBodyTooLarge"})
 _ODATA_OPS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
@@ -175,8 +178,15 @@ def _raise(exc: BaseException, *, conditional: bool = False) -> NoReturn:
 class AzureTableStore:
     """TableStore over Azure Table Storage (or Azurite)."""
 
-    def __init__(self, service: TableServiceClient, *, credential: AsyncTokenCredential | None = None) -> None:
+    def __init__(
+        self,
+        service: TableServiceClient,
+        *,
+        credential: AsyncTokenCredential | None = None,
+        deadline: float = OPERATION_DEADLINE_S,
+    ) -> None:
         self._service = service
+        self._deadline = deadline
         self._credential = credential  # owned: closed with the store
         self._clients: dict[str, TableClient] = {}
         self._ready: set[str] = set()
@@ -225,7 +235,8 @@ class AzureTableStore:
 
     async def _create(self, client: TableClient, table: str) -> None:
         try:
-            await client.create_table()
+            async with asyncio.timeout(self._deadline):
+                await client.create_table()
             log.info("created table %s", table)
         except ResourceExistsError:
             pass
@@ -239,7 +250,8 @@ class AzureTableStore:
         for attempt in (1, 2):
             client = await self._table(table)
             try:
-                return await fn(client)
+                async with asyncio.timeout(self._deadline):
+                    return await fn(client)
             except HttpResponseError as exc:
                 if attempt == 1 and _error_code(exc) == "TableNotFound":
                     log.warning("table %s disappeared; creating it again", table)
@@ -361,8 +373,9 @@ class AzureTableStore:
     async def ping(self) -> None:
         # Listing one table needs only data-plane read rights (unlike service properties under Entra ID roles).
         try:
-            async for _ in self._service.list_tables(results_per_page=1):
-                break
+            async with asyncio.timeout(self._deadline):
+                async for _ in self._service.list_tables(results_per_page=1):
+                    break
         except Exception as exc:
             _raise(exc)
 
@@ -378,7 +391,14 @@ class AzureTableStore:
 def _error_code(exc: HttpResponseError) -> str:
     code = getattr(exc, "error_code", None)
     # The SDK gives a TableErrorCode enum for codes it knows and a plain string otherwise.
-    return str(getattr(code, "value", code) or "")
+    code = getattr(code, "value", code)
+    if not code:
+        # create_entity's errors come without error_code (seen after an emulator restart: TableNotFound); the
+        # service always sends the code in a header too
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+        code = headers.get("x-ms-error-code") if headers is not None else None
+    return str(code or "")
 
 
 def _condition(etag: str | None) -> dict[str, Any]:

@@ -1002,7 +1002,8 @@ class EventRepo:
             cop_id = str(row.get("cop_id", ""))
             kind = row.get("kind_")
             if kind == "rsvp" and cop_id:
-                await self.rsvp(cop_id, str(row.get("event_id")), aad_id, "", "", None, now)
+                # with their Teams id, so that they also leave the card's refresh list ("viewers")
+                await self.rsvp(cop_id, str(row.get("event_id")), aad_id, str(row.get("user_id", "")), "", None, now)
                 touched += 1
             elif kind == "feedback":
                 anonymous = {

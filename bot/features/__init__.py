@@ -23,6 +23,8 @@ FEATURES: tuple[str, ...] = (
     "bot.features.health",
     "bot.features.survey",
     "bot.features.programme",
+    "bot.features.audit",
+    "bot.features.privacy",
 )
 
 

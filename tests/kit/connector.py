@@ -24,6 +24,7 @@ class Call:
     conversation_id: str
     activity_id: str | None
     body: dict[str, Any] | None
+    authorization: str = ""  # the Authorization header the bot sent
 
     @property
     def text(self) -> str:
@@ -155,7 +156,7 @@ class FakeConnector:
                 return web.json_response({"error": {"code": "BadSyntax"}}, status=400)
         conversation_id = parts[2] if len(parts) > 2 and parts[1] == "conversations" else ""
         activity_id = parts[4] if len(parts) > 4 and parts[3] == "activities" else None
-        call = Call(request.method, path, conversation_id, activity_id, body)
+        call = Call(request.method, path, conversation_id, activity_id, body, request.headers.get("Authorization", ""))
         if self.latency:
             await asyncio.sleep(self.latency)
         if self.policy is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -168,6 +168,7 @@ async def running_bot(
     connector: FakeConnector | None = None,
     clock: Clock | None = None,
     settings: Settings | None = None,
+    token_source: Callable[[str], str] | None = None,
 ) -> AsyncIterator[BotUnderTest]:
     """Start the app (real aiohttp server on 127.0.0.1) against ``store`` and a fake connector."""
     own_connector = connector is None
@@ -178,6 +179,7 @@ async def running_bot(
         settings or test_settings(),
         store=store,
         clock=clock or FakeClock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC)),
+        token_source=token_source,
     )
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()

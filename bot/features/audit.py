@@ -1,0 +1,108 @@
+"""``audit``: a CoP's recent lead and admin actions for its leads (and the programme team).
+
+Every lead/admin action is recorded with :func:`bot.audit.record`; this shows them newest first. The log names
+people, so it is also a personal-data source: ``my data`` exports a person's own actions and ``forget me``
+replaces their id and name (also where other entries mention them) with "former member".
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from bot import audit
+from bot.domain.cops import CopRepo
+from bot.domain.roles import COP_KEY
+from bot.links import Links
+from bot.privacy import PrivacyRegistry
+from bot.router import Router, Turn
+from bot.turn import Role
+from cards.audit import audit_card
+from storage.base import PreconditionFailed, Where
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+SHOWN = 20
+FORMER_MEMBER = "former member"
+WHICH_COP = (
+    "You lead more than one CoP, so I don't know which log to show. Mention me with **audit** in the CoP's "
+    "team channel."
+)
+UNKNOWN_COP = "This team is not set up as a CoP yet, so there is no audit log here."
+
+
+async def show_log(turn: Turn) -> None:
+    cop_id = turn.cop_id
+    if cop_id is None:
+        await turn.tell(WHICH_COP)
+        return
+    cop = turn.state.get(COP_KEY) or await CopRepo(turn.services.store).get(cop_id)
+    if cop is None:
+        await turn.tell(UNKNOWN_COP)
+        return
+    entries = await audit.recent(turn.services.store, cop_id, limit=SHOWN)
+    shown = audit_card(cop_id, cop.name, entries, turn.services.settings.tz, limit=SHOWN)
+    if turn.request.kind == "action":
+        turn.respond.answer_action(shown)
+    else:
+        await turn.respond.reply(shown)
+
+
+async def export_audit(services: Services, aad_id: str) -> Any:
+    rows = await services.store.query(audit.TABLE, None, [Where("actor_aad_id", "eq", aad_id)])
+    return [
+        {
+            "at": row["at"].isoformat() if hasattr(row["at"], "isoformat") else str(row["at"]),
+            "action": row.get("action", ""),
+            "detail": row.get("detail", ""),
+        }
+        for row in rows
+    ]
+
+
+async def erase_audit(services: Services, aad_id: str, names: frozenset[str] = frozenset()) -> int:
+    """Keep the record of what was done, but not by or about whom: the person's id and names become
+    "former member" in every entry (as actor and in details). Returns the number of entries changed."""
+    store = services.store
+    own = await store.query(audit.TABLE, None, [Where("actor_aad_id", "eq", aad_id)])
+    known = {n for n in names if len(n.strip()) >= 2} | {
+        str(r.get("actor_name", "")) for r in own if len(str(r.get("actor_name", "")).strip()) >= 2
+    }
+    needles = sorted({aad_id, *known}, key=len, reverse=True)
+    changed = 0
+    for row in await store.query(audit.TABLE, None):
+        data = dict(row.data)
+        if data.get("actor_aad_id") == aad_id:
+            data["actor_aad_id"] = ""
+            data["actor_name"] = FORMER_MEMBER
+        for name in ("detail", "actor_name"):
+            value = str(data.get(name, ""))
+            for needle in needles:
+                value = value.replace(needle, FORMER_MEMBER)
+            data[name] = value
+        if data != dict(row.data):
+            try:
+                await store.update(audit.TABLE, row.partition_key, row.row_key, data, etag=row.etag)
+            except PreconditionFailed:
+                continue  # audit rows are never edited otherwise; a concurrent erase did it
+            changed += 1
+    return changed
+
+
+async def _erase(services: Services, aad_id: str) -> None:
+    await erase_audit(services, aad_id)
+
+
+def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
+    @router.command("audit", help="Recent lead and admin actions in this CoP", role=Role.LEAD)
+    async def audit_command(turn: Turn) -> None:
+        await show_log(turn)
+
+    @router.action("audit.show", role=Role.LEAD)
+    async def audit_refresh(turn: Turn) -> None:
+        await show_log(turn)
+
+    privacy.register("audit", export_audit, _erase)

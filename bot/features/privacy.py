@@ -1,0 +1,234 @@
+"""Privacy rights: ``my data`` (everything stored about me, as JSON behind a signed link) and ``forget me``
+(after a confirmation card, erase it everywhere).
+
+Both go through the registry in :mod:`bot.privacy`: every feature that stores personal data registers an
+exporter and an eraser there, so this module needs to know no table. Erasers keep aggregate counts and anonymous
+survey answers and put "former member" where a record must stay for others (questions, the audit log).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bot import outbox
+from bot.domain.members import MembershipRepo
+from bot.features.audit import FORMER_MEMBER, erase_audit
+from bot.links import Download, Links
+from bot.privacy import PrivacyRegistry
+from bot.router import Router, Turn
+from bot.turn import Card
+from cards.privacy import (
+    erase_incomplete_card,
+    expired_card,
+    forget_confirm_card,
+    forgotten_card,
+    kept_card,
+    my_data_card,
+)
+from storage.base import NotFound, PreconditionFailed, StorageError
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+MY_DATA = "mydata.json"
+LINK_TTL = timedelta(hours=1)
+CONFIRM_TTL = timedelta(minutes=15)
+NO_IDENTITY = (
+    "I can't tell who you are from this chat (Teams sent no Microsoft Entra ID for you), so I store nothing "
+    "about you and have nothing to export or erase."
+)
+NOT_YOURS = "This confirmation was made for someone else, so I did nothing. Type **forget me** to erase your own data."
+
+
+def _fingerprint(aad_id: str) -> str:
+    return hashlib.sha256(aad_id.encode("utf-8")).hexdigest()[:16]
+
+
+def confirm_id(aad_id: str, now: datetime) -> str:
+    """Binds the confirmation card to its person and to when it was made (the card seal signs it)."""
+    return f"{_fingerprint(aad_id)}:{int(now.timestamp())}"
+
+
+def check_confirm(value: Any, aad_id: str, now: datetime) -> str:
+    """ "ok", "expired" or "not yours"."""
+    fingerprint, _, issued = str(value).partition(":")
+    if not hmac.compare_digest(fingerprint, _fingerprint(aad_id)) or not issued.isdigit():
+        return "not yours"
+    if now.timestamp() - int(issued) > CONFIRM_TTL.total_seconds():
+        return "expired"
+    return "ok"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+async def export_everything(services: Services, aad_id: str) -> dict[str, Any]:
+    """What every registered source holds about ``aad_id``, keyed by source name."""
+    sources: dict[str, Any] = {}
+    for source in services.privacy.sources:
+        sources[source.name] = await source.export(services, aad_id)
+    return {
+        "about": "Everything CoP Bot stores about you, by kind of record.",
+        "generated_at": services.clock.now().isoformat(),
+        "aad_object_id": aad_id,
+        "sources": sources,
+    }
+
+
+def _scrub(value: str, needles: list[str]) -> str:
+    for needle in needles:
+        value = value.replace(needle, FORMER_MEMBER)
+    return value
+
+
+async def scrub_outbox_mentions(services: Services, aad_id: str, user_id: str, names: frozenset[str]) -> int:
+    """Messages queued for (or kept after sending to) other people may name the person, e.g. a lead's "Zelda
+    asked: …" notification. The outbox's own eraser drops the person's own messages; this drops items keyed by
+    the person (a channel fallback of their welcome), replaces their ids and names in everyone else's with
+    "former member" and drops an @mention of them. Returns rows changed."""
+    needles = sorted({n for n in (aad_id, user_id, *names) if len(n.strip()) >= 2}, key=len, reverse=True)
+    changed = 0
+    for row in await services.store.query(outbox.TABLE, outbox.PARTITION):
+        if aad_id in row.row_key or aad_id in str(row.get("key", "")):
+            # keyed by the person (e.g. the channel fallback of their welcome): the item itself is about them
+            with contextlib.suppress(PreconditionFailed, NotFound):
+                await services.store.delete(outbox.TABLE, row.partition_key, row.row_key, etag=row.etag)
+                changed += 1
+            continue
+        data = dict(row.data)
+        if aad_id in str(data.get("mention", "")) or (user_id and user_id in str(data.get("mention", ""))):
+            data.pop("mention", None)
+        for name, value in list(data.items()):
+            if isinstance(value, str) and name not in ("key", "person", "target"):
+                data[name] = _scrub(value, needles)
+        if data != dict(row.data):
+            try:
+                await services.store.update(outbox.TABLE, row.partition_key, row.row_key, data, etag=row.etag)
+            except PreconditionFailed:
+                continue  # being delivered right now; the retention purge removes it within its 30 days
+            changed += 1
+    return changed
+
+
+async def erase_everywhere(services: Services, aad_id: str, names: frozenset[str], user_id: str = "") -> list[str]:
+    """Run every eraser (each is idempotent). Returns the sources that failed; the caller asks to try again."""
+    failed: list[str] = []
+    try:
+        # first, while the person's names can still be found in their profile and entries
+        await erase_audit(services, aad_id, names)
+        await scrub_outbox_mentions(services, aad_id, user_id, names)
+    except StorageError:
+        log.warning("could not anonymise the audit log and outbox before erasure", exc_info=True)
+        return ["audit"]
+    for source in services.privacy.sources:
+        try:
+            await source.erase(services, aad_id)
+        except Exception:
+            log.exception("erasure failed source=%s", source.name)
+            failed.append(source.name)
+    return failed
+
+
+async def _known_names(turn: Turn, aad_id: str) -> frozenset[str]:
+    names = {turn.request.person.name}
+    try:
+        profile = (await MembershipRepo(turn.services.store).person(aad_id)).profile
+    except StorageError:
+        profile = None
+    if profile is not None:
+        names.add(profile.name)
+    return frozenset(n for n in names if n.strip())
+
+
+async def _answer(turn: Turn, shown: Card) -> None:
+    if turn.request.kind == "action":
+        turn.respond.answer_action(shown)
+    elif turn.request.reply_to_card_id:
+        await turn.respond.update(turn.request.reply_to_card_id, shown)
+    else:
+        await turn.respond.reply(shown)
+
+
+def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
+    @links.producer(MY_DATA)
+    async def my_data_file(services: Services, params: Mapping[str, Any]) -> Download | None:
+        aad_id = params.get("a")
+        if not isinstance(aad_id, str) or not aad_id:
+            return None
+        try:
+            everything = await export_everything(services, aad_id)
+        except StorageError:
+            log.warning("my data export failed: storage unavailable")
+            raise web.HTTPServiceUnavailable(
+                text=json.dumps({"error": "storage is unreachable; try the link again in a minute"}),
+                content_type="application/json",
+            ) from None
+        body = json.dumps(everything, default=_json_default, ensure_ascii=False, indent=2).encode("utf-8")
+        return Download("application/json", "copbot-my-data.json", body)
+
+    @router.command("my data", help="Download everything I store about you", places=("personal",))
+    async def my_data(turn: Turn) -> None:
+        aad_id = turn.request.person.aad_id
+        if not aad_id:
+            await turn.tell(NO_IDENTITY)
+            return
+        services = turn.services
+        url = links.link(services, MY_DATA, {"a": aad_id}, LINK_TTL)
+        expires = (services.clock.now() + LINK_TTL).astimezone(services.settings.tz).strftime("%H:%M on %d %b")
+        log.info("my data link issued activity_id=%s", turn.request.activity_id)
+        await turn.respond.reply(my_data_card(url, expires))
+
+    @router.command("forget me", help="Erase everything I store about you", places=("personal",))
+    async def forget_me(turn: Turn) -> None:
+        aad_id = turn.request.person.aad_id
+        if not aad_id:
+            await turn.tell(NO_IDENTITY)
+            return
+        await turn.respond.reply(forget_confirm_card(confirm_id(aad_id, turn.services.clock.now())))
+
+    @router.action("privacy.forget")
+    async def forget_confirmed(turn: Turn) -> None:
+        assert turn.request.action is not None
+        aad_id = turn.request.person.aad_id
+        if not aad_id:
+            await turn.tell(NO_IDENTITY)
+            return
+        verdict = check_confirm(turn.request.action.data.get("id"), aad_id, turn.services.clock.now())
+        if verdict == "not yours":
+            await turn.tell(NOT_YOURS)
+            return
+        if verdict == "expired":
+            await _answer(turn, expired_card())
+            return
+        names = await _known_names(turn, aad_id)
+        failed = await erase_everywhere(turn.services, aad_id, names, turn.request.person.user_id)
+        if failed:
+            log.warning("forget me incomplete failed=%s activity_id=%s", ",".join(failed), turn.request.activity_id)
+            await _answer(turn, erase_incomplete_card())
+            return
+        log.info(
+            "forget me done sources=%d activity_id=%s", len(turn.services.privacy.sources), turn.request.activity_id
+        )
+        await _answer(turn, forgotten_card([s.name for s in turn.services.privacy.sources]))
+
+    @router.action("privacy.keep")
+    async def keep(turn: Turn) -> None:
+        await _answer(turn, kept_card())

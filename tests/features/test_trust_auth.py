@@ -1,0 +1,319 @@
+"""Authentication with an app id set: real SDK token validation against a local fake identity service.
+
+Valid Bot Framework tokens are accepted; missing, malformed, expired, wrong-audience, wrong-issuer, foreign-key and
+wrong-service-url tokens get 401; an unreachable identity endpoint gives a quick 503, never a hang; the tenant
+allow-list refuses other tenants with 403 and logs it; the outgoing token is fetched off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from storage.sqlite import SqliteStore
+from tests.kit import harness
+from tests.kit.activities import TENANT, user
+from tests.kit.azurite import free_port
+from tests.kit.connector import FakeConnector
+from tests.kit.harness import BotUnderTest, running_bot
+from tests.kit.identity import FakeIdentity, new_key
+
+APP_ID = "11111111-2222-3333-4444-555555555555"
+ALICE = user(1, "Alice Adams")
+STUB_TOKEN = "stub-outgoing-token"
+
+
+def stub_token(scope: str) -> str:
+    return STUB_TOKEN
+
+
+@pytest.fixture
+async def identity() -> AsyncIterator[FakeIdentity]:
+    fake = FakeIdentity()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+def auth_settings(metadata_url: str, **overrides: object):  # type: ignore[no-untyped-def]
+    return harness.test_settings(
+        app_id=APP_ID, app_password="not-used", openid_metadata_url=metadata_url, identity_timeout=1.0, **overrides
+    )
+
+
+@pytest.fixture
+async def secured(
+    sqlite_store: SqliteStore, connector: FakeConnector, identity: FakeIdentity
+) -> AsyncIterator[BotUnderTest]:
+    async with running_bot(
+        sqlite_store, connector=connector, settings=auth_settings(identity.metadata_url), token_source=stub_token
+    ) as running:
+        yield running
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_valid_token_is_accepted_and_replies_carry_the_bot_token(
+    secured: BotUnderTest, identity: FakeIdentity
+) -> None:
+    token = identity.token(app_id=APP_ID, service_url=secured.connector.url)
+    posted = await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))
+    assert posted.status == 201
+    [reply] = posted.calls
+    assert "What I can do" in reply.card_text
+    assert reply.authorization == f"Bearer {STUB_TOKEN}"
+    again = await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))
+    assert again.status == 201
+    assert identity.requests == ["/.well-known/openid-configuration", "/keys"]  # fetched once, then cached
+
+
+async def test_card_invokes_are_authenticated_too(secured: BotUnderTest, identity: FakeIdentity) -> None:
+    token = identity.token(app_id=APP_ID, service_url=secured.connector.url)
+    activity = secured.acts.execute(ALICE, "help.show", secured.sealed("help.show"))
+    assert (await secured.post(activity)).status == 401
+    posted = await secured.post(
+        secured.acts.execute(ALICE, "help.show", secured.sealed("help.show")), headers=bearer(token)
+    )
+    assert posted.status == 200
+    assert posted.body["type"] == "application/vnd.microsoft.card.adaptive"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Bearer not-a-jwt",
+        "Bearer a.b.c",
+        "Bearer eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0.",
+        "Bearer " + "A" * 8000,
+        "bearer eyJ0eXAiOiJKV1QifQ.e30.sig",
+        "Bearer \u00e9\u00e9.\u00e9.\u00e9",
+    ],
+)
+async def test_missing_or_malformed_credentials_are_401_without_any_network(
+    secured: BotUnderTest, identity: FakeIdentity, header: str | None
+) -> None:
+    headers = None if header is None else {"Authorization": header}
+    started = time.perf_counter()
+    posted = await secured.post(secured.acts.personal(ALICE, "help"), headers=headers)
+    assert posted.status == 401
+    assert posted.calls == []
+    assert identity.requests == []  # refused before any key fetch
+    assert time.perf_counter() - started < 1.0
+
+
+async def test_unsigned_and_algorithm_none_tokens_are_401(secured: BotUnderTest, identity: FakeIdentity) -> None:
+    import jwt
+
+    unsigned = jwt.encode(
+        {"iss": "https://api.botframework.com", "aud": APP_ID, "serviceurl": secured.connector.url, "exp": 2**31},
+        key=None,
+        algorithm="none",
+        headers={"kid": "test-key-1"},
+    )
+    hs256 = jwt.encode(
+        {"iss": "https://api.botframework.com", "aud": APP_ID, "serviceurl": secured.connector.url, "exp": 2**31},
+        key="a-shared-secret-that-is-long-enough-for-hs256",
+        algorithm="HS256",
+        headers={"kid": "test-key-1"},
+    )
+    for token in (unsigned, hs256):
+        posted = await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))
+        assert posted.status == 401
+        assert posted.calls == []
+
+
+async def test_an_expired_token_is_401_without_any_network(secured: BotUnderTest, identity: FakeIdentity) -> None:
+    token = identity.token(app_id=APP_ID, service_url=secured.connector.url, expires_in=-3600)
+    posted = await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))
+    assert posted.status == 401
+    assert identity.requests == []
+
+
+async def test_a_token_expired_beyond_the_sdk_leeway_is_refused_by_the_sdk(
+    secured: BotUnderTest, identity: FakeIdentity
+) -> None:
+    # 4 minutes past expiry passes our cheap pre-check (5 minutes' leeway) but not the SDK's signature check...
+    token = identity.token(app_id=APP_ID, service_url=secured.connector.url, expires_in=-240)
+    posted = await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))
+    assert posted.status == 201  # ...which has the same 5 minutes' clock tolerance, so it is accepted
+    late = identity.token(app_id=APP_ID, service_url=secured.connector.url, expires_in=-400)
+    assert (await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(late))).status == 401
+
+
+@pytest.mark.parametrize(
+    "what",
+    ["wrong audience", "wrong issuer", "foreign key", "unknown key id", "wrong service url", "no service url"],
+)
+async def test_tokens_that_fail_sdk_validation_are_401(
+    secured: BotUnderTest, identity: FakeIdentity, what: str
+) -> None:
+    url = secured.connector.url
+    token = {
+        "wrong audience": lambda: identity.token(app_id="some-other-bot", service_url=url),
+        "wrong issuer": lambda: identity.token(app_id=APP_ID, service_url=url, issuer="https://evil.example.com"),
+        "foreign key": lambda: identity.token(app_id=APP_ID, service_url=url, key=new_key()),
+        "unknown key id": lambda: identity.token(app_id=APP_ID, service_url=url, kid="rotated-away"),
+        "wrong service url": lambda: identity.token(app_id=APP_ID, service_url="https://evil.example.com/"),
+        "no service url": lambda: identity.token(app_id=APP_ID, service_url=""),
+    }[what]()
+    started = time.perf_counter()
+    posted = await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))
+    assert posted.status == 401, what
+    assert posted.calls == []
+    assert time.perf_counter() - started < 2.0
+
+
+async def test_a_key_not_endorsed_for_teams_is_401(sqlite_store: SqliteStore, connector: FakeConnector) -> None:
+    identity = FakeIdentity(endorsements=("webchat",))
+    await identity.start()
+    try:
+        settings = auth_settings(identity.metadata_url)
+        async with running_bot(sqlite_store, connector=connector, settings=settings, token_source=stub_token) as bot:
+            token = identity.token(app_id=APP_ID, service_url=connector.url)
+            assert (await bot.post(bot.acts.personal(ALICE, "help"), headers=bearer(token))).status == 401
+    finally:
+        await identity.close()
+
+
+async def _healthz_while(bot: BotUnderTest, request: asyncio.Task[object]) -> float:
+    """How long /healthz takes while ``request`` is in flight: proof that the event loop is not frozen."""
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    status, _, _ = await bot.get("/healthz")
+    assert status == 200
+    assert not request.done()
+    return time.perf_counter() - started
+
+
+async def test_identity_endpoint_that_never_answers_gives_503_quickly_and_never_freezes_the_loop(
+    secured: BotUnderTest, identity: FakeIdentity
+) -> None:
+    identity.mode = "hang"
+    token = identity.token(app_id=APP_ID, service_url=secured.connector.url)
+    started = time.perf_counter()
+    pending = asyncio.ensure_future(secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token)))
+    assert await _healthz_while(secured, pending) < 0.5
+    posted = await pending
+    assert posted.status == 503
+    assert time.perf_counter() - started < 2.0
+    # right after a failure, requests fail at once instead of queueing behind another slow fetch
+    started = time.perf_counter()
+    assert (await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))).status == 503
+    assert time.perf_counter() - started < 0.5
+
+
+async def test_identity_endpoint_on_a_closed_port_gives_503_quickly(
+    sqlite_store: SqliteStore, connector: FakeConnector, identity: FakeIdentity
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration"
+    settings = auth_settings(closed)
+    async with running_bot(sqlite_store, connector=connector, settings=settings, token_source=stub_token) as bot:
+        token = identity.token(app_id=APP_ID, service_url=connector.url)
+        started = time.perf_counter()
+        posted = await bot.post(bot.acts.personal(ALICE, "help"), headers=bearer(token))
+        assert posted.status == 503
+        assert posted.calls == []
+        assert time.perf_counter() - started < 2.0
+
+
+async def test_identity_endpoint_error_gives_503_and_recovers(secured: BotUnderTest, identity: FakeIdentity) -> None:
+    from bot.identity import OpenIdKeys
+
+    identity.mode = "error"
+    token = identity.token(app_id=APP_ID, service_url=secured.connector.url)
+    assert (await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))).status == 503
+    identity.mode = "ok"
+    keys = OpenIdKeys  # the failure cooldown is a few seconds; let it pass without sleeping
+    from botframework.connector.auth import JwtTokenExtractor
+
+    cached = JwtTokenExtractor.metadataCache[identity.metadata_url]
+    assert isinstance(cached, keys)
+    cached._failed_at = None
+    assert (await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))).status == 201
+
+
+async def test_cached_keys_keep_working_while_the_identity_endpoint_is_down(
+    secured: BotUnderTest, identity: FakeIdentity
+) -> None:
+    token = identity.token(app_id=APP_ID, service_url=secured.connector.url)
+    assert (await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))).status == 201
+    identity.mode = "hang"
+    started = time.perf_counter()
+    assert (await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))).status == 201
+    assert time.perf_counter() - started < 0.5
+
+
+async def test_outgoing_token_fetch_runs_off_the_loop_with_a_timeout(
+    sqlite_store: SqliteStore, connector: FakeConnector, identity: FakeIdentity
+) -> None:
+    release = threading.Event()
+    calls: list[str] = []
+
+    def stuck_token_service(scope: str) -> str:
+        calls.append(scope)
+        release.wait(10)  # a blocking MSAL call to an unreachable endpoint
+        return STUB_TOKEN
+
+    settings = auth_settings(identity.metadata_url)
+    try:
+        async with running_bot(
+            sqlite_store, connector=connector, settings=settings, token_source=stuck_token_service
+        ) as bot:
+            token = identity.token(app_id=APP_ID, service_url=connector.url)
+            started = time.perf_counter()
+            pending = asyncio.ensure_future(bot.post(bot.acts.personal(ALICE, "help"), headers=bearer(token)))
+            assert await _healthz_while(bot, pending) < 0.5
+            posted = await pending
+            assert posted.status == 503
+            assert time.perf_counter() - started < 2.0
+            # the stuck fetch is not restarted by every request (no pile-up of threads)
+            assert (await bot.post(bot.acts.personal(ALICE, "help"), headers=bearer(token))).status == 503
+            assert len(calls) == 1
+            release.set()
+            for _ in range(100):
+                posted = await bot.post(bot.acts.personal(ALICE, "help"), headers=bearer(token))
+                if posted.status == 201:
+                    break
+                await asyncio.sleep(0.02)  # waiting for the released worker thread to hand over its token
+            assert posted.status == 201
+            assert posted.calls[0].authorization == f"Bearer {STUB_TOKEN}"
+    finally:
+        release.set()
+
+
+async def test_other_tenants_are_refused_with_403_and_logged(
+    sqlite_store: SqliteStore,
+    connector: FakeConnector,
+    identity: FakeIdentity,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = auth_settings(identity.metadata_url, allowed_tenants=frozenset({"the-university"}))
+    async with running_bot(sqlite_store, connector=connector, settings=settings, token_source=stub_token) as bot:
+        token = identity.token(app_id=APP_ID, service_url=connector.url)
+        # unauthenticated requests are refused as such, whatever their tenant
+        assert (await bot.post(bot.acts.personal(ALICE, "help"))).status == 401
+        with caplog.at_level(logging.WARNING, logger="bot.app"):
+            posted = await bot.post(bot.acts.personal(ALICE, "help"), headers=bearer(token))
+        assert posted.status == 403
+        assert posted.calls == []
+        assert any("tenant" in r.getMessage() and TENANT in r.getMessage() for r in caplog.records)
+        bot.acts.tenant = "the-university"
+        assert (await bot.post(bot.acts.personal(ALICE, "help"), headers=bearer(token))).status == 201
+        assert (await sqlite_store.query("dedupe", None)) != []
+
+
+async def test_unauthenticated_mode_ignores_stray_headers_without_network(bot: BotUnderTest) -> None:
+    posted = await bot.post(bot.acts.personal(ALICE, "help"), headers={"Authorization": "Bearer a.b.c"})
+    assert posted.status == 201
