@@ -7,12 +7,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.domain.cops import Cop, CopRepo, PersonRef
+from bot.domain.cops import Cop, CopRepo
 from bot.domain.members import MembershipRepo, Profile, Tier
 from storage.base import BatchOp, Row, TableStore, Value, Where
-from tests.kit.activities import BOT_ID, BOT_NAME, TENANT, Team, User
+from tests.kit.activities import TENANT, Team, User
 from tests.kit.connector import Call, FakeConnector
 from tests.kit.harness import BotUnderTest
+from tests.kit.records import channel_reference, ref
 
 FORM = {
     "title": "Lunch and learn: dashboards",
@@ -27,20 +28,6 @@ FORM = {
     "audience": "all",
     "description": "Bring your questions.",
 }
-
-
-def channel_reference(where: Team, service_url: str) -> dict[str, Any]:
-    """What the kit's channel activities would give as the conversation reference of the General channel."""
-    return {
-        "bot": {"id": BOT_ID, "name": BOT_NAME},
-        "conversation": {"id": where.general, "conversationType": "channel", "tenantId": TENANT, "isGroup": True},
-        "channelId": "msteams",
-        "serviceUrl": service_url,
-    }
-
-
-def ref(person: User) -> PersonRef:
-    return PersonRef(person.aad, person.id, person.name)
 
 
 async def make_cop(

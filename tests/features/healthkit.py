@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from bot.clock import FakeClock
-from bot.domain.cops import Cop, CopRepo, PersonRef
+from bot.domain.cops import Cop, CopRepo
 from bot.domain.events import Draft as EventDraft
 from bot.domain.events import EventRepo, Kind
 from bot.domain.faq import Draft as FaqDraft
@@ -16,8 +15,9 @@ from bot.domain.members import MembershipRepo, Profile, Tier
 from bot.domain.queries import QueryRepo
 from bot.turn import Person
 from storage.base import TableStore
-from tests.kit.activities import BOT_ID, BOT_NAME, TENANT, Team, User, user
+from tests.kit.activities import TENANT, Team, User, user
 from tests.kit.harness import BotUnderTest
+from tests.kit.records import channel_reference, ref
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # the kit's default clock: Autumn 2026 term, 75% through
 ADMIN = User(id="29:admin", aad="aad-admin", name="Pat Programme")  # in the test settings' programme admins
@@ -27,19 +27,6 @@ def clock(bot: BotUnderTest) -> FakeClock:
     c = bot.services.clock
     assert isinstance(c, FakeClock)
     return c
-
-
-def channel_reference(where: Team, service_url: str) -> dict[str, Any]:
-    return {
-        "bot": {"id": BOT_ID, "name": BOT_NAME},
-        "conversation": {"id": where.general, "conversationType": "channel", "tenantId": TENANT, "isGroup": True},
-        "channelId": "msteams",
-        "serviceUrl": service_url,
-    }
-
-
-def ref(person: User) -> PersonRef:
-    return PersonRef(person.aad, person.id, person.name)
 
 
 def person(u: User) -> Person:

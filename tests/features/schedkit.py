@@ -5,24 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.domain.cops import Cop, CopRepo, PersonRef
+from bot.domain.cops import Cop, CopRepo
 from bot.domain.members import MembershipRepo, Profile
 from storage.base import TableStore
-from tests.kit.activities import BOT_ID, BOT_NAME, TENANT, Team, User
+from tests.kit import records
+from tests.kit.activities import TENANT, Team, User
+from tests.kit.records import ref
 
 
 def channel_reference(service_url: str, conversation_id: str) -> dict[str, Any]:
     """A serialised ConversationReference for a channel, as the bot stores it at install time."""
-    return {
-        "bot": {"id": BOT_ID, "name": BOT_NAME},
-        "conversation": {"id": conversation_id, "conversationType": "channel", "isGroup": True, "tenantId": TENANT},
-        "channelId": "msteams",
-        "serviceUrl": service_url,
-    }
-
-
-def ref(person: User) -> PersonRef:
-    return PersonRef(person.aad, person.id, person.name)
+    return records.channel_reference(conversation_id, service_url)
 
 
 async def make_cop(
