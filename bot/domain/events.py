@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -84,6 +84,7 @@ _EVENT_ID = re.compile(r"^[0-9a-f]{12}$")
 _TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
+_T = TypeVar("_T")
 
 
 def is_event_id(value: Any) -> bool:
@@ -173,6 +174,16 @@ def local_time(day: date, at: time, tz: ZoneInfo) -> datetime | None:
     return moment
 
 
+def _parsed(pattern: re.Pattern[str], text: str, parse: Callable[[str], _T]) -> _T | None:
+    """``parse(text)`` when the text has the expected shape and parses, else None."""
+    if not pattern.match(text):
+        return None
+    try:
+        return parse(text)
+    except ValueError:
+        return None
+
+
 def validate(values: Mapping[str, str], now: datetime, default_tz: str = "Europe/London") -> Draft | Invalid:
     """Check a submitted event form; pure (takes ``now``)."""
     title = values.get("title", "")
@@ -188,23 +199,14 @@ def validate(values: Mapping[str, str], now: datetime, default_tz: str = "Europe
     if tz is None:
         return Invalid(f"I don't know the time zone '{tz_name[:64]}'. Use a name like Europe/London.", "tz")
     day_text, start_text, end_text = values.get("date", ""), values.get("start", ""), values.get("end", "")
-    try:
-        if not _DATE.match(day_text):
-            raise ValueError
-        day = date.fromisoformat(day_text)
-    except ValueError:
+    day = _parsed(_DATE, day_text, date.fromisoformat)
+    if day is None:
         return Invalid("Pick the date of the event.", "date")
-    try:
-        if not _TIME.match(start_text):
-            raise ValueError
-        start_at = time.fromisoformat(start_text)
-    except ValueError:
+    start_at = _parsed(_TIME, start_text, time.fromisoformat)
+    if start_at is None:
         return Invalid("Give a start time (HH:MM).", "start")
-    try:
-        if not _TIME.match(end_text):
-            raise ValueError
-        end_at = time.fromisoformat(end_text)
-    except ValueError:
+    end_at = _parsed(_TIME, end_text, time.fromisoformat)
+    if end_at is None:
         return Invalid("Give an end time (HH:MM).", "end")
     start = local_time(day, start_at, tz)
     if start is None:

@@ -403,14 +403,10 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     @router.action("event.edit", role=Role.LEAD)
     async def edit(turn: Turn) -> None:
-        target = await _target(turn)
-        if target is None:
+        found = await _target_event(turn)
+        if found is None:
             return
-        cop, event_id = target
-        event = await events_repo(turn.services).get(cop.cop_id, event_id)
-        if event is None:
-            await turn.tell(UNKNOWN_EVENT)
-            return
+        cop, event = found
         reason = event.closed_reason(turn.services.clock.now())
         if reason is not None:
             await turn.tell(
@@ -427,14 +423,10 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     @router.action("event.cancel", role=Role.LEAD)
     async def ask_cancel(turn: Turn) -> None:
-        target = await _target(turn)
-        if target is None:
+        found = await _target_event(turn)
+        if found is None:
             return
-        cop, event_id = target
-        event = await events_repo(turn.services).get(cop.cop_id, event_id)
-        if event is None:
-            await turn.tell(UNKNOWN_EVENT)
-            return
+        _, event = found
         if event.cancelled:
             await turn.tell("That event is already cancelled.")
             return
@@ -481,6 +473,19 @@ async def _target(turn: Turn) -> tuple[Cop, str] | None:
         await turn.tell(UNKNOWN_EVENT)
         return None
     return cop, str(event_id)
+
+
+async def _target_event(turn: Turn) -> tuple[Cop, Event] | None:
+    """The CoP and the event a lead's button is about, or None after telling the lead why not."""
+    target = await _target(turn)
+    if target is None:
+        return None
+    cop, event_id = target
+    event = await events_repo(turn.services).get(cop.cop_id, event_id)
+    if event is None:
+        await turn.tell(UNKNOWN_EVENT)
+        return None
+    return cop, event
 
 
 def _personal_card(turn: Turn, event: Event, mine: Rsvp | None) -> Card:
