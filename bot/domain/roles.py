@@ -7,7 +7,7 @@ they belong to; otherwise None and CoP-specific commands ask which CoP.
 
 from __future__ import annotations
 
-from bot.domain.cops import Cop, CopRepo
+from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import MembershipRepo
 from bot.router import Turn
 from bot.turn import Role
@@ -31,14 +31,15 @@ async def resolve_role(turn: Turn) -> tuple[Role, str | None]:
     services = turn.services
     request = turn.request
     aad_id = request.person.aad_id
-    cops = CopRepo(services.store)
+    cops = cop_repo(services)
     admins = services.settings.programme_admins
     cop_id: str | None = request.place.team_id
     if cop_id is None and request.action is not None:
         named = request.action.data.get("cop_id")
         cop_id = named if isinstance(named, str) and 0 < len(named) <= 512 else None
     if cop_id is not None:
-        cop = await cops.get(cop_id)
+        # the one hot read of every CoP turn: a copy up to COPBOT_COP_CACHE_SECONDS old (see bot/domain/cops.py)
+        cop = await cops.get_cached(cop_id)
         turn.state[COP_KEY] = cop
         if cop is None:
             return role_in(None, aad_id, False, admins), cop_id

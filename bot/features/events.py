@@ -379,7 +379,8 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     async def create(turn: Turn) -> None:
         await _create(turn)
 
-    @router.action("event.rsvp")
+    # idempotent: the same choice twice writes nothing, so a redelivered click needs no dedupe claim
+    @router.action("event.rsvp", idempotent=True)
     async def rsvp(turn: Turn) -> None:
         await _rsvp(turn)
 
