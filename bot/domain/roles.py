@@ -1,4 +1,6 @@
-"""Who the caller is, resolved from storage on every turn (card data never grants a role).
+"""Who the caller is, resolved from storage on every turn (card data never grants a role). The CoP row may come
+from this process's short-lived copy (``CopCache``, COPBOT_COP_CACHE_SECONDS; see bot/domain/cops.py for the
+staleness trade-off); the caller's memberships are always read.
 
 In a team, the CoP is the team. In personal chat, the CoP is the one named by the card action's ``cop_id``
 (the role is still computed from storage for that CoP), else the only CoP the person leads, else the only CoP
