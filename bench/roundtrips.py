@@ -9,6 +9,7 @@ import aiohttp
 
 from bench.processes import SIGNING_KEY
 from bench.scenarios import Scenario
+from bot.config import Settings
 from storage.counting import CountingStore
 from storage.sqlite import SqliteStore
 from tests.kit.harness import running_bot, test_settings
@@ -16,12 +17,17 @@ from tests.kit.harness import running_bot, test_settings
 SAMPLES = 20
 
 
+def _settings() -> Settings:
+    """The tests' settings with production's caching (the tests turn the CoP cache off)."""
+    return test_settings(signing_key=SIGNING_KEY, cop_cache_seconds=Settings().cop_cache_seconds)
+
+
 async def round_trips(scenario: Scenario) -> tuple[float, dict[str, int]]:
     """Average store calls per activity (dedupe claim included) and the breakdown of the last activity."""
     with tempfile.TemporaryDirectory() as tmp:
         store = CountingStore(SqliteStore(Path(tmp) / "rt.sqlite3"))
         async with (
-            running_bot(store, settings=test_settings(signing_key=SIGNING_KEY)) as bot,
+            running_bot(store, settings=_settings()) as bot,
             aiohttp.ClientSession() as http,
         ):
             if scenario.seed is not None:

@@ -13,6 +13,7 @@ from aiohttp import web
 from bot import middleware
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, SettingsError
+from bot.domain.cops import CopCache
 from bot.features import build_router
 from bot.features.events import settle as settle_event_updates
 from bot.links import Links
@@ -211,6 +212,7 @@ def create_app(
     privacy = PrivacyRegistry()
     router = build_router(links, privacy)
     middleware.install(router.use)
+    cop_cache = CopCache(settings.cop_cache_seconds)  # shared by role resolution and every CoP write
     services = Services(
         settings=settings,
         store=store_,
@@ -218,9 +220,10 @@ def create_app(
         signer=signer,
         router=router,
         proactive=gateway,
-        outbox=Outbox(store_, gateway, signer, policy=DeliveryPolicy.from_settings(settings)),
+        outbox=Outbox(store_, gateway, signer, policy=DeliveryPolicy.from_settings(settings), cop_cache=cop_cache),
         links=links,
         privacy=privacy,
+        cop_cache=cop_cache,
     )
     app[SERVICES] = services
     app[GATEWAY] = gateway

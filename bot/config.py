@@ -106,6 +106,9 @@ class Settings:
     allowed_tenants: frozenset[str] = frozenset()  # empty = any tenant
     programme_admins: frozenset[str] = frozenset()  # AAD object ids of the programme team
     enforce_one_core: bool = True  # the seed recommends one core CoP; False relaxes it to a warning
+    # how long this process may reuse a CoP row (leads, sponsor, active) when resolving roles; 0 = always read.
+    # Writes on this instance are seen at once; a change made on another instance within this many seconds.
+    cop_cache_seconds: float = 10.0
     # time
     default_timezone: str = "Europe/London"
     # secrets for signed links and card tokens
@@ -177,6 +180,7 @@ class Settings:
             allowed_tenants=_csv(get("COPBOT_ALLOWED_TENANTS", "")),
             programme_admins=_csv(get("COPBOT_PROGRAMME_ADMINS", "")),
             enforce_one_core=_bool("COPBOT_ENFORCE_ONE_CORE", get("COPBOT_ENFORCE_ONE_CORE", "true")),
+            cop_cache_seconds=_float("COPBOT_COP_CACHE_SECONDS", get("COPBOT_COP_CACHE_SECONDS", "10"), 0.0, 300.0),
             default_timezone=tz_name,
             signing_key=signing_key or secrets.token_urlsafe(32),
             scheduler_enabled=_bool("COPBOT_SCHEDULER", get("COPBOT_SCHEDULER", "true")),

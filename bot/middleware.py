@@ -70,9 +70,13 @@ def _dedupe_keys(activity_id: str) -> tuple[str, str]:
 
 
 async def dedupe(turn: Turn, next_: Next) -> None:
-    """Teams may deliver an activity twice: the first delivery claims the id with an insert, later ones stop."""
+    """Teams may deliver an activity twice: the first delivery claims the id with an insert, later ones stop.
+
+    Card actions registered ``idempotent=True`` (e.g. an RSVP: choosing Going twice writes nothing) skip the
+    claim: running them again is harmless, and the insert would be a storage round trip on every click."""
     activity_id = turn.request.activity_id
-    if not activity_id:
+    action = turn.request.action
+    if not activity_id or (action is not None and turn.services.router.is_idempotent(action.verb)):
         await next_()
         return
     pk, rk = _dedupe_keys(activity_id)

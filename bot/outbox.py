@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.codec import dumps, loads
-from bot.domain.cops import CopRepo
+from bot.domain.cops import CopCache, CopRepo
 from bot.sealing import seal_card
 from bot.signing import Signer
 from bot.turn import Card, Person, Proactive, Reply
@@ -218,8 +218,10 @@ class Outbox:
         policy: DeliveryPolicy | None = None,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        cop_cache: CopCache | None = None,
     ) -> None:
         self._store = store
+        self._cop_cache = cop_cache  # the app's cached CoP rows, dropped when the outbox flags a CoP
         self._proactive = proactive
         self._signer = signer
         self.policy = policy or DeliveryPolicy()
@@ -542,7 +544,7 @@ class Outbox:
             )
             if cop_id:
                 flag = f"{FLAG_PREFIX} ({status}): the bot may have been removed from this CoP's channel"
-                await CopRepo(self._store).change(cop_id, now, lambda cop: replace(cop, flagged=flag))
+                await CopRepo(self._store, self._cop_cache).change(cop_id, now, lambda cop: replace(cop, flagged=flag))
         except StorageError:
             log.warning("could not record a gone target cop_id=%s", cop_id, exc_info=True)
 

@@ -69,6 +69,8 @@ class Action:
     verb: str
     handler: Handler
     role: Role
+    # handling the same activity twice has the same effect as once, so a redelivery needs no claim (a round trip)
+    idempotent: bool = False
 
 
 class Router:
@@ -104,11 +106,14 @@ class Router:
 
         return register
 
-    def action(self, verb: str, *, role: Role = Role.ANYONE) -> Callable[[Handler], Handler]:
+    def action(self, verb: str, *, role: Role = Role.ANYONE, idempotent: bool = False) -> Callable[[Handler], Handler]:
+        """``idempotent=True``: the handler may safely run twice for one activity (e.g. "set my RSVP to X"), so
+        the redelivery middleware skips its claim write for this verb."""
+
         def register(handler: Handler) -> Handler:
             if verb in self._actions:
                 raise ValueError(f"action {verb!r} registered twice")
-            self._actions[verb] = Action(verb, handler, role)
+            self._actions[verb] = Action(verb, handler, role, idempotent)
             return handler
 
         return register
@@ -141,6 +146,10 @@ class Router:
     @property
     def action_verbs(self) -> list[str]:
         return sorted(self._actions)
+
+    def is_idempotent(self, verb: str) -> bool:
+        action = self._actions.get(verb)
+        return action is not None and action.idempotent
 
     def match_command(self, text: str) -> tuple[Command, str] | None:
         words = text.split()

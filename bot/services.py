@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.domain.cops import CopCache
 from bot.links import Links
 from bot.outbox import Outbox
 from bot.privacy import PrivacyRegistry
@@ -27,5 +28,7 @@ class Services:
     outbox: Outbox
     links: Links
     privacy: PrivacyRegistry
+    # this process's short-lived copies of CoP rows for role resolution (COPBOT_COP_CACHE_SECONDS; 0 = off)
+    cop_cache: CopCache = field(default_factory=CopCache)
     # capability-specific singletons (caches, indexes, outbox, scheduler) keyed by feature name
     extras: dict[str, Any] = field(default_factory=dict)

@@ -2,13 +2,22 @@
 
 A CoP's id is its Teams team id (19:…@thread.…). All CoPs share one partition so that the directory and the
 programme view are a single query (~22 CoPs, a few KB each).
+
+Every turn in a CoP resolves the caller's role from its row (leads, sponsor, active), so the row is read far more
+often than it is written. ``CopCache`` keeps each row for a few seconds per process (``COPBOT_COP_CACHE_SECONDS``)
+for that read only. Trade-off: a write made through ``CopRepo`` on this instance (built with the cache, see
+``cop_repo``) drops the copy at once, but a change made on ANOTHER instance (e.g. ``leads remove``) is seen here
+only when the copy expires, so for up to that many seconds a removed lead may still act as a lead on an instance
+that served them just before. Writes never use a cached row: ``change`` reads afresh and writes with the ETag.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from bot.domain.codec import dumps, loads
 from storage.base import NotFound, PreconditionFailed, Row, TableStore, encode_key
@@ -132,15 +141,74 @@ def _from_row(row: Row) -> Cop:
     )
 
 
+@dataclass
+class CopCache:
+    """Per-process copies of CoP rows for role resolution, each kept ``ttl_s`` seconds of ``clock`` (monotonic
+    time, not the domain clock: this is about staleness, not about what day it is). ``ttl_s`` 0 keeps nothing.
+
+    Only rows that exist are kept (a CoP installed on another instance must be found at once). ``forget`` is
+    called on every write through ``CopRepo``; the generation counter makes sure a read that started before a
+    write and finished after it cannot put the old row back."""
+
+    ttl_s: float = 0.0
+    clock: Callable[[], float] = time.monotonic
+    limit: int = 1000
+    _rows: dict[str, tuple[float, Cop]] = field(default_factory=dict, repr=False)
+    _generation: int = 0
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def get(self, cop_id: str) -> Cop | None:
+        found = self._rows.get(cop_id)
+        if found is None:
+            return None
+        if self.clock() >= found[0]:
+            del self._rows[cop_id]
+            return None
+        return found[1]
+
+    def put(self, cop: Cop, generation: int) -> None:
+        """Keep ``cop`` as read when the cache was at ``generation``; ignored if a write happened since."""
+        if self.ttl_s <= 0 or generation != self._generation:
+            return
+        if cop.cop_id not in self._rows and len(self._rows) >= self.limit:
+            self._rows.pop(next(iter(self._rows)))
+        self._rows[cop.cop_id] = (self.clock() + self.ttl_s, cop)
+
+    def forget(self, cop_id: str) -> None:
+        self._generation += 1
+        self._rows.pop(cop_id, None)
+
+
 class CopRepo:
-    def __init__(self, store: TableStore) -> None:
+    def __init__(self, store: TableStore, cache: CopCache | None = None) -> None:
         self._store = store
+        self._cache = cache
 
     async def get(self, cop_id: str) -> Cop | None:
+        """A fresh read (it also refreshes this process's cached copy)."""
+        generation = self._cache.generation if self._cache is not None else 0
         try:
-            return _from_row(await self._store.get(TABLE, PARTITION, encode_key(cop_id)))
+            cop = _from_row(await self._store.get(TABLE, PARTITION, encode_key(cop_id)))
         except NotFound:
             return None
+        if self._cache is not None:
+            self._cache.put(cop, generation)
+        return cop
+
+    async def get_cached(self, cop_id: str) -> Cop | None:
+        """The CoP as read at most ``ttl_s`` ago on this process, for role resolution only; never for a write."""
+        if self._cache is not None:
+            found = self._cache.get(cop_id)
+            if found is not None:
+                return found
+        return await self.get(cop_id)
+
+    def _forget(self, cop_id: str) -> None:
+        if self._cache is not None:
+            self._cache.forget(cop_id)
 
     async def all(self, *, active_only: bool = True) -> list[Cop]:
         rows = await self._store.query(TABLE, PARTITION)
@@ -148,15 +216,19 @@ class CopRepo:
         return [c for c in cops if c.active] if active_only else cops
 
     async def create(self, cop: Cop) -> Cop:
+        self._forget(cop.cop_id)
         row = await self._store.insert(TABLE, PARTITION, encode_key(cop.cop_id), _to_row(cop))
         return replace(cop, etag=row.etag)
 
     async def save(self, cop: Cop, now: datetime) -> Cop:
         """Conditional replace: raises PreconditionFailed if someone changed the CoP since it was read."""
         updated = replace(cop, updated_at=now)
-        row = await self._store.update(
-            TABLE, PARTITION, encode_key(cop.cop_id), _to_row(updated), etag=cop.etag or None
-        )
+        try:
+            row = await self._store.update(
+                TABLE, PARTITION, encode_key(cop.cop_id), _to_row(updated), etag=cop.etag or None
+            )
+        finally:  # after the write too: a read racing it must not keep the old row (see CopCache)
+            self._forget(cop.cop_id)
         return replace(updated, etag=row.etag)
 
     async def change(self, cop_id: str, now: datetime, edit: Any, attempts: int = 5) -> Cop | None:
@@ -170,3 +242,13 @@ class CopRepo:
             except PreconditionFailed:
                 continue
         raise PreconditionFailed(f"CoP {cop_id} kept changing; gave up after {attempts} attempts")
+
+
+class _WithCops(Protocol):
+    store: TableStore
+    cop_cache: CopCache
+
+
+def cop_repo(services: _WithCops) -> CopRepo:
+    """The repo every CoP write of the app goes through, so that this process's cached copies are dropped."""
+    return CopRepo(services.store, services.cop_cache)

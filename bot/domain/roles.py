@@ -1,4 +1,6 @@
-"""Who the caller is, resolved from storage on every turn (card data never grants a role).
+"""Who the caller is, resolved from storage on every turn (card data never grants a role). The CoP row may come
+from this process's short-lived copy (``CopCache``, COPBOT_COP_CACHE_SECONDS; see bot/domain/cops.py for the
+staleness trade-off); the caller's memberships are always read.
 
 In a team, the CoP is the team. In personal chat, the CoP is the one named by the card action's ``cop_id``
 (the role is still computed from storage for that CoP), else the only CoP the person leads, else the only CoP
@@ -7,7 +9,7 @@ they belong to; otherwise None and CoP-specific commands ask which CoP.
 
 from __future__ import annotations
 
-from bot.domain.cops import Cop, CopRepo
+from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import MembershipRepo
 from bot.router import Turn
 from bot.turn import Role
@@ -31,14 +33,15 @@ async def resolve_role(turn: Turn) -> tuple[Role, str | None]:
     services = turn.services
     request = turn.request
     aad_id = request.person.aad_id
-    cops = CopRepo(services.store)
+    cops = cop_repo(services)
     admins = services.settings.programme_admins
     cop_id: str | None = request.place.team_id
     if cop_id is None and request.action is not None:
         named = request.action.data.get("cop_id")
         cop_id = named if isinstance(named, str) and 0 < len(named) <= 512 else None
     if cop_id is not None:
-        cop = await cops.get(cop_id)
+        # the one hot read of every CoP turn: a copy up to COPBOT_COP_CACHE_SECONDS old (see bot/domain/cops.py)
+        cop = await cops.get_cached(cop_id)
         turn.state[COP_KEY] = cop
         if cop is None:
             return role_in(None, aad_id, False, admins), cop_id

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from bot import audit
 from bot.domain import faq
-from bot.domain.cops import Cop, CopRepo
+from bot.domain.cops import Cop, cop_repo
 from bot.domain.digest import DigestData, DigestEvent, HealthStats, NewFaq, NewMember, OpenQuestion, pick_highlight
 from bot.domain.events import EventRepo
 from bot.domain.faq import FaqRepo
@@ -139,7 +139,7 @@ async def run_due(services: Services, now: datetime) -> int:
     leases = leases_of(services)
     memo = _memo(services)
     queued = 0
-    for cop in await CopRepo(services.store).all():
+    for cop in await cop_repo(services).all():
         if not cop.digest_enabled:
             continue
         when, period = weekly_occurrence(now, zone(cop.timezone, services.settings.tz), cop.digest_day, cop.digest_time)
@@ -178,7 +178,7 @@ async def _cop(turn: Turn) -> Cop | None:
         return None
     cop = turn.state.get(COP_KEY)
     if not isinstance(cop, Cop) or cop.cop_id != turn.cop_id:
-        cop = await CopRepo(turn.services.store).get(turn.cop_id)
+        cop = await cop_repo(turn.services).get(turn.cop_id)
     if cop is None:
         await turn.tell(NO_COP)
     return cop
@@ -278,7 +278,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             return
         hhmm = f"{at[0]:02d}:{at[1]:02d}"
         services = turn.services
-        updated = await CopRepo(services.store).change(
+        updated = await cop_repo(services).change(
             cop.cop_id,
             services.clock.now(),
             lambda c: replace(c, digest_day=day, digest_time=hhmm, digest_enabled=True),
@@ -302,9 +302,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             await turn.tell("The weekly digest is already off. `digest on` turns it back on.")
             return
         services = turn.services
-        await CopRepo(services.store).change(
-            cop.cop_id, services.clock.now(), lambda c: replace(c, digest_enabled=False)
-        )
+        await cop_repo(services).change(cop.cop_id, services.clock.now(), lambda c: replace(c, digest_enabled=False))
         await _record(turn, cop, "digest.off")
         await turn.tell("The weekly digest is off. `digest on` turns it back on.")
 
@@ -314,7 +312,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         if cop is None:
             return
         services = turn.services
-        updated = await CopRepo(services.store).change(
+        updated = await cop_repo(services).change(
             cop.cop_id, services.clock.now(), lambda c: replace(c, digest_enabled=True)
         )
         if updated is None:
@@ -335,9 +333,9 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             return
         services = turn.services
         revived = await services.outbox.revive(team_id)
-        cop = await CopRepo(services.store).get(team_id)
+        cop = await cop_repo(services).get(team_id)
         if cop is not None and cop.flagged.startswith(FLAG_PREFIX):
-            await CopRepo(services.store).change(team_id, services.clock.now(), lambda c: replace(c, flagged=""))
+            await cop_repo(services).change(team_id, services.clock.now(), lambda c: replace(c, flagged=""))
         if revived:
             log.info("delivery revived cop_id=%s targets=%d", team_id, revived)
 

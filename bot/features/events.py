@@ -40,8 +40,8 @@ from bot.domain.events import (
     new_event_id,
     validate,
 )
-from bot.domain.members import MembershipRepo
-from bot.domain.roles import COP_KEY, MEMBERSHIPS_KEY
+from bot.domain.members import MembershipRepo, PersonState
+from bot.domain.roles import COP_KEY, MEMBERSHIPS_KEY, PERSON_KEY
 from bot.links import Download, Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
@@ -379,7 +379,8 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     async def create(turn: Turn) -> None:
         await _create(turn)
 
-    @router.action("event.rsvp")
+    # idempotent: the same choice twice writes nothing, so a redelivered click needs no dedupe claim
+    @router.action("event.rsvp", idempotent=True)
     async def rsvp(turn: Turn) -> None:
         await _rsvp(turn)
 
@@ -587,7 +588,12 @@ async def _may_answer(turn: Turn, cop: Cop, event: Event) -> bool:
         return True
     if event.audience == "leads":
         return False
-    membership = await MembershipRepo(turn.services.store).membership(cop.cop_id, turn.request.person.key)
+    state = turn.state.get(PERSON_KEY)
+    if isinstance(state, PersonState):  # role resolution read the person's partition this turn: no second read
+        found = state.memberships.get(cop.cop_id)
+        membership = found[0] if found is not None else None
+    else:
+        membership = await MembershipRepo(turn.services.store).membership(cop.cop_id, turn.request.person.key)
     return membership is not None and membership.tier == "core"
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot import audit
-from bot.domain.cops import Cop, CopRepo, PersonRef
+from bot.domain.cops import Cop, PersonRef, cop_repo
 from bot.domain.validation import BadInput, clean_text
 from bot.features.membership import load_cop, show
 from bot.links import Links
@@ -121,7 +121,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             await turn.respond.reply(PERSONAL_WELCOME if place.is_personal else GROUP_WELCOME)
             return
         services = turn.services
-        repo = CopRepo(services.store)
+        repo = cop_repo(services)
         now = services.clock.now()
         person = await _with_roster_name(turn, turn.request.person)
         try:
@@ -184,7 +184,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         team_id = turn.request.place.team_id
         if team_id is None:
             return
-        cop = await CopRepo(turn.services.store).change(
+        cop = await cop_repo(turn.services).change(
             team_id, turn.services.clock.now(), lambda c: replace(c, active=False)
         )
         if cop is not None:
@@ -220,7 +220,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         except BadInput as error:
             await turn.tell(f"{error} Nothing was changed.")
             return
-        saved = await CopRepo(turn.services.store).change(cop.cop_id, turn.services.clock.now(), edit)
+        saved = await cop_repo(turn.services).change(cop.cop_id, turn.services.clock.now(), edit)
         if saved is None:
             await turn.tell("I can't find this CoP any more.")
             return
@@ -240,7 +240,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             return replace(cop, leads=cop.leads + tuple(p for p in people if p.aad_id not in known))
 
         before = await load_cop(turn, turn.cop_id)
-        cop = await CopRepo(turn.services.store).change(turn.cop_id, turn.services.clock.now(), add)
+        cop = await cop_repo(turn.services).change(turn.cop_id, turn.services.clock.now(), add)
         if cop is None or before is None:
             await turn.respond.reply(WHICH_COP)
             return
@@ -277,7 +277,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             return replace(cop, leads=kept)
 
         try:
-            cop = await CopRepo(turn.services.store).change(turn.cop_id, turn.services.clock.now(), remove)
+            cop = await cop_repo(turn.services).change(turn.cop_id, turn.services.clock.now(), remove)
         except Refused as refused:
             await turn.respond.reply(f"{refused} Nothing was changed.")
             return
@@ -300,7 +300,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             return
         assert turn.cop_id is not None
         sponsor = people[0]
-        cop = await CopRepo(turn.services.store).change(
+        cop = await cop_repo(turn.services).change(
             turn.cop_id, turn.services.clock.now(), lambda c: replace(c, sponsor=sponsor)
         )
         if cop is None:
@@ -370,7 +370,7 @@ def _setup_edit(turn: Turn, data: Any, cop: Cop) -> Any:
 
 
 async def export_roles(services: Services, aad_id: str) -> Any:
-    cops = await CopRepo(services.store).all(active_only=False)
+    cops = await cop_repo(services).all(active_only=False)
     return {
         "lead_of": [c.cop_id for c in cops if c.is_lead(aad_id)],
         "sponsor_of": [c.cop_id for c in cops if c.is_sponsor(aad_id)],
@@ -378,7 +378,7 @@ async def export_roles(services: Services, aad_id: str) -> Any:
 
 
 async def erase_roles(services: Services, aad_id: str) -> None:
-    repo = CopRepo(services.store)
+    repo = cop_repo(services)
     now = services.clock.now()
     for cop in await repo.all(active_only=False):
         if not (cop.is_lead(aad_id) or cop.is_sponsor(aad_id)):

@@ -93,6 +93,31 @@ async def test_redelivered_activity_is_processed_once(bot: BotUnderTest) -> None
     assert second.calls == []
 
 
+async def test_only_actions_registered_idempotent_skip_the_redelivery_claim(bot: BotUnderTest) -> None:
+    runs: list[str] = []
+
+    @bot.services.router.action("test.once")
+    async def once(turn: Turn) -> None:
+        runs.append("once")
+        await turn.tell("done once")
+
+    @bot.services.router.action("test.again", idempotent=True)
+    async def again(turn: Turn) -> None:
+        runs.append("again")
+        await turn.tell("done again")
+
+    assert bot.services.router.is_idempotent("test.again")
+    assert not bot.services.router.is_idempotent("test.once")
+    assert not bot.services.router.is_idempotent("no.such.verb")
+    once_activity = bot.acts.execute(ALICE, "test.once", bot.sealed("test.once"))
+    assert (await bot.post(once_activity)).body["value"] == "done once"
+    assert (await bot.post(once_activity)).body["value"] == "Already done."
+    again_activity = bot.acts.execute(ALICE, "test.again", bot.sealed("test.again"))
+    assert (await bot.post(again_activity)).body["value"] == "done again"
+    assert (await bot.post(again_activity)).body["value"] == "done again"
+    assert runs == ["once", "again", "again"]
+
+
 async def test_error_boundary_apologises_with_a_reference_and_releases_the_claim(bot: BotUnderTest) -> None:
     attempts: list[str] = []
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from bot.clock import FakeClock
 from bot.domain.events import EventRepo, feedback_average
 from bot.features.events import run_due, settle
@@ -377,3 +379,48 @@ async def test_events_in_a_team_that_is_not_a_cop(bot: BotUnderTest) -> None:
     assert "isn't set up as a CoP" in posted.everything
     lead = await bot.say_in(ALICE, team(8, "Just a team"), "event new")
     assert "only this CoP's leads" in lead.everything  # nobody leads a team that is not a CoP
+
+
+async def test_a_redelivered_rsvp_answers_both_times_and_counts_once(bot: BotUnderTest) -> None:
+    """RSVP is registered idempotent, so it takes no redelivery claim: Teams delivering the same click twice
+    runs it twice, and the second run changes nothing (and promotes nobody twice)."""
+    from bot.middleware import DEDUPE_TABLE, _dedupe_keys
+    from storage.base import NotFound
+
+    await setup(bot, TEAM, leads=[ALICE], members={BO: "core", CY: "wider"})
+    card = await create_event(bot, capacity="1")
+
+    def click(person: Any, title: str) -> dict[str, Any]:
+        action = find_action(card, title)
+        activity = bot.acts.execute(person, action["verb"], where=TEAM)
+        activity["value"]["action"]["data"] = action["data"]
+        return activity
+
+    going = click(BO, "Going")
+    first, second = await bot.post(going), await bot.post(going)
+    for posted in (first, second):
+        assert posted.status == 200
+        assert "You're going." in str(posted.card)
+        assert "**1** going" in str(posted.card)
+    with pytest.raises(NotFound):  # no claim was written for it
+        await bot.services.store.get(DEDUPE_TABLE, *_dedupe_keys(going["id"]))
+    waiting = await bot.press(CY, card, "Going", where=TEAM)
+    assert "on the waitlist" in str(waiting.card)
+
+    # Bo's "Can't go" delivered twice: Cy is promoted once and told once
+    bot.connector.clear()
+    cant = click(BO, "Can't go")
+    first, second = await bot.post(cant), await bot.post(cant)
+    for posted in (first, second):
+        assert posted.status == 200
+        assert "You said you can't go." in str(posted.card)
+        assert "**1** going" in str(posted.card)
+        assert "on the waitlist" not in str(posted.card)
+    await bot.services.outbox.flush(bot.services.clock.now())
+    [told] = messages_to(bot.connector, CY)
+    assert "A place opened up" in told.card_text
+    event = await only_event(bot)
+    assert (event.going, event.waitlist, event.maybe, event.no) == (1, 0, 0, 1)
+    stored = {r.aad_id: r.status for r in await EventRepo(bot.services.store).rsvps(TEAM.id, event.event_id)}
+    assert stored == {BO.aad: "no", CY.aad: "going"}
+    await settle(bot.services)

@@ -34,6 +34,9 @@ def test_settings(**overrides: Any) -> Settings:
         scheduler_enabled=False,
         programme_admins=frozenset({"aad-admin"}),
         outbox_conversation_gap_s=0.0,  # feature tests flush several messages to one chat; pacing has its own tests
+        # off: many tests change a CoP on one instance (or straight in the store) and read it on another at once;
+        # tests/features/test_cop_cache.py turns it on and covers hits, invalidation and expiry
+        cop_cache_seconds=0.0,
     )
     return replace(base, **overrides)
 
