@@ -214,6 +214,8 @@ class SentenceEncoder:
         from tokenizers import Tokenizer
 
         directory = Path(directory)
+        if not directory.is_dir():
+            raise EncoderUnavailable(directory, "the model directory does not exist")
         for name in (SAFETENSORS, TOKENIZER, CONFIG):
             if not (directory / name).is_file():
                 raise EncoderUnavailable(directory, f"{name} is missing")

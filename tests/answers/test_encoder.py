@@ -115,6 +115,7 @@ def test_a_missing_directory_is_refused_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(EncoderUnavailable, match="make model") as caught:
         SentenceEncoder.load(missing)
     assert str(missing) in str(caught.value)
+    assert "does not exist" in str(caught.value)
     assert caught.value.directory == missing
 
 
