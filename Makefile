@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench install node clean chromium playground
+.PHONY: run test lint bench install node clean chromium playground model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,17 @@ node_modules/.installed: package.json package-lock.json
 
 node: node_modules/.installed
 
-run: install
+# The FAQ sentence encoder's model (all-MiniLM-L6-v2, ~90 MB; see deployment/fetch_model.py): fetched and verified
+# once; the manifest is the stamp. MODEL_DIR follows COPBOT_MODEL_DIR, and is exported so the bot and tests use it.
+MODEL_DIR ?= $(or $(COPBOT_MODEL_DIR),var/models/all-MiniLM-L6-v2)
+export COPBOT_MODEL_DIR := $(MODEL_DIR)
+
+$(MODEL_DIR)/manifest.json: deployment/fetch_model.py | $(BIN)/python
+	$(BIN)/python -m deployment.fetch_model $(MODEL_DIR)
+
+model: $(MODEL_DIR)/manifest.json
+
+run: install model
 	$(BIN)/python -m bot
 
 lint: install
@@ -30,10 +40,10 @@ lint: install
 	$(BIN)/ruff format --check bot cards storage tests bench deployment
 	$(BIN)/mypy
 
-test: install node chromium lint
+test: install node chromium lint model
 	$(BIN)/pytest -q
 
-bench: install node
+bench: install node model
 	$(BIN)/python -m bench
 
 clean:

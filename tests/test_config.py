@@ -19,6 +19,7 @@ def test_defaults_are_the_embedded_local_setup() -> None:
     assert settings.enforce_one_core is True
     assert not settings.authenticated
     assert len(settings.signing_key) >= 32
+    assert settings.model_dir == Path("var/models/all-MiniLM-L6-v2")
 
 
 def test_lists_and_flags_are_parsed() -> None:
@@ -52,3 +53,8 @@ def test_lists_and_flags_are_parsed() -> None:
 def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_model_dir_comes_from_the_environment() -> None:
+    assert Settings.from_env({"COPBOT_MODEL_DIR": " /opt/models/minilm "}).model_dir == Path("/opt/models/minilm")
+    assert Settings.from_env({"COPBOT_MODEL_DIR": ""}).model_dir == Path("var/models/all-MiniLM-L6-v2")
