@@ -66,10 +66,19 @@ def _join(acts: Activities) -> Callable[[int], dict[str, Any]]:
 
 
 ASK = "how do I join a CoP?"
+# Every timed question is new text (the encoder remembers vectors of texts it has seen): a few staff-style
+# questions, numbered so that no two requests repeat one.
+ASKS = (
+    "how do I join a CoP?",
+    "what's the difference between core and wider members",
+    "can I be a core member of two communities",
+    "who do I talk to about starting a new community of practice",
+    "how much time does being in a CoP take",
+)
 
 
 def _ask(acts: Activities) -> Callable[[int], dict[str, Any]]:
-    return lambda i: acts.personal(user(i % 500 + 1000), f"ask {ASK}")
+    return lambda i: acts.personal(user(i % 500 + 1000), f"ask {ASKS[i % len(ASKS)]} ({i})")
 
 
 async def _warm_faq(url: str, acts: Activities, http: aiohttp.ClientSession) -> None:

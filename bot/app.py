@@ -11,6 +11,8 @@ from typing import Any
 from aiohttp import web
 
 from bot import middleware
+from bot.answers.encoder import LazyEncoder
+from bot.answers.ranker import Encoder
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, SettingsError
 from bot.domain.cops import CopCache
@@ -189,15 +191,28 @@ async def handle_readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
+def open_encoder(settings: Settings) -> Encoder | None:
+    """The FAQ's sentence encoder, loaded on the first question; None (BM25 alone) when it is switched off or not
+    fetched. A damaged model is reported when first used, and the FAQ falls back to BM25 then."""
+    if settings.model_dir is None:
+        return None
+    if not (settings.model_dir / "config.json").is_file():
+        log.warning("no sentence model in %s (run `make model`): the FAQ is ranked by BM25 alone", settings.model_dir)
+        return None
+    return LazyEncoder(settings.model_dir)
+
+
 def create_app(
     settings: Settings,
     *,
     store: TableStore | None = None,
     clock: Clock | None = None,
     token_source: TokenSource | None = None,
+    encoder: Encoder | None = None,
 ) -> web.Application:
     """Build the application. ``store`` and ``clock`` are injectable for tests; by default they come from
-    settings and the system clock. ``token_source`` replaces the outgoing token fetch (tests pass a stub)."""
+    settings and the system clock. ``token_source`` replaces the outgoing token fetch (tests pass a stub);
+    ``encoder`` replaces the sentence encoder that ``settings.model_dir`` names (tests share one across apps)."""
     if not settings.authenticated and not is_loopback(settings.host):
         raise SettingsError(
             "MICROSOFT_APP_ID is empty, so requests are not authenticated; that is only allowed on a loopback "
@@ -224,6 +239,7 @@ def create_app(
         links=links,
         privacy=privacy,
         cop_cache=cop_cache,
+        encoder=encoder if encoder is not None else open_encoder(settings),
     )
     app[SERVICES] = services
     app[GATEWAY] = gateway

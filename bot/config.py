@@ -56,6 +56,13 @@ Term = tuple[date, date]
 # Relative to the working directory (the repository root under `make run`), like the SQLite file.
 DEFAULT_MODEL_DIR = Path("var/models/all-MiniLM-L6-v2")
 
+
+def _model_dir(value: str) -> Path | None:
+    if value.lower() in ("off", "none"):
+        return None
+    return Path(value) if value else DEFAULT_MODEL_DIR
+
+
 # Typical UK university terms (first and last day); set COPBOT_TERMS to the institution's published dates.
 DEFAULT_TERMS: tuple[Term, ...] = (
     (date(2025, 9, 29), date(2025, 12, 12)),
@@ -126,8 +133,9 @@ class Settings:
     terms: tuple[Term, ...] = DEFAULT_TERMS
     lead_sponsor_max_weeks: int = 6
     log_level: str = "INFO"
-    # FAQ sentence encoder (bot/answers/encoder.py): where `make model` puts all-MiniLM-L6-v2
-    model_dir: Path = DEFAULT_MODEL_DIR
+    # FAQ sentence encoder (bot/answers/encoder.py): where `make model` puts all-MiniLM-L6-v2; None ("off"): the
+    # FAQ is ranked by BM25 alone
+    model_dir: Path | None = DEFAULT_MODEL_DIR
 
     @property
     def tz(self) -> ZoneInfo:
@@ -199,5 +207,5 @@ class Settings:
                 "COPBOT_LEAD_SPONSOR_MAX_WEEKS", get("COPBOT_LEAD_SPONSOR_MAX_WEEKS", "6"), 1, 52
             ),
             log_level=get("COPBOT_LOG_LEVEL", "INFO").strip().upper() or "INFO",
-            model_dir=Path(get("COPBOT_MODEL_DIR", "").strip() or DEFAULT_MODEL_DIR),
+            model_dir=_model_dir(get("COPBOT_MODEL_DIR", "").strip()),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.answers.ranker import Encoder
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.cops import CopCache
@@ -30,5 +31,7 @@ class Services:
     privacy: PrivacyRegistry
     # this process's short-lived copies of CoP rows for role resolution (COPBOT_COP_CACHE_SECONDS; 0 = off)
     cop_cache: CopCache = field(default_factory=CopCache)
+    # the sentence encoder of the FAQ ranker; None: BM25 alone (no model directory, or it failed to load)
+    encoder: Encoder | None = None
     # capability-specific singletons (caches, indexes, outbox, scheduler) keyed by feature name
     extras: dict[str, Any] = field(default_factory=dict)

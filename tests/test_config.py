@@ -58,3 +58,4 @@ def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> No
 def test_model_dir_comes_from_the_environment() -> None:
     assert Settings.from_env({"COPBOT_MODEL_DIR": " /opt/models/minilm "}).model_dir == Path("/opt/models/minilm")
     assert Settings.from_env({"COPBOT_MODEL_DIR": ""}).model_dir == Path("var/models/all-MiniLM-L6-v2")
+    assert Settings.from_env({"COPBOT_MODEL_DIR": "off"}).model_dir is None

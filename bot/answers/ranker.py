@@ -25,7 +25,7 @@ import statistics
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import bm25s  # type: ignore[import-untyped]
 import numpy as np
@@ -53,9 +53,11 @@ __all__ = [
     "AbstainReason",
     "Answer",
     "Calibration",
+    "Encoder",
     "FaqIndex",
     "Features",
     "Match",
+    "SemanticFeatures",
     "bench_ranking",
     "tokenize",
 ]
@@ -105,6 +107,15 @@ class Calibration:
     # phrasing closely (matching bigrams: "What is a CoP?").
     evidence_scale: float = 1.0
     min_confidence: float = 0.42
+    # -- with a sentence encoder (the usual case; the lexical-only path above is the fallback) --
+    # Ranking: fused = semantic_weight * cosine + (1 - semantic_weight) * bm25 / (bm25 + lexical_saturation),
+    # the cosine being the best of the entry's phrasings (question and alternatives).
+    semantic_weight: float = 0.7
+    lexical_saturation: float = 5.0
+    # Confidence: a logistic model over SemanticFeatures, intercept first, then one weight per feature in the
+    # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there).
+    semantic_coefficients: tuple[float, ...] = (-4.620, 3.804, -0.473, 2.772, 0.411, 0.811, 2.321)
+    semantic_min_confidence: float = 0.73
 
 
 DEFAULT_CALIBRATION = Calibration()
@@ -112,7 +123,7 @@ DEFAULT_CALIBRATION = Calibration()
 MAX_QUERY_CHARS = 4000  # longer questions are cut before any processing
 MAX_QUERY_TOKENS = 60  # content tokens of a question that are used
 
-_FloatArray = npt.NDArray[np.float32]
+FloatArray = npt.NDArray[np.float32]
 
 # -- results ---------------------------------------------------------------------------------------------
 
@@ -181,6 +192,46 @@ class Features:
         return round(self.evidence * (w * self.explained + (1.0 - w) * self.phrased), 4)
 
 
+@dataclass(frozen=True, slots=True)
+class SemanticFeatures:
+    """What the confidence of one candidate is computed from when a sentence encoder is available."""
+
+    similarity: float  # cosine of the question and the entry's closest phrasing
+    margin: float  # that cosine minus the best cosine of any other entry (negative when another is closer)
+    lexical: float  # the lexical confidence of the entry (Features.confidence; 0 when no term is shared)
+    semantic_agrees: float  # 1.0 when the entry has the best cosine of all entries
+    lexical_agrees: float  # 1.0 when the entry has the best BM25 score of all entries (and shares a term)
+    answer_similarity: float  # cosine of the question and the entry's answer
+
+    def vector(self) -> tuple[float, ...]:
+        return (
+            self.similarity,
+            self.margin,
+            self.lexical,
+            self.semantic_agrees,
+            self.lexical_agrees,
+            self.answer_similarity,
+        )
+
+    def confidence(self, calibration: Calibration) -> float:
+        intercept, *weights = calibration.semantic_coefficients
+        z = intercept + sum(w * x for w, x in zip(weights, self.vector(), strict=True))
+        return round(1.0 / (1.0 + math.exp(-z)), 4)
+
+
+class Encoder(Protocol):
+    """Turns texts into L2-normalised sentence vectors, one row per text (see :mod:`bot.answers.encoder`)."""
+
+    def encode(self, texts: Sequence[str]) -> FloatArray: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Vectors:
+    encoder: Encoder
+    phrasings: FloatArray  # one row per phrasing, in the order of the phrasing documents
+    answers: FloatArray  # one row per entry
+
+
 # -- the index -------------------------------------------------------------------------------------------
 
 
@@ -205,11 +256,11 @@ class Bm25:
     def __contains__(self, term: str) -> bool:
         return term in self._vocab
 
-    def scores(self, terms: Iterable[str], weak: Iterable[str] = (), weak_weight: float = 1.0) -> _FloatArray:
+    def scores(self, terms: Iterable[str], weak: Iterable[str] = (), weak_weight: float = 1.0) -> FloatArray:
         """BM25 scores of every document: ``terms`` count fully, ``weak`` terms ``weak_weight`` times."""
         ids = [self._vocab[t] for t in terms if t and t in self._vocab]
         weak_ids = [self._vocab[t] for t in weak if t and t in self._vocab]
-        total: _FloatArray = np.zeros(self._size, dtype=np.float32)
+        total: FloatArray = np.zeros(self._size, dtype=np.float32)
         if ids:
             total += self._model.get_scores_from_ids(ids)
         if weak_ids:
@@ -227,7 +278,7 @@ class _Indexes:
 class FaqIndex:
     """An immutable BM25 index over FAQ entries. Build with :meth:`build`; cheap to rebuild on FAQ edits."""
 
-    def __init__(self, entries: tuple[FaqEntry, ...], calibration: Calibration) -> None:
+    def __init__(self, entries: tuple[FaqEntry, ...], calibration: Calibration, encoder: Encoder | None = None) -> None:
         self._entries = entries
         self._calibration = calibration
         c = calibration
@@ -258,6 +309,11 @@ class FaqIndex:
             for word in entry_words:
                 word_df[word] = word_df.get(word, 0) + 1
         self._starts = np.asarray(starts, dtype=np.int64)
+        self._vectors: _Vectors | None = None
+        if encoder is not None and n:
+            texts = [p for entry in entries for p in entry.phrasings] + [entry.answer for entry in entries]
+            encoded = encoder.encode(texts)
+            self._vectors = _Vectors(encoder, encoded[: len(phrasing_docs)], encoded[len(phrasing_docs) :])
         self._bm25 = (
             _Indexes(
                 phrasings=Bm25(phrasing_docs, c.k1, c.phrasing_b),
@@ -290,9 +346,26 @@ class FaqIndex:
         self._fuzzy = {variant: tuple(sorted(found)) for variant, found in fuzzy.items()}
 
     @classmethod
-    def build(cls, entries: Iterable[FaqEntry], calibration: Calibration = DEFAULT_CALIBRATION) -> FaqIndex:
-        """Index ``entries`` (any mix of programme and CoP entries). Entry ids need not be unique across scopes."""
-        return cls(tuple(entries), calibration)
+    def build(
+        cls,
+        entries: Iterable[FaqEntry],
+        calibration: Calibration = DEFAULT_CALIBRATION,
+        encoder: Encoder | None = None,
+    ) -> FaqIndex:
+        """Index ``entries`` (any mix of programme and CoP entries). Entry ids need not be unique across scopes.
+
+        With an ``encoder`` every phrasing and answer is encoded here (CPU-bound: build in a worker thread)."""
+        return cls(tuple(entries), calibration, encoder)
+
+    @property
+    def semantic(self) -> bool:
+        """Whether ranking uses sentence vectors (an encoder was given) or BM25 alone."""
+        return self._vectors is not None
+
+    @property
+    def min_confidence(self) -> float:
+        c = self._calibration
+        return c.semantic_min_confidence if self._vectors is not None else c.min_confidence
 
     @property
     def entries(self) -> tuple[FaqEntry, ...]:
@@ -338,9 +411,18 @@ class FaqIndex:
     # -- ranking -----------------------------------------------------------------------------------------
     def search(self, text: str, k: int = 3) -> list[Match]:
         """The ``k`` best entries for ``text``, best first, with their confidence. Empty when nothing matches."""
-        return self._rank(self._query(text), k)
+        return [match for match, _ in self.explain(text, k)]
 
-    def _scores(self, bm25: _Indexes, query: _Query) -> tuple[_FloatArray, _FloatArray]:
+    def explain(self, text: str, k: int = 3) -> list[tuple[Match, Features | SemanticFeatures]]:
+        """:meth:`search` with what each confidence was computed from (for calibration and diagnostics)."""
+        return self._explain(self._query(text), text, k)
+
+    def _explain(self, query: _Query, text: str, k: int) -> list[tuple[Match, Features | SemanticFeatures]]:
+        if self._vectors is not None:
+            return self._rank_semantic(query, text, k)
+        return self._rank_with_features(query, k)
+
+    def _scores(self, bm25: _Indexes, query: _Query) -> tuple[FloatArray, FloatArray]:
         """Combined score of every entry (0 for entries that share no content term with the question), and the
         weighted bigram part of it."""
         c = self._calibration
@@ -348,10 +430,10 @@ class FaqIndex:
         weak = [t for t, g in zip(query.terms, query.generic, strict=True) if g]
         per_phrasing = bm25.phrasings.scores(strong, weak, c.generic_weight)
         best_phrasing = np.maximum.reduceat(per_phrasing, self._starts)
-        scores: _FloatArray = c.phrasing_weight * best_phrasing + c.answer_weight * bm25.answers.scores(
+        scores: FloatArray = c.phrasing_weight * best_phrasing + c.answer_weight * bm25.answers.scores(
             strong, weak, c.generic_weight
         )
-        bigrams: _FloatArray = np.zeros_like(scores)
+        bigrams: FloatArray = np.zeros_like(scores)
         if query.bigrams:
             # Bigrams only reorder entries that share a content term with the question.
             bigrams = np.where(scores > 0, c.bigram_weight * bm25.bigrams.scores(query.bigrams), 0.0).astype(np.float32)
@@ -359,17 +441,53 @@ class FaqIndex:
         scores *= self._boost
         return scores, bigrams
 
-    def _rank(self, query: _Query, k: int) -> list[Match]:
-        return [match for match, _ in self._rank_with_features(query, k)]
+    def _rank_semantic(self, query: _Query, text: str, k: int) -> list[tuple[Match, Features | SemanticFeatures]]:
+        vectors = self._vectors
+        if vectors is None or self._bm25 is None or k <= 0 or not words(text[:MAX_QUERY_CHARS]):
+            return []
+        c = self._calibration
+        n = len(self._entries)
+        if query.terms:
+            lexical, bigrams = self._scores(self._bm25, query)
+        else:
+            lexical = bigrams = np.zeros(n, dtype=np.float32)
+        question = vectors.encoder.encode([text[:MAX_QUERY_CHARS]])[0]
+        similarity = np.maximum.reduceat(vectors.phrasings @ question, self._starts)
+        answer_similarity = vectors.answers @ question
+        fused = c.semantic_weight * similarity + (1.0 - c.semantic_weight) * lexical / (lexical + c.lexical_saturation)
+        order = np.argsort(-similarity, kind="stable")
+        best_semantic = int(order[0])
+        runner_up = float(similarity[order[1]]) if n > 1 else -1.0
+        best_lexical = int(np.argmax(lexical)) if float(lexical.max()) > 0 else -1
+        want = min(n, k)
+        top = np.argpartition(-fused, want - 1)[:want] if want < n else np.arange(n)
+        out: list[tuple[Match, Features | SemanticFeatures]] = []
+        for doc in sorted((int(i) for i in top), key=lambda i: (-float(fused[i]), i)):
+            lexical_confidence = (
+                self._features(query, doc, float(bigrams[doc])).confidence(c)
+                if query.terms and lexical[doc] > 0
+                else 0.0
+            )
+            best_other = runner_up if doc == best_semantic else float(similarity[best_semantic])
+            features = SemanticFeatures(
+                similarity=float(similarity[doc]),
+                margin=float(similarity[doc]) - best_other,
+                lexical=lexical_confidence,
+                semantic_agrees=float(doc == best_semantic),
+                lexical_agrees=float(doc == best_lexical),
+                answer_similarity=float(answer_similarity[doc]),
+            )
+            out.append((Match(self._entries[doc], float(fused[doc]), features.confidence(c)), features))
+        return out
 
-    def _rank_with_features(self, query: _Query, k: int) -> list[tuple[Match, Features]]:
+    def _rank_with_features(self, query: _Query, k: int) -> list[tuple[Match, Features | SemanticFeatures]]:
         if not query.terms or k <= 0 or self._bm25 is None:
             return []
         scores, bigrams = self._scores(self._bm25, query)
         want = min(len(scores), k)
         top = np.argpartition(-scores, want - 1)[:want] if want < len(scores) else np.arange(len(scores))
         ranked = sorted((int(i) for i in top if scores[i] > 0), key=lambda i: (-float(scores[i]), i))
-        out: list[tuple[Match, Features]] = []
+        out: list[tuple[Match, Features | SemanticFeatures]] = []
         for doc in ranked:
             features = self._features(query, doc, float(bigrams[doc]))
             confidence = features.confidence(self._calibration)
@@ -399,12 +517,12 @@ class FaqIndex:
         if not text or not text.strip():
             return Abstain("empty")
         query = self._query(text)
-        if not query.terms:
+        if not query.terms and (self._vectors is None or not words(text[:MAX_QUERY_CHARS])):
             return Abstain("no_terms")
-        matches = self._rank(query, 3)
+        matches = [match for match, _ in self._explain(query, text, 3)]
         if not matches:
             return Abstain("no_match")
-        threshold = self._calibration.min_confidence if min_confidence is None else min_confidence
+        threshold = self.min_confidence if min_confidence is None else min_confidence
         if matches[0].confidence < threshold:
             return Abstain("low_confidence", tuple(matches))
         return Answer(matches[0], tuple(matches[1:]))

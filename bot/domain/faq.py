@@ -19,16 +19,20 @@ import io
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from bot.answers.encoder import EncoderUnavailable
 from bot.answers.faq import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS, PROGRAMME_SCOPE, FaqEntry, load_programme_faq
-from bot.answers.ranker import FaqIndex
+from bot.answers.ranker import DEFAULT_CALIBRATION, Abstain, Answer, Encoder, FaqIndex
+from bot.answers.vectors import CachingEncoder
 from bot.domain.codec import dumps, loads
 from storage.base import MAX_BATCH, AlreadyExists, BatchOp, NotFound, PreconditionFailed, Row, TableStore, encode_key
 
+_T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
 TABLE = "faq"
@@ -317,8 +321,12 @@ class FaqIndexes:
     after an entry changed (here or on another instance); a hit costs two point reads.
     """
 
-    def __init__(self, store: TableStore) -> None:
+    def __init__(self, store: TableStore, encoder: Encoder | None = None) -> None:
         self._repo = FaqRepo(store)
+        self._encoder = CachingEncoder(encoder) if encoder is not None else None
+        # One worker thread does all encoding: the work is CPU-bound (one BLAS thread), so more workers would not
+        # answer sooner on two cores, and each extra thread keeps its own malloc arena (tens of MB under load).
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faq-encoder")
         self._cache: dict[str, tuple[tuple[str, str], FaqIndex]] = {}
         self._programme_ready = False
         self._lock = asyncio.Lock()
@@ -331,6 +339,29 @@ class FaqIndexes:
                 await self._repo.ensure_programme(now)
                 self._programme_ready = True
 
+    async def off_loop(self, work: Callable[..., _T], *args: Any) -> _T:
+        """Runs CPU-bound ranking work (encoding) on the encoder's worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._worker, work, *args)
+
+    async def answer(self, index: FaqIndex, question: str) -> Answer | Abstain:
+        """``index.answer(question)``; with sentence vectors, encoding the question (~15 ms of CPU) runs off the
+        event loop."""
+        if index.semantic:
+            return await self.off_loop(index.answer, question)
+        return index.answer(question)
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+    async def _build(self, entries: list[FaqEntry]) -> FaqIndex:
+        if self._encoder is not None:
+            try:  # encoding new phrasings is CPU work (the whole programme FAQ: ~1 s): keep it off the event loop
+                return await self.off_loop(FaqIndex.build, entries, DEFAULT_CALIBRATION, self._encoder)
+            except EncoderUnavailable as error:
+                log.error("sentence encoder unavailable, the FAQ is ranked by BM25 alone: %s", error)
+                self._encoder = None
+        return FaqIndex.build(entries)
+
     async def for_cop(self, cop_id: str | None, now: datetime) -> FaqIndex:
         await self.ensure_programme(now)
         key = (await self._repo.revision(PROGRAMME_SCOPE), await self._repo.revision(cop_id) if cop_id else "")
@@ -340,7 +371,7 @@ class FaqIndexes:
         entries = await self._repo.entries(PROGRAMME_SCOPE)
         if cop_id:
             entries += await self._repo.entries(cop_id)
-        index = FaqIndex.build(entries)
+        index = await self._build(entries)
         self._cache[cop_id or ""] = (key, index)
         log.info("faq index built cop_id=%s entries=%d", cop_id or "-", len(entries))
         return index

@@ -85,7 +85,7 @@ BUSY = "Someone else was editing the FAQ at the same moment; nothing was changed
 def indexes(services: Services) -> FaqIndexes:
     cache = services.extras.get(EXTRAS_KEY)
     if not isinstance(cache, FaqIndexes):
-        cache = FaqIndexes(services.store)
+        cache = FaqIndexes(services.store, services.encoder)
         services.extras[EXTRAS_KEY] = cache
     return cache
 
@@ -122,8 +122,9 @@ async def best_answer(services: Services, question: str, cops: list[Cop]) -> tup
     best: tuple[Answer, Cop | None] | None = None
     scopes: list[Cop | None] = list(cops) or [None]
     for cop in scopes:
-        index = await indexes(services).for_cop(cop.cop_id if cop else None, now)
-        found = index.answer(question)
+        cache = indexes(services)
+        index = await cache.for_cop(cop.cop_id if cop else None, now)
+        found = await cache.answer(index, question)
         if isinstance(found, Answer) and (best is None or found.confidence > best[0].confidence):
             best = (found, cop if cop is None or not found.entry.is_programme or len(cops) == 1 else None)
     return best

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 
@@ -19,27 +18,16 @@ import numpy as np
 import pytest
 
 from bot.answers.encoder import DIMENSION, MAX_TOKENS, EncoderUnavailable, SentenceEncoder, gelu
-from bot.config import Settings
+from tests.answers.model import encoder_for_tests
 
 REFERENCE = json.loads(Path(__file__).with_name("minilm_reference.json").read_text(encoding="utf-8"))
 ITEMS = REFERENCE["items"]
 REPO = Path(__file__).resolve().parents[2]
 
 
-def model_dir() -> Path:
-    """Where ``make model`` puts the model: COPBOT_MODEL_DIR, else the default, relative to the repository."""
-    directory = Settings.from_env({"COPBOT_MODEL_DIR": os.environ.get("COPBOT_MODEL_DIR", "")}).model_dir
-    return directory if directory.is_absolute() else REPO / directory
-
-
 @pytest.fixture(scope="module")
 def encoder() -> SentenceEncoder:
-    try:
-        return SentenceEncoder.load(model_dir())
-    except EncoderUnavailable as error:
-        if os.environ.get("COPBOT_ALLOW_NO_MODEL") == "1":
-            pytest.skip(f"COPBOT_ALLOW_NO_MODEL=1 and {error}")
-        pytest.fail(f"{error} (or set COPBOT_ALLOW_NO_MODEL=1 to skip the encoder tests)")
+    return encoder_for_tests()
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestServer
 
+from bot.answers.ranker import Encoder
 from bot.app import SERVICES, create_app
 from bot.clock import Clock, FakeClock
 from bot.config import Settings
@@ -37,6 +38,9 @@ def test_settings(**overrides: Any) -> Settings:
         # off: many tests change a CoP on one instance (or straight in the store) and read it on another at once;
         # tests/features/test_cop_cache.py turns it on and covers hits, invalidation and expiry
         cop_cache_seconds=0.0,
+        # BM25 alone: loading the sentence model per app would slow every FAQ test; tests of the semantic
+        # ranker pass one shared encoder (tests/answers/model.py)
+        model_dir=None,
     )
     return replace(base, **overrides)
 
@@ -172,6 +176,7 @@ async def running_bot(
     clock: Clock | None = None,
     settings: Settings | None = None,
     token_source: Callable[[str], str] | None = None,
+    encoder: Encoder | None = None,
 ) -> AsyncIterator[BotUnderTest]:
     """Start the app (real aiohttp server on 127.0.0.1) against ``store`` and a fake connector."""
     own_connector = connector is None
@@ -183,6 +188,7 @@ async def running_bot(
         store=store,
         clock=clock or FakeClock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC)),
         token_source=token_source,
+        encoder=encoder,
     )
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()

@@ -1,0 +1,38 @@
+"""The sentence model for tests: the one ``make model`` fetched, loaded once per test session.
+
+A missing model fails the tests that need it with the ``make model`` hint; ``COPBOT_ALLOW_NO_MODEL=1`` turns that
+into a skip (for a quick run without the 83 MB download; CI never sets it)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.answers.encoder import EncoderUnavailable, SentenceEncoder
+from bot.config import DEFAULT_MODEL_DIR
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def model_dir() -> Path:
+    """Where ``make model`` puts the model: COPBOT_MODEL_DIR, else the default, relative to the repository."""
+    directory = Path(os.environ.get("COPBOT_MODEL_DIR", "").strip() or DEFAULT_MODEL_DIR)
+    return directory if directory.is_absolute() else REPO / directory
+
+
+@functools.cache
+def _load() -> SentenceEncoder:
+    return SentenceEncoder.load(model_dir())
+
+
+def encoder_for_tests() -> SentenceEncoder:
+    """The shared encoder; fails (or skips, with COPBOT_ALLOW_NO_MODEL=1) when the model was not fetched."""
+    try:
+        return _load()
+    except EncoderUnavailable as error:
+        if os.environ.get("COPBOT_ALLOW_NO_MODEL") == "1":
+            pytest.skip(f"COPBOT_ALLOW_NO_MODEL=1 and {error}")
+        pytest.fail(f"{error} (or set COPBOT_ALLOW_NO_MODEL=1 to skip the tests that need the model)")

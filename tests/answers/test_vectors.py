@@ -1,0 +1,54 @@
+"""The vector cache in front of the sentence encoder: what it re-encodes and what it remembers."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from bot.answers.ranker import FloatArray
+from bot.answers.vectors import CachingEncoder
+
+
+class CountingEncoder:
+    """Deterministic unit vectors derived from the text; records every batch it is asked to encode."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        self.batches.append(list(texts))
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+            vector = np.random.default_rng(seed).normal(size=8)
+            rows.append(vector / np.linalg.norm(vector))
+        return np.asarray(rows, dtype=np.float32)
+
+
+def test_only_new_texts_are_encoded_and_order_is_kept() -> None:
+    inner = CountingEncoder()
+    cache = CachingEncoder(inner)
+    first = cache.encode(["a", "b", "a"])
+    assert inner.batches == [["a", "b"]]
+    assert np.array_equal(first[0], first[2])
+    second = cache.encode(["b", "c", "a"])
+    assert inner.batches[-1] == ["c"]
+    assert np.array_equal(second[0], first[1])
+    assert np.array_equal(second[2], first[0])
+    assert cache.encoded == 3
+
+
+def test_capacity_evicts_the_least_recently_used() -> None:
+    inner = CountingEncoder()
+    cache = CachingEncoder(inner, capacity=2)
+    cache.encode(["a", "b"])
+    cache.encode(["a"])  # "a" is now the most recent
+    cache.encode(["c"])  # evicts "b"
+    cache.encode(["a", "b"])
+    assert inner.batches[-1] == ["b"]
+
+
+def test_empty_batch() -> None:
+    assert CachingEncoder(CountingEncoder()).encode([]).shape[0] == 0
