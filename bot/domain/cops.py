@@ -250,5 +250,6 @@ class _WithCops(Protocol):
 
 
 def cop_repo(services: _WithCops) -> CopRepo:
-    """The repo every CoP write of the app goes through, so that this process's cached copies are dropped."""
+    """The app's one way to reach CoP rows (features never build a ``CopRepo`` of their own), so that every write
+    drops this process's cached copy and every fresh read refreshes it."""
     return CopRepo(services.store, services.cop_cache)

@@ -350,9 +350,6 @@ class FaqIndexes:
             return await self.off_loop(index.answer, question)
         return index.answer(question)
 
-    def close(self) -> None:
-        self._worker.shutdown(wait=False, cancel_futures=True)
-
     async def _build(self, entries: list[FaqEntry]) -> FaqIndex:
         if self._encoder is not None:
             try:  # encoding new phrasings is CPU work (the whole programme FAQ: ~1 s): keep it off the event loop

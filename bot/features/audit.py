@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bot import audit
-from bot.domain.cops import CopRepo
+from bot.domain.cops import cop_repo
 from bot.domain.roles import COP_KEY
 from bot.links import Links
 from bot.privacy import PrivacyRegistry
@@ -39,7 +39,7 @@ async def show_log(turn: Turn) -> None:
     if cop_id is None:
         await turn.tell(WHICH_COP)
         return
-    cop = turn.state.get(COP_KEY) or await CopRepo(turn.services.store).get(cop_id)
+    cop = turn.state.get(COP_KEY) or await cop_repo(turn.services).get(cop_id)
     if cop is None:
         await turn.tell(UNKNOWN_COP)
         return

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.answers.ranker import Bm25
 from bot.answers.text import tokenize
-from bot.domain.cops import Cop, CopRepo
+from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import ORG_AREAS, Membership, MembershipRepo
 from bot.features.membership import load_cop, person_state, show
 from bot.links import Download, Links
@@ -86,7 +86,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     @router.command("cops", help="All CoPs; add words to find the ones that fit you", usage="[words]")
     async def cops(turn: Turn) -> None:
         services = turn.services
-        active = await CopRepo(services.store).all()
+        active = await cop_repo(services).all()
         repo = MembershipRepo(services.store)
         rosters = await asyncio.gather(*(repo.members_of(c.cop_id) for c in active))
         counts = {c.cop_id: Counter(m.tier for m in roster) for c, roster in zip(active, rosters, strict=True)}
@@ -155,7 +155,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         cop_id = params.get("c")
         if not isinstance(cop_id, str):
             return None
-        cop = await CopRepo(services.store).get(cop_id)
+        cop = await cop_repo(services).get(cop_id)
         if cop is None:
             return None
         roster = await MembershipRepo(services.store).members_of(cop_id)

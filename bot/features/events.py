@@ -23,7 +23,7 @@ from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
 from bot import audit
-from bot.domain.cops import Cop, CopRepo
+from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import (
     CHOICES,
     COMMENT_MAX,
@@ -293,7 +293,7 @@ async def run_due(services: Services, now: datetime) -> int:
     """Queue the reminders (24 h and 1 h before, to those going) and feedback requests (after the end) that are
     due at ``now``. Idempotent: every message has a key, so running again never duplicates. Returns how many
     messages were newly queued."""
-    cops = {cop.cop_id: cop for cop in await CopRepo(services.store).all()}
+    cops = {cop.cop_id: cop for cop in await cop_repo(services).all()}
     repo = events_repo(services)
     queued = 0
     rounds: dict[tuple[str, str, str], bool] = {}  # (cop, event, stage) -> every message of it is queued
@@ -361,7 +361,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         if turn.request.place.kind == "channel":
             await turn.respond.reply(NO_COP)
             return
-        cops = await CopRepo(turn.services.store).all()
+        cops = await cop_repo(turn.services).all()
         aad = turn.request.person.aad_id
         mine = [(c.cop_id, c.name) for c in cops if c.is_lead(aad) or turn.role >= Role.ADMIN]
         if not mine:
@@ -826,7 +826,7 @@ async def _list_card(turn: Turn) -> Card:
             return notice(NO_COP)
         cops = [cop]
     else:
-        all_cops = {c.cop_id: c for c in await CopRepo(services.store).all()}
+        all_cops = {c.cop_id: c for c in await cop_repo(services).all()}
         known = turn.state.get(MEMBERSHIPS_KEY)
         memberships = known if isinstance(known, list) else await MembershipRepo(services.store).memberships_of(aad)
         mine = {m.cop_id for m in memberships}

@@ -16,7 +16,7 @@ from typing import Any
 from bot import audit
 from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry
 from bot.answers.ranker import Answer
-from bot.domain.cops import Cop, CopRepo
+from bot.domain.cops import Cop, cop_repo
 from bot.domain.faq import (
     MAX_COP_ENTRIES,
     SOURCE_CSV,
@@ -113,7 +113,7 @@ async def candidate_cops(turn: Turn) -> list[Cop]:
         memberships = await MembershipRepo(turn.services.store).memberships_of(turn.request.person.aad_id)
     if not memberships:
         return []
-    active = {c.cop_id: c for c in await CopRepo(turn.services.store).all()}
+    active = {c.cop_id: c for c in await cop_repo(turn.services).all()}
     return [active[m.cop_id] for m in memberships if m.cop_id in active]
 
 
@@ -121,8 +121,8 @@ async def best_answer(services: Services, question: str, cops: list[Cop]) -> tup
     now = services.clock.now()
     best: tuple[Answer, Cop | None] | None = None
     scopes: list[Cop | None] = list(cops) or [None]
+    cache = indexes(services)
     for cop in scopes:
-        cache = indexes(services)
         index = await cache.for_cop(cop.cop_id if cop else None, now)
         found = await cache.answer(index, question)
         if isinstance(found, Answer) and (best is None or found.confidence > best[0].confidence):
@@ -165,7 +165,7 @@ async def open_for(turn: Turn, question: str, cops: list[Cop], root: str, origin
     if len(cops) == 1:
         await open_and_confirm(turn, cops[0], question, root, origin)
         return
-    choices = cops or await CopRepo(turn.services.store).all()
+    choices = cops or await cop_repo(turn.services).all()
     if not choices:
         await turn.tell(NO_COPS)
         return
@@ -290,7 +290,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             await turn.tell(ALTERED)
             return
         chosen = action.data.get("target_cop")
-        cop = await CopRepo(turn.services.store).get(chosen) if isinstance(chosen, str) and chosen else None
+        cop = await cop_repo(turn.services).get(chosen) if isinstance(chosen, str) and chosen else None
         if cop is None or not cop.active:
             await turn.tell(UNKNOWN_COP)
             return
@@ -467,5 +467,5 @@ async def find_entry(services: Services, feedback: FeedbackData) -> FaqEntry | N
 async def scope_name(services: Services, entry: FaqEntry) -> str:
     if entry.is_programme:
         return "Programme"
-    cop = await CopRepo(services.store).get(entry.scope)
+    cop = await cop_repo(services).get(entry.scope)
     return cop.name if cop else "CoP"

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import Term
-from bot.domain.cops import Cop, CopRepo
+from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import meeting_starts
 from bot.domain.roles import COP_KEY
 from bot.leases import run_once
@@ -134,7 +134,7 @@ async def run_due(services: Services, now: datetime) -> int:
     if not isinstance(memo, dict):
         memo = services.extras[DONE_KEY] = {}
     queued = 0
-    for cop in await CopRepo(services.store).all():
+    for cop in await cop_repo(services).all():
         local = now.astimezone(zone(cop.timezone, services.settings.tz))
         if local.weekday() >= 5 or not WORKDAY_START <= local.hour < WORKDAY_END:
             continue
@@ -165,7 +165,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             return
         cop = turn.state.get(COP_KEY)
         if not isinstance(cop, Cop) or cop.cop_id != turn.cop_id:
-            cop = await CopRepo(turn.services.store).get(turn.cop_id)
+            cop = await cop_repo(turn.services).get(turn.cop_id)
         if cop is None:
             await turn.tell("I don't know that CoP yet.")
             return

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.domain.cops import Cop, CopRepo
+from bot.domain.cops import Cop, cop_repo
 from bot.domain.roles import COP_KEY
 from bot.health import history, summary
 from bot.health.chart import describe, trend_png
@@ -67,14 +67,14 @@ async def _cop_of(turn: Turn) -> Cop | None:
     cop = turn.state.get(COP_KEY)
     if isinstance(cop, Cop):
         return cop
-    return await CopRepo(turn.services.store).get(turn.cop_id) if turn.cop_id else None
+    return await cop_repo(turn.services).get(turn.cop_id) if turn.cop_id else None
 
 
 async def daily_pass(services: Services, now: datetime) -> int:
     """A trend point and a fresh programme summary row for every active CoP (one computation gives both), and
     contribution markers past the window dropped. Returns the CoPs done."""
     done = 0
-    for cop in await CopRepo(services.store).all():
+    for cop in await cop_repo(services).all():
         try:
             await summary.compute(services, [cop], now)
             await history.prune_contributions(services.store, cop.cop_id, now)
@@ -102,7 +102,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         cop = await _cop_of(turn)
         if cop is None:
             if turn.request.place.is_personal:
-                cops = await CopRepo(turn.services.store).all()
+                cops = await cop_repo(turn.services).all()
                 me = turn.request.person.aad_id
                 mine = cops if turn.role >= Role.ADMIN else [c for c in cops if c.is_lead(me) or c.is_sponsor(me)]
                 if mine:

@@ -10,7 +10,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from bot.domain.cops import Cop, CopRepo
+from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import TIERS, CoreElsewhere, MembershipRepo, PersonState, Tier
 from bot.domain.roles import COP_KEY, PERSON_KEY
 from bot.domain.validation import BadInput, profile_from_inputs
@@ -67,7 +67,7 @@ async def load_cop(turn: Turn, cop_id: str) -> Cop | None:
     resolved = turn.state.get(COP_KEY)
     if isinstance(resolved, Cop) and resolved.cop_id == cop_id:
         return resolved
-    return await CopRepo(turn.services.store).get(cop_id)
+    return await cop_repo(turn.services).get(cop_id)
 
 
 async def person_state(turn: Turn) -> PersonState:
@@ -109,7 +109,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             # a channel card is seen by everyone: no personal data prefilled on it
             await turn.respond.reply(join_card(choice_of(cop), None, prefill=False))
             return
-        cops = await CopRepo(turn.services.store).all()
+        cops = await cop_repo(turn.services).all()
         if not cops:
             await turn.respond.reply(NO_COPS)
             return
@@ -200,7 +200,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
                 state=state,
             )
         except CoreElsewhere as elsewhere:
-            other = await CopRepo(services.store).get(elsewhere.other_cop_id)
+            other = await cop_repo(services).get(elsewhere.other_cop_id)
             other_choice = choice_of(other) if other else CopChoice(elsewhere.other_cop_id, "another CoP")
             carried = {
                 "org_area": profile.org_area,
@@ -217,7 +217,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             demoted_id,
             turn.request.activity_id,
         )
-        demoted = await CopRepo(services.store).get(demoted_id) if demoted_id else None
+        demoted = await cop_repo(services).get(demoted_id) if demoted_id else None
         warning = ""
         if tier == "core" and not enforce:
             others = [c for c, (m, _) in state.memberships.items() if c != cop.cop_id and m.tier == "core"]
@@ -367,7 +367,7 @@ async def _roster_names(turn: Turn) -> dict[str, str]:
 
 async def _named_memberships(turn: Turn, state: PersonState) -> list[tuple[str, str, Tier]]:
     """(cop id, CoP name, tier) of the caller's memberships, oldest first."""
-    cops = {c.cop_id: c for c in await CopRepo(turn.services.store).all(active_only=False)}
+    cops = {c.cop_id: c for c in await cop_repo(turn.services).all(active_only=False)}
     ordered = sorted((m for m, _ in state.memberships.values()), key=lambda m: m.joined_at)
     return [(m.cop_id, cops[m.cop_id].name if m.cop_id in cops else "(removed CoP)", m.tier) for m in ordered]
 
@@ -376,7 +376,7 @@ async def _me_card(turn: Turn) -> Card:
     if not turn.request.person.aad_id:
         return me_card([], None)
     state = await person_state(turn)
-    cops = {c.cop_id: c for c in await CopRepo(turn.services.store).all(active_only=False)}
+    cops = {c.cop_id: c for c in await cop_repo(turn.services).all(active_only=False)}
     ordered = sorted((m for m, _ in state.memberships.values()), key=lambda m: m.joined_at)
     return me_card([(m, cops[m.cop_id].name if m.cop_id in cops else "(removed CoP)") for m in ordered], state.profile)
 

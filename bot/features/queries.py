@@ -11,7 +11,7 @@ from typing import Any
 
 from bot import audit
 from bot.answers.questions import reads_as_question
-from bot.domain.cops import Cop, CopRepo
+from bot.domain.cops import Cop, cop_repo
 from bot.domain.queries import MAX_ANSWER_CHARS, MAX_TEXT_CHARS, Origin, Query, QueryClosed, QueryRepo, Where_
 from bot.domain.queries import export_query as export_one
 from bot.domain.roles import COP_KEY
@@ -68,7 +68,7 @@ async def cop_of(turn: Turn) -> Cop | None:
     cop = turn.state.get(COP_KEY)
     if isinstance(cop, Cop) and cop.cop_id == turn.cop_id:
         return cop
-    return await CopRepo(turn.services.store).get(turn.cop_id)
+    return await cop_repo(turn.services).get(turn.cop_id)
 
 
 async def lead_cop(turn: Turn) -> Cop | None:
@@ -156,7 +156,7 @@ async def run_due(services: Services, now: datetime) -> int:
     query's ``escalated`` flag). Answered queries are never escalated. Returns how many were escalated."""
     repo = QueryRepo(services.store)
     escalated = 0
-    for cop in await CopRepo(services.store).all():
+    for cop in await cop_repo(services).all():
         target = timedelta(hours=target_hours(cop))
         for query in await repo.of_cop(cop.cop_id, open_only=True):
             if query.escalated or not query.is_open or query.age(now) < target:

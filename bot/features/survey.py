@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot import audit
-from bot.domain.cops import Cop, CopRepo
+from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import MembershipRepo
 from bot.domain.roles import COP_KEY
 from bot.domain.survey import (
@@ -172,7 +172,7 @@ async def due(services: Services, now: datetime) -> dict[str, int]:
     surveys = [s for s in await repo.all() if not s.closed]
     if not any((s.is_open(now) and not s.reminded and now >= s.remind_at) or now >= s.closes_at for s in surveys):
         return {"reminded": 0, "closed": 0}
-    cops = {c.cop_id: c for c in await CopRepo(services.store).all(active_only=False)}
+    cops = {c.cop_id: c for c in await cop_repo(services).all(active_only=False)}
     for survey in surveys:
         try:
             if survey.is_open(now) and not survey.reminded and now >= survey.remind_at:
@@ -222,7 +222,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         services = turn.services
         person = turn.request.person
         if turn.role >= Role.ADMIN:
-            cops = await CopRepo(services.store).all()
+            cops = await cop_repo(services).all()
         else:
             cop = turn.state.get(COP_KEY)
             if not isinstance(cop, Cop):

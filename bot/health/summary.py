@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.codec import dumps, loads
-from bot.domain.cops import Cop, CopRepo
+from bot.domain.cops import Cop, cop_repo
 from bot.domain.survey import SurveyRepo
 from bot.health.engine import scorecard
 from bot.health.providers import gather, sources_of
@@ -166,7 +166,7 @@ async def compute(services: Services, cops: Sequence[Cop], now: datetime) -> lis
 async def programme_rows(services: Services) -> list[ProgrammeRow]:
     """Every active CoP's row: fresh stored rows as they are, the others recomputed."""
     now = services.clock.now()
-    cops, stored = await asyncio.gather(CopRepo(services.store).all(), services.store.query(TABLE, PARTITION))
+    cops, stored = await asyncio.gather(cop_repo(services).all(), services.store.query(TABLE, PARTITION))
     by_key = {row.row_key: row for row in stored}
     rows: dict[str, ProgrammeRow] = {}
     stale: list[Cop] = []
