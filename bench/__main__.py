@@ -80,7 +80,7 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
                         seeded.add((scenario.storage, scenario.seed))
                     if scenario.setup is not None:
                         await scenario.setup(target.url, acts, http)
-                    trips, breakdown = await round_trips(scenario)
+                    trips = await round_trips(scenario)
                     for concurrency in scenario.concurrency:
                         name = scenario.name if concurrency == 1 else f"{scenario.name}@{concurrency}"
                         base = await drive(echo.url, echo_message(acts), total=scenario.total, concurrency=concurrency)
@@ -99,8 +99,9 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
                             "ratio_p50": round(ours.p50 / base.p50, 2),
                             "ratio_p99": round(ours.p99 / base.p99, 2),
                             "storage": scenario.storage,
-                            "storage_round_trips": round(trips, 2),
-                            "round_trip_breakdown": breakdown,
+                            "storage_round_trips": round(trips.per_turn, 2),
+                            "round_trip_breakdown": trips.last_turn,
+                            "background_round_trips": round(trips.background, 2),
                         }
             results["rss_mb_peak"] = round(copbot.peak_rss_mb(), 1)
             results["rss_mb_peak_azure"] = round(on_azure.peak_rss_mb(), 1)
@@ -155,7 +156,7 @@ def print_table(results: dict[str, Any]) -> None:
         return
     header = (
         f"{'scenario':<22}{'p50 ms':>9}{'echo p50':>10}{'ratio':>7}"
-        f"{'p99 ms':>9}{'echo p99':>10}{'ratio':>7}{'rps':>8}{'errors':>8}{'trips':>7}"
+        f"{'p99 ms':>9}{'echo p99':>10}{'ratio':>7}{'rps':>8}{'errors':>8}{'trips':>7}{'+bg':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -164,6 +165,7 @@ def print_table(results: dict[str, Any]) -> None:
             f"{name:<22}{row['p50_ms']:>9.2f}{row['baseline_p50_ms']:>10.2f}{row['ratio_p50']:>7.2f}"
             f"{row['p99_ms']:>9.2f}{row['baseline_p99_ms']:>10.2f}{row['ratio_p99']:>7.2f}"
             f"{row['rps']:>8.1f}{row['errors']:>8}{row['storage_round_trips']:>7.1f}"
+            f"{row.get('background_round_trips', 0.0):>6.1f}"
         )
     print(
         f"\nidle RSS {results['rss_mb_idle']} MB (echo {results['baseline_rss_mb_idle']} MB), "

@@ -65,7 +65,7 @@ from cards.events import (
     reminder_card,
     saved_card,
 )
-from storage.base import AlreadyExists, NotFound, StorageError
+from storage.base import BACKGROUND_TASK_PREFIX, AlreadyExists, NotFound, StorageError
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -117,7 +117,9 @@ class Refresher:
         if running is not None and not running.done():
             self._again.add(key)  # the task re-reads: a newer write may exist on another instance too
             return
-        self._tasks[key] = asyncio.get_running_loop().create_task(self._run(services, key, event))
+        self._tasks[key] = asyncio.get_running_loop().create_task(
+            self._run(services, key, event), name=f"{BACKGROUND_TASK_PREFIX}announcement-refresh:{key}"
+        )
 
     async def _run(self, services: Services, key: str, event: Event | None) -> None:
         from bot.teams import DeliveryError  # the seam's error type, imported late as the outbox does

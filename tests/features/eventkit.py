@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from bot.domain.cops import Cop, CopRepo
 from bot.domain.members import MembershipRepo, Profile, Tier
-from storage.base import BatchOp, Row, TableStore, Value, Where
+from storage.base import TableStore
 from tests.kit.activities import TENANT, Team, User
 from tests.kit.connector import Call, FakeConnector
 from tests.kit.harness import BotUnderTest
@@ -79,58 +78,3 @@ def personal_messages(connector: FakeConnector, calls: Iterable[Call] | None = N
 
 def messages_to(connector: FakeConnector, person: User) -> list[Call]:
     return [call for who, call in personal_messages(connector) if who == person.id]
-
-
-class CountingStore:
-    """A TableStore that counts round trips per table (each call is one request to the backend)."""
-
-    def __init__(self, inner: TableStore) -> None:
-        self.inner = inner
-        self.calls: Counter[str] = Counter()
-        self.log: list[tuple[str, str]] = []
-
-    def _count(self, method: str, table: str) -> None:
-        self.calls[table] += 1
-        self.log.append((method, table))
-
-    def reset(self) -> None:
-        self.calls.clear()
-        self.log.clear()
-
-    async def get(self, table: str, partition_key: str, row_key: str) -> Row:
-        self._count("get", table)
-        return await self.inner.get(table, partition_key, row_key)
-
-    async def insert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Row:
-        self._count("insert", table)
-        return await self.inner.insert(table, partition_key, row_key, data)
-
-    async def upsert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Row:
-        self._count("upsert", table)
-        return await self.inner.upsert(table, partition_key, row_key, data)
-
-    async def update(
-        self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value], *, etag: str | None = None
-    ) -> Row:
-        self._count("update", table)
-        return await self.inner.update(table, partition_key, row_key, data, etag=etag)
-
-    async def delete(self, table: str, partition_key: str, row_key: str, *, etag: str | None = None) -> None:
-        self._count("delete", table)
-        await self.inner.delete(table, partition_key, row_key, etag=etag)
-
-    async def query(
-        self, table: str, partition_key: str | None, where: Sequence[Where] = (), *, limit: int | None = None
-    ) -> list[Row]:
-        self._count("query", table)
-        return await self.inner.query(table, partition_key, where, limit=limit)
-
-    async def batch(self, table: str, partition_key: str, ops: Sequence[BatchOp]) -> list[Row | None]:
-        self._count("batch", table)
-        return await self.inner.batch(table, partition_key, ops)
-
-    async def ping(self) -> None:
-        await self.inner.ping()
-
-    async def close(self) -> None:
-        await self.inner.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from storage.base import BatchOp
+import asyncio
+
+from storage.base import BACKGROUND_TASK_PREFIX, BatchOp
 from storage.counting import CountingStore
 from storage.sqlite import SqliteStore
 
@@ -20,4 +22,21 @@ async def test_counts_each_operation_once() -> None:
     assert store.calls["get:things"] == 1
     store.reset()
     assert store.total == 0
+    await store.close()
+
+
+async def test_calls_from_background_tasks_are_counted_apart() -> None:
+    store = CountingStore(SqliteStore(":memory:"))
+    await store.upsert("things", "p", "a", {"n": 1})
+
+    async def refresh() -> None:
+        await store.get("things", "p", "a")
+
+    await asyncio.get_running_loop().create_task(refresh(), name=f"{BACKGROUND_TASK_PREFIX}refresh")
+    await asyncio.get_running_loop().create_task(refresh(), name="a-turn")
+    assert dict(store.calls) == {"upsert:things": 1, "get:things": 1}
+    assert dict(store.background) == {"get:things": 1}
+    assert store.total == 2
+    store.reset()
+    assert not store.background
     await store.close()
