@@ -243,32 +243,38 @@ class QueryRepo:
         origin: Origin = "ask",
     ) -> Query:
         """Record a new open query (and its thread pointer, atomically). A second query for the same thread is
-        not created: the existing one is returned."""
-        query = Query(
-            query_id=_new_id(now),
-            cop_id=cop_id,
-            text=text[:MAX_TEXT_CHARS],
-            created_at=now,
-            asker_aad=asker.aad_id,
-            asker_user_id=asker.user_id,
-            asker_name=asker.name[:200],
-            place_kind=place_kind,
-            reference=dict(reference),
-            thread_root_id=thread_root_id,
-            origin=origin,
-        )
-        ops = [BatchOp("insert", query.query_id, _data(query))]
-        if thread_root_id:
-            ops.append(BatchOp("insert", _thread_key(thread_root_id), {"query_id": query.query_id}))
-        try:
-            rows = await self._store.batch(TABLE, encode_key(cop_id), ops)
-        except AlreadyExists:
-            existing = await self.by_thread(cop_id, thread_root_id)
-            if existing is not None:
+        not created: the existing one is returned. If the store says the new id exists, either the store's own
+        retry re-sent an insert that had landed (that row is this question: it is returned) or two ids collided
+        (another is drawn)."""
+        for _ in range(3):
+            query = Query(
+                query_id=_new_id(now),
+                cop_id=cop_id,
+                text=text[:MAX_TEXT_CHARS],
+                created_at=now,
+                asker_aad=asker.aad_id,
+                asker_user_id=asker.user_id,
+                asker_name=asker.name[:200],
+                place_kind=place_kind,
+                reference=dict(reference),
+                thread_root_id=thread_root_id,
+                origin=origin,
+            )
+            ops = [BatchOp("insert", query.query_id, _data(query))]
+            if thread_root_id:
+                ops.append(BatchOp("insert", _thread_key(thread_root_id), {"query_id": query.query_id}))
+            try:
+                rows = await self._store.batch(TABLE, encode_key(cop_id), ops)
+            except AlreadyExists:
+                existing = await self.by_thread(cop_id, thread_root_id) if thread_root_id else None
+                if existing is None:
+                    existing = await self.get(cop_id, query.query_id)
+                    if existing is None or (existing.asker_aad, existing.text) != (query.asker_aad, query.text):
+                        continue  # a collision with someone else's query: draw another id
                 return existing
-            raise
-        row = rows[0]
-        return replace(query, etag=row.etag if row is not None else "")
+            row = rows[0]
+            return replace(query, etag=row.etag if row is not None else "")
+        raise AlreadyExists(f"no free query id in {cop_id} after 3 attempts")
 
     async def _change(self, query: Query, edit: Callable[[Query], Query], attempts: int = 5) -> Query:
         """Conditional read-modify-write; ``edit(query) -> Query`` may raise to refuse the change."""

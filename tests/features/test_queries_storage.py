@@ -55,6 +55,33 @@ async def test_query_lifecycle(store: TableStore) -> None:
     assert {q.asker_name for q in await repo.of_cop(COP)} == {FORMER_MEMBER}
 
 
+async def test_an_existing_query_id_is_this_question_or_a_collision(
+    store: TableStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two questions opened in the same millisecond can draw the same id, and the store's own retry can re-send an
+    insert whose first answer was lost: the first draws another id, the second returns the row that landed."""
+    ids = iter(
+        [
+            "1795000000000aaaaaaaaaaaa",
+            "1795000000000aaaaaaaaaaaa",
+            "1795000000000aaaaaaaaaaaa",
+            "1795000000000bbbbbbbbbbbb",
+        ]
+    )
+    monkeypatch.setattr("bot.domain.queries._new_id", lambda now: next(ids))
+    repo = QueryRepo(store)
+    cop = "19:collisions@thread.tacv2"  # Azurite is shared by the session: a partition of its own
+    first = await repo.open(cop, ASKER, "Who leads the Data CoP?", NOW, place_kind="personal", reference={})
+    resent = await repo.open(cop, ASKER, "Who leads the Data CoP?", NOW, place_kind="personal", reference={})
+    assert resent.query_id == first.query_id == "1795000000000aaaaaaaaaaaa"
+    other = await repo.open(cop, LEAD, "Is there a lunch and learn?", NOW, place_kind="personal", reference={})
+    assert other.query_id == "1795000000000bbbbbbbbbbbb"
+    assert [(q.asker_aad, q.text) for q in await repo.of_cop(cop)] == [
+        (ASKER.aad_id, "Who leads the Data CoP?"),
+        (LEAD.aad_id, "Is there a lunch and learn?"),
+    ]
+
+
 async def test_faq_repo(store: TableStore) -> None:
     repo = FaqRepo(store)
     version, entries = load_programme_faq()
