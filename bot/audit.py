@@ -26,7 +26,7 @@ async def record(
     store: TableStore, cop_id: str, at: datetime, actor_aad_id: str, actor_name: str, action: str, detail: str = ""
 ) -> None:
     # row key sorts newest first: inverted milliseconds, then a random suffix against collisions
-    row_key = f"{MAX_TS - int(at.timestamp() * 1000):013d}-{secrets.token_hex(3)}"
+    row_key = f"{MAX_TS - int(at.timestamp() * 1000):013d}-{secrets.token_hex(6)}"
     await store.insert(
         TABLE,
         encode_key(cop_id or "programme"),
