@@ -10,20 +10,27 @@ real (non-padding) tokens and L2-normalise. Texts are encoded in batches of simi
 
 A missing or damaged model directory raises :class:`EncoderUnavailable` (callers rank lexically instead).
 
-Threads: the work is small matrix products, where OpenBLAS's second thread saves little and then spins on a core
-the event loop needs; :meth:`SentenceEncoder.load` therefore limits BLAS to one thread (``blas_threads``) for the
-process, via ``threadpoolctl``. encode() holds the GIL only between numpy calls; one question takes ~15 ms of CPU,
-the 300 FAQ phrasings ~1.2 s, so index building belongs in a worker thread (``asyncio.to_thread``), not the loop.
+Threads: one short question is memory-bound (the 43 MB of weights stream through the cache once per text), and a
+second BLAS thread nearly halves its time (~12.7 ms -> ~7.3 ms on the 2-core bench machine); bigger batches are
+compute-bound, run at ~3.6 ms per question on one thread, and a second thread there only takes a core the event
+loop needs. :meth:`SentenceEncoder.load` therefore caps BLAS at one thread for the process (``blas_threads``, via
+``threadpoolctl``) and :meth:`SentenceEncoder.encode` raises it to ``burst_threads`` for the length of one call
+when the batch is at most ``BURST_TOKENS`` word pieces: a lone question at a quiet moment. Under load, questions
+queue and are encoded together (see :mod:`bot.answers.batching`), so they run on one thread. encode() holds the
+GIL only between numpy calls; the 300 FAQ phrasings take ~1.2 s, so index building belongs in a worker thread,
+not the loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +58,7 @@ EPS = 1e-12  # BERT's LayerNorm epsilon
 # more freed memory behind in the process (a 1024/2^18 limit kept 16 MB more RSS after long texts).
 BATCH_TOKENS = 512
 BATCH_CELLS = 1 << 16
+BURST_TOKENS = 96  # a batch this small (one or two questions) may use ``burst_threads`` BLAS threads
 
 SAFETENSORS = "model.safetensors"
 TOKENIZER = "tokenizer.json"
@@ -159,9 +167,12 @@ class SentenceEncoder:
 
     dimension = DIMENSION
 
-    def __init__(self, tokenizer: Any, path: Path, index: dict[str, _Tensor], directory: Path) -> None:
+    def __init__(
+        self, tokenizer: Any, path: Path, index: dict[str, _Tensor], directory: Path, blas: _BlasThreads | None = None
+    ) -> None:
         self.directory = directory
         self._tokenizer = tokenizer
+        self._blas = blas
 
         def read(name: str) -> Floats:  # into our own memory, read once
             entry = index[name]
@@ -208,10 +219,14 @@ class SentenceEncoder:
         self._layers = tuple(layers)
 
     @classmethod
-    def load(cls, directory: Path, *, blas_threads: int | None = 1) -> SentenceEncoder:
+    def load(
+        cls, directory: Path, *, blas_threads: int | None = 1, burst_threads: int | None = None
+    ) -> SentenceEncoder:
         """Opens the model in DIRECTORY (see ``deployment/fetch_model.py``); raises :class:`EncoderUnavailable`.
 
-        ``blas_threads`` caps OpenBLAS's threads for the whole process (None leaves them alone)."""
+        ``blas_threads`` caps OpenBLAS's threads for the whole process (None leaves them alone, and then encode()
+        never changes them); ``burst_threads`` (default: 2 on a machine with at least 2 CPUs) is used for small
+        batches."""
         from tokenizers import Tokenizer
 
         directory = Path(directory)
@@ -253,12 +268,12 @@ class SentenceEncoder:
             raise EncoderUnavailable(directory, f"{TOKENIZER} is unreadable ({error})") from error
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
         tokenizer.no_padding()  # padded per batch in encode()
+        blas = None
         if blas_threads is not None:
-            from threadpoolctl import threadpool_limits
-
-            threadpool_limits(limits=blas_threads, user_api="blas")
+            burst = burst_threads if burst_threads is not None else min(2, os.cpu_count() or 1)
+            blas = _BlasThreads(blas_threads, max(blas_threads, burst))
         try:
-            encoder = cls(tokenizer, directory / SAFETENSORS, index, directory)
+            encoder = cls(tokenizer, directory / SAFETENSORS, index, directory, blas)
         except (OSError, ValueError) as error:
             raise EncoderUnavailable(directory, f"{SAFETENSORS} is unreadable ({error})") from error
         log.info("sentence encoder loaded from %s", directory)
@@ -284,7 +299,12 @@ class SentenceEncoder:
                     break
                 stop += 1
             batch = order[start:stop]
-            out[batch] = self._encode_batch([ids[i] for i in batch])
+            small = sum(len(ids[i]) for i in batch) <= BURST_TOKENS
+            if small and self._blas is not None:
+                with self._blas.burst():
+                    out[batch] = self._encode_batch([ids[i] for i in batch])
+            else:
+                out[batch] = self._encode_batch([ids[i] for i in batch])
             start = stop
         return out
 
@@ -333,6 +353,33 @@ class SentenceEncoder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         result: Floats = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return result
+
+
+class _BlasThreads:
+    """OpenBLAS's thread count: ``steady`` for the process, ``burst`` inside :meth:`burst` (one encode call; the
+    count is global to the process, so the encoder's single worker thread is the only one that changes it)."""
+
+    def __init__(self, steady: int, burst: int) -> None:
+        from threadpoolctl import ThreadpoolController
+
+        self.steady, self.burst_threads = steady, burst
+        self._libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+        self._set(steady)
+
+    def _set(self, threads: int) -> None:
+        for library in self._libraries:
+            library.set_num_threads(threads)
+
+    @contextlib.contextmanager
+    def burst(self) -> Iterator[None]:
+        if self.burst_threads == self.steady:
+            yield
+            return
+        self._set(self.burst_threads)
+        try:
+            yield
+        finally:
+            self._set(self.steady)
 
 
 def _expected_shapes() -> dict[str, tuple[int, ...]]:

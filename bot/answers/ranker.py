@@ -59,6 +59,7 @@ __all__ = [
     "Match",
     "SemanticFeatures",
     "bench_ranking",
+    "encoded_text",
     "tokenize",
 ]
 
@@ -124,6 +125,12 @@ MAX_QUERY_CHARS = 4000  # longer questions are cut before any processing
 MAX_QUERY_TOKENS = 60  # content tokens of a question that are used
 
 FloatArray = npt.NDArray[np.float32]
+
+
+def encoded_text(question: str) -> str:
+    """The part of a question that is encoded into a sentence vector (and searched)."""
+    return question[:MAX_QUERY_CHARS]
+
 
 # -- results ---------------------------------------------------------------------------------------------
 
@@ -413,13 +420,20 @@ class FaqIndex:
         """The ``k`` best entries for ``text``, best first, with their confidence. Empty when nothing matches."""
         return [match for match, _ in self.explain(text, k)]
 
-    def explain(self, text: str, k: int = 3) -> list[tuple[Match, Features | SemanticFeatures]]:
-        """:meth:`search` with what each confidence was computed from (for calibration and diagnostics)."""
-        return self._explain(self._query(text), text, k)
+    def explain(
+        self, text: str, k: int = 3, *, vector: FloatArray | None = None
+    ) -> list[tuple[Match, Features | SemanticFeatures]]:
+        """:meth:`search` with what each confidence was computed from (for calibration and diagnostics).
 
-    def _explain(self, query: _Query, text: str, k: int) -> list[tuple[Match, Features | SemanticFeatures]]:
+        ``vector``: the encoder's vector of ``encoded_text(text)``, when the caller has it already (encoded
+        in a batch); otherwise the index's encoder is called here."""
+        return self._explain(self._query(text), text, k, vector)
+
+    def _explain(
+        self, query: _Query, text: str, k: int, vector: FloatArray | None = None
+    ) -> list[tuple[Match, Features | SemanticFeatures]]:
         if self._vectors is not None:
-            return self._rank_semantic(query, text, k)
+            return self._rank_semantic(query, text, k, vector)
         return self._rank_with_features(query, k)
 
     def _scores(self, bm25: _Indexes, query: _Query) -> tuple[FloatArray, FloatArray]:
@@ -441,9 +455,11 @@ class FaqIndex:
         scores *= self._boost
         return scores, bigrams
 
-    def _rank_semantic(self, query: _Query, text: str, k: int) -> list[tuple[Match, Features | SemanticFeatures]]:
+    def _rank_semantic(
+        self, query: _Query, text: str, k: int, vector: FloatArray | None
+    ) -> list[tuple[Match, Features | SemanticFeatures]]:
         vectors = self._vectors
-        if vectors is None or self._bm25 is None or k <= 0 or not words(text[:MAX_QUERY_CHARS]):
+        if vectors is None or self._bm25 is None or k <= 0 or not words(encoded_text(text)):
             return []
         c = self._calibration
         n = len(self._entries)
@@ -451,7 +467,7 @@ class FaqIndex:
             lexical, bigrams = self._scores(self._bm25, query)
         else:
             lexical = bigrams = np.zeros(n, dtype=np.float32)
-        question = vectors.encoder.encode([text[:MAX_QUERY_CHARS]])[0]
+        question = vector if vector is not None else vectors.encoder.encode([encoded_text(text)])[0]
         similarity = np.maximum.reduceat(vectors.phrasings @ question, self._starts)
         answer_similarity = vectors.answers @ question
         fused = c.semantic_weight * similarity + (1.0 - c.semantic_weight) * lexical / (lexical + c.lexical_saturation)
@@ -512,14 +528,17 @@ class FaqIndex:
             evidence=min(1.0, (covered + bigram_evidence) / c.evidence_scale),
         )
 
-    def answer(self, text: str, *, min_confidence: float | None = None) -> Answer | Abstain:
-        """The best entry when it is confident enough, otherwise :class:`Abstain` with the reason."""
+    def answer(
+        self, text: str, *, min_confidence: float | None = None, vector: FloatArray | None = None
+    ) -> Answer | Abstain:
+        """The best entry when it is confident enough, otherwise :class:`Abstain` with the reason. ``vector``: as
+        for :meth:`explain`."""
         if not text or not text.strip():
             return Abstain("empty")
         query = self._query(text)
-        if not query.terms and (self._vectors is None or not words(text[:MAX_QUERY_CHARS])):
+        if not query.terms and (self._vectors is None or not words(encoded_text(text))):
             return Abstain("no_terms")
-        matches = [match for match, _ in self._explain(query, text, 3)]
+        matches = [match for match, _ in self._explain(query, text, 3, vector)]
         if not matches:
             return Abstain("no_match")
         threshold = self.min_confidence if min_confidence is None else min_confidence

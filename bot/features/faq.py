@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from bot import audit
 from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry
-from bot.answers.ranker import Answer
+from bot.answers.ranker import Answer, FloatArray
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.faq import (
     MAX_COP_ENTRIES,
@@ -117,14 +118,16 @@ async def candidate_cops(turn: Turn) -> list[Cop]:
     return [active[m.cop_id] for m in memberships if m.cop_id in active]
 
 
-async def best_answer(services: Services, question: str, cops: list[Cop]) -> tuple[Answer, Cop | None] | None:
+async def best_answer(
+    services: Services, question: str, cops: list[Cop], vector: Awaitable[FloatArray] | None = None
+) -> tuple[Answer, Cop | None] | None:
     now = services.clock.now()
     best: tuple[Answer, Cop | None] | None = None
     scopes: list[Cop | None] = list(cops) or [None]
     cache = indexes(services)
     for cop in scopes:
         index = await cache.for_cop(cop.cop_id if cop else None, now)
-        found = await cache.answer(index, question)
+        found = await cache.answer(index, question, vector)
         if isinstance(found, Answer) and (best is None or found.confidence > best[0].confidence):
             best = (found, cop if cop is None or not found.entry.is_programme or len(cops) == 1 else None)
     return best
@@ -138,8 +141,9 @@ async def answer_question(turn: Turn, question: str) -> None:
     if len(question) > MAX_TEXT_CHARS:
         await turn.tell(TOO_LONG.format(n=len(question), limit=MAX_TEXT_CHARS))
         return
+    vector = indexes(turn.services).encode_early(question)  # the model works while storage is read
     cops = await candidate_cops(turn)
-    found = await best_answer(turn.services, question, cops)
+    found = await best_answer(turn.services, question, cops, vector)
     root = thread_root_of(turn) if turn.request.place.kind == "channel" else ""
     if found is not None:
         answer, cop = found

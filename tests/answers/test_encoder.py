@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import ThreadpoolController
 
 from bot.answers.encoder import DIMENSION, MAX_TOKENS, EncoderUnavailable, SentenceEncoder, gelu
 from tests.answers.model import encoder_for_tests
@@ -90,6 +92,31 @@ def test_similar_questions_are_closer_than_unrelated_ones(encoder: SentenceEncod
         ["How do I join a community of practice?", "How can I become a member of a CoP?", "Is the canteen open?"]
     )
     assert float(join @ join_again) > float(join @ lunch) + 0.2
+
+
+def test_a_lone_short_question_uses_two_blas_threads_and_the_process_stays_on_one(
+    encoder: SentenceEncoder, vectors: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One short question is memory-bound, so it gets a second BLAS thread for the length of its encode call; big
+    batches and everything else in the process run on one (the event loop needs the other core)."""
+    blas = ThreadpoolController().select(user_api="blas")
+    if not blas.lib_controllers:
+        pytest.skip("numpy is not linked to a BLAS threadpoolctl can control")
+    seen: list[int] = []
+    original = SentenceEncoder._encode_batch
+
+    def spy(self: SentenceEncoder, ids: list[np.ndarray]) -> np.ndarray:
+        seen.append(blas.lib_controllers[0].get_num_threads())
+        return original(self, ids)
+
+    monkeypatch.setattr(SentenceEncoder, "_encode_batch", spy)
+    short = next(index for index, item in enumerate(ITEMS) if item["word_pieces"] < 30)
+    np.testing.assert_allclose(encoder.encode([ITEMS[short]["text"]])[0], vectors[short], atol=1e-5)
+    encoder.encode([item["text"] for item in ITEMS] * 4)
+    expected_burst = min(2, os.cpu_count() or 1)
+    assert seen[0] == expected_burst
+    assert set(seen[1:]) == {1}
+    assert [library.get_num_threads() for library in blas.lib_controllers] == [1] * len(blas.lib_controllers)
 
 
 def test_gelu_is_the_exact_erf_form() -> None:

@@ -5,18 +5,21 @@ question the FAQ does not answer still opens a query instead of a guess; a damag
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from bot.answers.encoder import LazyEncoder
+from bot.answers.ranker import FloatArray
 from bot.domain.queries import QueryRepo
 from bot.features.faq import indexes
 from storage.sqlite import SqliteStore
 from tests.answers.model import encoder_for_tests
 from tests.features.faq_setup import ASKER, TEAM, make_cop
 from tests.kit.connector import FakeConnector
+from tests.kit.activities import user
 from tests.kit.harness import BotUnderTest, running_bot
 
 PARAPHRASE = "are cops only for certain grades or is anyone welcome"
@@ -52,6 +55,36 @@ async def test_unanswerable_question_opens_a_query_not_a_guess(semantic_bot: Bot
     assert "Did this help?" not in posted.everything
     [query] = await QueryRepo(semantic_bot.services.store).of_cop(TEAM.id)
     assert query.text == UNANSWERABLE
+
+
+class CountingEncoder:
+    def __init__(self) -> None:
+        self.inner = encoder_for_tests()
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        self.texts.extend(texts)
+        return self.inner.encode(texts)
+
+
+async def test_questions_asked_together_are_encoded_together_once_each(
+    sqlite_store: SqliteStore, connector: FakeConnector
+) -> None:
+    """Twelve people ask at once: each gets the answer to their own question, each question is encoded once (early,
+    while storage is read), and the ones that queued behind the first were encoded in shared batches."""
+    encoder = CountingEncoder()
+    async with running_bot(sqlite_store, connector=connector, encoder=encoder) as bot:
+        await bot.say(ASKER, "ask what is a CoP?")  # builds the index (encodes the FAQ)
+        questions = [f"{PARAPHRASE} ({n})" for n in range(6)] + [f"how do I join a CoP? ({n})" for n in range(6)]
+        people = [user(300 + n) for n in range(len(questions))]
+        await asyncio.gather(*(bot.say(who, f"ask {q}") for who, q in zip(people, questions, strict=True)))
+        for who, question in zip(people, questions, strict=True):
+            [reply] = [c.everything for c in bot.connector.calls if c.conversation_id == f"a:personal-{who.id}"]
+            assert f"You asked: {question}" in reply
+            assert "Did this help?" in reply, question
+            assert (WHO_CAN_JOIN in reply) == question.startswith(PARAPHRASE), question
+        assert sorted(t for t in encoder.texts if t in questions) == sorted(questions)
+        assert max(indexes(bot.services).batch_sizes) > 1
 
 
 async def test_damaged_model_falls_back_to_bm25(
