@@ -18,8 +18,8 @@ from bot.features.faq import indexes
 from storage.sqlite import SqliteStore
 from tests.answers.model import encoder_for_tests
 from tests.features.faq_setup import ASKER, TEAM, make_cop
-from tests.kit.connector import FakeConnector
 from tests.kit.activities import user
+from tests.kit.connector import FakeConnector
 from tests.kit.harness import BotUnderTest, running_bot
 
 PARAPHRASE = "are cops only for certain grades or is anyone welcome"
