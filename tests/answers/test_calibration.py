@@ -7,7 +7,9 @@ Splits (``calibration.json``'s description tells their history): ``tune`` and ``
 ranker; ``tune``, ``holdout-1`` and ``holdout-2`` fit the semantic confidence model
 (``python -m tests.answers.fit_confidence``); ``holdout`` was only ever scored in aggregate; ``holdout-3`` was
 written by a helper who saw neither this file nor the ranker nor the FAQ's alternatives, before the semantic
-ranker existed, and was scored once with the frozen model.
+ranker existed, and was scored once with the frozen model; ``holdout-4`` was written the same way by another
+helper in session 3 (asked to name specific CoPs in at least a fifth of its questions) and scored once, in
+aggregate, with the same frozen model.
 
 The issue's targets (>= 90 % of answerable questions answered rightly with confidence, <= 3 % of all questions
 answered wrongly with confidence) are NOT met on unseen questions. Figures when the floors were set
@@ -19,10 +21,14 @@ split          BM25 alone          sentence vectors + BM25 (production)
 fitted         (tuned: 91.9/2.7)   83.1 / 3.0 (fitted on)
 holdout        81.4 / 6.0          84.3 / 6.0
 holdout-3      49.3 / 11.2         49.3 / 5.6 (top-1 71.8 -> 80.3 %)
+holdout-4      34.2 / 18.2         44.3 / 14.1 (top-1 60.8 -> 69.6 %)
 =============  ==================  ======================================
 
-So the sentence vectors halve confident wrong answers on fresh questions and lift top-1, but the model abstains
-on half of holdout-3's answerable questions: its authors' words are far from the FAQ's. The floors below sit a
+So the sentence vectors cut confident wrong answers on fresh questions and lift top-1, but the model abstains
+on half of the fresh splits' answerable questions (their authors' words are far from the FAQ's), and on
+holdout-4, where a third of the questions name a specific CoP, one question in seven is answered wrongly with
+confidence: a CoP's name pulls the question towards that CoP's directory entry ("how do I get out of the X CoP"
+answered with "Is there a CoP for X?"). The fitting splits' confidence does not transfer to other writers. The floors below sit a
 little under these figures, so a change that makes unseen questions worse fails; the printed figures say how far
 off the targets they are. The lexical path is what runs without the model (``make model`` not run).
 """
@@ -43,15 +49,20 @@ from tests.answers.model import encoder_for_tests
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 MIN_ANSWERED_RIGHT = 0.90
 MAX_WRONG_CONFIDENT = 0.03
-SPLITS = ("tune", "holdout-1", "holdout", "holdout-2", "holdout-3")
+SPLITS = ("tune", "holdout-1", "holdout", "holdout-2", "holdout-3", "holdout-4")
 LEXICAL_TUNING_SPLITS = ("tune", "holdout-1")
 FIT_SPLITS = ("tune", "holdout-1", "holdout-2")  # what the semantic confidence model is fitted on
-SEMANTIC_UNSEEN = ("holdout", "holdout-3")
+SEMANTIC_UNSEEN = ("holdout", "holdout-3", "holdout-4")
 # Regression floors: (min answered right, max wrong with confidence), a little below the figures achieved (see the
 # module docstring), so a change that makes unseen questions worse fails while the printed figures say how far
 # off the targets they are.
 LEXICAL_FLOORS = {"holdout": (0.78, 0.08), "holdout-2": (0.56, 0.11)}
-SEMANTIC_FLOORS = {"fitted": (0.80, 0.03), "holdout": (0.82, 0.07), "holdout-3": (0.46, 0.07)}
+SEMANTIC_FLOORS = {
+    "fitted": (0.80, 0.03),
+    "holdout": (0.82, 0.07),
+    "holdout-3": (0.46, 0.07),
+    "holdout-4": (0.42, 0.16),
+}
 
 
 @dataclass
