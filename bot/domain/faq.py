@@ -18,6 +18,7 @@ import csv
 import io
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -197,8 +198,15 @@ def id_number(entry_id: str) -> int:
 
 
 class FaqRepo:
-    def __init__(self, store: TableStore) -> None:
+    """``on_change(scope)`` is called after every write of a scope's entries (FaqIndexes forgets its checks)."""
+
+    def __init__(self, store: TableStore, on_change: Callable[[str], None] | None = None) -> None:
         self._store = store
+        self._on_change = on_change
+
+    def _changed(self, scope: str) -> None:
+        if self._on_change is not None:
+            self._on_change(scope or PROGRAMME_SCOPE)
 
     @staticmethod
     def partition(scope: str) -> str:
@@ -255,6 +263,7 @@ class FaqRepo:
         ops.append(BatchOp("upsert", META, {"version": version, "loaded_at": now, "count": len(entries)}))
         with contextlib.suppress(NotFound):  # a concurrent upgrade deleted a stale row first
             await self._store.batch(TABLE, pk, ops)
+        self._changed(PROGRAMME_SCOPE)
         return version
 
     # -- a CoP's own entries --------------------------------------------------------------------------
@@ -278,6 +287,7 @@ class FaqRepo:
                 await self._store.batch(TABLE, pk, ops)
             except (PreconditionFailed, NotFound, AlreadyExists):  # somebody else edited this FAQ first
                 continue
+            self._changed(cop_id)
             return result
         raise FaqChanged(cop_id)
 
@@ -324,11 +334,24 @@ class FaqIndexes:
     """The ranking indexes, one per CoP (its own entries plus the programme's) and one for the programme alone.
 
     Kept in ``services.extras`` and keyed by the ETags of both ``_meta`` rows, so an index is rebuilt only
-    after an entry changed (here or on another instance); a hit costs two point reads.
+    after an entry changed (here or on another instance). Checking those ETags costs two point reads, so a check
+    is trusted for ``revision_seconds`` (``COPBOT_COP_CACHE_SECONDS``; 0 checks on every question): an edit made
+    through :attr:`repo` on this instance counts at once, one made on another instance within that time.
     """
 
-    def __init__(self, store: TableStore, encoder: Encoder | None = None) -> None:
-        self._repo = FaqRepo(store)
+    def __init__(
+        self,
+        store: TableStore,
+        encoder: Encoder | None = None,
+        *,
+        revision_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.repo = FaqRepo(store, on_change=self.changed)
+        self.revision_seconds = revision_seconds
+        self.clock = clock
+        self._checked: dict[str, float] = {}  # index key -> when its revisions were last read (clock)
+        self._generation = 0  # bumped by every change: a check that overlapped one is not trusted
         self._encoder = CachingEncoder(encoder) if encoder is not None else None
         # One worker thread does all encoding: the work is CPU-bound, so more workers would not answer sooner on
         # two cores, and each extra thread keeps its own malloc arena (tens of MB under load). Questions that
@@ -349,7 +372,7 @@ class FaqIndexes:
             return
         async with self._lock:
             if not self._programme_ready:
-                await self._repo.ensure_programme(now)
+                await self.repo.ensure_programme(now)
                 self._programme_ready = True
 
     async def off_loop(self, work: Callable[..., _T], *args: Any) -> _T:
@@ -386,16 +409,32 @@ class FaqIndexes:
                 self._encoder = self._questions = None
         return FaqIndex.build(entries)
 
+    def changed(self, scope: str) -> None:
+        """A scope's entries were written on this instance: check its indexes' revisions on the next question."""
+        self._generation += 1
+        if scope == PROGRAMME_SCOPE:
+            self._checked.clear()
+        else:
+            self._checked.pop(scope, None)
+
     async def for_cop(self, cop_id: str | None, now: datetime) -> FaqIndex:
         await self.ensure_programme(now)
-        key = (await self._repo.revision(PROGRAMME_SCOPE), await self._repo.revision(cop_id) if cop_id else "")
         cached = self._cache.get(cop_id or "")
-        if cached is not None and cached[0] == key:
+        checked = self._checked.get(cop_id or "")
+        if cached is not None and checked is not None and self.clock() - checked < self.revision_seconds:
             return cached[1]
-        entries = await self._repo.entries(PROGRAMME_SCOPE)
+        generation, started = self._generation, self.clock()
+        key = (await self.repo.revision(PROGRAMME_SCOPE), await self.repo.revision(cop_id) if cop_id else "")
+        if cached is not None and cached[0] == key:
+            if generation == self._generation:
+                self._checked[cop_id or ""] = started
+            return cached[1]
+        entries = await self.repo.entries(PROGRAMME_SCOPE)
         if cop_id:
-            entries += await self._repo.entries(cop_id)
+            entries += await self.repo.entries(cop_id)
         index = await self._build(entries)
         self._cache[cop_id or ""] = (key, index)
+        if generation == self._generation:
+            self._checked[cop_id or ""] = started
         log.info("faq index built cop_id=%s entries=%d", cop_id or "-", len(entries))
         return index

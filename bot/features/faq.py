@@ -26,7 +26,6 @@ from bot.domain.faq import (
     Draft,
     FaqChanged,
     FaqIndexes,
-    FaqRepo,
     clean_line,
     normalise_question,
     plan_import,
@@ -86,7 +85,7 @@ BUSY = "Someone else was editing the FAQ at the same moment; nothing was changed
 def indexes(services: Services) -> FaqIndexes:
     cache = services.extras.get(EXTRAS_KEY)
     if not isinstance(cache, FaqIndexes):
-        cache = FaqIndexes(services.store, services.encoder)
+        cache = FaqIndexes(services.store, services.encoder, revision_seconds=services.settings.cop_cache_seconds)
         services.extras[EXTRAS_KEY] = cache
     return cache
 
@@ -243,7 +242,7 @@ def form_inputs(data: Any) -> tuple[Draft, str]:
 async def add_entries(turn: Turn, cop: Cop, drafts: list[Draft], source: str) -> list[FaqEntry]:
     services = turn.services
     now = services.clock.now()
-    added = await FaqRepo(services.store).add(cop.cop_id, drafts, source, now)
+    added = await indexes(services).repo.add(cop.cop_id, drafts, source, now)
     person = turn.request.person
     detail = ", ".join(e.entry_id for e in added)
     await audit.record(services.store, cop.cop_id, now, person.aad_id, person.name, f"faq.{source}", detail)
@@ -310,7 +309,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     async def list_card(services: Services, cop: Cop) -> Any:
         await indexes(services).ensure_programme(services.clock.now())
-        repo = FaqRepo(services.store)
+        repo = indexes(services).repo
         entries = await repo.entries(cop.cop_id)
         programme = await repo.entries(PROGRAMME_SCOPE)
         return faq_list_card(cop.cop_id, cop.name, entries, len(programme))
@@ -336,7 +335,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         draft, alternatives_text = form_inputs(action.data)
         query_id = str(action.data.get("id", "") or "")
         problems = validate_draft(draft)
-        repo = FaqRepo(turn.services.store)
+        repo = indexes(turn.services).repo
         existing = await repo.entries(cop.cop_id)
         if not problems:
             known = {normalise_question(p): e.entry_id for e in existing for p in e.phrasings}
@@ -378,14 +377,14 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             return
         shown_id = safe(entry_id, 40)
         if not entry_id.startswith("f") or not entry_id[1:].isdigit():
-            programme = await FaqRepo(turn.services.store).get(PROGRAMME_SCOPE, entry_id)
+            programme = await indexes(turn.services).repo.get(PROGRAMME_SCOPE, entry_id)
             template = REMOVE_PROGRAMME if programme is not None else REMOVE_MISSING
             await turn.tell(template.format(id=shown_id, cop=safe(cop.name, 120)))
             return
         services = turn.services
         now = services.clock.now()
         try:
-            removed = await FaqRepo(services.store).remove(cop.cop_id, entry_id, now)
+            removed = await indexes(services).repo.remove(cop.cop_id, entry_id, now)
         except FaqChanged:
             await turn.tell(BUSY)
             return
@@ -433,7 +432,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         await run_import(turn, cop, text)
 
     async def run_import(turn: Turn, cop: Cop, text: str) -> None:
-        existing = await FaqRepo(turn.services.store).entries(cop.cop_id)
+        existing = await indexes(turn.services).repo.entries(cop.cop_id)
         plan = plan_import(text, existing)
         errors = [(e.row, e.reason) for e in plan.errors]
         drafts = plan.valid
@@ -460,7 +459,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
 
 async def find_entry(services: Services, feedback: FeedbackData) -> FaqEntry | None:
-    repo = FaqRepo(services.store)
+    repo = indexes(services).repo
     if feedback.cop_id:
         entry = await repo.get(feedback.cop_id, feedback.entry_id)
         if entry is not None:

@@ -28,9 +28,11 @@ So the sentence vectors cut confident wrong answers on fresh questions and lift 
 on half of the fresh splits' answerable questions (their authors' words are far from the FAQ's), and on
 holdout-4, where a third of the questions name a specific CoP, one question in seven is answered wrongly with
 confidence: a CoP's name pulls the question towards that CoP's directory entry ("how do I get out of the X CoP"
-answered with "Is there a CoP for X?"). The fitting splits' confidence does not transfer to other writers. The floors below sit a
-little under these figures, so a change that makes unseen questions worse fails; the printed figures say how far
-off the targets they are. The lexical path is what runs without the model (``make model`` not run).
+answered with "Is there a CoP for X?"). The fitting splits' confidence does not transfer to other writers.
+
+The floors below sit a little under these figures, so a change that makes unseen questions worse fails; the
+printed figures say how far off the targets they are. The lexical path is what runs without the model
+(``make model`` not run).
 """
 
 from __future__ import annotations
