@@ -300,10 +300,7 @@ class SentenceEncoder:
                 stop += 1
             batch = order[start:stop]
             small = sum(len(ids[i]) for i in batch) <= BURST_TOKENS
-            if small and self._blas is not None:
-                with self._blas.burst():
-                    out[batch] = self._encode_batch([ids[i] for i in batch])
-            else:
+            with self._blas.burst() if small and self._blas is not None else contextlib.nullcontext():
                 out[batch] = self._encode_batch([ids[i] for i in batch])
             start = stop
         return out

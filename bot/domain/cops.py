@@ -13,13 +13,12 @@ that served them just before. Writes never use a cached row: ``change`` reads af
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from bot.domain.codec import dumps, loads
+from bot.expiring import ExpiringCopies
 from storage.base import NotFound, PreconditionFailed, Row, TableStore, encode_key
 
 TABLE = "cops"
@@ -141,45 +140,11 @@ def _from_row(row: Row) -> Cop:
     )
 
 
-@dataclass
-class CopCache:
-    """Per-process copies of CoP rows for role resolution, each kept ``ttl_s`` seconds of ``clock`` (monotonic
-    time, not the domain clock: this is about staleness, not about what day it is). ``ttl_s`` 0 keeps nothing.
+class CopCache(ExpiringCopies[Cop]):
+    """Per-process copies of CoP rows (by CoP id) for role resolution; see :mod:`bot.expiring`.
 
     Only rows that exist are kept (a CoP installed on another instance must be found at once). ``forget`` is
-    called on every write through ``CopRepo``; the generation counter makes sure a read that started before a
-    write and finished after it cannot put the old row back."""
-
-    ttl_s: float = 0.0
-    clock: Callable[[], float] = time.monotonic
-    limit: int = 1000
-    _rows: dict[str, tuple[float, Cop]] = field(default_factory=dict, repr=False)
-    _generation: int = 0
-
-    @property
-    def generation(self) -> int:
-        return self._generation
-
-    def get(self, cop_id: str) -> Cop | None:
-        found = self._rows.get(cop_id)
-        if found is None:
-            return None
-        if self.clock() >= found[0]:
-            del self._rows[cop_id]
-            return None
-        return found[1]
-
-    def put(self, cop: Cop, generation: int) -> None:
-        """Keep ``cop`` as read when the cache was at ``generation``; ignored if a write happened since."""
-        if self.ttl_s <= 0 or generation != self._generation:
-            return
-        if cop.cop_id not in self._rows and len(self._rows) >= self.limit:
-            self._rows.pop(next(iter(self._rows)))
-        self._rows[cop.cop_id] = (self.clock() + self.ttl_s, cop)
-
-    def forget(self, cop_id: str) -> None:
-        self._generation += 1
-        self._rows.pop(cop_id, None)
+    called on every write through ``CopRepo``."""
 
 
 class CopRepo:
@@ -195,7 +160,7 @@ class CopRepo:
         except NotFound:
             return None
         if self._cache is not None:
-            self._cache.put(cop, generation)
+            self._cache.put(cop.cop_id, cop, generation)
         return cop
 
     async def get_cached(self, cop_id: str) -> Cop | None:

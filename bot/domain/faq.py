@@ -32,6 +32,7 @@ from bot.answers.faq import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS, PROGRAMME_SCOP
 from bot.answers.ranker import DEFAULT_CALIBRATION, Abstain, Answer, Encoder, FaqIndex, FloatArray, encoded_text
 from bot.answers.vectors import CachingEncoder
 from bot.domain.codec import dumps, loads
+from bot.expiring import ExpiringCopies
 from storage.base import MAX_BATCH, AlreadyExists, BatchOp, NotFound, PreconditionFailed, Row, TableStore, encode_key
 
 _T = TypeVar("_T")
@@ -348,10 +349,8 @@ class FaqIndexes:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.repo = FaqRepo(store, on_change=self.changed)
-        self.revision_seconds = revision_seconds
-        self.clock = clock
-        self._checked: dict[str, float] = {}  # index key -> when its revisions were last read (clock)
-        self._generation = 0  # bumped by every change: a check that overlapped one is not trusted
+        # indexes whose revisions were checked less than revision_seconds ago (by index key: CoP id, "" = programme)
+        self._checked = ExpiringCopies[FaqIndex](revision_seconds, clock)
         self._encoder = CachingEncoder(encoder) if encoder is not None else None
         # One worker thread does all encoding: the work is CPU-bound, so more workers would not answer sooner on
         # two cores, and each extra thread keeps its own malloc arena (tens of MB under load). Questions that
@@ -411,30 +410,27 @@ class FaqIndexes:
 
     def changed(self, scope: str) -> None:
         """A scope's entries were written on this instance: check its indexes' revisions on the next question."""
-        self._generation += 1
         if scope == PROGRAMME_SCOPE:
-            self._checked.clear()
+            self._checked.clear()  # every index holds the programme's entries
         else:
-            self._checked.pop(scope, None)
+            self._checked.forget(scope)
 
     async def for_cop(self, cop_id: str | None, now: datetime) -> FaqIndex:
         await self.ensure_programme(now)
-        cached = self._cache.get(cop_id or "")
         checked = self._checked.get(cop_id or "")
-        if cached is not None and checked is not None and self.clock() - checked < self.revision_seconds:
-            return cached[1]
-        generation, started = self._generation, self.clock()
+        if checked is not None:
+            return checked
+        generation = self._checked.generation
         key = (await self.repo.revision(PROGRAMME_SCOPE), await self.repo.revision(cop_id) if cop_id else "")
+        cached = self._cache.get(cop_id or "")
         if cached is not None and cached[0] == key:
-            if generation == self._generation:
-                self._checked[cop_id or ""] = started
+            self._checked.put(cop_id or "", cached[1], generation)
             return cached[1]
         entries = await self.repo.entries(PROGRAMME_SCOPE)
         if cop_id:
             entries += await self.repo.entries(cop_id)
         index = await self._build(entries)
         self._cache[cop_id or ""] = (key, index)
-        if generation == self._generation:
-            self._checked[cop_id or ""] = started
+        self._checked.put(cop_id or "", index, generation)
         log.info("faq index built cop_id=%s entries=%d", cop_id or "-", len(entries))
         return index

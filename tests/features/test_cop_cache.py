@@ -47,7 +47,7 @@ def test_a_row_is_kept_for_the_ttl_then_dropped() -> None:
     ticks = Ticks()
     cache = CopCache(TTL, clock=ticks)
     cop = a_cop()
-    cache.put(cop, cache.generation)
+    cache.put(cop.cop_id, cop, cache.generation)
     ticks.now += TTL - 0.01
     assert cache.get(cop.cop_id) is cop
     ticks.now += 0.01
@@ -57,25 +57,38 @@ def test_a_row_is_kept_for_the_ttl_then_dropped() -> None:
 def test_forget_drops_the_row_and_a_read_older_than_a_write_is_not_kept() -> None:
     cache = CopCache(TTL, clock=Ticks())
     cop = a_cop()
-    cache.put(cop, cache.generation)
+    cache.put(cop.cop_id, cop, cache.generation)
     read_started = cache.generation
     cache.forget(cop.cop_id)  # a write happened while the read was in flight
     assert cache.get(cop.cop_id) is None
-    cache.put(cop, read_started)
+    cache.put(cop.cop_id, cop, read_started)
     assert cache.get(cop.cop_id) is None
-    cache.put(cop, cache.generation)
+    cache.put(cop.cop_id, cop, cache.generation)
     assert cache.get(cop.cop_id) is cop
 
 
 def test_zero_ttl_keeps_nothing_and_the_size_is_bounded() -> None:
     off = CopCache(0.0)
-    off.put(a_cop(), off.generation)
+    off.put(a_cop().cop_id, a_cop(), off.generation)
     assert off.get(a_cop().cop_id) is None
     small = CopCache(TTL, clock=Ticks(), limit=2)
     for n in range(3):
-        small.put(a_cop(f"19:{n}@thread.tacv2"), small.generation)
+        small.put(f"19:{n}@thread.tacv2", a_cop(f"19:{n}@thread.tacv2"), small.generation)
     assert small.get("19:0@thread.tacv2") is None
     assert small.get("19:2@thread.tacv2") is not None
+
+
+def test_clear_drops_everything_and_a_read_older_than_it_is_not_kept() -> None:
+    cache = CopCache(TTL, clock=Ticks())
+    first, second = a_cop("19:1@thread.tacv2"), a_cop("19:2@thread.tacv2")
+    read_started = cache.generation
+    cache.put(first.cop_id, first, read_started)
+    cache.put(second.cop_id, second, read_started)
+    cache.clear()
+    assert cache.get(first.cop_id) is None
+    assert cache.get(second.cop_id) is None
+    cache.put(first.cop_id, first, read_started)
+    assert cache.get(first.cop_id) is None
 
 
 async def test_a_write_racing_a_read_leaves_no_stale_copy(tmp_path: Path) -> None:
@@ -89,7 +102,7 @@ async def test_a_write_racing_a_read_leaves_no_stale_copy(tmp_path: Path) -> Non
         assert old is not None
         generation = cache.generation  # the racing read starts here...
         await repo.save(replace(old, name="renamed"), datetime(2026, 11, 23, tzinfo=UTC))
-        cache.put(old, generation)  # ...and lands after the write
+        cache.put(old.cop_id, old, generation)  # ...and lands after the write
         assert cache.get(created.cop_id) is None
         fresh = await repo.get_cached(created.cop_id)
         assert fresh is not None
