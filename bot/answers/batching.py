@@ -9,6 +9,7 @@ short under load. A lone question is encoded at once, with no added wait.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -31,7 +32,7 @@ class QuestionBatcher:
         self._max_batch = max_batch
         self._pending: list[tuple[str, asyncio.Future[FloatArray]]] = []
         self._draining: asyncio.Task[None] | None = None
-        self.batches: list[int] = []  # sizes of the last batches encoded (diagnostics and tests), at most 100
+        self.batches: deque[int] = deque(maxlen=100)  # sizes of the last batches encoded (diagnostics, tests)
 
     async def vector(self, text: str) -> FloatArray:
         future: asyncio.Future[FloatArray] = asyncio.get_running_loop().create_future()
@@ -46,7 +47,7 @@ class QuestionBatcher:
             del self._pending[: self._max_batch]
             if not batch:
                 continue  # every asker in this slice has gone (cancelled turns)
-            self.batches = [*self.batches[-99:], len(batch)]
+            self.batches.append(len(batch))
             try:
                 vectors = await self._run(self._encoder.encode, [text for text, _ in batch])
             except Exception as error:  # EncoderUnavailable and the like: every waiting caller decides

@@ -74,7 +74,7 @@ async def test_questions_waiting_behind_a_batch_are_encoded_together(worker: Thr
     assert (await first).tolist() == [1.0, 1.0]
     assert [(await task).tolist()[0] for task in rest] == [2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
     assert [len(call) for call in encoder.calls] == [1, 4, 2]
-    assert batcher.batches == [1, 4, 2]
+    assert list(batcher.batches) == [1, 4, 2]
 
 
 async def test_an_error_reaches_every_waiting_caller_and_the_next_batch_runs(worker: ThreadPoolExecutor) -> None:
