@@ -1,36 +1,32 @@
-"""Sentence vectors from all-MiniLM-L6-v2 in plain numpy: the same numbers as sentence-transformers, without torch.
+"""Sentence vectors from all-MiniLM-L6-v2 with ONNX Runtime: the same numbers as sentence-transformers, without torch.
 
 The model (a 6-layer, 384-wide BERT) is fetched by ``make model`` (``python -m deployment.fetch_model``) into
 ``COPBOT_MODEL_DIR``. :meth:`SentenceEncoder.load` checks ``config.json`` and every tensor's shape in
-``model.safetensors``, reads the layers' weights (43 MB of float32) into memory and memory-maps the 47 MB vocabulary
-table, so only the pages of word pieces actually seen are ever read (a few MB); ``tokenizer.json`` is read by
-Hugging Face ``tokenizers`` (the model's own uncased WordPiece). :meth:`SentenceEncoder.encode`
-then does what sentence-transformers does: truncate to 256 word pieces, run BERT in float32, mean-pool over the
-real (non-padding) tokens and L2-normalise. Texts are encoded in batches of similar length, so padding is small.
+``model.safetensors``, writes the six layers as an ONNX graph from those weights (:mod:`bot.answers.bert_graph`, 43 MB
+of float32, held by ONNX Runtime) and memory-maps the 47 MB vocabulary table, so only the pages of word pieces
+actually seen are ever read (a few MB); ``tokenizer.json`` is read by Hugging Face ``tokenizers`` (the model's own
+uncased WordPiece). :meth:`SentenceEncoder.encode` then does what sentence-transformers does: truncate to 256 word
+pieces, embed them (numpy), run the layers in float32 (ONNX Runtime), mean-pool over the real (non-padding) tokens
+and L2-normalise. Texts are encoded in batches of similar length, so padding is small.
 
 A missing or damaged model directory raises :class:`EncoderUnavailable` (callers rank lexically instead).
 
-Threads: one short question is memory-bound (the 43 MB of weights stream through the cache once per text), and a
-second BLAS thread nearly halves its time (~12.7 ms -> ~7.3 ms on the 2-core bench machine); bigger batches are
-compute-bound, run at ~3.6 ms per question on one thread, and a second thread there only takes a core the event
-loop needs. :meth:`SentenceEncoder.load` therefore caps BLAS at one thread for the process (``blas_threads``, via
-``threadpoolctl``) and :meth:`SentenceEncoder.encode` raises it to ``burst_threads`` for the length of one call
-when the batch is at most ``BURST_TOKENS`` word pieces: a lone question at a quiet moment. Under load, questions
-queue and are encoded together (see :mod:`bot.answers.batching`), so they run on one thread. encode() holds the
-GIL only between numpy calls; the 300 FAQ phrasings take ~1.2 s, so index building belongs in a worker thread,
-not the loop.
+Speed on the 2-core bench machine: one short question takes ~3 ms on two ONNX Runtime threads (the numpy version of
+these layers took 5-7 ms with two BLAS threads, 12.7 ms with one); questions encoded together take ~1.1 ms each.
+ONNX Runtime's idle threads sleep rather than spin, so they leave the event loop's core alone between calls, and
+OpenBLAS (numpy's, used by the ranker) is capped at one thread for the same reason. encode() releases the GIL while
+ONNX Runtime works; the 300 FAQ phrasings take ~0.4 s, so index building still belongs in a worker thread.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import os
 import struct
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["DIMENSION", "MAX_TOKENS", "EncoderUnavailable", "LazyEncoder", "SentenceEncoder", "gelu"]
+__all__ = ["DIMENSION", "MAX_TOKENS", "EncoderUnavailable", "LazyEncoder", "SentenceEncoder"]
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +54,6 @@ EPS = 1e-12  # BERT's LayerNorm epsilon
 # more freed memory behind in the process (a 1024/2^18 limit kept 16 MB more RSS after long texts).
 BATCH_TOKENS = 512
 BATCH_CELLS = 1 << 16
-BURST_TOKENS = 96  # a batch this small (one or two questions) may use ``burst_threads`` BLAS threads
 
 SAFETENSORS = "model.safetensors"
 TOKENIZER = "tokenizer.json"
@@ -75,64 +70,16 @@ class EncoderUnavailable(RuntimeError):
         self.reason = reason
 
 
-# Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7): numpy has no erf, and this model's GELU is the exact, erf one.
-_P = np.float32(0.3275911)
-_A = tuple(np.float32(a) for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429))
-_SQRT_HALF = np.float32(math.sqrt(0.5))
-
-
-def gelu(x: Floats) -> Floats:
-    """0.5 x (1 + erf(x / sqrt 2)), within 1e-6 of the exact function everywhere.
-
-    Written as relu(x) - 0.5 |x| erfc(|x| / sqrt 2), with erfc(z) ~ poly(t) exp(-z^2), t = 1 / (1 + p z), in place
-    on as few temporaries as possible (this is a sizeable part of a short sentence's time)."""
-    c = np.abs(x)
-    c *= _SQRT_HALF
-    t = c * _P
-    t += np.float32(1.0)
-    np.reciprocal(t, out=t)
-    np.square(c, out=c)
-    np.negative(c, out=c)
-    np.exp(c, out=c)
-    poly = t * _A[4]
-    for coefficient in (_A[3], _A[2], _A[1], _A[0]):
-        poly += coefficient
-        poly *= t
-    c *= poly  # erfc(|x| / sqrt 2)
-    c *= np.abs(x)
-    c *= np.float32(-0.5)
-    c += np.maximum(x, np.float32(0.0))
-    return c
-
-
 def _layer_norm(x: Floats, weight: Floats, bias: Floats) -> Floats:
-    """LayerNorm of each token, over the feature axis 0 of x (features, tokens); weight and bias are (384, 1)."""
-    centred: Floats = x - x.mean(axis=0, keepdims=True)
-    scale = np.mean(np.square(centred), axis=0, keepdims=True)
+    """LayerNorm of each token, over the feature axis (the last) of x."""
+    centred: Floats = x - x.mean(axis=-1, keepdims=True)
+    scale = np.mean(np.square(centred), axis=-1, keepdims=True)
     scale += np.float32(EPS)
     np.sqrt(scale, out=scale)
     centred /= scale
     centred *= weight
     centred += bias
     return centred
-
-
-@dataclass(frozen=True, slots=True)
-class _Layer:
-    """One BERT layer; matrices (out, in) as torch stores them, vectors as (n, 1) columns."""
-
-    qkv_weight: Floats  # (1152, 384): query, key and value projections stacked
-    qkv_bias: Floats
-    out_weight: Floats  # (384, 384)
-    out_bias: Floats
-    norm1_weight: Floats
-    norm1_bias: Floats
-    up_weight: Floats  # (1536, 384)
-    up_bias: Floats
-    down_weight: Floats  # (384, 1536)
-    down_bias: Floats
-    norm2_weight: Floats
-    norm2_bias: Floats
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,23 +114,18 @@ class SentenceEncoder:
 
     dimension = DIMENSION
 
-    def __init__(
-        self, tokenizer: Any, path: Path, index: dict[str, _Tensor], directory: Path, blas: _BlasThreads | None = None
-    ) -> None:
+    def __init__(self, tokenizer: Any, path: Path, index: dict[str, _Tensor], directory: Path, threads: int) -> None:
+        import onnxruntime  # here, not at the top: a process that never loads the model never loads these
+
+        from bot.answers.bert_graph import transformer_graph
+
         self.directory = directory
         self._tokenizer = tokenizer
-        self._blas = blas
 
-        def read(name: str) -> Floats:  # into our own memory, read once
+        def read(name: str) -> Floats:  # the small tables the embedding step keeps
             entry = index[name]
             array = np.fromfile(path, dtype="<f4", count=math.prod(entry.shape), offset=entry.offset)
             return array.astype(np.float32, copy=False).reshape(entry.shape)
-
-        def matrix(*names: str) -> Floats:  # torch Linear weights, (out, in), stacked on the out axis
-            return np.concatenate([read(name) for name in names]) if len(names) > 1 else read(names[0])
-
-        def column(*names: str) -> Floats:  # biases and LayerNorm parameters as (n, 1), to broadcast over tokens
-            return np.concatenate([read(name) for name in names])[:, None]
 
         # The vocabulary table (47 MB) stays a read-only map of the file: only rows of words seen are read in.
         words = index["embeddings.word_embeddings.weight"]
@@ -195,38 +137,31 @@ class SentenceEncoder:
             read("embeddings.position_embeddings.weight")[:MAX_TOKENS]
             + read("embeddings.token_type_embeddings.weight")[0]
         )
-        self._norm = (column("embeddings.LayerNorm.weight"), column("embeddings.LayerNorm.bias"))
-        layers = []
-        for i in range(LAYERS):
-            p = f"encoder.layer.{i}."
-            qkv = [f"{p}attention.self.{part}" for part in ("query", "key", "value")]
-            layers.append(
-                _Layer(
-                    qkv_weight=matrix(*(f"{name}.weight" for name in qkv)),
-                    qkv_bias=column(*(f"{name}.bias" for name in qkv)),
-                    out_weight=matrix(f"{p}attention.output.dense.weight"),
-                    out_bias=column(f"{p}attention.output.dense.bias"),
-                    norm1_weight=column(f"{p}attention.output.LayerNorm.weight"),
-                    norm1_bias=column(f"{p}attention.output.LayerNorm.bias"),
-                    up_weight=matrix(f"{p}intermediate.dense.weight"),
-                    up_bias=column(f"{p}intermediate.dense.bias"),
-                    down_weight=matrix(f"{p}output.dense.weight"),
-                    down_bias=column(f"{p}output.dense.bias"),
-                    norm2_weight=column(f"{p}output.LayerNorm.weight"),
-                    norm2_bias=column(f"{p}output.LayerNorm.bias"),
-                )
-            )
-        self._layers = tuple(layers)
+        self._norm = (read("embeddings.LayerNorm.weight"), read("embeddings.LayerNorm.bias"))
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle ONNX Runtime threads sleep instead of spinning: a spinning thread would take the core the event
+        # loop runs on, between questions.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3  # errors only: its warnings are about optimisations it chose not to make
+        # The graph names the weights by their place in model.safetensors; ONNX Runtime reads them from there.
+        options.add_session_config_entry("session.model_external_initializers_file_folder_path", str(path.parent))
+        tensors = {name: (entry.offset, entry.shape) for name, entry in index.items()}
+        graph = transformer_graph(path.name, tensors, layers=LAYERS, heads=HEADS, width=DIMENSION, eps=EPS)
+        try:
+            self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # ONNX Runtime raises its own classes, derived from Exception only
+            raise ValueError(f"ONNX Runtime refused the graph: {error}") from error
+        self.threads = threads
 
     @classmethod
-    def load(
-        cls, directory: Path, *, blas_threads: int | None = 1, burst_threads: int | None = None
-    ) -> SentenceEncoder:
+    def load(cls, directory: Path, *, threads: int | None = None) -> SentenceEncoder:
         """Opens the model in DIRECTORY (see ``deployment/fetch_model.py``); raises :class:`EncoderUnavailable`.
 
-        ``blas_threads`` caps OpenBLAS's threads for the whole process (None leaves them alone, and then encode()
-        never changes them); ``burst_threads`` (default: 2 on a machine with at least 2 CPUs) is used for small
-        batches."""
+        ``threads``: ONNX Runtime's threads for one encode call (default: 2, or 1 on a one-CPU machine)."""
         from tokenizers import Tokenizer
 
         directory = Path(directory)
@@ -268,15 +203,13 @@ class SentenceEncoder:
             raise EncoderUnavailable(directory, f"{TOKENIZER} is unreadable ({error})") from error
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
         tokenizer.no_padding()  # padded per batch in encode()
-        blas = None
-        if blas_threads is not None:
-            burst = burst_threads if burst_threads is not None else min(2, os.cpu_count() or 1)
-            blas = _BlasThreads(blas_threads, max(blas_threads, burst))
+        threads = threads or min(2, os.cpu_count() or 1)
         try:
-            encoder = cls(tokenizer, directory / SAFETENSORS, index, directory, blas)
+            encoder = cls(tokenizer, directory / SAFETENSORS, index, directory, threads)
         except (OSError, ValueError) as error:
             raise EncoderUnavailable(directory, f"{SAFETENSORS} is unreadable ({error})") from error
-        log.info("sentence encoder loaded from %s", directory)
+        _cap_openblas()
+        log.info("sentence encoder loaded from %s (%d threads)", directory, threads)
         return encoder
 
     def encode(self, texts: Sequence[str]) -> Floats:
@@ -299,84 +232,36 @@ class SentenceEncoder:
                     break
                 stop += 1
             batch = order[start:stop]
-            small = sum(len(ids[i]) for i in batch) <= BURST_TOKENS
-            with self._blas.burst() if small and self._blas is not None else contextlib.nullcontext():
-                out[batch] = self._encode_batch([ids[i] for i in batch])
+            out[batch] = self._encode_batch([ids[i] for i in batch])
             start = stop
         return out
 
     def _encode_batch(self, ids: list[npt.NDArray[np.int64]]) -> Floats:
-        """Vectors for one batch. Activations are feature-major, (384, tokens): with the weights in their stored
-        (out, in) layout, every projection is ``W @ X``, which OpenBLAS runs faster than ``X @ W.T`` when there
-        are few tokens (the common case: one question)."""
+        """Vectors for one batch: embeddings here (from the memory-mapped table), the layers in ONNX Runtime."""
         count, length = len(ids), max(len(row) for row in ids)
         tokens = np.zeros((count, length), dtype=np.int64)  # [PAD] is 0
         mask = np.zeros((count, length), dtype=np.float32)
         for row, row_ids in enumerate(ids):
             tokens[row, : len(row_ids)] = row_ids
             mask[row, : len(row_ids)] = 1.0
-        n = count * length
-        x = (self._words[tokens] + self._positions[:length]).reshape(n, DIMENSION).T
-        x = _layer_norm(x, *self._norm)
+        hidden = _layer_norm(self._words[tokens] + self._positions[:length], *self._norm).reshape(-1, DIMENSION)
         # padding keys get a large negative score: exp() makes their attention weight exactly 0
         key_bias = ((mask - np.float32(1.0)) * np.float32(1e9))[:, None, None, :]
-        scale = np.float32(1.0 / math.sqrt(HEAD_SIZE))
-        for layer in self._layers:
-            qkv = layer.qkv_weight @ x
-            qkv += layer.qkv_bias
-            # (3, heads, head size, count, length) -> query, key, value as (count, heads, length, head size)
-            qkv_heads = qkv.reshape(3, HEADS, HEAD_SIZE, count, length).transpose(0, 3, 1, 4, 2)
-            query, key, value = qkv_heads[0] * scale, qkv_heads[1], qkv_heads[2]
-            scores = query @ key.transpose(0, 1, 3, 2)
-            scores += key_bias
-            scores -= scores.max(axis=-1, keepdims=True)
-            np.exp(scores, out=scores)
-            scores /= scores.sum(axis=-1, keepdims=True)
-            # (count, heads, length, head size) -> (heads, head size, count, length) -> (384, tokens)
-            context = (scores @ value).transpose(1, 3, 0, 2).reshape(DIMENSION, n)
-            attended = layer.out_weight @ context
-            attended += layer.out_bias
-            attended += x
-            x = _layer_norm(attended, layer.norm1_weight, layer.norm1_bias)
-            hidden = layer.up_weight @ x
-            hidden += layer.up_bias
-            hidden = gelu(hidden)
-            output = layer.down_weight @ hidden
-            output += layer.down_bias
-            output += x
-            x = _layer_norm(output, layer.norm2_weight, layer.norm2_bias)
-        states = x.reshape(DIMENSION, count, length)
-        pooled = np.einsum("dbl,bl->bd", states, mask) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+        split = np.array([count, length, HEADS, HEAD_SIZE], dtype=np.int64)
+        (states,) = self._session.run(["states"], {"hidden": hidden, "key_bias": key_bias, "split_shape": split})
+        pooled = np.einsum("bld,bl->bd", states.reshape(count, length, DIMENSION), mask)
+        pooled /= np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         result: Floats = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return result
 
 
-class _BlasThreads:
-    """OpenBLAS's thread count: ``steady`` for the process, ``burst`` inside :meth:`burst` (one encode call; the
-    count is global to the process, so the encoder's single worker thread is the only one that changes it)."""
+def _cap_openblas() -> None:
+    """One OpenBLAS thread for the process: the ranker's products are small, and an idle OpenBLAS thread spins for a
+    while after each call, on the core the event loop needs."""
+    from threadpoolctl import threadpool_limits
 
-    def __init__(self, steady: int, burst: int) -> None:
-        from threadpoolctl import ThreadpoolController
-
-        self.steady, self.burst_threads = steady, burst
-        self._libraries = ThreadpoolController().select(user_api="blas").lib_controllers
-        self._set(steady)
-
-    def _set(self, threads: int) -> None:
-        for library in self._libraries:
-            library.set_num_threads(threads)
-
-    @contextlib.contextmanager
-    def burst(self) -> Iterator[None]:
-        if self.burst_threads == self.steady:
-            yield
-            return
-        self._set(self.burst_threads)
-        try:
-            yield
-        finally:
-            self._set(self.steady)
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _expected_shapes() -> dict[str, tuple[int, ...]]:

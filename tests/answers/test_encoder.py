@@ -1,5 +1,5 @@
-"""The numpy sentence encoder gives sentence-transformers' all-MiniLM-L6-v2 vectors (to cosine >= 0.99999), and a
-missing or damaged model directory is refused with a clear, catchable error.
+"""The sentence encoder (numpy embeddings, ONNX Runtime layers) gives sentence-transformers' all-MiniLM-L6-v2
+vectors (to cosine >= 0.99999), and a missing or damaged model directory is refused with a clear, catchable error.
 
 The reference vectors (``minilm_reference.json``) were made once with sentence-transformers itself by
 ``make_minilm_reference.py``. These tests need the model files that ``make test`` fetches (``make model``) into
@@ -10,7 +10,6 @@ The reference vectors (``minilm_reference.json``) were made once with sentence-t
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 from threadpoolctl import ThreadpoolController
 
-from bot.answers.encoder import DIMENSION, MAX_TOKENS, EncoderUnavailable, SentenceEncoder, gelu
+from bot.answers.encoder import DIMENSION, MAX_TOKENS, EncoderUnavailable, SentenceEncoder
 from tests.answers.model import encoder_for_tests
 
 REFERENCE = json.loads(Path(__file__).with_name("minilm_reference.json").read_text(encoding="utf-8"))
@@ -94,35 +93,29 @@ def test_similar_questions_are_closer_than_unrelated_ones(encoder: SentenceEncod
     assert float(join @ join_again) > float(join @ lunch) + 0.2
 
 
-def test_a_lone_short_question_uses_two_blas_threads_and_the_process_stays_on_one(
-    encoder: SentenceEncoder, vectors: np.ndarray, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """One short question is memory-bound, so it gets a second BLAS thread for the length of its encode call; big
-    batches and everything else in the process run on one (the event loop needs the other core)."""
+def test_onnx_runtime_uses_two_threads_and_openblas_one(encoder: SentenceEncoder) -> None:
+    """The layers run on ONNX Runtime's threads (two on a machine with two CPUs); numpy's OpenBLAS, which the
+    ranker uses, is capped at one thread, so it never spins on the event loop's core."""
+    assert encoder.threads == min(2, os.cpu_count() or 1)
     blas = ThreadpoolController().select(user_api="blas")
     if not blas.lib_controllers:
         pytest.skip("numpy is not linked to a BLAS threadpoolctl can control")
-    seen: list[int] = []
-    original = SentenceEncoder._encode_batch
-
-    def spy(self: SentenceEncoder, ids: list[np.ndarray]) -> np.ndarray:
-        seen.append(blas.lib_controllers[0].get_num_threads())
-        return original(self, ids)
-
-    monkeypatch.setattr(SentenceEncoder, "_encode_batch", spy)
-    short = next(index for index, item in enumerate(ITEMS) if item["word_pieces"] < 30)
-    np.testing.assert_allclose(encoder.encode([ITEMS[short]["text"]])[0], vectors[short], atol=1e-5)
-    encoder.encode([item["text"] for item in ITEMS] * 4)
-    expected_burst = min(2, os.cpu_count() or 1)
-    assert seen[0] == expected_burst
-    assert set(seen[1:]) == {1}
     assert [library.get_num_threads() for library in blas.lib_controllers] == [1] * len(blas.lib_controllers)
 
 
-def test_gelu_is_the_exact_erf_form() -> None:
-    xs = np.linspace(-12, 12, 100_001, dtype=np.float32)
-    exact = np.array([0.5 * float(x) * (1 + math.erf(float(x) / math.sqrt(2))) for x in xs])
-    assert np.abs(gelu(xs.copy()) - exact).max() < 1e-6
+def test_one_thread_gives_the_same_vectors(encoder: SentenceEncoder, vectors: np.ndarray) -> None:
+    single = SentenceEncoder.load(encoder.directory, threads=1)
+    assert single.threads == 1
+    np.testing.assert_allclose(single.encode([item["text"] for item in ITEMS]), vectors, atol=1e-5)
+
+
+def test_a_graph_onnx_runtime_refuses_is_reported_as_an_unusable_model(
+    encoder: SentenceEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.answers.bert_graph.transformer_graph", lambda *_args, **_kwargs: b"not an onnx model")
+    with pytest.raises(EncoderUnavailable, match="ONNX Runtime refused the graph") as caught:
+        SentenceEncoder.load(encoder.directory)
+    assert "make model" in str(caught.value)
 
 
 def test_a_missing_directory_is_refused_with_the_fix(tmp_path: Path) -> None:
