@@ -169,7 +169,8 @@ def print_table(results: dict[str, Any]) -> None:
         )
     print(
         f"\nidle RSS {results['rss_mb_idle']} MB (echo {results['baseline_rss_mb_idle']} MB), "
-        f"peak RSS {results.get('rss_mb_peak')} MB, "
+        f"peak RSS {results.get('rss_mb_peak')} MB (SQLite bot), {results.get('rss_mb_peak_azure')} MB (Azurite bot: "
+        "rsvp, health, programme, mixed_load), "
         f"start-up {results['startup_s']} s (echo {results['baseline_startup_s']} s)"
     )
     ranking = results.get("ranking_2000_entries")

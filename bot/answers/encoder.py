@@ -127,11 +127,8 @@ class SentenceEncoder:
             array = np.fromfile(path, dtype="<f4", count=math.prod(entry.shape), offset=entry.offset)
             return array.astype(np.float32, copy=False).reshape(entry.shape)
 
-        # The vocabulary table (47 MB) stays a read-only map of the file: only rows of words seen are read in.
-        words = index["embeddings.word_embeddings.weight"]
-        self._words: Floats = np.memmap(path, dtype="<f4", mode="r", offset=words.offset, shape=words.shape).view(
-            np.ndarray
-        )
+        # The vocabulary table (47 MB) stays in the file; only the rows of words seen are read.
+        self._words = _WordTable(path, index["embeddings.word_embeddings.weight"])
         # position + token type 0 (every token of a single sentence has type 0): one table, added once
         self._positions = (
             read("embeddings.position_embeddings.weight")[:MAX_TOKENS]
@@ -254,6 +251,37 @@ class SentenceEncoder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         result: Floats = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return result
+
+
+class _WordTable:
+    """The word-piece table (30522 x 384 float32, 47 MB), left in the file: the rows a batch needs are read with
+    ``os.pread``, one per distinct word piece. A memory map would be simpler but costs memory: with the file in the
+    page cache, each fault maps the pages around it too, and after the FAQ's phrasings were encoded 41 MB of the
+    table counted as resident, against the ~1.5 KB per distinct word piece actually used."""
+
+    def __init__(self, path: Path, tensor: _Tensor) -> None:
+        self._file = path.open("rb")  # kept open: a model replaced on disk (by rename) does not change under us
+        self._offset = tensor.offset
+        self._rows, self._width = tensor.shape
+        self._row_bytes = 4 * self._width
+
+    def __getitem__(self, ids: npt.NDArray[np.int64]) -> Floats:
+        """The rows of ``ids`` (any shape), as an array of shape ids.shape + (width,)."""
+        distinct, where = np.unique(ids, return_inverse=True)
+        if distinct.size and not 0 <= int(distinct[0]) <= int(distinct[-1]) < self._rows:
+            raise IndexError("word piece id outside the table")
+        table = np.empty((distinct.size, self._width), dtype=np.float32)
+        fd, size = self._file.fileno(), self._row_bytes
+        for row, word in enumerate(distinct.tolist()):
+            data = os.pread(fd, size, self._offset + word * size)
+            if len(data) != size:
+                raise OSError(f"{self._file.name} is shorter than its header says")
+            table[row] = np.frombuffer(data, dtype="<f4")
+        rows: Floats = table[where.reshape(ids.shape)]
+        return rows
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _cap_openblas() -> None:
