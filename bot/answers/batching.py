@@ -1,9 +1,9 @@
 """Encodes questions on the encoder's worker thread, several in one call when they queue up.
 
-One question alone is memory-bound: the model's weights stream through the CPU cache once per call, whatever the
-batch holds. So when questions arrive faster than they are encoded, the ones waiting are encoded together (16
-short questions cost ~3.6 ms each instead of ~12.7 ms), which keeps the queue, and the answers' tail latency,
-short under load. A lone question is encoded at once, with no added wait.
+A call has a fixed cost (the model's 43 MB of weights stream through the CPU cache once per call, whatever the batch
+holds). So when questions arrive faster than they are encoded, the ones waiting are encoded together (~1.1 ms each
+against ~2.3 ms alone), which keeps the queue, and the answers' tail latency, short under load. A lone question is
+encoded at once, with no added wait.
 """
 
 from __future__ import annotations

