@@ -1,7 +1,8 @@
 """End to end with the production ranker: sentence vectors (the real model) fused with BM25.
 
-A paraphrase that shares too few words with the FAQ for BM25 alone is answered once the vectors are on; a
-question the FAQ does not answer still opens a query instead of a guess; a damaged model falls back to BM25."""
+A paraphrase is answered with the vectors on; a question BM25 alone answers wrongly with confidence (it shares
+"leave" with the leave-a-CoP entry) is not guessed once the vectors are on; a question the FAQ does not answer
+still opens a query instead of a guess; a damaged model falls back to BM25."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ from tests.kit.activities import user
 from tests.kit.connector import FakeConnector
 from tests.kit.harness import BotUnderTest, running_bot
 
-PARAPHRASE = "are cops only for certain grades or is anyone welcome"
-# a phrase only the who-can-join entry's answer has
-WHO_CAN_JOIN = "CoPs deliberately cross line management structures"
+PARAPHRASE = "are there lunchtime talks I can go to"
+# a phrase only the lunch-and-learn entry's answer has
+LUNCH_AND_LEARN = "around 200 Lunch and Learns since 2017"
+# BM25 alone answers this with "How do I leave a CoP?"
+LEXICAL_TRAP = "how do I leave a Teams call without ending it for the others"
+HOW_TO_LEAVE = "You can rejoin any time with"  # from the how-to-leave entry's answer
 UNANSWERABLE = "where do I claim travel expenses for a conference in Leeds?"
 
 
@@ -38,15 +42,21 @@ async def test_paraphrase_is_answered_with_vectors(semantic_bot: BotUnderTest) -
     posted = await semantic_bot.say(ASKER, f"ask {PARAPHRASE}")
     assert "Did this help?" in posted.everything
     assert "Source: Programme FAQ" in posted.everything
-    assert WHO_CAN_JOIN in posted.everything
+    assert LUNCH_AND_LEARN in posted.everything
     index = await indexes(semantic_bot.services).for_cop(None, semantic_bot.services.clock.now())
     assert index.semantic
 
 
-async def test_the_same_paraphrase_is_not_answered_by_bm25_alone(bot: BotUnderTest) -> None:
-    posted = await bot.say(ASKER, f"ask {PARAPHRASE}")
+async def test_bm25_alone_falls_for_a_shared_word(bot: BotUnderTest) -> None:
+    posted = await bot.say(ASKER, f"ask {LEXICAL_TRAP}")
+    assert "Did this help?" in posted.everything
+    assert HOW_TO_LEAVE in posted.everything
+
+
+async def test_the_vectors_do_not_guess_on_a_shared_word(semantic_bot: BotUnderTest) -> None:
+    posted = await semantic_bot.say(ASKER, f"ask {LEXICAL_TRAP}")
     assert "Did this help?" not in posted.everything
-    assert WHO_CAN_JOIN not in posted.everything
+    assert HOW_TO_LEAVE not in posted.everything
 
 
 async def test_unanswerable_question_opens_a_query_not_a_guess(semantic_bot: BotUnderTest) -> None:
@@ -75,14 +85,15 @@ async def test_questions_asked_together_are_encoded_together_once_each(
     encoder = CountingEncoder()
     async with running_bot(sqlite_store, connector=connector, encoder=encoder) as bot:
         await bot.say(ASKER, "ask what is a CoP?")  # builds the index (encodes the FAQ)
-        questions = [f"{PARAPHRASE} ({n})" for n in range(6)] + [f"how do I join a CoP? ({n})" for n in range(6)]
+        greetings = ("", "hi, ", "hello, ", "hey, ", "quick one: ", "morning! ")  # six different texts of each
+        questions = [f"{g}{PARAPHRASE}" for g in greetings] + [f"{g}how do I join a CoP?" for g in greetings]
         people = [user(300 + n) for n in range(len(questions))]
         await asyncio.gather(*(bot.say(who, f"ask {q}") for who, q in zip(people, questions, strict=True)))
         for who, question in zip(people, questions, strict=True):
             [reply] = [c.everything for c in bot.connector.calls if c.conversation_id == f"a:personal-{who.id}"]
             assert f"You asked: {question}" in reply
             assert "Did this help?" in reply, question
-            assert (WHO_CAN_JOIN in reply) == question.startswith(PARAPHRASE), question
+            assert (LUNCH_AND_LEARN in reply) == question.endswith(PARAPHRASE), question
         assert sorted(t for t in encoder.texts if t in questions) == sorted(questions)
         assert max(indexes(bot.services).batch_sizes) > 1
 
