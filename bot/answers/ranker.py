@@ -116,8 +116,8 @@ class Calibration:
     # Confidence: a logistic model over SemanticFeatures, intercept first, then one weight per feature in the
     # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there); the
     # threshold is the one its leave-one-split-out cross-validation keeps within 3 % confident wrong answers.
-    semantic_coefficients: tuple[float, ...] = (-4.282, 3.980, -0.151, 2.817, -0.126, 0.772, 2.073)
-    semantic_min_confidence: float = 0.86
+    semantic_coefficients: tuple[float, ...] = (-4.990, 3.871, 0.574, 3.014, -0.075, 1.037, 2.114)
+    semantic_min_confidence: float = 0.87
 
 
 DEFAULT_CALIBRATION = Calibration()

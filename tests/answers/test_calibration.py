@@ -58,21 +58,22 @@ from tests.answers.model import encoder_for_tests
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 MIN_ANSWERED_RIGHT = 0.90
 MAX_WRONG_CONFIDENT = 0.03
-SPLITS = ("tune", "holdout-1", "holdout", "holdout-2", "holdout-3", "holdout-4", "holdout-5")
+SPLITS = ("tune", "holdout-1", "holdout", "holdout-2", "holdout-3", "holdout-4", "holdout-5", "holdout-6")
 LEXICAL_TUNING_SPLITS = ("tune", "holdout-1")
 FIT_SPLITS = ("tune", "holdout-1", "holdout-2")  # what the semantic confidence model is fitted on
-SEMANTIC_UNSEEN = ("holdout", "holdout-3", "holdout-4", "holdout-5")
+SEMANTIC_UNSEEN = ("holdout", "holdout-3", "holdout-4", "holdout-5", "holdout-6")
 # Regression floors: (min answered right, max wrong with confidence), a little below the figures achieved (see the
 # module docstring), so a change that makes unseen questions worse fails while the printed figures say how far
 # off the targets they are.
-LEXICAL_FLOORS = {"holdout": (0.78, 0.09), "holdout-2": (0.56, 0.11)}
+LEXICAL_FLOORS = {"holdout": (0.80, 0.10), "holdout-2": (0.76, 0.12)}
 SEMANTIC_FLOORS = {
-    "fitted": (0.78, 0.03),
-    "holdout": (0.70, 0.05),
-    "holdout-3": (0.50, 0.03),
-    "holdout-4": (0.40, 0.08),
-    "holdout-5": (0.33, 0.03),
-    "unseen": (0.48, 0.03),
+    "fitted": (0.80, 0.03),
+    "holdout": (0.75, 0.04),
+    "holdout-3": (0.50, 0.02),
+    "holdout-4": (0.39, 0.07),
+    "holdout-5": (0.35, 0.02),
+    "holdout-6": (0.27, 0.03),
+    "unseen": (0.45, 0.03),
 }
 
 
