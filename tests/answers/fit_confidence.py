@@ -1,22 +1,22 @@
 """Fits the semantic confidence model (``Calibration.semantic_coefficients``) and its threshold.
 
-Reads only the fitting splits of ``calibration.json`` (``FIT_SPLITS``): for each question, the features of the
-top-ranked entry (:class:`bot.answers.ranker.SemanticFeatures`) and whether that entry is right. A logistic
-regression with a little L2 regularisation (Newton's method, numpy) maps the features to the probability that the
-top entry is right. The threshold is chosen by leave-one-split-out cross-validation: each fitting split is scored
-by a model fitted on the other two, and the threshold is the lowest at which those held-out confident wrong answers
-stay within ``MAX_WRONG_CONFIDENT`` of all fitting questions. (Choosing it on the fitted model's own scores, as
-before, gave a threshold that moved by 0.05 when three FAQ phrasings changed, and overshot on unseen writers.)
-Prints both, ready to paste into ``Calibration``.
+Reads only the fitting splits of ``calibration.json`` (``FIT_SPLITS``, see :mod:`tests.answers.splits`): for each
+question, the features of the top-ranked entry (:class:`bot.answers.ranker.SemanticFeatures`) and whether that
+entry is right. A logistic regression with a little L2 regularisation (Newton's method, numpy) maps the features to
+the probability that the top entry is right. The threshold is chosen by leave-one-split-out cross-validation: each
+fitting split is scored by a model fitted on the others, and the threshold is the lowest at which those held-out
+confident wrong answers stay within ``MAX_WRONG_CONFIDENT`` of all fitting questions. (Choosing it on the fitted
+model's own scores gave a threshold that moved by 0.05 when three FAQ phrasings changed, and overshot on unseen
+writers.) Prints both, ready to paste into ``Calibration``, and each split's held-out figures.
 
 Run ``python -m tests.answers.fit_confidence`` (needs the model: ``make model``) after changing the ranker, its
-weights, the encoder or the FAQ; then run the calibration test, which scores the splits never fitted on.
+weights, the encoder or the FAQ; then run the calibration test, which checks the held-out figures and scores the
+split never fitted on.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -24,10 +24,8 @@ import numpy.typing as npt
 from bot.answers.faq import load_programme_faq
 from bot.answers.ranker import DEFAULT_CALIBRATION, FaqIndex, SemanticFeatures
 from tests.answers.model import encoder_for_tests
+from tests.answers.splits import CALIBRATION_FILE, FIT_SPLITS, MAX_WRONG_CONFIDENT
 
-CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-FIT_SPLITS = ("tune", "holdout-1", "holdout-2")
-MAX_WRONG_CONFIDENT = 0.03
 L2 = 0.5
 
 _Floats = npt.NDArray[np.float64]
@@ -96,6 +94,25 @@ def held_out_probabilities(x: _Floats, y: _Floats, splits: npt.NDArray[np.str_])
     return p
 
 
+def choose_threshold(p: _Floats, y: _Floats, total: int) -> float | None:
+    """The lowest threshold (0.30 to 0.95) at which confident wrong answers stay within the limit."""
+    for step in range(30, 96):
+        if float(((p >= step / 100) & (y == 0)).sum()) / total <= MAX_WRONG_CONFIDENT:
+            return step / 100
+    return None
+
+
+def held_out_by_split(
+    p: _Floats, y: _Floats, splits: npt.NDArray[np.str_], counts: dict[str, tuple[int, int]], threshold: float
+) -> dict[str, tuple[float, float]]:
+    """Per split, (answered right / answerable, answered wrong / all) at ``threshold``."""
+    out = {}
+    for name, (answerable, total) in counts.items():
+        confident = (splits == name) & (p >= threshold)
+        out[name] = (float((confident & (y == 1)).sum()) / answerable, float((confident & (y == 0)).sum()) / total)
+    return out
+
+
 def main() -> None:
     x, y, splits, counts = fitting_points()
     answerable = sum(a for a, _ in counts.values())
@@ -105,8 +122,8 @@ def main() -> None:
     held_out = held_out_probabilities(x, y, splits)
     print(f"fitting splits {', '.join(FIT_SPLITS)}: {total} questions, {answerable} answerable")
     print(f"top-1 right {y.sum() / answerable:.1%}")
-    print("threshold: fitted on all (right, wrong) | each split scored by a model fitted on the other two")
-    chosen = None
+    print("threshold: fitted on all (right, wrong) | each split scored by a model fitted on the others")
+    chosen = choose_threshold(held_out, y, total)
     for step in range(30, 96):
         threshold = step / 100
         rates = []
@@ -115,15 +132,16 @@ def main() -> None:
             rates.append(
                 (float((confident & (y == 1)).sum()) / answerable, float((confident & (y == 0)).sum()) / total)
             )
-        marker = ""
-        if chosen is None and rates[1][1] <= MAX_WRONG_CONFIDENT:
-            chosen = threshold
-            marker = "   <- lowest within the wrong-answer limit, held out"
+        marker = "   <- lowest within the wrong-answer limit, held out" if threshold == chosen else ""
         (right, wrong), (cv_right, cv_wrong) = rates
         print(
             f"threshold {threshold:.2f}: right {right:6.1%}  wrong {wrong:5.1%} | "
             f"{cv_right:6.1%}  {cv_wrong:5.1%}{marker}"
         )
+    if chosen is not None:
+        print(f"each split held out, at {chosen}:")
+        for name, (right, wrong) in held_out_by_split(held_out, y, splits, counts, chosen).items():
+            print(f"  {name:10} right {right:6.1%}  wrong {wrong:5.1%}")
     print("semantic_coefficients = (" + ", ".join(f"{w:.3f}" for w in weights) + ")")
     print(f"semantic_min_confidence = {chosen}")
 

@@ -9,13 +9,11 @@ while right answers stay at or above 90 % of the answerable ones.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from bot.answers.faq import load_programme_faq
 from bot.answers.ranker import DEFAULT_CALIBRATION, FaqIndex
-
-CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-TUNING_SPLITS = ("tune", "holdout-1")
+from tests.answers.splits import CALIBRATION_FILE
+from tests.answers.splits import LEXICAL_TUNING_SPLITS as TUNING_SPLITS
 
 
 def tune_points() -> tuple[list[tuple[float, bool]], int, int]:
