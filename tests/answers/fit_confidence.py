@@ -94,10 +94,19 @@ def held_out_probabilities(x: _Floats, y: _Floats, splits: npt.NDArray[np.str_])
     return p
 
 
-def choose_threshold(p: _Floats, y: _Floats, total: int) -> float | None:
+def rates(
+    p: _Floats, y: _Floats, threshold: float, answerable: int, total: int, among: npt.NDArray[np.bool_] | None = None
+) -> tuple[float, float]:
+    """(answered right with confidence / answerable, answered wrong with confidence / total) at ``threshold``,
+    over the questions ``among`` selects (all by default)."""
+    confident = p >= threshold if among is None else among & (p >= threshold)
+    return float((confident & (y == 1)).sum()) / answerable, float((confident & (y == 0)).sum()) / total
+
+
+def choose_threshold(p: _Floats, y: _Floats, answerable: int, total: int) -> float | None:
     """The lowest threshold (0.30 to 0.95) at which confident wrong answers stay within the limit."""
     for step in range(30, 96):
-        if float(((p >= step / 100) & (y == 0)).sum()) / total <= MAX_WRONG_CONFIDENT:
+        if rates(p, y, step / 100, answerable, total)[1] <= MAX_WRONG_CONFIDENT:
             return step / 100
     return None
 
@@ -105,12 +114,8 @@ def choose_threshold(p: _Floats, y: _Floats, total: int) -> float | None:
 def held_out_by_split(
     p: _Floats, y: _Floats, splits: npt.NDArray[np.str_], counts: dict[str, tuple[int, int]], threshold: float
 ) -> dict[str, tuple[float, float]]:
-    """Per split, (answered right / answerable, answered wrong / all) at ``threshold``."""
-    out = {}
-    for name, (answerable, total) in counts.items():
-        confident = (splits == name) & (p >= threshold)
-        out[name] = (float((confident & (y == 1)).sum()) / answerable, float((confident & (y == 0)).sum()) / total)
-    return out
+    """Per split, :func:`rates` at ``threshold``."""
+    return {name: rates(p, y, threshold, *count, among=splits == name) for name, count in counts.items()}
 
 
 def main() -> None:
@@ -123,17 +128,12 @@ def main() -> None:
     print(f"fitting splits {', '.join(FIT_SPLITS)}: {total} questions, {answerable} answerable")
     print(f"top-1 right {y.sum() / answerable:.1%}")
     print("threshold: fitted on all (right, wrong) | each split scored by a model fitted on the others")
-    chosen = choose_threshold(held_out, y, total)
+    chosen = choose_threshold(held_out, y, answerable, total)
     for step in range(30, 96):
         threshold = step / 100
-        rates = []
-        for p in (fitted, held_out):
-            confident = p >= threshold
-            rates.append(
-                (float((confident & (y == 1)).sum()) / answerable, float((confident & (y == 0)).sum()) / total)
-            )
+        right, wrong = rates(fitted, y, threshold, answerable, total)
+        cv_right, cv_wrong = rates(held_out, y, threshold, answerable, total)
         marker = "   <- lowest within the wrong-answer limit, held out" if threshold == chosen else ""
-        (right, wrong), (cv_right, cv_wrong) = rates
         print(
             f"threshold {threshold:.2f}: right {right:6.1%}  wrong {wrong:5.1%} | "
             f"{cv_right:6.1%}  {cv_wrong:5.1%}{marker}"

@@ -57,6 +57,7 @@ from tests.answers.fit_confidence import (
     fitting_points,
     held_out_by_split,
     held_out_probabilities,
+    rates,
 )
 from tests.answers.model import encoder_for_tests
 from tests.answers.splits import (
@@ -215,14 +216,14 @@ def test_confidence_model_is_the_one_fitted_and_holds_out_of_sample() -> None:
     ranker or encoder without refitting fails here), and each fitting split, scored by the model fitted on the
     others, stays within the wrong-answer target overall and above its floor."""
     x, y, splits, counts = fitting_points()
+    answerable = sum(a for a, _ in counts.values())
     total = sum(t for _, t in counts.values())
     weights = fit_logistic(x, y)
     assert tuple(round(float(w), 3) for w in weights) == DEFAULT_CALIBRATION.semantic_coefficients
     held_out = held_out_probabilities(x, y, splits)
     threshold = DEFAULT_CALIBRATION.semantic_min_confidence
-    assert choose_threshold(held_out, y, total) == threshold
-    wrong = float(((held_out >= threshold) & (y == 0)).sum()) / total
-    assert wrong <= MAX_WRONG_CONFIDENT
+    assert choose_threshold(held_out, y, answerable, total) == threshold
+    assert rates(held_out, y, threshold, answerable, total)[1] <= MAX_WRONG_CONFIDENT
     by_split = held_out_by_split(held_out, y, splits, counts, threshold)
     print()
     for name, (right, wrong_rate) in by_split.items():
