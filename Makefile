@@ -23,14 +23,19 @@ node_modules/.installed: package.json package-lock.json
 node: node_modules/.installed
 
 # The FAQ sentence encoder's model (all-MiniLM-L6-v2, ~90 MB; see deployment/fetch_model.py): fetched and verified
-# once; the manifest is the stamp. MODEL_DIR follows COPBOT_MODEL_DIR, and is exported so the bot and tests use it.
+# once; the manifest is the stamp. Then its layers are written as an int8 ONNX graph, encoder.onnx (12 MB; see
+# bot/answers/bert_graph.py), so the bot never builds it. MODEL_DIR follows COPBOT_MODEL_DIR, and is exported so the
+# bot and tests use it.
 MODEL_DIR ?= $(or $(COPBOT_MODEL_DIR),var/models/all-MiniLM-L6-v2)
 export COPBOT_MODEL_DIR := $(MODEL_DIR)
 
 $(MODEL_DIR)/manifest.json: deployment/fetch_model.py | $(BIN)/python
 	$(BIN)/python -m deployment.fetch_model $(MODEL_DIR)
 
-model: $(MODEL_DIR)/manifest.json
+$(MODEL_DIR)/encoder.onnx: $(MODEL_DIR)/manifest.json bot/answers/bert_graph.py bot/answers/encoder.py | $(STAMP)
+	$(BIN)/python -m bot.answers.bert_graph $(MODEL_DIR)
+
+model: $(MODEL_DIR)/encoder.onnx
 
 run: install model
 	$(BIN)/python -m bot

@@ -1,26 +1,33 @@
-"""Sentence vectors from all-MiniLM-L6-v2 with ONNX Runtime: the same numbers as sentence-transformers, without torch.
+"""Sentence vectors from all-MiniLM-L6-v2 with ONNX Runtime: sentence-transformers' vectors, without torch.
 
 The model (a 6-layer, 384-wide BERT) is fetched by ``make model`` (``python -m deployment.fetch_model``) into
-``COPBOT_MODEL_DIR``. :meth:`SentenceEncoder.load` checks ``config.json`` and every tensor's shape in
-``model.safetensors``, writes the six layers as an ONNX graph that points at those weights
-(:mod:`bot.answers.bert_graph`; ONNX Runtime reads the 43 MB of float32 from the file) and leaves the 47 MB
-vocabulary table in the file, reading only the rows of word pieces actually seen; ``tokenizer.json`` is read by
-Hugging Face ``tokenizers`` (the model's own uncased WordPiece). :meth:`SentenceEncoder.encode` then does what
-sentence-transformers does: truncate to 256 word pieces, embed them (numpy), run the layers in float32 (ONNX
-Runtime), mean-pool over the real (non-padding) tokens and L2-normalise. Texts are encoded in batches of similar
-length, so padding is small.
+``COPBOT_MODEL_DIR``, which then writes the six layers as an ONNX graph with 8-bit weights, ``encoder.onnx``
+(``python -m bot.answers.bert_graph``; see :mod:`bot.answers.bert_graph`). :meth:`SentenceEncoder.load` checks
+``config.json`` and every tensor's shape in ``model.safetensors``, opens ``encoder.onnx`` when it is labelled with
+this version's graph and these weights' sha256 (and otherwise writes it again, which imports ``onnx``), and leaves
+the 47 MB vocabulary table in the safetensors file, reading only the rows of word pieces actually seen;
+``tokenizer.json`` is read by Hugging Face ``tokenizers`` (the model's own uncased WordPiece).
+:meth:`SentenceEncoder.encode` then does what sentence-transformers does: truncate to 256 word pieces, embed them
+(numpy), run the layers (ONNX Runtime), mean-pool over the real (non-padding) tokens and L2-normalise. Texts are
+encoded in batches of similar length, so padding is small.
+
+Why 8-bit weights: memory. The int8 layers hold 11 MB of weights instead of 43 MB of float32, a lone question is
+encoded ~1.5x faster (batches take as long), and each vector stays within cosine 0.998 of sentence-transformers'
+(0.9994 or closer for a question). ``precision="float32"`` gives the model's vectors exactly (cosine 0.99999); the
+tests use it.
 
 A missing or damaged model directory raises :class:`EncoderUnavailable` (callers rank lexically instead).
 
-Speed on the 2-core bench machine: one short question takes ~2.3 ms on two ONNX Runtime threads (the numpy version of
-these layers took 5-7 ms with two BLAS threads, 12.7 ms with one); questions encoded together take ~1.1 ms each.
+Speed on the 2-core bench machine: one short question takes ~2.2 ms on two ONNX Runtime threads (3.3 ms in
+float32 in the same run; the numpy version of these layers took 5-7 ms); in batches of 32, ~1.5 ms each.
 ONNX Runtime's idle threads sleep rather than spin, so they leave the event loop's core alone between calls, and
 OpenBLAS (numpy's, used by the ranker) is capped at one thread for the same reason. encode() releases the GIL while
-ONNX Runtime works; building the programme FAQ's index takes ~0.6 s, so it still belongs in a worker thread.
+ONNX Runtime works; building the programme FAQ's index takes ~0.5 s, so it still belongs in a worker thread.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -30,16 +37,26 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["DIMENSION", "MAX_TOKENS", "EncoderUnavailable", "LazyEncoder", "SentenceEncoder"]
+__all__ = [
+    "DIMENSION",
+    "GRAPH_FILE",
+    "MAX_TOKENS",
+    "EncoderUnavailable",
+    "LazyEncoder",
+    "SentenceEncoder",
+    "weights_sha256",
+    "write_graph_file",
+]
 
 log = logging.getLogger(__name__)
 
 Floats = npt.NDArray[np.float32]
+Precision = Literal["int8", "float32"]
 
 DIMENSION = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model (word pieces, [CLS] and [SEP] included)
@@ -57,6 +74,13 @@ BATCH_TOKENS = 512
 BATCH_CELLS = 1 << 16
 
 SAFETENSORS = "model.safetensors"
+MANIFEST = "manifest.json"  # written by deployment/fetch_model.py
+GRAPH_FILE = "encoder.onnx"  # the int8 layers, written by ``python -m bot.answers.bert_graph`` (make model)
+# Labels in encoder.onnx's metadata. Bump GRAPH_VERSION when bert_graph's int8 graph changes: files labelled with
+# another version (or other weights) are written again.
+GRAPH_VERSION = "int8-block32-v1"
+GRAPH_VERSION_KEY = "copbot.graph_version"
+WEIGHTS_KEY = "copbot.weights_sha256"
 TOKENIZER = "tokenizer.json"
 CONFIG = "config.json"
 _HINT = "run `make model` (python -m deployment.fetch_model) or set COPBOT_MODEL_DIR"
@@ -110,23 +134,32 @@ def _index_safetensors(path: Path) -> dict[str, _Tensor]:
     return index
 
 
+def _read_tensor(path: Path, entry: _Tensor) -> Floats:
+    array = np.fromfile(path, dtype="<f4", count=math.prod(entry.shape), offset=entry.offset)
+    return array.astype(np.float32, copy=False).reshape(entry.shape)
+
+
 class SentenceEncoder:
     """all-MiniLM-L6-v2 sentence vectors (384 floats, unit length); build with :meth:`load`."""
 
     dimension = DIMENSION
 
-    def __init__(self, tokenizer: Any, path: Path, index: dict[str, _Tensor], directory: Path, threads: int) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        path: Path,
+        index: dict[str, _Tensor],
+        directory: Path,
+        threads: int,
+        precision: Precision = "int8",
+    ) -> None:
         import onnxruntime  # here, not at the top: a process that never loads the model never loads these
-
-        from bot.answers.bert_graph import transformer_graph
 
         self.directory = directory
         self._tokenizer = tokenizer
 
         def read(name: str) -> Floats:  # the small tables the embedding step keeps
-            entry = index[name]
-            array = np.fromfile(path, dtype="<f4", count=math.prod(entry.shape), offset=entry.offset)
-            return array.astype(np.float32, copy=False).reshape(entry.shape)
+            return _read_tensor(path, index[name])
 
         # The vocabulary table (47 MB) stays in the file; only the rows of words seen are read.
         self._words = _WordTable(path, index["embeddings.word_embeddings.weight"])
@@ -144,22 +177,20 @@ class SentenceEncoder:
         # Idle ONNX Runtime threads sleep instead of spinning: a spinning thread would take the core the event
         # loop runs on, between questions.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # No memory pattern: it plans one block per batch shape for all of a run's activations, which kept 4-15 MB
+        # more resident after a busy minute than allocating each activation as it is needed.
+        options.enable_mem_pattern = False
         options.log_severity_level = 3  # errors only: its warnings are about optimisations it chose not to make
-        # The graph names the weights by their place in model.safetensors; ONNX Runtime reads them from there.
-        options.add_session_config_entry("session.model_external_initializers_file_folder_path", str(path.parent))
-        tensors = {name: (entry.offset, entry.shape) for name, entry in index.items()}
-        graph = transformer_graph(path.name, tensors, layers=LAYERS, heads=HEADS, width=DIMENSION, eps=EPS)
-        try:
-            self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # ONNX Runtime raises its own classes, derived from Exception only
-            raise ValueError(f"ONNX Runtime refused the graph: {error}") from error
+        self._session = _open_session(directory, index, options, precision)
+        self.precision = precision
         self.threads = threads
 
     @classmethod
-    def load(cls, directory: Path, *, threads: int | None = None) -> SentenceEncoder:
+    def load(cls, directory: Path, *, threads: int | None = None, precision: Precision = "int8") -> SentenceEncoder:
         """Opens the model in DIRECTORY (see ``deployment/fetch_model.py``); raises :class:`EncoderUnavailable`.
 
-        ``threads``: ONNX Runtime's threads for one encode call (default: 2, or 1 on a one-CPU machine)."""
+        ``threads``: ONNX Runtime's threads for one encode call (default: 2, or 1 on a one-CPU machine).
+        ``precision``: the layers' weights; "float32" (the model exactly, built in memory each time) is for tests."""
         from tokenizers import Tokenizer
 
         directory = Path(directory)
@@ -203,11 +234,11 @@ class SentenceEncoder:
         tokenizer.no_padding()  # padded per batch in encode()
         threads = threads or min(2, os.cpu_count() or 1)
         try:
-            encoder = cls(tokenizer, directory / SAFETENSORS, index, directory, threads)
+            encoder = cls(tokenizer, directory / SAFETENSORS, index, directory, threads, precision)
         except (OSError, ValueError) as error:
             raise EncoderUnavailable(directory, f"{SAFETENSORS} is unreadable ({error})") from error
         _cap_openblas()
-        log.info("sentence encoder loaded from %s (%d threads)", directory, threads)
+        log.info("sentence encoder loaded from %s (%s, %d threads)", directory, precision, threads)
         return encoder
 
     def encode(self, texts: Sequence[str]) -> Floats:
@@ -252,6 +283,91 @@ class SentenceEncoder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         result: Floats = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return result
+
+
+def weights_sha256(directory: Path) -> str:
+    """The sha256 of DIRECTORY's model.safetensors: the one its manifest.json records (fetch_model checked it and
+    writes the manifest last), or, without a manifest, computed (~0.2 s)."""
+    try:
+        recorded = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))["files"][SAFETENSORS]
+        if isinstance(recorded, str) and len(recorded) == 64:
+            return recorded
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    digest = hashlib.sha256()
+    with (directory / SAFETENSORS).open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _graph_bytes(path: Path, index: dict[str, _Tensor], precision: Precision, weights: str) -> bytes:
+    """The layers' ONNX graph, written now (this imports ``onnx``: ~16 MB that the prebuilt file saves)."""
+    from bot.answers.bert_graph import transformer_graph
+
+    def read(name: str) -> Floats:
+        return _read_tensor(path, index[name])
+
+    metadata = {GRAPH_VERSION_KEY: GRAPH_VERSION, WEIGHTS_KEY: weights}
+    return transformer_graph(
+        read, layers=LAYERS, heads=HEADS, width=DIMENSION, eps=EPS, precision=precision, metadata=metadata
+    )
+
+
+def write_graph_file(directory: Path) -> Path:
+    """Writes DIRECTORY/encoder.onnx (the int8 graph, labelled with its version and the weights' sha256) by a
+    rename, so a reader sees the old file or the new one, never half of one. Raises OSError or ValueError."""
+    directory = Path(directory)
+    path = directory / SAFETENSORS
+    return _save_graph(directory, _graph_bytes(path, _index_safetensors(path), "int8", weights_sha256(directory)))
+
+
+def _save_graph(directory: Path, data: bytes) -> Path:
+    target = directory / GRAPH_FILE
+    partial = target.with_name(f".{GRAPH_FILE}.{os.getpid()}.partial")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def _open_session(directory: Path, index: dict[str, _Tensor], options: Any, precision: Precision) -> Any:
+    """An ONNX Runtime session of the layers: from encoder.onnx when it is this version's graph of these weights
+    (what ``make model`` leaves), otherwise from a graph written now, which is also saved for next time when the
+    directory is writable. Raises ValueError when ONNX Runtime refuses the graph."""
+    import onnxruntime
+
+    def session(graph: bytes | str) -> Any:
+        try:
+            return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # ONNX Runtime raises its own classes, derived from Exception only
+            raise ValueError(f"ONNX Runtime refused the graph: {error}") from error
+
+    path = directory / SAFETENSORS
+    weights = weights_sha256(directory)
+    if precision == "float32":
+        return session(_graph_bytes(path, index, precision, weights))
+    built = directory / GRAPH_FILE
+    wanted = {GRAPH_VERSION_KEY: GRAPH_VERSION, WEIGHTS_KEY: weights}
+    if built.is_file():
+        try:
+            ready = session(str(built))
+        except ValueError as error:
+            log.warning("%s is unusable, writing it again: %s", built, error)
+        else:
+            labels = ready.get_modelmeta().custom_metadata_map
+            if all(labels.get(key) == value for key, value in wanted.items()):
+                return ready
+            log.warning("%s is for other weights or an older graph (%s), writing it again", built, labels)
+    log.warning("writing the encoder graph in this process (run `make model` to write %s ahead)", built)
+    graph = _graph_bytes(path, index, precision, weights)
+    try:
+        _save_graph(directory, graph)
+    except OSError as error:
+        log.warning("could not save %s (%s); the graph will be written again at the next start", built, error)
+    return session(graph)
 
 
 class _WordTable:

@@ -116,8 +116,8 @@ class Calibration:
     # Confidence: a logistic model over SemanticFeatures, intercept first, then one weight per feature in the
     # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there); the
     # threshold is the one its leave-one-split-out cross-validation keeps within 3 % confident wrong answers.
-    semantic_coefficients: tuple[float, ...] = (-5.393, 4.907, 0.535, 3.040, -0.408, 1.442, 1.219)
-    semantic_min_confidence: float = 0.84
+    semantic_coefficients: tuple[float, ...] = (-5.457, 4.841, 0.451, 3.030, -0.289, 1.448, 1.268)
+    semantic_min_confidence: float = 0.83
 
 
 DEFAULT_CALIBRATION = Calibration()
