@@ -80,3 +80,21 @@ async def test_unreachable_connector_is_status_zero(gateway: TeamsGateway) -> No
     with pytest.raises(DeliveryError) as raised:
         await gateway.send(reference, "hello")
     assert raised.value.status == 0
+
+
+def test_msrest_retry_policies_share_one_set_of_codes() -> None:
+    """Each connector client the SDK makes per turn has a retry policy; they share one frozen set of the codes
+    msrest retries instead of a 500-number list each, and retry the same codes as before."""
+    from msrest.universal_http.requests import ClientRetryPolicy
+
+    TeamsGateway(test_settings(), lambda: datetime(2026, 1, 5, tzinfo=UTC))
+    first, second = ClientRetryPolicy(), ClientRetryPolicy()
+    assert first.policy.status_forcelist is second.policy.status_forcelist
+    codes = first.policy.status_forcelist
+    assert isinstance(codes, frozenset)
+    assert codes == {i for i in range(999) if i not in range(500) or i == 408} - {501, 505}
+    assert first.policy.is_retry("GET", 503)
+    assert first.policy.is_retry("GET", 408)
+    assert not first.policy.is_retry("GET", 429)  # msrest never retried 429 (the outbox does)
+    assert not first.policy.is_retry("GET", 404)
+    assert not first.policy.is_retry("GET", 501)
