@@ -9,30 +9,35 @@ ranker. ``holdout`` to ``holdout-6`` were each written by someone who saw neithe
 FAQ's alternatives, and were first scored in aggregate as unseen questions. Since session 4 the semantic confidence
 model is fitted on all of them (``python -m tests.answers.fit_confidence``, threshold by leave-one-split-out
 cross-validation), because a model fitted only on questions in the FAQ's own style did not transfer to other
-writers. ``holdout-7``, written after that decision, is the split never fitted on; it was scored once with the old
-model (fitted on three splits) and once with the new.
+writers. ``holdout-7``, ``holdout-8`` and ``holdout-9``, each written after the model was frozen, are never fitted
+on: holdout-7 was scored once with the model fitted on three splits and once with the model fitted on eight (float32
+vectors), then once more after the int8 encoder and its refit (session 5); holdout-8 and holdout-9 were written
+after that refit and scored once each.
 
 The issue's targets (>= 90 % of answerable questions answered rightly with confidence, <= 3 % of all questions
-answered wrongly with confidence) are met for wrong answers in cross-validation (2.1 % over 700 questions), not on
-holdout-7 (7.1 %), and for right answers only on the FAQ-style splits. Figures when the floors were set (answered
-right / wrong with confidence; "held out" = the split scored by a model fitted on the others):
+answered wrongly with confidence) are met for wrong answers in cross-validation (3.0 % over 700 questions) and on
+holdout-9 (2.0 %), not on holdout-7 (7.1 %) or holdout-8 (5.0 %); right answers reach 90 % only on the FAQ-style
+splits. Figures when the floors were set (answered right / wrong with confidence; "held out" = the split scored by
+a model fitted on the others; top-1 = the best-ranked entry is right, confident or not):
 
-=============  ===============  ==========================================
-split          BM25 alone       vectors + BM25 (production), held out
-=============  ===============  ==========================================
-tune           96.9 / 2.7 (*)   85.9 / 0.0
-holdout-1      94.9 / 2.7 (*)   91.5 / 0.0
-holdout        84.3 / 9.5       82.9 / 3.6
-holdout-2      80.6 / 11.4      77.8 / 1.1
-holdout-3      76.1 / 11.2      59.2 / 0.0
-holdout-4      65.8 / 18.2      48.1 / 9.1
-holdout-5      61.0 / 13.5      44.2 / 0.0
-holdout-6      64.6 / 14.4      31.6 / 2.1
-holdout-7      69.6 / 14.1      60.8 / 7.1 (never fitted on; fitted on three splits: 51.9 / 4.0)
-=============  ===============  ==========================================
+=============  ===============  ===========================================  ======
+split          BM25 alone       vectors + BM25 (production), held out         top-1
+=============  ===============  ===========================================  ======
+tune           96.9 / 2.7 (*)   87.5 / 1.4                                   95 %
+holdout-1      94.9 / 2.7 (*)   91.5 / 0.0                                   97 %
+holdout        84.3 / 9.5       82.9 / 3.6                                   93 %
+holdout-2      80.6 / 11.4      77.8 / 2.3                                   93 %
+holdout-3      76.1 / 11.2      63.4 / 0.0                                   89 %
+holdout-4      65.8 / 18.2      51.9 / 9.1                                   85 %
+holdout-5      61.0 / 13.5      48.1 / 3.1                                   79 %
+holdout-6      64.6 / 14.4      32.9 / 3.1                                   77 %
+holdout-7      69.6 / 14.1      63.3 / 7.1 (never fitted on)                 82 %
+holdout-8      68.8 / 13.0      45.0 / 5.0 (never fitted on)                 88 %
+holdout-9      79.5 / 10.2      64.1 / 2.0 (never fitted on)                 86 %
+=============  ===============  ===========================================  ======
 
 (*) tuned on. The vectors mainly prevent confident mistakes (BM25 alone answers more, and wrongly one time in
-seven on fresh writers); they rank the right entry first 82-93 % of the time on unseen splits, but the model is
+seven on fresh writers); they rank the right entry first 77-93 % of the time on unseen splits, but the model is
 unsure of many fresh writers' questions and the bot then opens a query for the leads. Questions that name a CoP
 are the hardest (holdout-4, a third of which name one: "how do I get out of the X CoP" is pulled towards "Is there
 a CoP for X?").
@@ -74,7 +79,12 @@ from tests.answers.splits import (
 # module docstring), so a change that makes things worse fails while the printed figures say how far off the
 # targets they are.
 LEXICAL_FLOORS = {"holdout": (0.80, 0.10), "holdout-2": (0.76, 0.12)}
-SEMANTIC_FLOORS = {"fitted": (0.60, 0.03), "holdout-7": (0.58, 0.08)}
+SEMANTIC_FLOORS = {
+    "fitted": (0.60, 0.03),
+    "holdout-7": (0.58, 0.08),
+    "holdout-8": (0.42, 0.06),
+    "holdout-9": (0.62, 0.03),
+}
 # Each fitting split scored by the model fitted on the others (cross-validation), at the production threshold.
 HELD_OUT_FLOORS = {
     "tune": (0.85, 0.02),
