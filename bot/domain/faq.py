@@ -20,6 +20,7 @@ import logging
 import re
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ MAX_ALTERNATIVES = 5
 MAX_CSV_ROWS = 500
 MAX_CSV_CHARS = 30_000
 MAX_COP_ENTRIES = 2_000
+# Ranking indexes kept per instance (one per CoP with entries of its own, plus the programme's): ~3 MB each.
+MAX_INDEXES = 16
 
 SOURCE_LEAD = "lead"
 SOURCE_CSV = "csv"
@@ -334,6 +337,11 @@ def _consume(task: asyncio.Future[Any]) -> None:
 class FaqIndexes:
     """The ranking indexes, one per CoP (its own entries plus the programme's) and one for the programme alone.
 
+    A CoP with no entries of its own shares the programme's index (each index holds ~3 MB: the programme's
+    phrasings, their vectors and BM25 tables), and at most :data:`MAX_INDEXES` are kept, least recently used
+    first out, so memory does not grow with the number of CoPs; rebuilding an evicted one takes ~60 ms (the
+    phrasings' vectors stay in the encoder's cache).
+
     Kept in ``services.extras`` and keyed by the ETags of both ``_meta`` rows, so an index is rebuilt only
     after an entry changed (here or on another instance). Checking those ETags costs two point reads, so a check
     is trusted for ``revision_seconds`` (``COPBOT_COP_CACHE_SECONDS``; 0 checks on every question): an edit made
@@ -350,14 +358,14 @@ class FaqIndexes:
     ) -> None:
         self.repo = FaqRepo(store, on_change=self.changed)
         # indexes whose revisions were checked less than revision_seconds ago (by index key: CoP id, "" = programme)
-        self._checked = ExpiringCopies[FaqIndex](revision_seconds, clock)
+        self._checked = ExpiringCopies[FaqIndex](revision_seconds, clock, limit=MAX_INDEXES)
         self._encoder = CachingEncoder(encoder) if encoder is not None else None
         # One worker thread does all encoding: the work is CPU-bound, so more workers would not answer sooner on
         # two cores, and each extra thread keeps its own malloc arena (tens of MB under load). Questions that
         # queue behind it are encoded together (QuestionBatcher), which is several times cheaper per question.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faq-encoder")
         self._questions = QuestionBatcher(self._encoder, self.off_loop) if self._encoder is not None else None
-        self._cache: dict[str, tuple[tuple[str, str], FaqIndex]] = {}
+        self._cache: OrderedDict[str, tuple[tuple[str, str], FaqIndex]] = OrderedDict()
         self._programme_ready = False
         self._lock = asyncio.Lock()
 
@@ -417,20 +425,27 @@ class FaqIndexes:
 
     async def for_cop(self, cop_id: str | None, now: datetime) -> FaqIndex:
         await self.ensure_programme(now)
-        checked = self._checked.get(cop_id or "")
+        scope = cop_id or ""
+        checked = self._checked.get(scope)
         if checked is not None:
             return checked
         generation = self._checked.generation
         key = (await self.repo.revision(PROGRAMME_SCOPE), await self.repo.revision(cop_id) if cop_id else "")
-        cached = self._cache.get(cop_id or "")
+        cached = self._cache.get(scope)
         if cached is not None and cached[0] == key:
-            self._checked.put(cop_id or "", cached[1], generation)
-            return cached[1]
-        entries = await self.repo.entries(PROGRAMME_SCOPE)
-        if cop_id:
-            entries += await self.repo.entries(cop_id)
-        index = await self._build(entries)
-        self._cache[cop_id or ""] = (key, index)
-        self._checked.put(cop_id or "", index, generation)
-        log.info("faq index built cop_id=%s entries=%d", cop_id or "-", len(entries))
+            self._cache.move_to_end(scope)
+            index = cached[1]
+        else:
+            own = await self.repo.entries(cop_id) if cop_id else []
+            if cop_id and not own:
+                index = await self.for_cop(None, now)  # ranks the programme's entries alone: share that index
+            else:
+                entries = await self.repo.entries(PROGRAMME_SCOPE) + own
+                index = await self._build(entries)
+                log.info("faq index built cop_id=%s entries=%d", cop_id or "-", len(entries))
+            self._cache[scope] = (key, index)
+            self._cache.move_to_end(scope)
+            while len(self._cache) > MAX_INDEXES:
+                self._cache.popitem(last=False)
+        self._checked.put(scope, index, generation)
         return index

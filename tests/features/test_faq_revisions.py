@@ -1,5 +1,6 @@
 """A FAQ index is reused without reading storage for ``COPBOT_COP_CACHE_SECONDS``; an edit on this instance counts
-at once, one on another instance once that time has passed."""
+at once, one on another instance once that time has passed. A CoP without entries of its own shares the
+programme's index, and only the most recently used indexes are kept."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.answers.ranker import FaqIndex
-from bot.domain.faq import Draft, FaqIndexes
+from bot.domain.faq import MAX_INDEXES, Draft, FaqIndexes
 from storage.counting import CountingStore
 from storage.sqlite import SqliteStore
 
@@ -80,3 +81,28 @@ async def test_with_no_time_every_question_checks(store: CountingStore) -> None:
     other = FaqIndexes(store)
     await other.repo.add(COP, [Draft(QUESTION, "In the Files tab.")], "lead", NOW)
     assert has_entry(await indexes.for_cop(COP, NOW), QUESTION)
+
+
+async def test_a_cop_without_entries_of_its_own_shares_the_programme_index(store: CountingStore) -> None:
+    indexes = FaqIndexes(store, clock=Ticks())
+    programme = await indexes.for_cop(None, NOW)
+    assert await indexes.for_cop(COP, NOW) is programme
+    assert await indexes.for_cop("19:another@thread.tacv2", NOW) is programme
+    await indexes.repo.add(COP, [Draft(QUESTION, "In the Files tab.")], "lead", NOW)
+    own = await indexes.for_cop(COP, NOW)
+    assert own is not programme
+    assert has_entry(own, QUESTION)
+    assert not has_entry(await indexes.for_cop(None, NOW), QUESTION)
+    assert await indexes.for_cop("19:another@thread.tacv2", NOW) is programme
+
+
+async def test_only_the_most_recently_used_indexes_are_kept(store: CountingStore) -> None:
+    indexes = FaqIndexes(store, clock=Ticks())
+    cops = [f"19:cop-{n}@thread.tacv2" for n in range(MAX_INDEXES + 1)]
+    for cop in cops:
+        await indexes.repo.add(cop, [Draft(f"Where are the {cop} minutes?", "In the Files tab.")], "lead", NOW)
+    built = {cop: await indexes.for_cop(cop, NOW) for cop in cops}
+    assert await indexes.for_cop(cops[-1], NOW) is built[cops[-1]]  # recently used: kept
+    rebuilt = await indexes.for_cop(cops[0], NOW)  # least recently used: dropped, so built again
+    assert rebuilt is not built[cops[0]]
+    assert has_entry(rebuilt, f"Where are the {cops[0]} minutes?")
