@@ -409,7 +409,7 @@ class FaqIndexes:
 
     async def _build(self, entries: list[FaqEntry]) -> FaqIndex:
         if self._encoder is not None:
-            try:  # encoding new phrasings is CPU work (the whole programme FAQ: ~0.6 s): keep it off the event loop
+            try:  # encoding new phrasings is CPU work (the programme's ~1,500: ~3 s, once): keep it off the loop
                 return await self.off_loop(FaqIndex.build, entries, DEFAULT_CALIBRATION, self._encoder)
             except EncoderUnavailable as error:
                 log.error("sentence encoder unavailable, the FAQ is ranked by BM25 alone: %s", error)

@@ -35,7 +35,7 @@ def tune_points() -> tuple[list[tuple[float, bool]], int, int]:
 def main() -> None:
     points, answerable, total = tune_points()
     print(f"tuning splits {', '.join(TUNING_SPLITS)}: {total} questions, {answerable} answerable")
-    for step in range(20, 66, 2):
+    for step in range(20, 98, 2):
         threshold = step / 100
         right = sum(1 for c, ok in points if c >= threshold and ok)
         wrong = sum(1 for c, ok in points if c >= threshold and not ok)

@@ -6,7 +6,9 @@ from typing import Any
 import pytest
 
 from bot.answers.faq import (
+    MAX_ALTERNATIVES,
     MAX_ANSWER_CHARS,
+    MIN_ALTERNATIVES,
     PROGRAMME_SCOPE,
     FaqEntry,
     FaqFormatError,
@@ -41,7 +43,7 @@ def test_programme_faq_loads_with_version_and_entries() -> None:
         assert entry.scope == PROGRAMME_SCOPE
         assert entry.is_programme
         assert entry.source
-        assert 2 <= len(entry.alternatives) <= 16
+        assert MIN_ALTERNATIVES <= len(entry.alternatives) <= MAX_ALTERNATIVES
         assert len(entry.answer) <= MAX_ANSWER_CHARS
         assert entry.phrasings[0] == entry.question
 
@@ -97,7 +99,7 @@ def test_entry_round_trip() -> None:
         ({"version": 1, "entries": [_entry(id="Bad Id")]}, "entries[0].id: must be a slug"),
         ({"version": 1, "entries": [_entry(question=" ")]}, "entries[0].question: must be a non-empty string"),
         ({"version": 1, "entries": [_entry(answer="x" * 801)]}, "entries[0].answer: longer than 800"),
-        ({"version": 1, "entries": [_entry(alternatives=["one"])]}, "entries[0].alternatives: must have 2 to 16"),
+        ({"version": 1, "entries": [_entry(alternatives=["one"])]}, "entries[0].alternatives: must have 2 to 32"),
         ({"version": 1, "entries": [_entry(alternatives="a, b")]}, "entries[0].alternatives: must be a list"),
         ({"version": 1, "entries": [_entry(tags=["Not A Slug"])]}, "entries[0].tags[0]: must be a slug"),
         ({"version": 1, "entries": [_entry(colour="red")]}, "entries[0]: unknown field(s) colour"),

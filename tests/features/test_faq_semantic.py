@@ -1,7 +1,7 @@
 """End to end with the production ranker: sentence vectors (the real model) fused with BM25.
 
-A paraphrase is answered with the vectors on; a question BM25 alone answers wrongly with confidence (it shares
-"leave" with the leave-a-CoP entry) is not guessed once the vectors are on; a question the FAQ does not answer
+A paraphrase is answered with the vectors on; a question BM25 alone ranks by one shared word ("leave", the
+leave-a-CoP entry) is not guessed, by the vectors or by BM25's own threshold; a question the FAQ does not answer
 still opens a query instead of a guess; a damaged model falls back to BM25."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.answers.encoder import LazyEncoder
-from bot.answers.ranker import FloatArray
+from bot.answers.ranker import DEFAULT_CALIBRATION, FloatArray
 from bot.domain.queries import QueryRepo
 from bot.features.faq import indexes
 from storage.sqlite import SqliteStore
@@ -47,10 +47,15 @@ async def test_paraphrase_is_answered_with_vectors(semantic_bot: BotUnderTest) -
     assert index.semantic
 
 
-async def test_bm25_alone_falls_for_a_shared_word(bot: BotUnderTest) -> None:
+async def test_bm25_alone_ranks_by_a_shared_word_but_its_threshold_holds_it_back(bot: BotUnderTest) -> None:
+    index = await indexes(bot.services).for_cop(None, bot.services.clock.now())
+    assert not index.semantic
+    [best] = index.search(LEXICAL_TRAP, 1)
+    assert best.entry.entry_id == "how-to-leave"  # "leave" is the only content word the FAQ knows
+    assert best.confidence < DEFAULT_CALIBRATION.min_confidence
     posted = await bot.say(ASKER, f"ask {LEXICAL_TRAP}")
-    assert "Did this help?" in posted.everything
-    assert HOW_TO_LEAVE in posted.everything
+    assert "Did this help?" not in posted.everything
+    assert HOW_TO_LEAVE not in posted.everything
 
 
 async def test_the_vectors_do_not_guess_on_a_shared_word(semantic_bot: BotUnderTest) -> None:
