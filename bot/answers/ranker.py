@@ -106,12 +106,9 @@ class Calibration:
     # see :class:`Features`.
     explained_weight: float = 0.7
     # Questions whose matched words are all very common (only "CoP") stay unsure unless their wording matches a
-    # phrasing closely (matching bigrams: "What is a CoP?"). The semantic model's ``lexical`` feature uses
-    # evidence_scale (it was fitted with it); the lexical-only path uses lexical_evidence_scale, lowered when the
-    # FAQ's alternatives doubled (more phrasings made every common word's IDF smaller, and with 1.0 an entry's own
-    # question fell below the threshold).
-    evidence_scale: float = 1.0
-    lexical_evidence_scale: float = 0.6
+    # phrasing closely (matching bigrams: "What is a CoP?"). 0.6 since the FAQ's alternatives doubled: more phrasings
+    # made every common word's IDF smaller, and with 1.0 some entries' own questions fell below the threshold.
+    evidence_scale: float = 0.6
     min_confidence: float = 0.78
     # -- with a sentence encoder (the usual case; the lexical-only path above is the fallback) --
     # Ranking: fused = semantic_weight * cosine + (1 - semantic_weight) * bm25 / (bm25 + lexical_saturation),
@@ -121,7 +118,7 @@ class Calibration:
     # Confidence: a logistic model over SemanticFeatures, intercept first, then one weight per feature in the
     # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there); the
     # threshold is the one its leave-one-split-out cross-validation keeps within 3 % confident wrong answers.
-    semantic_coefficients: tuple[float, ...] = (-6.498, 3.899, 0.890, 4.040, 0.404, 1.477, 1.629)
+    semantic_coefficients: tuple[float, ...] = (-6.533, 3.891, 0.823, 4.059, 0.416, 1.470, 1.680)
     semantic_min_confidence: float = 0.80
 
 
@@ -486,7 +483,7 @@ class FaqIndex:
         out: list[tuple[Match, Features | SemanticFeatures]] = []
         for doc in sorted((int(i) for i in top), key=lambda i: (-float(fused[i]), i)):
             lexical_confidence = (
-                self._features(query, doc, float(bigrams[doc]), c.evidence_scale).confidence(c)
+                self._features(query, doc, float(bigrams[doc])).confidence(c)
                 if query.terms and lexical[doc] > 0
                 else 0.0
             )
@@ -511,12 +508,12 @@ class FaqIndex:
         ranked = sorted((int(i) for i in top if scores[i] > 0), key=lambda i: (-float(scores[i]), i))
         out: list[tuple[Match, Features | SemanticFeatures]] = []
         for doc in ranked:
-            features = self._features(query, doc, float(bigrams[doc]), self._calibration.lexical_evidence_scale)
+            features = self._features(query, doc, float(bigrams[doc]))
             confidence = features.confidence(self._calibration)
             out.append((Match(self._entries[doc], float(scores[doc]), confidence), features))
         return out
 
-    def _features(self, query: _Query, doc: int, bigram_evidence: float, evidence_scale: float) -> Features:
+    def _features(self, query: _Query, doc: int, bigram_evidence: float) -> Features:
         c = self._calibration
         phrasing_terms = self._phrasing_terms[doc]
         answer_terms = self._answer_terms[doc]
@@ -531,7 +528,7 @@ class FaqIndex:
         return Features(
             explained=min(1.0, covered / total),
             phrased=min(1.0, phrased / total),
-            evidence=min(1.0, (covered + bigram_evidence) / evidence_scale),
+            evidence=min(1.0, (covered + bigram_evidence) / c.evidence_scale),
         )
 
     def answer(

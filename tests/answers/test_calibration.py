@@ -32,7 +32,7 @@ holdout-2      73.6 / 3.4       81.9 / 2.3                                   94 
 holdout-3      69.0 / 2.2       77.5 / 0.0                                   93 %
 holdout-4      50.6 / 4.0       63.3 / 7.1                                   87 %
 holdout-5      50.6 / 5.2       58.4 / 5.2                                   81 %
-holdout-6      44.3 / 3.1       54.4 / 1.0                                   80 %
+holdout-6      44.3 / 3.1       53.2 / 1.0                                   80 %
 holdout-7      58.2 / 3.0       70.9 / 8.1 (never fitted on)                 85 %
 holdout-8      48.8 / 6.0       58.8 / 7.0 (never fitted on)                 88 %
 holdout-9      61.5 / 3.1       75.6 / 3.1 (never fitted on)                 91 %

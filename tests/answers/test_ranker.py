@@ -118,9 +118,10 @@ def test_long_question_is_truncated_and_fast(index: FaqIndex) -> None:
     started = time.perf_counter()
     result = index.answer(text)
     elapsed = time.perf_counter() - started
-    # Diluted by 60 tokens of weather, the question may fall below the threshold: the right entry or no answer.
-    best = result.entry if isinstance(result, Answer) else result.matches[0].entry
-    assert best.entry_id == "core-meetings"
+    # Diluted by the weather (60 tokens are used), it is not answered with confidence, but no other entry wins.
+    assert isinstance(result, Abstain)
+    assert result.reason == "low_confidence"
+    assert result.matches[0].entry.entry_id == "core-meetings"
     assert elapsed < 0.5
     assert len(index._query(text).terms) <= MAX_QUERY_TOKENS
 
