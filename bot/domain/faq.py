@@ -366,6 +366,8 @@ class FaqIndexes:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faq-encoder")
         self._questions = QuestionBatcher(self._encoder, self.off_loop) if self._encoder is not None else None
         self._cache: OrderedDict[str, tuple[tuple[str, str], FaqIndex]] = OrderedDict()
+        # builds under way, by index key and revisions: questions that arrive meanwhile wait for the same build
+        self._building: dict[tuple[str, tuple[str, str]], asyncio.Future[FaqIndex]] = {}
         self._programme_ready = False
         self._lock = asyncio.Lock()
 
@@ -436,16 +438,32 @@ class FaqIndexes:
             self._cache.move_to_end(scope)
             index = cached[1]
         else:
-            own = await self.repo.entries(cop_id) if cop_id else []
-            if cop_id and not own:
-                index = await self.for_cop(None, now)  # ranks the programme's entries alone: share that index
-            else:
-                entries = await self.repo.entries(PROGRAMME_SCOPE) + own
-                index = await self._build(entries)
-                log.info("faq index built cop_id=%s entries=%d", cop_id or "-", len(entries))
+            index = await self._load_once(cop_id, key, now)
             self._cache[scope] = (key, index)
             self._cache.move_to_end(scope)
             while len(self._cache) > MAX_INDEXES:
                 self._cache.popitem(last=False)
         self._checked.put(scope, index, generation)
+        return index
+
+    async def _load_once(self, cop_id: str | None, key: tuple[str, str], now: datetime) -> FaqIndex:
+        """One build per index and revisions, however many questions arrive while it runs: after a start (or
+        an edit) a burst of questions would otherwise each build the same index, queueing ~100 builds on the
+        encoder's thread and starving the turns' storage calls. A waiter that is cancelled leaves the build
+        running for the others; a build that fails fails every waiter, and the next question tries again."""
+        slot = (cop_id or "", key)
+        pending = self._building.get(slot)
+        if pending is None:
+            pending = self._building[slot] = asyncio.ensure_future(self._load(cop_id, now))
+            pending.add_done_callback(lambda _: self._building.pop(slot, None))  # only this build holds the slot
+            pending.add_done_callback(_consume)
+        return await asyncio.shield(pending)
+
+    async def _load(self, cop_id: str | None, now: datetime) -> FaqIndex:
+        own = await self.repo.entries(cop_id) if cop_id else []
+        if cop_id and not own:
+            return await self.for_cop(None, now)  # ranks the programme's entries alone: share that index
+        entries = await self.repo.entries(PROGRAMME_SCOPE) + own
+        index = await self._build(entries)
+        log.info("faq index built cop_id=%s entries=%d", cop_id or "-", len(entries))
         return index

@@ -1,15 +1,17 @@
 """A FAQ index is reused without reading storage for ``COPBOT_COP_CACHE_SECONDS``; an edit on this instance counts
 at once, one on another instance once that time has passed. A CoP without entries of its own shares the
-programme's index, and only the most recently used indexes are kept."""
+programme's index, and only the most recently used indexes are kept. A burst of questions builds an index once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bot.answers import ranker
 from bot.answers.ranker import FaqIndex
 from bot.domain.faq import MAX_INDEXES, Draft, FaqIndexes
 from storage.counting import CountingStore
@@ -106,3 +108,46 @@ async def test_only_the_most_recently_used_indexes_are_kept(store: CountingStore
     rebuilt = await indexes.for_cop(cops[0], NOW)  # least recently used: dropped, so built again
     assert rebuilt is not built[cops[0]]
     assert has_entry(rebuilt, f"Where are the {cops[0]} minutes?")
+
+
+async def test_a_burst_of_questions_on_a_cold_index_builds_it_once(
+    store: CountingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds: list[int] = []
+    build = FaqIndex.build
+
+    def counted(*args: object, **kwargs: object) -> FaqIndex:
+        builds.append(1)
+        return build(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ranker.FaqIndex, "build", staticmethod(counted))
+    indexes = FaqIndexes(store, clock=Ticks())
+    await indexes.repo.add(COP, [Draft(QUESTION, "In the Files tab.")], "lead", NOW)
+    cops = [COP, None, "19:no-entries@thread.tacv2"]
+    got = await asyncio.gather(*(indexes.for_cop(cops[n % 3], NOW) for n in range(60)))
+    assert len(builds) == 2  # the CoP's own index and the programme's, which the CoP without entries shares
+    assert len({id(index) for index in got}) == 2
+    assert all(has_entry(index, QUESTION) for index in got[0::3])
+
+
+async def test_a_cancelled_question_leaves_the_build_to_the_others_and_a_failed_build_is_tried_again(
+    store: CountingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    indexes = FaqIndexes(store, clock=Ticks())
+    await indexes.ensure_programme(NOW)
+    first = asyncio.ensure_future(indexes.for_cop(None, NOW))
+    second = asyncio.ensure_future(indexes.for_cop(None, NOW))
+    await asyncio.sleep(0)
+    first.cancel()
+    assert has_entry(await second, "What is a Community of Practice?")
+    assert first.cancelled()
+
+    def broken(*args: object, **kwargs: object) -> FaqIndex:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(ranker.FaqIndex, "build", staticmethod(broken))
+    await indexes.repo.add(COP, [Draft(QUESTION, "In the Files tab.")], "lead", NOW)
+    results = await asyncio.gather(*(indexes.for_cop(COP, NOW) for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    monkeypatch.undo()
+    assert has_entry(await indexes.for_cop(COP, NOW), QUESTION)
