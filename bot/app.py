@@ -18,7 +18,6 @@ from bot.config import Settings, SettingsError
 from bot.domain.cops import CopCache
 from bot.features import build_router
 from bot.features.events import settle as settle_event_updates
-from bot.features.faq import start_warm_up, stop_warm_up
 from bot.links import Links
 from bot.outbox import DeliveryPolicy, Outbox
 from bot.privacy import PrivacyRegistry
@@ -244,10 +243,9 @@ def create_app(
     )
     app[SERVICES] = services
     app[GATEWAY] = gateway
-    # start_scheduler is a no-op unless settings.scheduler_enabled; start_warm_up unless there is a sentence encoder
-    startup: list[Hook] = [start_scheduler, start_warm_up]
-    # cleanup runs in reverse: stop the warm-up and the scheduler first, then let pending announcement updates finish
-    cleanup: list[Hook] = [settle_event_updates, stop_scheduler, stop_warm_up]
+    startup: list[Hook] = [start_scheduler]  # a no-op unless settings.scheduler_enabled
+    # cleanup runs in reverse: stop the scheduler first, then let pending announcement updates finish
+    cleanup: list[Hook] = [settle_event_updates, stop_scheduler]
     app[STARTUP_HOOKS] = startup
     app[CLEANUP_HOOKS] = cleanup
     owns_store = store is None

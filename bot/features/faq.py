@@ -9,11 +9,8 @@ it is unclear which CoP should get it, the asker picks.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
-import time
 from collections.abc import Awaitable
 from typing import Any
 
@@ -61,7 +58,6 @@ from cards.faq import (
 log = logging.getLogger(__name__)
 
 EXTRAS_KEY = "faq.indexes"
-WARM_UP_KEY = "faq.warm_up"
 
 EMPTY_QUESTION = "Type your question after **ask**, for example: ask how do I join a CoP?"
 TOO_LONG = (
@@ -92,36 +88,6 @@ def indexes(services: Services) -> FaqIndexes:
         cache = FaqIndexes(services.store, services.encoder, revision_seconds=services.settings.cop_cache_seconds)
         services.extras[EXTRAS_KEY] = cache
     return cache
-
-
-async def start_warm_up(services: Services) -> None:
-    """Startup hook (bot/app.py): with a sentence encoder, build the programme's index in the background, so the
-    first question after a start does not wait ~3 s for the model to load and ~1,500 phrasings to be encoded. The
-    app serves at once; a question that arrives meanwhile waits for the same build (FaqIndexes builds an index
-    once). If it fails (storage down at start), the first question builds the index instead."""
-    if services.encoder is None:
-        return
-
-    async def warm_up() -> None:
-        started = time.perf_counter()
-        try:
-            index = await indexes(services).for_cop(None, services.clock.now())
-        except Exception as error:  # logged, not raised: nobody awaits this task but the cleanup hook
-            log.warning("faq warm-up failed (the first question will build the index): %r", error)
-            return
-        log.info("faq warm-up done entries=%d seconds=%.1f", len(index.entries), time.perf_counter() - started)
-
-    services.extras[WARM_UP_KEY] = asyncio.ensure_future(warm_up())
-
-
-async def stop_warm_up(services: Services) -> None:
-    """Cleanup hook (bot/app.py): stop waiting for a warm-up still under way (the encoder's thread finishes the
-    batch it holds; nothing is written)."""
-    task = services.extras.pop(WARM_UP_KEY, None)
-    if isinstance(task, asyncio.Future) and not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def question_hash(question: str) -> str:

@@ -2,8 +2,7 @@
 
 A paraphrase is answered with the vectors on; a question BM25 alone ranks by one shared word ("leave", the
 leave-a-CoP entry) is not guessed, by the vectors or by BM25's own threshold; a question the FAQ does not answer
-still opens a query instead of a guess; a damaged model falls back to BM25. The programme's index is built when the
-app starts, so the first question does not wait for it."""
+still opens a query instead of a guess; a damaged model falls back to BM25."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ import pytest
 from bot.answers.encoder import LazyEncoder
 from bot.answers.ranker import DEFAULT_CALIBRATION, FloatArray
 from bot.domain.queries import QueryRepo
-from bot.features.faq import WARM_UP_KEY, indexes
+from bot.features.faq import indexes
 from storage.sqlite import SqliteStore
 from tests.answers.model import encoder_for_tests
 from tests.features.faq_setup import ASKER, TEAM, make_cop
@@ -102,19 +101,6 @@ async def test_questions_asked_together_are_encoded_together_once_each(
             assert (LUNCH_AND_LEARN in reply) == question.endswith(PARAPHRASE), question
         assert sorted(t for t in encoder.texts if t in questions) == sorted(questions)
         assert max(indexes(bot.services).batch_sizes) > 1
-
-
-async def test_the_programme_index_is_built_at_start_so_the_first_question_encodes_only_itself(
-    sqlite_store: SqliteStore, connector: FakeConnector
-) -> None:
-    encoder = CountingEncoder()
-    async with running_bot(sqlite_store, connector=connector, encoder=encoder) as bot:
-        await bot.services.extras[WARM_UP_KEY]  # started by the app, not by a question
-        at_start = len(encoder.texts)
-        assert at_start > 1000  # the programme FAQ's questions and alternative phrasings
-        posted = await bot.say(ASKER, f"ask {PARAPHRASE}")
-        assert LUNCH_AND_LEARN in posted.everything
-        assert len(encoder.texts) == at_start + 1
 
 
 async def test_damaged_model_falls_back_to_bm25(
