@@ -130,6 +130,11 @@ MAX_QUERY_TOKENS = 60  # content tokens of a question that are used
 FloatArray = npt.NDArray[np.float32]
 
 
+def index_texts(entries: Sequence[FaqEntry]) -> list[str]:
+    """The texts an index encodes, in its order: every entry's phrasings, then every entry's answer."""
+    return [p for entry in entries for p in entry.phrasings] + [entry.answer for entry in entries]
+
+
 def encoded_text(question: str) -> str:
     """The part of a question that is encoded into a sentence vector (and searched)."""
     return question[:MAX_QUERY_CHARS]
@@ -321,8 +326,7 @@ class FaqIndex:
         self._starts = np.asarray(starts, dtype=np.int64)
         self._vectors: _Vectors | None = None
         if encoder is not None and n:
-            texts = [p for entry in entries for p in entry.phrasings] + [entry.answer for entry in entries]
-            encoded = encoder.encode(texts)
+            encoded = encoder.encode(index_texts(entries))
             self._vectors = _Vectors(encoder, encoded[: len(phrasing_docs)], encoded[len(phrasing_docs) :])
         self._bm25 = (
             _Indexes(

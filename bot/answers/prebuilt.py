@@ -1,0 +1,138 @@
+"""The programme FAQ's sentence vectors, computed once by ``make model`` instead of on the first question.
+
+Encoding the shipped FAQ's ~1,500 phrasings and answers takes ~3 s of CPU; loading the model takes ~0.2 s. So
+``make model`` (and the Docker build) runs ``python -m bot.answers.prebuilt MODEL_DIR``, which encodes them and
+writes ``programme_vectors.npz`` next to the model: the texts (as UTF-8 JSON), their vectors, and the vector of one
+probe sentence.
+
+:class:`PrebuiltEncoder` wraps the bot's encoder. On its first call (on the encoder's worker thread, when the
+model loads anyway) it reads the file and encodes the probe: if the probe's vector is not the stored one (another
+model, another graph, a damaged file), the file is ignored and logged, so a stale file can cost time but never
+change an answer. Texts the file holds are then answered from it and the rest encoded as before; after an FAQ
+upgrade without ``make model``, only the changed texts are encoded.
+
+The file keeps the model's own memory plan: the bot still loads the model on the first question (idle RSS stays
+low), and the vectors (~2.3 MB) are read at the same moment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from bot.answers.encoder import EncoderUnavailable, SentenceEncoder
+from bot.answers.faq import load_programme_faq
+from bot.answers.ranker import Encoder, FloatArray, index_texts
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "programme_vectors.npz"
+PROBE = "How do I join a Community of Practice as a core member?"
+# the largest difference allowed between the probe's stored and fresh vector, per component (the same model on
+# another thread count or CPU differs by ~1e-7; another model or graph by ~1e-2)
+TOLERANCE = 1e-4
+
+
+def write(directory: Path, encoder: Encoder) -> int:
+    """Encode the shipped programme FAQ's texts with ``encoder`` and write the file into ``directory``; returns
+    how many texts it holds. Written to a temporary name first, so a bot never reads half a file."""
+    _version, entries = load_programme_faq()
+    texts = list(dict.fromkeys(index_texts(entries)))
+    vectors = np.asarray(encoder.encode(texts), dtype=np.float32)
+    probe = np.asarray(encoder.encode([PROBE]), dtype=np.float32)[0]
+    target = directory / FILE_NAME
+    partial = directory / (FILE_NAME + ".partial")
+    with partial.open("wb") as out:
+        encoded = np.frombuffer(json.dumps(texts, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+        np.savez(out, texts=encoded, vectors=vectors, probe=probe)
+    partial.replace(target)
+    return len(texts)
+
+
+def _read(path: Path) -> tuple[list[str], FloatArray, FloatArray]:
+    with np.load(path, allow_pickle=False) as data:
+        texts = json.loads(np.asarray(data["texts"], dtype=np.uint8).tobytes().decode("utf-8"))
+        vectors = np.asarray(data["vectors"], dtype=np.float32)
+        probe = np.asarray(data["probe"], dtype=np.float32)
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        raise ValueError("the texts are not a list of strings")
+    if vectors.ndim != 2 or vectors.shape[0] != len(texts) or probe.shape != (vectors.shape[1],):
+        raise ValueError(f"shapes do not match: {len(texts)} texts, vectors {vectors.shape}, probe {probe.shape}")
+    return texts, vectors, probe
+
+
+class PrebuiltEncoder:
+    """An :class:`Encoder` that answers the texts in ``path`` from the file (once the probe shows the file was
+    written by this model) and passes the rest to ``inner``. Thread-safe."""
+
+    def __init__(self, inner: Encoder, path: Path) -> None:
+        self._inner = inner
+        self._path = path
+        self._known: dict[str, FloatArray] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def known(self) -> int:
+        """How many texts the file answers (0 before the first call, or when the file was ignored)."""
+        return len(self._known or {})
+
+    def _load(self) -> dict[str, FloatArray]:
+        with self._lock:
+            if self._known is not None:
+                return self._known
+            known: dict[str, FloatArray] = {}
+            try:
+                texts, vectors, probe = _read(self._path)
+                fresh = np.asarray(self._inner.encode([PROBE]), dtype=np.float32)[0]
+                if fresh.shape != probe.shape or float(np.max(np.abs(fresh - probe))) > TOLERANCE:
+                    log.warning("ignoring %s: it was written by another model (run `make model`)", self._path)
+                else:
+                    known = dict(zip(texts, vectors, strict=True))
+                    log.info("read %d FAQ vectors from %s", len(known), self._path)
+            except FileNotFoundError:
+                log.info("no %s (run `make model`): the FAQ's vectors are encoded on the first question", self._path)
+            except (
+                OSError,
+                ValueError,
+                KeyError,
+                zipfile.BadZipFile,
+            ) as error:  # JSON, Unicode: ValueError
+                log.warning("ignoring %s: %s", self._path, error)
+            self._known = known
+            return known
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        known = self._known if self._known is not None else self._load()
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        if not missing:
+            return np.stack([known[t] for t in texts])
+        fresh = dict(zip(missing, np.asarray(self._inner.encode(missing), dtype=np.float32), strict=True))
+        return np.stack([known[t] if t in known else fresh[t] for t in texts])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.answers.prebuilt", description=__doc__.split("\n\n")[0])
+    parser.add_argument("model_dir", type=Path, help="the model directory (COPBOT_MODEL_DIR)")
+    args = parser.parse_args(argv)
+    try:
+        encoder = SentenceEncoder.load(args.model_dir)
+    except EncoderUnavailable as error:
+        print(f"cannot load the model: {error}", file=sys.stderr)
+        return 1
+    count = write(args.model_dir, encoder)
+    print(f"wrote {count} FAQ vectors to {args.model_dir / FILE_NAME}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""The programme FAQ's vectors written by ``make model`` (bot/answers/prebuilt.py): texts the file holds are not
+encoded again, only when its probe shows the same model wrote it; a missing, damaged or foreign file costs time,
+never an answer. With the real model: the file ``make model`` wrote matches the model, and the first question after
+a start encodes the probe and itself, not the FAQ."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.answers.encoder import EncoderUnavailable, LazyEncoder
+from bot.answers.faq import load_programme_faq
+from bot.answers.prebuilt import FILE_NAME, PROBE, PrebuiltEncoder, main, write
+from bot.answers.ranker import DEFAULT_CALIBRATION, Encoder, FaqIndex, FloatArray, index_texts
+from storage.sqlite import SqliteStore
+from tests.answers.model import model_dir
+from tests.features.faq_setup import ASKER
+from tests.kit.connector import FakeConnector
+from tests.kit.harness import running_bot, test_settings
+
+
+class HashEncoder:
+    """Deterministic unit vectors from each text's hash (``salt`` makes "another model"); records what it encodes."""
+
+    def __init__(self, salt: str = "") -> None:
+        self.salt = salt
+        self.texts: list[str] = []
+
+    def vector(self, text: str) -> FloatArray:
+        seed = int.from_bytes(hashlib.sha256((self.salt + text).encode()).digest()[:8], "big")
+        v = np.random.default_rng(seed).standard_normal(16).astype(np.float32)
+        return v / np.linalg.norm(v)
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        self.texts.extend(texts)
+        return np.stack([self.vector(t) for t in texts]) if texts else np.zeros((0, 16), dtype=np.float32)
+
+
+def programme_texts() -> list[str]:
+    return index_texts(load_programme_faq()[1])
+
+
+def test_texts_in_the_file_are_answered_from_it_and_the_rest_encoded(tmp_path: Path) -> None:
+    assert write(tmp_path, HashEncoder()) == len(set(programme_texts()))
+    inner = HashEncoder()
+    prebuilt = PrebuiltEncoder(inner, tmp_path / FILE_NAME)
+    texts = [*programme_texts()[:40], "a question nobody wrote down", programme_texts()[0]]
+    got = prebuilt.encode(texts)
+    assert inner.texts == [PROBE, "a question nobody wrote down"]
+    np.testing.assert_allclose(got, HashEncoder().encode(texts), atol=1e-7)
+    assert prebuilt.known == len(set(programme_texts()))
+    assert prebuilt.encode([]).shape[0] == 0
+
+
+def test_a_file_written_by_another_model_is_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write(tmp_path, HashEncoder(salt="another model"))
+    inner = HashEncoder()
+    texts = programme_texts()[:10]
+    with caplog.at_level(logging.WARNING):
+        got = PrebuiltEncoder(inner, tmp_path / FILE_NAME).encode(texts)
+    assert inner.texts == [PROBE, *texts]
+    np.testing.assert_allclose(got, HashEncoder().encode(texts), atol=1e-7)
+    assert "written by another model" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(b"not a zip file at all"),
+        lambda path: path.write_bytes(path.read_bytes()[:1000]),  # cut short
+        lambda path: np.savez(path.open("wb"), vectors=np.zeros((3, 16), dtype=np.float32)),  # no texts, no probe
+        lambda path: np.savez(  # three texts, two vectors
+            path.open("wb"),
+            texts=np.frombuffer(b'["a", "b", "c"]', dtype=np.uint8),
+            vectors=np.zeros((2, 16), dtype=np.float32),
+            probe=np.zeros(16, dtype=np.float32),
+        ),
+        lambda path: np.savez(  # texts that are not JSON
+            path.open("wb"),
+            texts=np.frombuffer(b"\xff\xfe", dtype=np.uint8),
+            vectors=np.zeros((2, 16), dtype=np.float32),
+            probe=np.zeros(16, dtype=np.float32),
+        ),
+        lambda path: path.unlink(),
+    ],
+    ids=["garbage", "truncated", "missing-arrays", "shape-mismatch", "bad-json", "absent"],
+)
+def test_a_damaged_or_missing_file_is_ignored(tmp_path: Path, damage: object) -> None:
+    write(tmp_path, HashEncoder())
+    damage(tmp_path / FILE_NAME)  # type: ignore[operator]
+    inner = HashEncoder()
+    texts = programme_texts()[:5]
+    got = PrebuiltEncoder(inner, tmp_path / FILE_NAME).encode(texts)
+    assert texts == [t for t in inner.texts if t != PROBE]
+    np.testing.assert_allclose(got, HashEncoder().encode(texts), atol=1e-7)
+
+
+def test_an_unavailable_model_is_still_reported(tmp_path: Path) -> None:
+    write(tmp_path, HashEncoder())
+
+    class Broken:
+        def encode(self, texts: Sequence[str]) -> FloatArray:
+            raise EncoderUnavailable(tmp_path, "damaged")
+
+    with pytest.raises(EncoderUnavailable):
+        PrebuiltEncoder(Broken(), tmp_path / FILE_NAME).encode(programme_texts()[:3])
+
+
+def test_the_command_line_refuses_a_directory_without_a_model(tmp_path: Path) -> None:
+    assert main([str(tmp_path)]) == 1
+    assert not (tmp_path / FILE_NAME).exists()
+
+
+# -- with the real model -------------------------------------------------------------------------------------
+
+
+class Counting:
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        self.texts.extend(texts)
+        return self.inner.encode(texts)
+
+
+def test_the_file_make_model_wrote_matches_the_model_the_bot_runs() -> None:
+    path = model_dir() / FILE_NAME
+    assert path.is_file(), "run `make model` (it writes the programme FAQ's vectors)"
+    inner = Counting(LazyEncoder(model_dir()))  # the int8 graph, as the bot runs it
+    prebuilt = PrebuiltEncoder(inner, path)
+    index = FaqIndex.build(load_programme_faq()[1], DEFAULT_CALIBRATION, prebuilt)
+    assert index.semantic
+    assert inner.texts == [PROBE]  # every phrasing and answer came from the file
+    sample = programme_texts()[::97]
+    cosine = np.sum(prebuilt.encode(sample) * LazyEncoder(model_dir()).encode(sample), axis=1)
+    assert float(cosine.min()) > 0.9999
+
+
+async def test_the_first_question_after_a_start_encodes_the_probe_and_itself(
+    sqlite_store: SqliteStore, connector: FakeConnector
+) -> None:
+    settings = test_settings(model_dir=model_dir())
+    async with running_bot(sqlite_store, connector=connector, settings=settings) as bot:
+        encoder = bot.services.encoder
+        assert isinstance(encoder, PrebuiltEncoder)
+        posted = await bot.say(ASKER, "ask are there lunchtime talks I can go to")
+        assert "around 200 Lunch and Learns since 2017" in posted.everything
+        assert encoder.known == len(set(programme_texts()))
