@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry
+from bot.answers.naming import directory_names, is_general, without_name
 from bot.answers.text import (
     FILLER_WORDS,
     MIN_FUZZY_LENGTH,
@@ -118,7 +119,7 @@ class Calibration:
     # Confidence: a logistic model over SemanticFeatures, intercept first, then one weight per feature in the
     # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there); the
     # threshold is the one its leave-one-split-out cross-validation keeps within 3 % confident wrong answers.
-    semantic_coefficients: tuple[float, ...] = (-6.533, 3.891, 0.823, 4.059, 0.416, 1.470, 1.680)
+    semantic_coefficients: tuple[float, ...] = (-6.575, 4.018, 0.662, 3.953, 0.431, 1.485, 1.868)
     semantic_min_confidence: float = 0.80
 
 
@@ -296,6 +297,7 @@ class FaqIndex:
     def __init__(self, entries: tuple[FaqEntry, ...], calibration: Calibration, encoder: Encoder | None = None) -> None:
         self._entries = entries
         self._calibration = calibration
+        self._names = {entries[i].entry_id: name for i, name in directory_names(entries).items()}
         c = calibration
         n = len(entries)
         phrasing_docs: list[list[str]] = []
@@ -428,20 +430,50 @@ class FaqIndex:
         return [match for match, _ in self.explain(text, k)]
 
     def explain(
-        self, text: str, k: int = 3, *, vector: FloatArray | None = None
+        self,
+        text: str,
+        k: int = 3,
+        *,
+        vector: FloatArray | None = None,
+        unnamed_vector: FloatArray | None = None,
     ) -> list[tuple[Match, Features | SemanticFeatures]]:
         """:meth:`search` with what each confidence was computed from (for calibration and diagnostics).
 
         ``vector``: the encoder's vector of ``encoded_text(text)``, when the caller has it already (encoded
-        in a batch); otherwise the index's encoder is called here."""
-        return self._explain(self._query(text), text, k, vector)
+        in a batch); ``unnamed_vector``: the same for :meth:`without_cop_name`'s text. Otherwise the index's
+        encoder is called here."""
+        return self._explain(self._query(text), text, k, vector, unnamed_vector)
+
+    def without_cop_name(self, text: str, vector: FloatArray | None = None) -> str | None:
+        """The question ranked a second time, without the CoP name that put a directory entry first (see
+        :mod:`bot.answers.naming`); None when there is no second ranking. For callers that encode it ahead."""
+        if self._vectors is None:
+            return None
+        return self._unnamed(text, self._rank_semantic(self._query(text), text, 1, vector))
+
+    def _unnamed(self, text: str, ranked: list[tuple[Match, Features | SemanticFeatures]]) -> str | None:
+        name = self._names.get(ranked[0][0].entry.entry_id) if ranked else None
+        return without_name(text, name) if name else None
 
     def _explain(
-        self, query: _Query, text: str, k: int, vector: FloatArray | None = None
+        self,
+        query: _Query,
+        text: str,
+        k: int,
+        vector: FloatArray | None = None,
+        unnamed_vector: FloatArray | None = None,
     ) -> list[tuple[Match, Features | SemanticFeatures]]:
-        if self._vectors is not None:
-            return self._rank_semantic(query, text, k, vector)
-        return self._rank_with_features(query, k)
+        if self._vectors is None:
+            return self._rank_with_features(query, k)
+        ranked = self._rank_semantic(query, text, k, vector)
+        unnamed = self._unnamed(text, ranked)
+        if unnamed is None:
+            return ranked
+        again = self._rank_semantic(self._query(unnamed), unnamed, k, unnamed_vector)
+        if not again or not is_general(again[0][0].entry):
+            return ranked
+        # "what is the X CoP?" without the name is "what is the CoP?": unsure, so the directory entry stays
+        return again if again[0][0].confidence >= min(ranked[0][0].confidence, self.min_confidence) else ranked
 
     def _scores(self, bm25: _Indexes, query: _Query) -> tuple[FloatArray, FloatArray]:
         """Combined score of every entry (0 for entries that share no content term with the question), and the
@@ -536,16 +568,21 @@ class FaqIndex:
         )
 
     def answer(
-        self, text: str, *, min_confidence: float | None = None, vector: FloatArray | None = None
+        self,
+        text: str,
+        *,
+        min_confidence: float | None = None,
+        vector: FloatArray | None = None,
+        unnamed_vector: FloatArray | None = None,
     ) -> Answer | Abstain:
-        """The best entry when it is confident enough, otherwise :class:`Abstain` with the reason. ``vector``: as
-        for :meth:`explain`."""
+        """The best entry when it is confident enough, otherwise :class:`Abstain` with the reason. ``vector`` and
+        ``unnamed_vector``: as for :meth:`explain`."""
         if not text or not text.strip():
             return Abstain("empty")
         query = self._query(text)
         if not query.terms and (self._vectors is None or not words(encoded_text(text))):
             return Abstain("no_terms")
-        matches = [match for match, _ in self._explain(query, text, 3, vector)]
+        matches = [match for match, _ in self._explain(query, text, 3, vector, unnamed_vector)]
         if not matches:
             return Abstain("no_match")
         threshold = self.min_confidence if min_confidence is None else min_confidence

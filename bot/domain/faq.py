@@ -406,7 +406,12 @@ class FaqIndexes:
         for a few hundred entries)."""
         if index.semantic and self._questions is not None:
             pending = vector if vector is not None else self._questions.vector(encoded_text(question))
-            return index.answer(question, vector=await pending)
+            encoded = await pending
+            # a question that names a CoP may be ranked again without the name (bot/answers/naming.py): that text
+            # is encoded here too, so that no encoding runs on the event loop
+            unnamed = index.without_cop_name(question, encoded)
+            again = await self._questions.vector(encoded_text(unnamed)) if unnamed is not None else None
+            return index.answer(question, vector=encoded, unnamed_vector=again)
         return index.answer(question)
 
     async def _build(self, entries: list[FaqEntry]) -> FaqIndex:

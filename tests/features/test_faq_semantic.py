@@ -2,7 +2,8 @@
 
 A paraphrase is answered with the vectors on; a question BM25 alone ranks by one shared word ("leave", the
 leave-a-CoP entry) is not guessed, by the vectors or by BM25's own threshold; a question the FAQ does not answer
-still opens a query instead of a guess; a damaged model falls back to BM25."""
+still opens a query instead of a guess; a question naming a CoP gets the general entry unless it is about the CoP
+itself; a damaged model falls back to BM25."""
 
 from __future__ import annotations
 
@@ -101,6 +102,19 @@ async def test_questions_asked_together_are_encoded_together_once_each(
             assert (LUNCH_AND_LEARN in reply) == question.endswith(PARAPHRASE), question
         assert sorted(t for t in encoder.texts if t in questions) == sorted(questions)
         assert max(indexes(bot.services).batch_sizes) > 1
+
+
+async def test_a_question_naming_a_cop_is_answered_by_the_general_entry_encoded_off_the_loop(
+    sqlite_store: SqliteStore, connector: FakeConnector
+) -> None:
+    encoder = CountingEncoder()
+    async with running_bot(sqlite_store, connector=connector, encoder=encoder) as bot:
+        posted = await bot.say(ASKER, "ask who are the leads of the Digital Communications CoP?")
+        assert "2 to 4 Leads" in posted.everything  # leads-role, not "Is there a CoP for digital communications?"
+        assert "Did this help?" in posted.everything
+        assert "who are the leads of the CoP?" in encoder.texts  # the second ranking's text, via the worker thread
+        posted = await bot.say(ASKER, "ask what is the Events Management CoP?")
+        assert "Collette Lux" in posted.everything  # about the CoP itself: its directory entry
 
 
 async def test_damaged_model_falls_back_to_bm25(
