@@ -199,6 +199,11 @@ def submit(title: str, verb: str, data: Mapping[str, Any] | None = None, *, styl
     return action
 
 
+def show_card(title: str, body: Sequence[JSON]) -> JSON:
+    """Action.ShowCard: opens ``body`` under the card in the client, with no request to the bot."""
+    return {"type": "Action.ShowCard", "title": title, "card": {"type": "AdaptiveCard", "body": list(body)}}
+
+
 def open_url(title: str, url: str) -> JSON:
     return {"type": "Action.OpenUrl", "title": title, "url": url}
 

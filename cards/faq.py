@@ -1,5 +1,6 @@
-"""Cards of the FAQ: an answer with "Did this help?", the CoP's FAQ list, the add/import forms, the import
-report and the "which CoP should I ask?" choice."""
+"""Cards of the FAQ: an answer with "Did this help?", a question passed to the leads with the FAQ entries that
+might help meanwhile, the CoP's FAQ list, the add/import forms, the import report and the "which CoP should I
+ask?" choice."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from cards.elements import (
     input_text,
     notice,
     safe,
+    show_card,
     text,
 )
 
 LIST_LIMIT = 60
+RELATED_INTRO = "While you wait, these FAQ entries might help:"
 ERRORS_SHOWN = 20
 
 HELPED_THANKS = "Glad that helped."
@@ -86,8 +89,41 @@ def answered_card(question: str, entry: FaqEntry, cop_name: str, outcome: str) -
     return shown
 
 
-def choose_cop_card(question: str, feedback: FeedbackData, cops: Sequence[tuple[str, str]]) -> Card:
-    """``cops`` are (cop_id, name); the choice arrives as ``target_cop`` and is re-checked server-side."""
+def _related(related: Sequence[tuple[FaqEntry, str]]) -> tuple[list[JSON], list[JSON]]:
+    """The intro line and one "show" button per related entry (``(entry, CoP name)``): the answer opens in the
+    card itself, with no request to the bot."""
+    if not related:
+        return [], []
+    actions = [
+        show_card(
+            safe(entry.question, 80),
+            [
+                text(_answer_text(entry)),
+                text(f"Source: {source_label(entry, cop_name)}", subtle=True, size="small"),
+            ],
+        )
+        for entry, cop_name in related
+    ]
+    return [text(RELATED_INTRO, weight="bolder", spacing="medium")], actions
+
+
+def passed_on_card(message: str, related: Sequence[tuple[FaqEntry, str]]) -> Card:
+    """The question went to the leads (``message`` says so); ``related`` entries ranked below the confidence
+    threshold are offered, clearly as maybes, to read while the leads reply."""
+    intro, actions = _related(related)
+    body = [heading("Passed to the leads"), text(message), *intro]
+    return card(body, actions, summary="Passed to the leads")
+
+
+def choose_cop_card(
+    question: str,
+    feedback: FeedbackData,
+    cops: Sequence[tuple[str, str]],
+    related: Sequence[tuple[FaqEntry, str]] = (),
+) -> Card:
+    """``cops`` are (cop_id, name); the choice arrives as ``target_cop`` and is re-checked server-side. ``related``:
+    as for :func:`passed_on_card`."""
+    intro, shown = _related(related)
     body = [
         heading("Which CoP should I ask?"),
         text(
@@ -98,7 +134,9 @@ def choose_cop_card(question: str, feedback: FeedbackData, cops: Sequence[tuple[
             "target_cop", label="CoP", choices=[(safe(name, 100), cop_id) for cop_id, name in cops], required=True
         ),
     ]
-    return card(body, [execute("Ask this CoP", "faq.pick_cop", feedback.as_data())], summary="Which CoP should I ask?")
+    body.extend(intro)
+    actions = [execute("Ask this CoP", "faq.pick_cop", feedback.as_data()), *shown]
+    return card(body, actions, summary="Which CoP should I ask?")
 
 
 def faq_list_card(cop_id: str, cop_name: str, entries: Sequence[FaqEntry], programme_count: int) -> Card:
@@ -241,6 +279,12 @@ def examples() -> Iterable[tuple[str, Card]]:
             "Who runs the [data] CoP?", feedback, [("19:a@thread.tacv2", "Data"), ("19:b@thread.tacv2", "Comms")]
         ),
     )
+    yield (
+        "choose-cop-related",
+        choose_cop_card("how do i sign up??", feedback, [("19:a@thread.tacv2", "Data")], [(programme, "Programme")]),
+    )
+    message = "I don't have a confident answer to that, so I've passed it to the leads of **Data**."
+    yield "passed-on", passed_on_card(message, [(programme, "Programme"), (own, "Data & Insight")])
     yield "list", faq_list_card("19:t@thread.tacv2", "Data & Insight", [own], 50)
     yield "list-empty", faq_list_card("19:t@thread.tacv2", "Data & Insight", [], 50)
     yield "form", faq_form_card("19:t@thread.tacv2", "Data", errors=["the answer is missing"], question="Q?")

@@ -8,6 +8,7 @@ itself; a damaged model falls back to BM25."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from bot.answers.encoder import LazyEncoder
 from bot.answers.ranker import DEFAULT_CALIBRATION, FloatArray
 from bot.domain.queries import QueryRepo
 from bot.features.faq import indexes
+from cards.faq import RELATED_INTRO
 from storage.sqlite import SqliteStore
 from tests.answers.model import encoder_for_tests
 from tests.features.faq_setup import ASKER, TEAM, make_cop
@@ -71,6 +73,32 @@ async def test_unanswerable_question_opens_a_query_not_a_guess(semantic_bot: Bot
     assert "Did this help?" not in posted.everything
     [query] = await QueryRepo(semantic_bot.services.store).of_cop(TEAM.id)
     assert query.text == UNANSWERABLE
+
+
+async def test_an_unsure_question_is_passed_on_with_the_entries_that_might_help(semantic_bot: BotUnderTest) -> None:
+    await make_cop(semantic_bot)
+    question = "what's the time commitment if I go core and also lead"  # two entries fit, neither surely
+    posted = await semantic_bot.say_in(ASKER, TEAM, f"ask {question}")
+    assert "Did this help?" not in posted.everything
+    card = posted.card
+    assert card is not None
+    assert "I've passed it to the leads of **Data & Insight**" in json.dumps(card)
+    assert RELATED_INTRO in json.dumps(card)
+    offered = [a for a in card["actions"] if a["type"] == "Action.ShowCard"]
+    assert [a["title"] for a in offered][:2] == [
+        "How much time does being in a CoP take?",
+        "What is expected of a core member?",
+    ]
+    assert "Source: Programme FAQ" in json.dumps(offered[0]["card"])
+    [query] = await QueryRepo(semantic_bot.services.store).of_cop(TEAM.id)
+    assert query.text == question
+
+
+async def test_nothing_is_offered_when_nothing_comes_close(semantic_bot: BotUnderTest) -> None:
+    await make_cop(semantic_bot)
+    posted = await semantic_bot.say_in(ASKER, TEAM, f"ask {UNANSWERABLE}")
+    assert RELATED_INTRO not in posted.everything
+    assert "Action.ShowCard" not in posted.everything
 
 
 class CountingEncoder:
