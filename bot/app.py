@@ -20,6 +20,7 @@ from bot.config import Settings, SettingsError
 from bot.domain.cops import CopCache
 from bot.features import build_router
 from bot.features.events import settle as settle_event_updates
+from bot.features.faq import close_indexes
 from bot.links import Links
 from bot.outbox import DeliveryPolicy, Outbox
 from bot.privacy import PrivacyRegistry
@@ -247,8 +248,9 @@ def create_app(
     app[SERVICES] = services
     app[GATEWAY] = gateway
     startup: list[Hook] = [start_scheduler]  # a no-op unless settings.scheduler_enabled
-    # cleanup runs in reverse: stop the scheduler first, then let pending announcement updates finish
-    cleanup: list[Hook] = [settle_event_updates, stop_scheduler]
+    # cleanup runs in reverse: stop the scheduler first, then let pending announcement updates finish, then stop
+    # the FAQ's encoder thread
+    cleanup: list[Hook] = [close_indexes, settle_event_updates, stop_scheduler]
     app[STARTUP_HOOKS] = startup
     app[CLEANUP_HOOKS] = cleanup
     owns_store = store is None

@@ -371,6 +371,15 @@ class FaqIndexes:
         self._programme_ready = False
         self._lock = asyncio.Lock()
 
+    async def close(self) -> None:
+        """Stop: builds under way are cancelled and the encoder's thread is let go (a batch it holds finishes
+        in the background; nothing is written). Called when the app stops."""
+        building = list(self._building.values())
+        for pending in building:
+            pending.cancel()
+        await asyncio.gather(*building, return_exceptions=True)
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
     @property
     def batch_sizes(self) -> list[int]:
         """How many questions each of the last encode calls held (diagnostics; tests)."""

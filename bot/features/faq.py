@@ -100,6 +100,13 @@ def indexes(services: Services) -> FaqIndexes:
     return cache
 
 
+async def close_indexes(services: Services) -> None:
+    """Cleanup hook (bot/app.py): stop the FAQ's index builds and its encoder thread."""
+    cache = services.extras.pop(EXTRAS_KEY, None)
+    if isinstance(cache, FaqIndexes):
+        await cache.close()
+
+
 def question_hash(question: str) -> str:
     return hashlib.sha256(question.encode("utf-8")).hexdigest()[:20]
 

@@ -151,3 +151,23 @@ async def test_a_cancelled_question_leaves_the_build_to_the_others_and_a_failed_
     assert all(isinstance(r, RuntimeError) for r in results)
     monkeypatch.undo()
     assert has_entry(await indexes.for_cop(COP, NOW), QUESTION)
+
+
+async def test_closing_cancels_a_build_under_way(store: CountingStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    indexes = FaqIndexes(store, clock=Ticks())
+    await indexes.ensure_programme(NOW)
+    started, never = asyncio.Event(), asyncio.Event()
+
+    async def slow_entries(scope: str) -> list[object]:
+        started.set()
+        await never.wait()  # storage that does not answer
+        return []
+
+    monkeypatch.setattr(indexes.repo, "entries", slow_entries)
+    question = asyncio.ensure_future(indexes.for_cop(None, NOW))
+    await started.wait()
+    await indexes.close()
+    with pytest.raises(asyncio.CancelledError):
+        await question
+    with pytest.raises(RuntimeError):  # the encoder's thread is gone
+        await indexes.off_loop(len, "x")

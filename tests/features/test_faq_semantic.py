@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -143,6 +144,18 @@ async def test_a_question_naming_a_cop_is_answered_by_the_general_entry_encoded_
         assert "who are the leads of the CoP?" in encoder.texts  # the second ranking's text, via the worker thread
         posted = await bot.say(ASKER, "ask what is the Events Management CoP?")
         assert "Collette Lux" in posted.everything  # about the CoP itself: its directory entry
+
+
+async def test_stopping_the_app_stops_the_encoder_thread(sqlite_store: SqliteStore, connector: FakeConnector) -> None:
+    async with running_bot(sqlite_store, connector=connector, encoder=encoder_for_tests()) as bot:
+        await bot.say(ASKER, "ask how do I join a CoP?")
+        workers = [t for t in threading.enumerate() if t.name.startswith("faq-encoder")]
+        assert workers
+    for _ in range(100):
+        if not any(t.is_alive() for t in workers):
+            break
+        await asyncio.sleep(0.02)
+    assert not any(t.is_alive() for t in workers)
 
 
 async def test_damaged_model_falls_back_to_bm25(
