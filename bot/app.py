@@ -16,7 +16,7 @@ from bot.answers.prebuilt import FILE_NAME as PREBUILT_VECTORS
 from bot.answers.prebuilt import PrebuiltEncoder
 from bot.answers.ranker import Encoder
 from bot.clock import Clock, SystemClock
-from bot.config import Settings, SettingsError
+from bot.config import Settings, SettingsError, terms_notice
 from bot.domain.cops import CopCache
 from bot.features import build_router
 from bot.features.events import settle as settle_event_updates
@@ -262,6 +262,9 @@ def create_app(
                 settings.host,
                 settings.port,
             )
+        notice = terms_notice(settings.terms, clock.now().astimezone(settings.tz).date())
+        if notice is not None:
+            log.warning("%s", notice)
         for hook in app[STARTUP_HOOKS]:
             await hook(services)
 

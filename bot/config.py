@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -72,6 +72,28 @@ DEFAULT_TERMS: tuple[Term, ...] = (
     (date(2027, 1, 11), date(2027, 3, 26)),
     (date(2027, 4, 26), date(2027, 6, 11)),
 )
+
+
+TERMS_NOTICE_DAYS = 60
+
+
+def terms_notice(terms: Sequence[Term], today: date) -> str | None:
+    """What to warn about at start when the configured terms run out within :data:`TERMS_NOTICE_DAYS` (or have):
+    the governance check "no core meeting this term" needs the coming terms' dates. None when all is well."""
+    if not terms:
+        return "COPBOT_TERMS holds no terms: the governance check for a core meeting each term is off"
+    last = max(term[1] for term in terms)
+    if today > last:
+        return (
+            f"the last term in COPBOT_TERMS ended on {last.isoformat()}: the governance check for a core meeting each "
+            "term is off until COPBOT_TERMS holds the coming terms' dates"
+        )
+    if (last - today).days <= TERMS_NOTICE_DAYS:
+        return (
+            f"the last term in COPBOT_TERMS ends on {last.isoformat()}: add the coming terms' dates before then, or "
+            "the governance check for a core meeting each term stops"
+        )
+    return None
 
 
 def parse_terms(name: str, value: str) -> tuple[Term, ...]:

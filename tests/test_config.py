@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from bot.config import Settings, SettingsError
+from bot.config import DEFAULT_TERMS, Settings, SettingsError, terms_notice
 
 
 def test_defaults_are_the_embedded_local_setup() -> None:
@@ -59,3 +60,17 @@ def test_model_dir_comes_from_the_environment() -> None:
     assert Settings.from_env({"COPBOT_MODEL_DIR": " /opt/models/minilm "}).model_dir == Path("/opt/models/minilm")
     assert Settings.from_env({"COPBOT_MODEL_DIR": ""}).model_dir == Path("var/models/all-MiniLM-L6-v2")
     assert Settings.from_env({"COPBOT_MODEL_DIR": "off"}).model_dir is None
+
+
+def test_terms_that_run_out_are_warned_about() -> None:
+    terms = ((date(2026, 9, 28), date(2026, 12, 11)), (date(2027, 1, 11), date(2027, 3, 26)))
+    assert terms_notice(terms, date(2026, 11, 23)) is None  # four months left
+    soon = terms_notice(terms, date(2027, 2, 1))
+    assert soon is not None
+    assert "ends on 2027-03-26" in soon
+    ended = terms_notice(terms, date(2027, 4, 1))
+    assert ended is not None
+    assert "ended on 2027-03-26" in ended
+    assert "is off" in ended
+    assert terms_notice((), date(2026, 11, 23)) is not None
+    assert terms_notice(DEFAULT_TERMS, date(2026, 11, 23)) is None

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import logging
+from datetime import date, timedelta
+
+import pytest
 
 from bot.clock import FakeClock
 from bot.router import Turn
 from storage.base import Unavailable
+from storage.sqlite import SqliteStore
 from tests.kit.activities import team, user
-from tests.kit.harness import BotUnderTest
+from tests.kit.harness import BotUnderTest, running_bot, test_settings
 
 ALICE = user(1, "Alice Adams")
 TEAM = team(1, "Data and Insight")
@@ -241,3 +245,18 @@ def test_mentions_are_removed_and_line_breaks_kept() -> None:
     assert request.place.team_id == TEAM.id
     assert request.place.kind == "channel"
     assert request.conversation_reference["conversation"]["tenantID"] == "tenant-1"
+
+
+async def test_start_warns_when_the_configured_terms_run_out(
+    sqlite_store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    ending = ((date(2026, 9, 28), date(2026, 12, 11)),)  # the harness's clock says 23 November 2026
+    with caplog.at_level(logging.WARNING, logger="bot.app"):
+        async with running_bot(sqlite_store, settings=test_settings(terms=ending)):
+            pass
+    assert "the last term in COPBOT_TERMS ends on 2026-12-11" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bot.app"):
+        async with running_bot(sqlite_store):
+            pass
+    assert "COPBOT_TERMS" not in caplog.text
