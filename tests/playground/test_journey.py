@@ -2,8 +2,10 @@
 Playwright with Debian's Chromium) talking to the real bot process, both started as `make playground` starts them.
 
 Install in the team → @CoP Bot join in General → "Join as core" → `me` in personal chat shows core → a seed
-question is answered from the programme FAQ → "Yes, thanks" is acknowledged. Skipped only when Chromium is not
-installed (`make test` installs it with apt-get when it can)."""
+question is answered from the programme FAQ → "Yes, thanks" is acknowledged. And: the installer (the CoP's first
+lead) creates an event with `event new` and its form → the announcement arrives in the channel through the outbox →
+"Going" changes its counts. Skipped only when Chromium is not installed (`make test` installs it with apt-get when it
+can)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,6 +36,7 @@ CHROMIUM_FLAGS = [
     "--disable-dev-shm-usage",
 ]
 QUESTION = "can I be a core member of two communities?"
+EVENT_TITLE = "Lunch and learn: dashboards"
 STEP_TIMEOUT_MS = 15_000
 
 pytestmark = pytest.mark.skipif(
@@ -135,3 +139,43 @@ async def test_install_join_core_me_and_ask_in_the_playground(page: Page, playgr
     if wanted:
         shutil.copyfile(tmp_path / "answer.png", wanted)
     assert time.monotonic() - started < 90
+
+
+async def test_lead_creates_an_event_and_answers_going_in_the_playground(
+    page: Page, playground: Running, tmp_path: Path
+) -> None:
+    p = page
+    team = load_tenant()["team"]["name"]
+    await expect(p.get_by_text("Hello! I'm CoP Bot.").first).to_be_visible()
+    await p.get_by_text("General", exact=True).click()
+    await expect(p.locator(".ac-adaptiveCard", has_text=f"Set up {team}")).to_be_visible()
+
+    # The installer leads the new CoP: `event new` in the channel opens the form.
+    await type_in_composer(p, "@CoP")
+    await p.get_by_role("menuitem", name="CoP Bot").click()
+    await p.keyboard.type(" event new")
+    await p.get_by_role("button", name="Post", exact=True).click()
+    form = p.locator(".ac-adaptiveCard", has_text="New event")
+    await expect(form).to_be_visible()
+    await form.get_by_label("Title").fill(EVENT_TITLE)
+    await form.get_by_label("Date").fill((datetime.now(UTC).date() + timedelta(days=14)).isoformat())
+    await form.get_by_label("Starts").fill("12:30")
+    await form.get_by_label("Ends").fill("13:30")
+    await form.get_by_label("Place (room, building)").fill("Room 101")
+    await form.get_by_role("button", name="Create and announce").click()
+    await expect(p.locator(".ac-adaptiveCard", has_text="Event created")).to_be_visible()
+    await p.screenshot(path=str(tmp_path / "event-created.png"))
+
+    # The announcement reaches the channel through the outbox; "Going" answers and the card's counts change.
+    announcement = p.locator(".ac-adaptiveCard", has_text=EVENT_TITLE).filter(has=p.get_by_role("button", name="Going"))
+    await expect(announcement.first).to_be_visible(timeout=30_000)
+    await announcement.first.get_by_role("button", name="Going").click()
+    # the shared card is updated in place with the count (in Teams each viewer's own answer, "You're going.", is
+    # then refreshed into it by Universal Actions; the Playground showed the shared card only)
+    await expect(announcement.first).to_contain_text("1 going · 0 maybe · 0 can't go")
+    await p.screenshot(path=str(tmp_path / "rsvp.png"))
+
+    assert playground.bot_log is not None
+    log = playground.bot_log.read_text(encoding="utf-8")
+    assert " ERROR " not in log, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
