@@ -453,10 +453,6 @@ class FaqIndexes:
             index = cached[1]
         else:
             index = await self._load_once(cop_id, key, now)
-            self._cache[scope] = (key, index)
-            self._cache.move_to_end(scope)
-            while len(self._cache) > MAX_INDEXES:
-                self._cache.popitem(last=False)
         self._checked.put(scope, index, generation)
         return index
 
@@ -468,16 +464,24 @@ class FaqIndexes:
         slot = (cop_id or "", key)
         pending = self._building.get(slot)
         if pending is None:
-            pending = self._building[slot] = asyncio.ensure_future(self._load(cop_id, now))
+            pending = self._building[slot] = asyncio.ensure_future(self._load(cop_id, key, now))
             pending.add_done_callback(lambda _: self._building.pop(slot, None))  # only this build holds the slot
             pending.add_done_callback(_consume)
         return await asyncio.shield(pending)
 
-    async def _load(self, cop_id: str | None, now: datetime) -> FaqIndex:
+    async def _load(self, cop_id: str | None, key: tuple[str, str], now: datetime) -> FaqIndex:
+        """Build the index and cache it, in the step that ends the build: a question that comes back from its own
+        revision reads after that finds it in the cache, one that came back before finds the build."""
         own = await self.repo.entries(cop_id) if cop_id else []
         if cop_id and not own:
-            return await self.for_cop(None, now)  # ranks the programme's entries alone: share that index
-        entries = await self.repo.entries(PROGRAMME_SCOPE) + own
-        index = await self._build(entries)
-        log.info("faq index built cop_id=%s entries=%d", cop_id or "-", len(entries))
+            index = await self.for_cop(None, now)  # ranks the programme's entries alone: share that index
+        else:
+            entries = await self.repo.entries(PROGRAMME_SCOPE) + own
+            index = await self._build(entries)
+            log.info("faq index built cop_id=%s entries=%d", cop_id or "-", len(entries))
+        scope = cop_id or ""
+        self._cache[scope] = (key, index)
+        self._cache.move_to_end(scope)
+        while len(self._cache) > MAX_INDEXES:
+            self._cache.popitem(last=False)
         return index

@@ -5,6 +5,7 @@ programme's index, and only the most recently used indexes are kept. A burst of 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,6 +124,17 @@ async def test_a_burst_of_questions_on_a_cold_index_builds_it_once(
     monkeypatch.setattr(ranker.FaqIndex, "build", staticmethod(counted))
     indexes = FaqIndexes(store, clock=Ticks())
     await indexes.repo.add(COP, [Draft(QUESTION, "In the Files tab.")], "lead", NOW)
+    read = indexes.repo.revision
+    jitter = random.Random(5)
+
+    async def slow_revision(scope: str) -> str:
+        # storage answers in 0-40 ms, so questions come back from their reads before, during and just after a
+        # build (CI once saw a third build: a read that ended while a build ran resumed its question after the
+        # build had ended but before the index was cached, so the index is now cached inside the build)
+        await asyncio.sleep(jitter.random() * 0.04)
+        return await read(scope)  # last, so some reads finish (on the store's thread) while a build runs
+
+    monkeypatch.setattr(indexes.repo, "revision", slow_revision)
     cops = [COP, None, "19:no-entries@thread.tacv2"]
     got = await asyncio.gather(*(indexes.for_cop(cops[n % 3], NOW) for n in range(60)))
     assert len(builds) == 2  # the CoP's own index and the programme's, which the CoP without entries shares
