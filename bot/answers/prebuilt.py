@@ -99,21 +99,16 @@ class PrebuiltEncoder:
                     log.info("read %d FAQ vectors from %s", len(known), self._path)
             except FileNotFoundError:
                 log.info("no %s (run `make model`): the FAQ's vectors are encoded on the first question", self._path)
-            except (
-                OSError,
-                ValueError,
-                KeyError,
-                zipfile.BadZipFile,
-            ) as error:  # JSON, Unicode: ValueError
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:  # bad JSON or UTF-8: ValueError
                 log.warning("ignoring %s: %s", self._path, error)
             self._known = known
             return known
 
     def encode(self, texts: Sequence[str]) -> FloatArray:
-        known = self._known if self._known is not None else self._load()
-        missing = list(dict.fromkeys(t for t in texts if t not in known))
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        known = self._known if self._known is not None else self._load()
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
         if not missing:
             return np.stack([known[t] for t in texts])
         fresh = dict(zip(missing, np.asarray(self._inner.encode(missing), dtype=np.float32), strict=True))
