@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from bot.answers.faq import load_programme_faq
 from bot.answers.prebuilt import FILE_NAME, PROBE, PrebuiltEncoder, main, write
 from bot.answers.ranker import DEFAULT_CALIBRATION, Encoder, FaqIndex, FloatArray, index_texts
 from storage.sqlite import SqliteStore
-from tests.answers.model import model_dir
+from tests.answers.model import REPO, model_dir
 from tests.features.faq_setup import ASKER
 from tests.kit.connector import FakeConnector
 from tests.kit.harness import running_bot, test_settings
@@ -152,3 +155,30 @@ async def test_the_first_question_after_a_start_encodes_the_probe_and_itself(
         posted = await bot.say(ASKER, "ask are there lunchtime talks I can go to")
         assert "around 200 Lunch and Learns since 2017" in posted.everything
         assert encoder.known == len(set(programme_texts()))
+
+
+def test_the_command_make_and_docker_run_writes_a_file_the_bot_uses(tmp_path: Path) -> None:
+    """``python -m bot.answers.prebuilt DIR``, as the Makefile and the Dockerfile run it (after fetching the model
+    and writing its graph), on a directory holding the fetched model's files."""
+    for name in ("config.json", "tokenizer.json", "model.safetensors", "manifest.json", "encoder.onnx"):
+        (tmp_path / name).symlink_to(model_dir().resolve() / name)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.answers.prebuilt", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {len(set(programme_texts()))} FAQ vectors" in done.stdout
+    inner = Counting(LazyEncoder(tmp_path))
+    PrebuiltEncoder(inner, tmp_path / FILE_NAME).encode(programme_texts()[:20])
+    assert inner.texts == [PROBE]
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "$(BIN)/python -m bot.answers.prebuilt $(MODEL_DIR)" in makefile
+    assert re.search(r"^model: .*programme_vectors\.npz", makefile, re.M)
+    dockerfile = (REPO / "deployment" / "Dockerfile").read_text(encoding="utf-8")
+    steps = ("deployment.fetch_model", "bot.answers.bert_graph", "bot.answers.prebuilt")
+    at = [dockerfile.index(f'python -m {step} "$COPBOT_MODEL_DIR"') for step in steps]
+    assert at == sorted(at)  # fetched, then the graph, then the vectors
