@@ -116,16 +116,17 @@ class PrebuiltEncoder:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.answers.prebuilt", description=__doc__.split("\n\n")[0])
+    """``python -m bot.answers.prebuilt MODEL_DIR``: write MODEL_DIR/programme_vectors.npz (``make model`` runs it)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("model_dir", type=Path, help="the model directory (COPBOT_MODEL_DIR)")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        encoder = SentenceEncoder.load(args.model_dir)
-    except EncoderUnavailable as error:
-        print(f"cannot load the model: {error}", file=sys.stderr)
+        count = write(args.model_dir, SentenceEncoder.load(args.model_dir))
+    except (EncoderUnavailable, OSError) as error:
+        log.error("%s", error)
         return 1
-    count = write(args.model_dir, encoder)
-    print(f"wrote {count} FAQ vectors to {args.model_dir / FILE_NAME}")
+    log.info("wrote %d FAQ vectors to %s", count, args.model_dir / FILE_NAME)
     return 0
 
 

@@ -171,7 +171,7 @@ def test_the_command_make_and_docker_run_writes_a_file_the_bot_uses(tmp_path: Pa
         cwd=REPO,
     )
     assert done.returncode == 0, done.stderr
-    assert f"wrote {len(set(programme_texts()))} FAQ vectors" in done.stdout
+    assert f"wrote {len(set(programme_texts()))} FAQ vectors" in done.stderr  # logged, as bert_graph logs
     inner = Counting(LazyEncoder(tmp_path))
     PrebuiltEncoder(inner, tmp_path / FILE_NAME).encode(programme_texts()[:20])
     assert inner.texts == [PROBE]
