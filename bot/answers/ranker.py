@@ -298,6 +298,7 @@ class FaqIndex:
         self._entries = entries
         self._calibration = calibration
         self._names = {entries[i].entry_id: name for i, name in directory_names(entries).items()}
+        self._name_words = frozenset().union(*self._names.values())
         c = calibration
         n = len(entries)
         phrasing_docs: list[list[str]] = []
@@ -447,8 +448,8 @@ class FaqIndex:
     def without_cop_name(self, text: str, vector: FloatArray | None = None) -> str | None:
         """The question ranked a second time, without the CoP name that put a directory entry first (see
         :mod:`bot.answers.naming`); None when there is no second ranking. For callers that encode it ahead."""
-        if self._vectors is None:
-            return None
+        if self._vectors is None or self._name_words.isdisjoint(words(text)):
+            return None  # most questions name no CoP: no ranking needed to know there is no second one
         return self._unnamed(text, self._rank_semantic(self._query(text), text, 1, vector))
 
     def _unnamed(self, text: str, ranked: list[tuple[Match, Features | SemanticFeatures]]) -> str | None:
