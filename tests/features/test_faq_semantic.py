@@ -22,7 +22,7 @@ from bot.features.faq import indexes
 from cards.faq import RELATED_INTRO
 from storage.sqlite import SqliteStore
 from tests.answers.model import encoder_for_tests
-from tests.features.faq_setup import ASKER, TEAM, make_cop
+from tests.features.faq_setup import ASKER, TEAM, TEAM_B, make_cop
 from tests.kit.activities import user
 from tests.kit.connector import FakeConnector
 from tests.kit.harness import BotUnderTest, running_bot
@@ -92,6 +92,23 @@ async def test_an_unsure_question_is_passed_on_with_the_entries_that_might_help(
     ]
     assert "Source: Programme FAQ" in json.dumps(offered[0]["card"])
     [query] = await QueryRepo(semantic_bot.services.store).of_cop(TEAM.id)
+    assert query.text == question
+
+
+async def test_asking_which_cop_also_offers_the_entries_that_might_help(semantic_bot: BotUnderTest) -> None:
+    await make_cop(semantic_bot, TEAM)
+    await make_cop(semantic_bot, TEAM_B)  # the asker is in both, so in personal chat the bot asks which CoP
+    question = "what's the time commitment if I go core and also lead"
+    posted = await semantic_bot.say(ASKER, question)
+    card = posted.card
+    assert card is not None
+    assert "Which CoP should I ask?" in json.dumps(card)
+    assert RELATED_INTRO in json.dumps(card)
+    offered = [a["title"] for a in card["actions"] if a["type"] == "Action.ShowCard"]
+    assert offered[0] == "How much time does being in a CoP take?"
+    picked = await semantic_bot.press(ASKER, card, "Ask this CoP", {"target_cop": TEAM_B.id})
+    assert "Passed to the leads" in json.dumps(picked.body)
+    [query] = await QueryRepo(semantic_bot.services.store).of_cop(TEAM_B.id)
     assert query.text == question
 
 
