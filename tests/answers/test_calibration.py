@@ -9,7 +9,7 @@ ranker. ``holdout`` to ``holdout-6`` were each written by someone who saw neithe
 FAQ's alternatives, and were first scored in aggregate as unseen questions. Since session 4 the semantic confidence
 model is fitted on all of them (``python -m tests.answers.fit_confidence``, threshold by leave-one-split-out
 cross-validation), because a model fitted only on questions in the FAQ's own style did not transfer to other
-writers. ``holdout-7`` to ``holdout-11``, each written after the model was frozen, are never fitted on: holdout-7
+writers. ``holdout-7`` to ``holdout-12``, each written after the model was frozen, are never fitted on: holdout-7
 was scored once with the model fitted on three splits and once with the model fitted on eight (float32 vectors),
 then once more after the int8 encoder and its refit (session 5); holdout-8 and holdout-9 were written after that
 refit and scored once each. In session 6 the FAQ's alternatives were doubled (decided on cross-validation alone);
@@ -20,12 +20,13 @@ new wrong <= old + 1 question): old 64.5 / 5.2, top-1 91 %; new 65.8 / 5.2, top-
 that (the directory entry stays when the question without the name is unsure: "what is the X CoP?", a kind of
 question no split had, had turned into an abstention), decided on those probes and cross-validation; holdout-11
 was then scored a second time (same figures) and splits 7-10 again (their session-6 figures: 70.9 / 8.1,
-58.8 / 7.0, 75.6 / 3.1, 75.6 / 3.1).
+58.8 / 7.0, 75.6 / 3.1, 75.6 / 3.1). holdout-12 (session 8: formal academics, phone typing, people asking for
+others, people addressing the bot) was written with no change pending and scored once, to measure again.
 
 The issue's targets (>= 90 % of answerable questions answered rightly with confidence, <= 3 % of all questions
 answered wrongly with confidence) are met for wrong answers in cross-validation (3.0 % over 700 questions), not on
-the unseen splits (27 of 491, 5.5 %; 26 before session 7); right answers reach 90 % only on the FAQ-style splits
-(278 of 391, 71 %, on the unseen ones; 270 before). Figures when the floors were set (answered right / wrong with
+the unseen splits (33 of 596, 5.5 %); right answers reach 90 % only on the FAQ-style splits (319 of 473, 67 %, on
+the unseen ones; top-1 90 %). Figures when the floors were set (answered right / wrong with
 confidence; "held out" = the split scored by a model fitted on the others; top-1 = the best-ranked entry is right,
 confident or not):
 
@@ -45,6 +46,7 @@ holdout-8      48.8 / 6.0       60.0 / 7.0 (never fitted on)                 88 
 holdout-9      61.5 / 3.1       75.6 / 5.1 (never fitted on)                 91 %
 holdout-10     71.8 / 3.1       79.5 / 3.1 (never fitted on)                 92 %
 holdout-11     55.3 / 4.2       65.8 / 5.2 (never fitted on)                 93 %
+holdout-12     28.0 / 1.9       50.0 / 5.7 (never fitted on)                 88 %
 =============  ===============  ===========================================  ======
 
 (*) tuned on. Without the model, BM25 is held to a high threshold (few confident mistakes, many abstentions); the
@@ -97,6 +99,7 @@ SEMANTIC_FLOORS = {
     "holdout-9": (0.73, 0.06),
     "holdout-10": (0.77, 0.04),
     "holdout-11": (0.63, 0.06),
+    "holdout-12": (0.48, 0.07),
 }
 # Each fitting split scored by the model fitted on the others (cross-validation), at the production threshold.
 HELD_OUT_FLOORS = {
