@@ -10,6 +10,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from bot.domain.cop_names import cops_named
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import TIERS, CoreElsewhere, MembershipRepo, PersonState, Tier
 from bot.domain.roles import COP_KEY, PERSON_KEY
@@ -95,7 +96,10 @@ def choice_of(cop: Cop) -> CopChoice:
 # -- the feature -------------------------------------------------------------------------------------------
 def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     @router.command(
-        "join", help="Join this CoP (or choose one) as a core or wider member", places=("personal", "channel")
+        "join",
+        help="Join this CoP (or choose one) as a core or wider member",
+        usage="[CoP name, part of it or its initials]",
+        places=("personal", "channel"),
     )
     async def join(turn: Turn) -> None:
         if turn.request.place.team_id is not None:
@@ -115,17 +119,15 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             return
         state = await person_state(turn) if turn.request.person.aad_id else None
         profile = state.profile if state else None
-        wanted = turn.args.strip().lower()
-        named = [c for c in cops if wanted and wanted == c.name.lower()] or [
-            c for c in cops if wanted and wanted in c.name.lower()
-        ]
+        named = cops_named(turn.args[:200], cops)
         if len(named) == 1:
             current = state.memberships.get(named[0].cop_id) if state else None
             await turn.respond.reply(
                 join_card(choice_of(named[0]), profile, prefill=True, current=current[0].tier if current else None)
             )
             return
-        choices = sorted((choice_of(c) for c in cops), key=lambda c: c.name.lower())
+        # several CoPs fit the words ("join communications"): offer those; none fit: offer all
+        choices = sorted((choice_of(c) for c in named or cops), key=lambda c: c.name.lower())
         await turn.respond.reply(join_card(None, profile, prefill=True, choices=choices))
 
     @router.action("membership.start")

@@ -17,6 +17,7 @@ BOB = user(2, "Bob Brown")
 CAROL = user(3, "Carol Clark")
 DATA = team(1, "Data and Insight")
 COMMS = team(2, "Internal Communications")
+DIGITAL = team(3, "Digital Communications")
 
 
 # -- install, setup, removal -----------------------------------------------------------------------------
@@ -241,6 +242,24 @@ async def test_join_by_name_in_personal_chat_prefills_my_profile(bot: BotUnderTe
     posted = await bot.press(BOB, shown.card, "Join as core")
     assert "core member** of Data and Insight" in answer(posted)
     assert (await state(bot, BOB)).core_cop_id == DATA.id
+
+
+async def test_join_finds_a_cop_by_initials_or_part_of_its_name(bot: BotUnderTest) -> None:
+    await install(bot, ALICE, DATA)
+    await install(bot, ALICE, COMMS)
+    await install(bot, ALICE, DIGITAL)
+    shown = await bot.say(BOB, "join D&I")
+    assert "Join Data and Insight" in shown.everything
+    posted = await bot.press(BOB, shown.card, "Join as wider", PROFILE)
+    assert "wider member** of Data and Insight" in answer(posted)
+    # two CoPs fit: the choice offers those two only
+    both = await bot.say(BOB, "join communications")
+    choice = next(e for e in both.card["body"] if e.get("id") == "choose_cop")  # type: ignore[index]
+    assert sorted(c["value"] for c in choice["choices"]) == sorted([COMMS.id, DIGITAL.id])
+    # none fits: all of them
+    none = await bot.say(BOB, "join finance")
+    choice = next(e for e in none.card["body"] if e.get("id") == "choose_cop")  # type: ignore[index]
+    assert sorted(c["value"] for c in choice["choices"]) == sorted([DATA.id, COMMS.id, DIGITAL.id])
 
 
 async def test_core_elsewhere_offers_switch_and_switch_demotes_the_other(bot: BotUnderTest) -> None:

@@ -1,0 +1,57 @@
+"""Finding a CoP from the words someone typed after a command: ``join data & insight``, ``join the PPM CoP``.
+
+Staff rarely type a CoP's name exactly as a lead set it up. Both sides are compared as words: lower case, "&" read
+as "and", punctuation dropped, and the words every CoP name could carry ("CoP", "community of practice", "the")
+left out. A query matches a CoP when its words are the name's words, when they appear in the name in that order
+("insight", "programme management"), or when the query is the name's initials ("D&I", "PPM", "WP", "IC"). More
+than one match, or none, is for the caller to resolve (the join card then offers the list).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from bot.domain.cops import Cop
+
+_WORD = re.compile(r"[^\W_]+")
+# words any CoP's name may carry, or a query may add around the name
+_FILLER = frozenset({"the", "a", "cop", "cops", "community", "communities", "of", "practice", "practise"})
+_NOT_INITIALLED = frozenset({"and", "for", "in", "on", "to"})  # "Data and Insight" is D&I, not DAI
+
+
+def name_words(text: str) -> tuple[str, ...]:
+    """The words of a CoP name or of a query, as they are compared."""
+    return tuple(w for w in _WORD.findall(text.lower().replace("&", " and ")) if w not in _FILLER)
+
+
+def initials(name: str) -> str:
+    """'Project and Programme Management' -> 'ppm'."""
+    return "".join(w[0] for w in name_words(name) if w not in _NOT_INITIALLED)
+
+
+def _contains(name: tuple[str, ...], query: tuple[str, ...]) -> bool:
+    return any(name[i : i + len(query)] == query for i in range(len(name) - len(query) + 1))
+
+
+def _compact(query: str) -> str:
+    """The query's letters when it could be initials ("D&I", "d & i", "ppm"), else ''."""
+    letters = [w for w in _WORD.findall(query.lower()) if w not in _FILLER or len(w) == 1]  # "A&I": "a" counts
+    joined = "".join(letters)
+    return joined if 2 <= len(joined) <= 5 and (len(letters) == 1 or all(len(w) == 1 for w in letters)) else ""
+
+
+def cops_named(query: str, cops: Sequence[Cop]) -> list[Cop]:
+    """The CoPs the query names: the exact ones when any are exact, else those whose name holds the query's words in
+    that order, else those whose initials the query is."""
+    wanted = name_words(query)
+    if not wanted:
+        return []
+    exact = [cop for cop in cops if name_words(cop.name) == wanted]
+    if exact:
+        return exact
+    within = [cop for cop in cops if _contains(name_words(cop.name), wanted)]
+    if within:
+        return within
+    compact = _compact(query)
+    return [cop for cop in cops if compact and initials(cop.name) == compact]
