@@ -45,6 +45,7 @@ from bot.answers.text import (
     tokenize,
     words,
 )
+from bot.answers.whitening import whiten, whitening
 
 __all__ = [
     "DEFAULT_CALIBRATION",
@@ -115,12 +116,16 @@ class Calibration:
     # Ranking: fused = semantic_weight * cosine + (1 - semantic_weight) * bm25 / (bm25 + lexical_saturation),
     # the cosine being the best of the entry's phrasings (question and alternatives).
     semantic_weight: float = 0.7
+    # Within-entry whitening of the sentence space (bot/answers/whitening.py): the ridge added to the phrasings'
+    # within-entry scatter, as a share of its mean eigenvalue; 0 turns it off. 0.7 had the best cross-validated
+    # right-with-confidence of 0.1-10 on the fitting splits (0.5-1.0 within one question of each other).
+    whitening_shrinkage: float = 0.7
     lexical_saturation: float = 5.0
     # Confidence: a logistic model over SemanticFeatures, intercept first, then one weight per feature in the
     # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there); the
     # threshold is the one its leave-one-split-out cross-validation keeps within 3 % confident wrong answers.
-    semantic_coefficients: tuple[float, ...] = (-6.575, 4.018, 0.662, 3.953, 0.431, 1.485, 1.868)
-    semantic_min_confidence: float = 0.80
+    semantic_coefficients: tuple[float, ...] = (-5.719, 3.832, 0.950, 4.040, 0.210, 0.826, 3.123)
+    semantic_min_confidence: float = 0.79
 
 
 DEFAULT_CALIBRATION = Calibration()
@@ -244,8 +249,9 @@ class Encoder(Protocol):
 @dataclass(frozen=True, slots=True)
 class _Vectors:
     encoder: Encoder
-    phrasings: FloatArray  # one row per phrasing, in the order of the phrasing documents
-    answers: FloatArray  # one row per entry
+    matrix: FloatArray  # within-entry whitening (bot/answers/whitening.py), applied to every vector below
+    phrasings: FloatArray  # one row per phrasing, in the order of the phrasing documents, whitened
+    answers: FloatArray  # one row per entry, whitened
 
 
 # -- the index -------------------------------------------------------------------------------------------
@@ -330,7 +336,9 @@ class FaqIndex:
         self._vectors: _Vectors | None = None
         if encoder is not None and n:
             encoded = encoder.encode(index_texts(entries))
-            self._vectors = _Vectors(encoder, encoded[: len(phrasing_docs)], encoded[len(phrasing_docs) :])
+            phrasings, answers = encoded[: len(phrasing_docs)], encoded[len(phrasing_docs) :]
+            matrix = whitening(phrasings, self._starts, c.whitening_shrinkage)
+            self._vectors = _Vectors(encoder, matrix, whiten(phrasings, matrix), whiten(answers, matrix))
         self._bm25 = (
             _Indexes(
                 phrasings=Bm25(phrasing_docs, c.k1, c.phrasing_b),
@@ -507,7 +515,8 @@ class FaqIndex:
             lexical, bigrams = self._scores(self._bm25, query)
         else:
             lexical = bigrams = np.zeros(n, dtype=np.float32)
-        question = vector if vector is not None else vectors.encoder.encode([encoded_text(text)])[0]
+        raw = vector if vector is not None else vectors.encoder.encode([encoded_text(text)])[0]
+        question = whiten(raw, vectors.matrix)
         similarity = np.maximum.reduceat(vectors.phrasings @ question, self._starts)
         answer_similarity = vectors.answers @ question
         fused = c.semantic_weight * similarity + (1.0 - c.semantic_weight) * lexical / (lexical + c.lexical_saturation)

@@ -78,7 +78,7 @@ async def test_unanswerable_question_opens_a_query_not_a_guess(semantic_bot: Bot
 
 async def test_an_unsure_question_is_passed_on_with_the_entries_that_might_help(semantic_bot: BotUnderTest) -> None:
     await make_cop(semantic_bot)
-    question = "what's the time commitment if I go core and also lead"  # two entries fit, neither surely
+    question = "core commitment, hours and what I'd do"  # two entries fit, neither surely
     posted = await semantic_bot.say_in(ASKER, TEAM, f"ask {question}")
     assert "Did this help?" not in posted.everything
     card = posted.card
@@ -87,8 +87,8 @@ async def test_an_unsure_question_is_passed_on_with_the_entries_that_might_help(
     assert RELATED_INTRO in json.dumps(card)
     offered = [a for a in card["actions"] if a["type"] == "Action.ShowCard"]
     assert [a["title"] for a in offered][:2] == [
-        "How much time does being in a CoP take?",
         "What is expected of a core member?",
+        "How much time does being in a CoP take?",
     ]
     assert "Source: Programme FAQ" in json.dumps(offered[0]["card"])
     [query] = await QueryRepo(semantic_bot.services.store).of_cop(TEAM.id)
@@ -98,14 +98,14 @@ async def test_an_unsure_question_is_passed_on_with_the_entries_that_might_help(
 async def test_asking_which_cop_also_offers_the_entries_that_might_help(semantic_bot: BotUnderTest) -> None:
     await make_cop(semantic_bot, TEAM)
     await make_cop(semantic_bot, TEAM_B)  # the asker is in both, so in personal chat the bot asks which CoP
-    question = "what's the time commitment if I go core and also lead"
+    question = "core commitment, hours and what I'd do"
     posted = await semantic_bot.say(ASKER, question)
     card = posted.card
     assert card is not None
     assert "Which CoP should I ask?" in json.dumps(card)
     assert RELATED_INTRO in json.dumps(card)
     offered = [a["title"] for a in card["actions"] if a["type"] == "Action.ShowCard"]
-    assert offered[0] == "How much time does being in a CoP take?"
+    assert offered[0] == "What is expected of a core member?"
     picked = await semantic_bot.press(ASKER, card, "Ask this CoP", {"target_cop": TEAM_B.id})
     assert "Passed to the leads" in json.dumps(picked.body)
     [query] = await QueryRepo(semantic_bot.services.store).of_cop(TEAM_B.id)

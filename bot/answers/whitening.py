@@ -1,0 +1,54 @@
+"""Within-entry whitening: the sentence space, stretched so that what tells FAQ entries apart counts for more than
+how people happen to phrase the same entry.
+
+Each FAQ entry has ~30 phrasings of one question. Their vectors spread along directions that mean "another way to
+ask the same thing" (register, length, "hi, quick question…"); the entries' vectors differ along others. The
+phrasings' within-entry scatter ``Sw`` estimates the first kind: whitening with ``(Sw + shrink * I)^-1/2`` shrinks
+those directions and leaves the others, and cosines are taken after it (questions, phrasings and answers alike).
+It is learned from the index's own phrasings when the index is built (no calibration question is used), costs one
+384 x 384 product per question, and is the identity when there is nothing to learn from (every entry has one
+phrasing). ``shrink`` is ``shrinkage`` times the mean eigenvalue of ``Sw``, so the setting does not depend on the
+model's scale.
+
+Measured (session 8), confidence model refitted: on the 700 fitting questions top-1 91.4 % -> 94.0 %, right with
+confidence 76.9 % -> 82.0 % (leave-one-split-out, at <= 3 % wrong); on a fresh set written for the decision
+(holdout-13, rule set before it was written: new right >= old, new wrong <= old + 1 question) 51.8 % / 4.8 %
+before and after, top-1 86.7 % -> 88.0 %; over all seven unseen splits right 362 -> 391 of 556, wrong 38 -> 36 of
+700, top-1 89.7 % -> 92.3 %. See tests/answers/test_calibration.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+
+
+def whitening(vectors: FloatArray, starts: npt.NDArray[np.int64], shrinkage: float) -> FloatArray:
+    """The (d, d) whitening matrix of ``vectors`` (rows; entry i owns rows ``starts[i]`` up to the next start)."""
+    dimension = vectors.shape[1]
+    rows = vectors.astype(np.float64)
+    owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(rows))))
+    sums = np.zeros((len(starts), dimension))
+    np.add.at(sums, owner, rows)
+    counts = np.bincount(owner, minlength=len(starts)).astype(np.float64)
+    centred = rows - (sums / np.maximum(counts, 1.0)[:, None])[owner]
+    scatter = centred.T @ centred / max(len(rows), 1)
+    eigenvalues, eigenvectors = np.linalg.eigh(scatter)
+    eigenvalues = np.clip(eigenvalues, 0.0, None)
+    scale = float(eigenvalues.mean())
+    if shrinkage <= 0.0 or scale <= 1e-12:
+        return np.eye(dimension, dtype=np.float32)
+    inverse_root: FloatArray = ((eigenvectors / np.sqrt(eigenvalues + shrinkage * scale)) @ eigenvectors.T).astype(
+        np.float32
+    )
+    return inverse_root
+
+
+def whiten(vectors: FloatArray, matrix: FloatArray) -> FloatArray:
+    """``vectors`` (rows, or one vector) through ``matrix``, each of unit length again."""
+    out = vectors @ matrix
+    norms = np.linalg.norm(out, axis=-1, keepdims=True)
+    result: FloatArray = (out / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return result
