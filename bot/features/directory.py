@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.answers.ranker import Bm25
 from bot.answers.text import tokenize
+from bot.domain.cop_names import cops_named
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import ORG_AREAS, Membership, MembershipRepo
 from bot.features.membership import load_cop, person_state, show
@@ -33,13 +34,19 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def rank(cops: Sequence[Cop], words: str, interests: Sequence[str]) -> list[tuple[Cop, float]]:
     """CoPs by fit: the asker's words count twice as much as their profile interests. Each CoP's document is its
     name (twice), practice area and objectives, analysed like FAQ text (stems, domain synonyms); ties keep
-    alphabetical order."""
+    alphabetical order. CoPs the words name (:func:`cops_named`: part of the name, or its initials, "ppm") come
+    first."""
     ordered = sorted(cops, key=lambda c: c.name.lower())
     if not ordered:
         return []
     index = Bm25([tokenize(f"{c.name} {c.name} {c.practice_area} {c.objectives}") for c in ordered], k1=1.2, b=0.75)
     scores = index.scores(tokenize(words), weak=tokenize(" ".join(interests)), weak_weight=0.5)
-    scored = [(cop, float(score)) for cop, score in zip(ordered, scores, strict=True)]
+    named = {cop.cop_id for cop in cops_named(words, ordered)}
+    ahead = float(scores.max()) + 1.0
+    scored = [
+        (cop, float(score) + (ahead if cop.cop_id in named else 0.0))
+        for cop, score in zip(ordered, scores, strict=True)
+    ]
     scored.sort(key=lambda pair: -pair[1])
     return scored
 

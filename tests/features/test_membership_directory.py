@@ -97,6 +97,10 @@ def test_ranking_is_deterministic_and_weights_words_over_interests() -> None:
     assert [c.cop_id for c, _ in rank(cops, "", ())] == ["a", "b"]
     assert [c.cop_id for c, _ in rank(cops, "event", ("data",))] == ["b", "a"]
     assert [c.cop_id for c, _ in rank(cops, "", ("data",))] == ["a", "b"]
+    # initials name a CoP whose words the query does not contain
+    ranked = rank([*cops, Cop("c", "Project and Programme Management", "t", "s")], "ppm", ())
+    assert ranked[0][0].cop_id == "c"
+    assert ranked[0][1] > 0 == ranked[1][1]
 
 
 async def test_members_shows_counts_by_tier_and_area_and_the_gaps(bot: BotUnderTest) -> None:
