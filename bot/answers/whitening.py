@@ -29,11 +29,9 @@ def whitening(vectors: FloatArray, starts: npt.NDArray[np.int64], shrinkage: flo
     """The (d, d) whitening matrix of ``vectors`` (rows; entry i owns rows ``starts[i]`` up to the next start)."""
     dimension = vectors.shape[1]
     rows = vectors.astype(np.float64)
-    owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(rows))))
-    sums = np.zeros((len(starts), dimension))
-    np.add.at(sums, owner, rows)
-    counts = np.bincount(owner, minlength=len(starts)).astype(np.float64)
-    centred = rows - (sums / np.maximum(counts, 1.0)[:, None])[owner]
+    counts = np.diff(np.append(starts, len(rows)))  # every entry has at least its own question
+    means = np.add.reduceat(rows, starts, axis=0) / counts[:, None]
+    centred = rows - np.repeat(means, counts, axis=0)
     scatter = centred.T @ centred / max(len(rows), 1)
     eigenvalues, eigenvectors = np.linalg.eigh(scatter)
     eigenvalues = np.clip(eigenvalues, 0.0, None)

@@ -1,20 +1,20 @@
 """Finding a CoP from the words someone typed after a command: ``join data & insight``, ``join the PPM CoP``.
 
-Staff rarely type a CoP's name exactly as a lead set it up. Both sides are compared as words: lower case, "&" read
-as "and", punctuation dropped, and the words every CoP name could carry ("CoP", "community of practice", "the")
-left out. A query matches a CoP when its words are the name's words, when they appear in the name in that order
-("insight", "programme management"), or when the query is the name's initials ("D&I", "PPM", "WP", "IC"). More
-than one match, or none, is for the caller to resolve (the join card then offers the list).
+Staff rarely type a CoP's name exactly as a lead set it up. Both sides are compared as words, split as the FAQ
+splits them (:func:`bot.answers.text.words`: lower case, "&" read as "and", punctuation dropped), leaving out the
+words every CoP name could carry ("CoP", "community of practice", "the"). A query matches a CoP when its words are
+the name's words, when they appear in the name in that order ("insight", "programme management"), or when the query
+is the name's initials ("D&I", "PPM", "WP", "IC"). More than one match, or none, is for the caller to resolve (the
+join card then offers the list).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
+from bot.answers.text import words
 from bot.domain.cops import Cop
 
-_WORD = re.compile(r"[^\W_]+")
 # words any CoP's name may carry, or a query may add around the name
 _FILLER = frozenset({"the", "a", "cop", "cops", "community", "communities", "of", "practice", "practise"})
 _NOT_INITIALLED = frozenset({"and", "for", "in", "on", "to"})  # "Data and Insight" is D&I, not DAI
@@ -22,7 +22,7 @@ _NOT_INITIALLED = frozenset({"and", "for", "in", "on", "to"})  # "Data and Insig
 
 def name_words(text: str) -> tuple[str, ...]:
     """The words of a CoP name or of a query, as they are compared."""
-    return tuple(w for w in _WORD.findall(text.lower().replace("&", " and ")) if w not in _FILLER)
+    return tuple(w for w in words(text) if w not in _FILLER)
 
 
 def initials(name: str) -> str:
@@ -36,7 +36,8 @@ def _contains(name: tuple[str, ...], query: tuple[str, ...]) -> bool:
 
 def _compact(query: str) -> str:
     """The query's letters when it could be initials ("D&I", "d & i", "ppm"), else ''."""
-    letters = [w for w in _WORD.findall(query.lower()) if w not in _FILLER or len(w) == 1]  # "A&I": "a" counts
+    # words() reads "&" as "and"; a single letter counts even when it is filler ("A&I")
+    letters = [w for w in words(query) if w not in _NOT_INITIALLED and (w not in _FILLER or len(w) == 1)]
     joined = "".join(letters)
     return joined if 2 <= len(joined) <= 5 and (len(letters) == 1 or all(len(w) == 1 for w in letters)) else ""
 
