@@ -1,6 +1,7 @@
 """The programme FAQ's sentence vectors, computed once by ``make model`` instead of on the first question.
 
-Encoding the shipped FAQ's ~1,500 phrasings and answers takes ~3 s of CPU; loading the model takes ~0.2 s. So
+Encoding the shipped FAQ's ~1,500 phrasings and answers and its ~1,500 examples (:mod:`bot.answers.examples`)
+takes ~6 s of CPU; loading the model takes ~0.2 s. So
 ``make model`` (and the Docker build) runs ``python -m bot.answers.prebuilt MODEL_DIR``, which encodes them and
 writes ``programme_vectors.npz`` next to the model: the texts (as UTF-8 JSON), their vectors, and the vector of one
 probe sentence.
@@ -12,7 +13,7 @@ change an answer. Texts the file holds are then answered from it and the rest en
 upgrade without ``make model``, only the changed texts are encoded.
 
 The file keeps the model's own memory plan: the bot still loads the model on the first question (idle RSS stays
-low), and the vectors (~2.3 MB) are read at the same moment.
+low), and the vectors (~4.6 MB) are read at the same moment.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.answers.encoder import EncoderUnavailable, SentenceEncoder
+from bot.answers.examples import load_examples
 from bot.answers.faq import load_programme_faq
 from bot.answers.ranker import Encoder, FloatArray, index_texts
 
@@ -45,7 +47,7 @@ def write(directory: Path, encoder: Encoder) -> int:
     """Encode the shipped programme FAQ's texts with ``encoder`` and write the file into ``directory``; returns
     how many texts it holds. Written to a temporary name first, so a bot never reads half a file."""
     _version, entries = load_programme_faq()
-    texts = list(dict.fromkeys(index_texts(entries)))
+    texts = list(dict.fromkeys(index_texts(entries, load_examples())))
     vectors = np.asarray(encoder.encode(texts), dtype=np.float32)
     probe = np.asarray(encoder.encode([PROBE]), dtype=np.float32)[0]
     target = directory / FILE_NAME

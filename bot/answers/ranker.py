@@ -31,6 +31,7 @@ import bm25s  # type: ignore[import-untyped]
 import numpy as np
 import numpy.typing as npt
 
+from bot.answers.examples import Examples, load_examples
 from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry
 from bot.answers.naming import directory_names, is_general, without_name
 from bot.answers.text import (
@@ -124,8 +125,8 @@ class Calibration:
     # Confidence: a logistic model over SemanticFeatures, intercept first, then one weight per feature in the
     # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there); the
     # threshold is the one its leave-one-split-out cross-validation keeps within 3 % confident wrong answers.
-    semantic_coefficients: tuple[float, ...] = (-5.719, 3.832, 0.950, 4.040, 0.210, 0.826, 3.123)
-    semantic_min_confidence: float = 0.79
+    semantic_coefficients: tuple[float, ...] = (-4.084, -1.016, 0.989, 2.671, 0.384, 1.238, 3.345, -8.946)
+    semantic_min_confidence: float = 0.67
 
 
 DEFAULT_CALIBRATION = Calibration()
@@ -136,9 +137,16 @@ MAX_QUERY_TOKENS = 60  # content tokens of a question that are used
 FloatArray = npt.NDArray[np.float32]
 
 
-def index_texts(entries: Sequence[FaqEntry]) -> list[str]:
-    """The texts an index encodes, in its order: every entry's phrasings, then every entry's answer."""
-    return [p for entry in entries for p in entry.phrasings] + [entry.answer for entry in entries]
+def indexed_phrasings(entry: FaqEntry, examples: Examples) -> tuple[str, ...]:
+    """The phrasings an index holds for ``entry``: its own, then (programme entries) the examples labelled with it."""
+    return (*entry.phrasings, *examples.phrasings_of(entry.entry_id)) if entry.is_programme else entry.phrasings
+
+
+def index_texts(entries: Sequence[FaqEntry], examples: Examples = Examples()) -> list[str]:  # noqa: B008 (immutable)
+    """The texts an index encodes, in its order: every entry's phrasings (:func:`indexed_phrasings`), then every
+    entry's answer, then the out-of-scope examples."""
+    phrasings = [p for entry in entries for p in indexed_phrasings(entry, examples)]
+    return phrasings + [entry.answer for entry in entries] + list(examples.out_of_scope)
 
 
 def encoded_text(question: str) -> str:
@@ -223,6 +231,9 @@ class SemanticFeatures:
     semantic_agrees: float  # 1.0 when the entry has the best cosine of all entries
     lexical_agrees: float  # 1.0 when the entry has the best BM25 score of all entries (and shares a term)
     answer_similarity: float  # cosine of the question and the entry's answer
+    # cosine of the question and the closest out-of-scope example (bot/answers/examples.py) minus ``similarity``:
+    # positive when the question is more like one the FAQ does not answer (-2 when the index has no such example)
+    out_of_scope: float = -2.0
 
     def vector(self) -> tuple[float, ...]:
         return (
@@ -232,6 +243,7 @@ class SemanticFeatures:
             self.semantic_agrees,
             self.lexical_agrees,
             self.answer_similarity,
+            self.out_of_scope,
         )
 
     def confidence(self, calibration: Calibration) -> float:
@@ -252,6 +264,7 @@ class _Vectors:
     matrix: FloatArray  # within-entry whitening (bot/answers/whitening.py), applied to every vector below
     phrasings: FloatArray  # one row per phrasing, in the order of the phrasing documents, whitened
     answers: FloatArray  # one row per entry, whitened
+    out_of_scope: FloatArray  # one row per out-of-scope example, whitened
 
 
 # -- the index -------------------------------------------------------------------------------------------
@@ -300,8 +313,17 @@ class _Indexes:
 class FaqIndex:
     """An immutable BM25 index over FAQ entries. Build with :meth:`build`; cheap to rebuild on FAQ edits."""
 
-    def __init__(self, entries: tuple[FaqEntry, ...], calibration: Calibration, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self,
+        entries: tuple[FaqEntry, ...],
+        calibration: Calibration,
+        encoder: Encoder | None = None,
+        examples: Examples | None = None,
+    ) -> None:
         self._entries = entries
+        # labelled staff questions (bot/answers/examples.py) serve the sentence-vector index only: the lexical
+        # fallback's threshold was calibrated without them
+        examples = Examples() if encoder is None else load_examples() if examples is None else examples
         self._calibration = calibration
         self._names = {entries[i].entry_id: name for i, name in directory_names(entries).items()}
         self._name_words = frozenset().union(*self._names.values())
@@ -318,7 +340,7 @@ class FaqIndex:
             starts.append(len(phrasing_docs))
             bigrams: list[str] = []
             entry_words: set[str] = set()
-            for phrasing in entry.phrasings:
+            for phrasing in indexed_phrasings(entry, examples):
                 raw = words(phrasing)
                 entry_words.update(raw)
                 analysed = analyse(raw)
@@ -335,10 +357,14 @@ class FaqIndex:
         self._starts = np.asarray(starts, dtype=np.int64)
         self._vectors: _Vectors | None = None
         if encoder is not None and n:
-            encoded = encoder.encode(index_texts(entries))
-            phrasings, answers = encoded[: len(phrasing_docs)], encoded[len(phrasing_docs) :]
+            encoded = encoder.encode(index_texts(entries, examples))
+            phrasings = encoded[: len(phrasing_docs)]
+            answers = encoded[len(phrasing_docs) : len(phrasing_docs) + n]
+            out_of_scope = encoded[len(phrasing_docs) + n :]
             matrix = whitening(phrasings, self._starts, c.whitening_shrinkage)
-            self._vectors = _Vectors(encoder, matrix, whiten(phrasings, matrix), whiten(answers, matrix))
+            self._vectors = _Vectors(
+                encoder, matrix, whiten(phrasings, matrix), whiten(answers, matrix), whiten(out_of_scope, matrix)
+            )
         self._bm25 = (
             _Indexes(
                 phrasings=Bm25(phrasing_docs, c.k1, c.phrasing_b),
@@ -376,11 +402,13 @@ class FaqIndex:
         entries: Iterable[FaqEntry],
         calibration: Calibration = DEFAULT_CALIBRATION,
         encoder: Encoder | None = None,
+        examples: Examples | None = None,
     ) -> FaqIndex:
         """Index ``entries`` (any mix of programme and CoP entries). Entry ids need not be unique across scopes.
 
-        With an ``encoder`` every phrasing and answer is encoded here (CPU-bound: build in a worker thread)."""
-        return cls(tuple(entries), calibration, encoder)
+        With an ``encoder`` every phrasing and answer is encoded here (CPU-bound: build in a worker thread), and
+        ``examples`` (default: the shipped ones, :func:`bot.answers.examples.load_examples`) join the index."""
+        return cls(tuple(entries), calibration, encoder, examples)
 
     @property
     def semantic(self) -> bool:
@@ -519,6 +547,7 @@ class FaqIndex:
         question = whiten(raw, vectors.matrix)
         similarity = np.maximum.reduceat(vectors.phrasings @ question, self._starts)
         answer_similarity = vectors.answers @ question
+        closest_out_of_scope = float((vectors.out_of_scope @ question).max()) if len(vectors.out_of_scope) else None
         fused = c.semantic_weight * similarity + (1.0 - c.semantic_weight) * lexical / (lexical + c.lexical_saturation)
         order = np.argsort(-similarity, kind="stable")
         best_semantic = int(order[0])
@@ -541,6 +570,7 @@ class FaqIndex:
                 semantic_agrees=float(doc == best_semantic),
                 lexical_agrees=float(doc == best_lexical),
                 answer_similarity=float(answer_similarity[doc]),
+                out_of_scope=(-2.0 if closest_out_of_scope is None else closest_out_of_scope - float(similarity[doc])),
             )
             out.append((Match(self._entries[doc], float(fused[doc]), features.confidence(c)), features))
         return out

@@ -1,17 +1,19 @@
 """Fits the semantic confidence model (``Calibration.semantic_coefficients``) and its threshold.
 
-Reads only the fitting splits of ``calibration.json`` (``FIT_SPLITS``, see :mod:`tests.answers.splits`): for each
-question, the features of the top-ranked entry (:class:`bot.answers.ranker.SemanticFeatures`) and whether that
-entry is right. A logistic regression with a little L2 regularisation (Newton's method, numpy) maps the features to
-the probability that the top entry is right. The threshold is chosen by leave-one-split-out cross-validation: each
-fitting split is scored by a model fitted on the others, and the threshold is the lowest at which those held-out
-confident wrong answers stay within ``MAX_WRONG_CONFIDENT`` of all fitting questions. (Choosing it on the fitted
-model's own scores gave a threshold that moved by 0.05 when three FAQ phrasings changed, and overshot on unseen
-writers.) Prints both, ready to paste into ``Calibration``, and each split's held-out figures.
+Reads the labelled questions (``bot/answers/examples.json``; splits in :mod:`tests.answers.splits`): for each
+question, the features of the top-ranked entry (:class:`bot.answers.ranker.SemanticFeatures`) and whether that entry
+is right. The questions are also the index's examples (:mod:`bot.answers.examples`), so each split is ranked by an
+index built without its own. A logistic regression with a little L2 regularisation (Newton's method, numpy) maps
+the features to the probability that the top entry is right. The threshold is chosen by leave-one-split-out
+cross-validation: each split is scored by a model fitted on the others, and the threshold is the lowest at which
+those held-out confident wrong answers stay within ``MAX_WRONG_CONFIDENT`` of all questions. (Choosing it on the
+fitted model's own scores gave a threshold that moved by 0.05 when three FAQ phrasings changed, and overshot on
+unseen writers.) Prints both, ready to paste into ``Calibration``, and each split's held-out figures.
 
 Run ``python -m tests.answers.fit_confidence`` (needs the model: ``make model``) after changing the ranker, its
-weights, the encoder or the FAQ; then run the calibration test, which checks the held-out figures and scores the
-split never fitted on.
+weights, the encoder, the FAQ or its examples, until the coefficients stop moving (the naming guard in
+:mod:`bot.answers.naming` compares confidences, so a refit can move the features a little); then run the
+calibration test, which checks the coefficients and every split's held-out figures.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import json
 import numpy as np
 import numpy.typing as npt
 
+from bot.answers.examples import load_examples
 from bot.answers.faq import load_programme_faq
-from bot.answers.ranker import DEFAULT_CALIBRATION, FaqIndex, SemanticFeatures
-from tests.answers.model import encoder_for_tests
+from bot.answers.ranker import DEFAULT_CALIBRATION, Encoder, FaqIndex, SemanticFeatures
+from tests.answers.model import cached_encoder_for_tests
 from tests.answers.splits import CALIBRATION_FILE, FIT_SPLITS, MAX_WRONG_CONFIDENT
 
 L2 = 0.5
@@ -52,16 +55,15 @@ def fit_logistic(x: _Floats, y: _Floats, l2: float = L2, steps: int = 50) -> _Fl
 def fitting_points() -> tuple[_Floats, _Floats, npt.NDArray[np.str_], dict[str, tuple[int, int]]]:
     """Features of the top entry and whether it is right, per fitting question, with the question's split; and per
     split, (answerable questions, all questions)."""
-    _, entries = load_programme_faq()
-    index = FaqIndex.build(entries, DEFAULT_CALIBRATION, encoder_for_tests())
     questions = [
         q for q in json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))["questions"] if q["split"] in FIT_SPLITS
     ]
     rows: list[tuple[float, ...]] = []
     right: list[float] = []
     splits: list[str] = []
+    indexes = {name: index_without(name) for name in FIT_SPLITS}
     for item in questions:
-        explained = index.explain(item["question"], 1)
+        explained = indexes[item["split"]].explain(item["question"], 1)
         if not explained:
             continue
         match, features = explained[0]
@@ -78,6 +80,14 @@ def fitting_points() -> tuple[_Floats, _Floats, npt.NDArray[np.str_], dict[str, 
         for name in FIT_SPLITS
     }
     return np.asarray(rows), np.asarray(right), np.asarray(splits), counts
+
+
+def index_without(split: str, encoder: Encoder | None = None) -> FaqIndex:
+    """The production index of the programme FAQ, built without ``split``'s examples, so that split is ranked as
+    if its questions had never been seen."""
+    _, entries = load_programme_faq()
+    encoder = encoder if encoder is not None else cached_encoder_for_tests()
+    return FaqIndex.build(entries, DEFAULT_CALIBRATION, encoder, load_examples(without_split=split))
 
 
 def _probabilities(weights: _Floats, x: _Floats) -> _Floats:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.answers.encoder import EncoderUnavailable, SentenceEncoder
+from bot.answers.ranker import FloatArray
 from bot.config import DEFAULT_MODEL_DIR
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,3 +39,28 @@ def encoder_for_tests() -> SentenceEncoder:
         if os.environ.get("COPBOT_ALLOW_NO_MODEL") == "1":
             pytest.skip(f"COPBOT_ALLOW_NO_MODEL=1 and {error}")
         pytest.fail(f"{error} (or set COPBOT_ALLOW_NO_MODEL=1 to skip the tests that need the model)")
+
+
+class _Cached:
+    """The test encoder with every vector kept: the calibration builds one index per split over the same texts."""
+
+    def __init__(self, inner: SentenceEncoder) -> None:
+        self._inner = inner
+        self._known: dict[str, FloatArray] = {}
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._known]
+        if missing:
+            self._known.update(zip(missing, self._inner.encode(missing), strict=True))
+        return np.stack([self._known[t] for t in texts]) if texts else self._inner.encode(texts)
+
+
+@functools.cache
+def _cached() -> _Cached:
+    return _Cached(encoder_for_tests())
+
+
+def cached_encoder_for_tests() -> _Cached:
+    """:func:`encoder_for_tests` remembering what it encoded (one per test session)."""
+    encoder_for_tests()  # fails or skips as that does when there is no model
+    return _cached()

@@ -79,9 +79,10 @@ from tests.answers.fit_confidence import (
     fitting_points,
     held_out_by_split,
     held_out_probabilities,
+    index_without,
     rates,
 )
-from tests.answers.model import encoder_for_tests
+from tests.answers.model import cached_encoder_for_tests
 from tests.answers.splits import (
     CALIBRATION_FILE,
     FIT_SPLITS,
@@ -89,7 +90,6 @@ from tests.answers.splits import (
     MAX_WRONG_CONFIDENT,
     MIN_ANSWERED_RIGHT,
     SPLITS,
-    UNSEEN,
 )
 
 # Regression floors: (min answered right, max wrong with confidence), a little below the figures achieved (see the
@@ -97,25 +97,45 @@ from tests.answers.splits import (
 # targets they are.
 LEXICAL_FLOORS = {"holdout": (0.78, 0.05), "holdout-2": (0.70, 0.05)}
 SEMANTIC_FLOORS = {
-    "fitted": (0.80, 0.03),
-    "holdout-7": (0.72, 0.07),
-    "holdout-8": (0.67, 0.08),
-    "holdout-9": (0.79, 0.07),
-    "holdout-10": (0.79, 0.05),
-    "holdout-11": (0.71, 0.04),
-    "holdout-12": (0.57, 0.06),
-    "holdout-13": (0.49, 0.06),
+    "all": (0.87, 0.05),
+    "tune": (0.95, 0.03),
+    "holdout-1": (0.97, 0.03),
+    "holdout": (0.88, 0.04),
+    "holdout-2": (0.93, 0.03),
+    "holdout-3": (0.86, 0.05),
+    "holdout-4": (0.92, 0.05),
+    "holdout-5": (0.88, 0.05),
+    "holdout-6": (0.84, 0.03),
+    "holdout-7": (0.87, 0.02),
+    "holdout-8": (0.87, 0.09),
+    "holdout-9": (0.89, 0.06),
+    "holdout-10": (0.88, 0.07),
+    "holdout-11": (0.90, 0.03),
+    "holdout-12": (0.82, 0.06),
+    "holdout-13": (0.80, 0.03),
+    "holdout-14": (0.84, 0.06),
+    "holdout-15": (0.72, 0.04),
 }
+HELD_OUT_ALL_MIN_RIGHT = 0.88  # all splits together, each ranked and scored as unseen (89.8 % when set)
 # Each fitting split scored by the model fitted on the others (cross-validation), at the production threshold.
 HELD_OUT_FLOORS = {
-    "tune": (0.95, 0.01),
-    "holdout-1": (0.95, 0.01),
-    "holdout": (0.88, 0.05),
-    "holdout-2": (0.83, 0.04),
-    "holdout-3": (0.76, 0.03),
-    "holdout-4": (0.73, 0.07),
-    "holdout-5": (0.67, 0.07),
-    "holdout-6": (0.63, 0.02),
+    "tune": (0.95, 0.03),
+    "holdout-1": (0.97, 0.03),
+    "holdout": (0.88, 0.04),
+    "holdout-2": (0.93, 0.03),
+    "holdout-3": (0.86, 0.05),
+    "holdout-4": (0.92, 0.05),
+    "holdout-5": (0.88, 0.05),
+    "holdout-6": (0.84, 0.04),
+    "holdout-7": (0.86, 0.02),
+    "holdout-8": (0.87, 0.09),
+    "holdout-9": (0.89, 0.06),
+    "holdout-10": (0.88, 0.07),
+    "holdout-11": (0.90, 0.03),
+    "holdout-12": (0.84, 0.06),
+    "holdout-13": (0.79, 0.03),
+    "holdout-14": (0.84, 0.05),
+    "holdout-15": (0.72, 0.05),
 }
 
 
@@ -146,7 +166,7 @@ class Figures:
 
     def line(self, name: str) -> str:
         return (
-            f"{name:9} n={self.questions:3} answerable={self.answerable:3}  top-1 {self.top1:6.1%}  "
+            f"{name:10} n={self.questions:3} answerable={self.answerable:3}  top-1 {self.top1:6.1%}  "
             f"answered right {self.answered_right_rate:6.1%}  wrong+confident {self.wrong_confident_rate:5.1%}  "
             f"abstain {self.abstain_rate:5.1%}"
         )
@@ -160,7 +180,7 @@ def _load() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def encoder() -> Encoder:
-    return encoder_for_tests()
+    return cached_encoder_for_tests()
 
 
 @pytest.fixture(scope="module")
@@ -231,21 +251,31 @@ def test_lexical_fallback_calibration(programme: list[FaqEntry]) -> None:
 
 
 def test_semantic_calibration(programme: list[FaqEntry], encoder: Encoder) -> None:
-    """The production ranker (sentence vectors + BM25, logistic confidence fitted on ``FIT_SPLITS``): in-sample on
-    the fitting splits, and on the split never fitted on."""
-    index = FaqIndex.build(programme, encoder=encoder)
-    assert index.semantic
-    figures = _report(index, _load(), {"fitted": FIT_SPLITS})
+    """The production ranker (sentence vectors + BM25 + examples, logistic confidence): each split ranked by the
+    index built without that split's own examples, so no question is scored against itself."""
+    questions = _load()
+    by_split = {
+        name: _figures(index_without(name, encoder), [q for q in questions if q["split"] == name]) for name in SPLITS
+    }
+    overall = Figures()
+    for figures in by_split.values():
+        for field in ("questions", "answerable", "top1_right", "answered_right", "wrong_confident", "abstained"):
+            setattr(overall, field, getattr(overall, field) + getattr(figures, field))
+    print()
+    for name, figures in [*by_split.items(), ("all", overall)]:
+        print(figures.line(name))
     for name, (min_right, max_wrong) in SEMANTIC_FLOORS.items():
-        assert figures[name].answered_right_rate >= min_right, figures[name].line(name)
-        assert figures[name].wrong_confident_rate <= max_wrong, figures[name].line(name)
-    assert set(SEMANTIC_FLOORS) >= set(UNSEEN)
+        figures = overall if name == "all" else by_split[name]
+        assert figures.answered_right_rate >= min_right, figures.line(name)
+        assert figures.wrong_confident_rate <= max_wrong, figures.line(name)
+    assert set(SEMANTIC_FLOORS) == {*SPLITS, "all"}
 
 
 def test_confidence_model_is_the_one_fitted_and_holds_out_of_sample() -> None:
     """``Calibration`` holds what ``python -m tests.answers.fit_confidence`` fits today (so a change to the FAQ,
-    ranker or encoder without refitting fails here), and each fitting split, scored by the model fitted on the
-    others, stays within the wrong-answer target overall and above its floor."""
+    its examples, the ranker or the encoder without refitting fails here), and each split, ranked without its own
+    examples and scored by the model fitted on the others, stays above its floor; all of them together meet the
+    issue's targets."""
     x, y, splits, counts = fitting_points()
     answerable = sum(a for a, _ in counts.values())
     total = sum(t for _, t in counts.values())
@@ -254,12 +284,19 @@ def test_confidence_model_is_the_one_fitted_and_holds_out_of_sample() -> None:
     held_out = held_out_probabilities(x, y, splits)
     threshold = DEFAULT_CALIBRATION.semantic_min_confidence
     assert choose_threshold(held_out, y, answerable, total) == threshold
-    assert rates(held_out, y, threshold, answerable, total)[1] <= MAX_WRONG_CONFIDENT
+    right_rate, wrong_rate = rates(held_out, y, threshold, answerable, total)
+    print(
+        f"\nall held out: answered right {right_rate:6.1%} (target {MIN_ANSWERED_RIGHT:.0%})  "
+        f"wrong+confident {wrong_rate:5.1%} (target {MAX_WRONG_CONFIDENT:.0%})"
+    )
+    assert wrong_rate <= MAX_WRONG_CONFIDENT  # the threshold is chosen for this
+    assert right_rate >= HELD_OUT_ALL_MIN_RIGHT
     by_split = held_out_by_split(held_out, y, splits, counts, threshold)
     print()
-    for name, (right, wrong_rate) in by_split.items():
-        print(f"{name:9} held out: answered right {right:6.1%}  wrong+confident {wrong_rate:5.1%}")
+    for name, (right, wrong) in by_split.items():
+        print(f"{name:10} held out: answered right {right:6.1%}  wrong+confident {wrong:5.1%}")
     for name, (min_right, max_wrong) in HELD_OUT_FLOORS.items():
-        right, wrong_rate = by_split[name]
+        right, wrong = by_split[name]
         assert right >= min_right, (name, right)
-        assert wrong_rate <= max_wrong, (name, wrong_rate)
+        assert wrong <= max_wrong, (name, wrong)
+    assert set(HELD_OUT_FLOORS) == set(FIT_SPLITS)

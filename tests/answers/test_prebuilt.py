@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from bot.answers.encoder import EncoderUnavailable, LazyEncoder
+from bot.answers.examples import load_examples
 from bot.answers.faq import load_programme_faq
 from bot.answers.prebuilt import FILE_NAME, PROBE, PrebuiltEncoder, main, write
 from bot.answers.ranker import DEFAULT_CALIBRATION, Encoder, FaqIndex, FloatArray, index_texts
@@ -45,7 +46,7 @@ class HashEncoder:
 
 
 def programme_texts() -> list[str]:
-    return index_texts(load_programme_faq()[1])
+    return index_texts(load_programme_faq()[1], load_examples())
 
 
 def test_texts_in_the_file_are_answered_from_it_and_the_rest_encoded(tmp_path: Path) -> None:

@@ -1,0 +1,127 @@
+"""The labelled staff questions as index examples (bot/answers/examples.py): what joins which index, and that an
+out-of-scope example does not silence a CoP's own entry about the same thing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from bot.answers.examples import Examples, labelled_questions, load_examples
+from bot.answers.faq import FaqEntry, load_programme_faq
+from bot.answers.ranker import Answer, FaqIndex, FloatArray, SemanticFeatures, index_texts
+from tests.answers.model import cached_encoder_for_tests
+from tests.answers.splits import CALIBRATION_FILE, SPLITS
+
+
+class RecordingEncoder:
+    """Unit vectors from a character histogram (so similar texts are close); records what it encodes."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        self.texts.extend(texts)
+        rows = np.zeros((len(texts), 32), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for char in text.lower():
+                rows[row, ord(char) % 32] += 1.0
+            rows[row] /= max(float(np.linalg.norm(rows[row])), 1e-6)
+        return rows
+
+
+def test_the_shipped_examples_are_the_calibration_questions_and_split_by_split() -> None:
+    questions = labelled_questions()
+    assert questions == json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))["questions"]
+    examples = load_examples()
+    answered = [q for q in questions if q["expected"]]
+    assert sum(len(texts) for texts in examples.phrasings.values()) == len(answered)
+    assert len(examples.out_of_scope) == len(questions) - len(answered)
+    ids = {e.entry_id for e in load_programme_faq()[1]}
+    assert set(examples.phrasings) <= ids
+    for split in SPLITS:
+        without = load_examples(without_split=split)
+        own = {q["question"] for q in questions if q["split"] == split}
+        assert own.isdisjoint(without.texts)
+        assert len(without.texts) == len(questions) - len(own)
+
+
+def test_examples_join_programme_entries_only_and_only_the_vector_index() -> None:
+    programme = FaqEntry("how-to-join", "How do I join?", "Use the join card.", ("joining a CoP",))
+    same_id_in_a_cop = FaqEntry("how-to-join", "How do I join our reading group?", "Ask Sam.", scope="cop-1")
+    examples = Examples({"how-to-join": ("can quokkas sign up",), "unknown-id": ("ignored",)}, ("when is payday",))
+    assert index_texts([programme, same_id_in_a_cop], examples) == [
+        "How do I join?",
+        "joining a CoP",
+        "can quokkas sign up",
+        "How do I join our reading group?",
+        "Use the join card.",
+        "Ask Sam.",
+        "when is payday",
+    ]
+    encoder = RecordingEncoder()
+    index = FaqIndex.build([programme, same_id_in_a_cop], encoder=encoder, examples=examples)
+    assert encoder.texts == index_texts([programme, same_id_in_a_cop], examples)
+    match, features = index.explain("can quokkas sign up", 1)[0]
+    assert match.entry == programme  # the entry as written: examples are not shown to anyone
+    assert isinstance(features, SemanticFeatures)
+    assert features.out_of_scope < 0  # the question is its own example's twin, far from "when is payday"
+    assert index.search("quokkas")  # a word only the example has
+    # without an encoder (the lexical fallback), examples are not indexed
+    assert FaqIndex.build([programme], examples=examples).search("quokkas") == []
+
+
+def test_an_index_without_out_of_scope_examples_says_so_in_its_features() -> None:
+    entry = FaqEntry("how-to-join", "How do I join?", "Use the join card.")
+    index = FaqIndex.build([entry], encoder=RecordingEncoder(), examples=Examples())
+    _, features = index.explain("How do I join?", 1)[0]
+    assert isinstance(features, SemanticFeatures)
+    assert features.out_of_scope == -2.0
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        ("when's our next meeting", "next-meeting"),
+        ("can I park my car at the away day?", "parking"),
+        ("where can I find the slides from last week's session", "slides"),
+    ],
+)
+def test_a_cops_own_entry_is_answered_though_out_of_scope_examples_ask_the_same(question: str, entry_id: str) -> None:
+    """The out-of-scope examples include room bookings, parking and meeting dates (the programme FAQ does not know
+    them); a CoP that adds its own entry for one gets its questions answered, and without it the bot abstains."""
+    encoder = cached_encoder_for_tests()
+    examples = load_examples()
+    assert any("park" in text for text in examples.out_of_scope)
+    cop = [
+        FaqEntry(
+            "next-meeting",
+            "When is our next meeting?",
+            "We meet on the first Tuesday of each month in Room 4.02.",
+            ("Where do we meet?", "What time are meetings?"),
+            scope="cop-1",
+        ),
+        FaqEntry(
+            "parking",
+            "Is there parking for the away day?",
+            "Yes: the staff car park on Gower Street is open to members on the day.",
+            ("can I park at the away day",),
+            scope="cop-1",
+        ),
+        FaqEntry(
+            "slides",
+            "Where are the slides from the last session?",
+            "In the Files tab of the General channel.",
+            ("last session slides",),
+            scope="cop-1",
+        ),
+    ]
+    programme = load_programme_faq()[1]
+    with_cop = FaqIndex.build([*cop, *programme], encoder=encoder, examples=examples)
+    result = with_cop.answer(question)
+    assert isinstance(result, Answer), result
+    assert result.entry.entry_id == entry_id
+    if entry_id != "next-meeting":  # "our next meeting" is the programme's core-meetings entry, rightly
+        assert not isinstance(FaqIndex.build(programme, encoder=encoder, examples=examples).answer(question), Answer)
