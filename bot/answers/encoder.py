@@ -22,8 +22,8 @@ Speed on the 2-core bench machine: one short question takes ~2.2 ms on two ONNX 
 float32 in the same run; the numpy version of these layers took 5-7 ms); in batches of 32, ~1.5 ms each.
 ONNX Runtime's idle threads sleep rather than spin, so they leave the event loop's core alone between calls, and
 OpenBLAS (numpy's, used by the ranker) is capped at one thread for the same reason. encode() releases the GIL while
-ONNX Runtime works; encoding the programme FAQ's ~1,500 texts takes ~3 s (``make model`` does it ahead: see
-:mod:`bot.answers.prebuilt`), so index builds still belong in a worker thread.
+ONNX Runtime works; encoding the programme FAQ's ~3,100 texts (with its examples) takes ~6 s (``make model`` does it
+ahead: see :mod:`bot.answers.prebuilt`), so index builds still belong in a worker thread.
 """
 
 from __future__ import annotations

@@ -425,7 +425,7 @@ class FaqIndexes:
 
     async def _build(self, entries: list[FaqEntry]) -> FaqIndex:
         if self._encoder is not None:
-            try:  # encoding new phrasings is CPU work (the programme's ~1,500: ~3 s without the prebuilt file)
+            try:  # encoding new phrasings is CPU work (the programme's ~3,100: ~6 s without the prebuilt file)
                 return await self.off_loop(FaqIndex.build, entries, DEFAULT_CALIBRATION, self._encoder)
             except EncoderUnavailable as error:
                 log.error("sentence encoder unavailable, the FAQ is ranked by BM25 alone: %s", error)
