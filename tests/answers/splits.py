@@ -34,6 +34,7 @@ SPLITS = (
     "holdout-13",
     "holdout-14",
     "holdout-15",
+    "holdout-16",
 )
 LEXICAL_TUNING_SPLITS = ("tune", "holdout-1")
 FIT_SPLITS = SPLITS  # the splits the confidence model is fitted on (all, each measured by leaving it out)
