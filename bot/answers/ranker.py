@@ -124,17 +124,29 @@ class Calibration:
     whitening_shrinkage: float = 0.7
     lexical_saturation: float = 5.0
     # Confidence: a logistic model over SemanticFeatures, intercept first, then one weight per feature in the
-    # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there) on all 17
+    # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there) on all 19
     # splits, each ranked without its own examples; the threshold is the one its leave-one-split-out
-    # cross-validation keeps within 3 % confident wrong answers (89.8 % right, 2.9 % wrong, session 9).
-    semantic_coefficients: tuple[float, ...] = (-4.172, -1.153, 1.244, 2.559, 0.637, 1.247, 3.350, -9.069)
-    semantic_min_confidence: float = 0.69
+    # cross-validation keeps within 3 % confident wrong answers (87.7 % right, 2.9 % wrong, session 9).
+    semantic_coefficients: tuple[float, ...] = (
+        -4.393,
+        -0.466,
+        -0.559,
+        2.471,
+        0.235,
+        1.037,
+        2.097,
+        -7.562,
+        2.062,
+        -3.713,
+    )
+    semantic_min_confidence: float = 0.72
 
 
 DEFAULT_CALIBRATION = Calibration()
 
 MAX_QUERY_CHARS = 4000  # longer questions are cut before any processing
 MAX_QUERY_TOKENS = 60  # content tokens of a question that are used
+NEIGHBOURS = 10  # how many of the closest texts SemanticFeatures.neighbours and .closer_out_of_scope count
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -236,6 +248,12 @@ class SemanticFeatures:
     # cosine of the question and the closest out-of-scope example (bot/answers/examples.py) minus ``similarity``:
     # positive when the question is more like one the FAQ does not answer (-2 when the index has no such example)
     out_of_scope: float = -2.0
+    # of the NEIGHBOURS phrasings closest to the question (all entries'), how many are this entry's, over as many as
+    # it could have (its phrasings, at most NEIGHBOURS): a CoP's entry with three phrasings can reach 1 too
+    neighbours: float = 0.0
+    # how many out-of-scope examples are closer to the question than this entry's closest phrasing, over NEIGHBOURS
+    # (at most 1): a CoP's own entry about parking is closer than the parking questions the FAQ cannot answer
+    closer_out_of_scope: float = 0.0
 
     def vector(self) -> tuple[float, ...]:
         return (
@@ -246,6 +264,8 @@ class SemanticFeatures:
             self.lexical_agrees,
             self.answer_similarity,
             self.out_of_scope,
+            self.neighbours,
+            self.closer_out_of_scope,
         )
 
     def confidence(self, calibration: Calibration) -> float:
@@ -270,6 +290,13 @@ class _Vectors:
 
 
 # -- the index -------------------------------------------------------------------------------------------
+
+
+def _nearest(similarity: FloatArray, k: int) -> npt.NDArray[np.intp]:
+    """The positions of the ``k`` largest values (all of them when there are fewer), in no particular order."""
+    if len(similarity) <= k:
+        return np.arange(len(similarity))
+    return np.argpartition(-similarity, k - 1)[:k]
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +384,9 @@ class FaqIndex:
             for word in entry_words:
                 word_df[word] = word_df.get(word, 0) + 1
         self._starts = np.asarray(starts, dtype=np.int64)
+        counts = np.diff(np.append(self._starts, len(phrasing_docs)))
+        self._owner = np.repeat(np.arange(n), counts)  # the entry of each phrasing document
+        self._reachable = np.minimum(counts, NEIGHBOURS)  # how many of the nearest phrasings each entry can own
         self._vectors: _Vectors | None = None
         if encoder is not None and n:
             encoded = encoder.encode(index_texts(entries, examples))
@@ -547,9 +577,12 @@ class FaqIndex:
             lexical = bigrams = np.zeros(n, dtype=np.float32)
         raw = vector if vector is not None else vectors.encoder.encode([encoded_text(text)])[0]
         question = whiten(raw, vectors.matrix)
-        similarity = np.maximum.reduceat(vectors.phrasings @ question, self._starts)
+        phrasing_similarity = vectors.phrasings @ question
+        similarity = np.maximum.reduceat(phrasing_similarity, self._starts)
         answer_similarity = vectors.answers @ question
-        closest_out_of_scope = float((vectors.out_of_scope @ question).max()) if len(vectors.out_of_scope) else None
+        out_of_scope_similarity = np.sort(vectors.out_of_scope @ question)  # ascending
+        closest_out_of_scope = float(out_of_scope_similarity[-1]) if len(out_of_scope_similarity) else None
+        nearest_owners = self._owner[_nearest(phrasing_similarity, NEIGHBOURS)]
         fused = c.semantic_weight * similarity + (1.0 - c.semantic_weight) * lexical / (lexical + c.lexical_saturation)
         order = np.argsort(-similarity, kind="stable")
         best_semantic = int(order[0])
@@ -573,6 +606,12 @@ class FaqIndex:
                 lexical_agrees=float(doc == best_lexical),
                 answer_similarity=float(answer_similarity[doc]),
                 out_of_scope=(-2.0 if closest_out_of_scope is None else closest_out_of_scope - float(similarity[doc])),
+                neighbours=float((nearest_owners == doc).sum()) / float(self._reachable[doc]),
+                closer_out_of_scope=min(
+                    1.0,
+                    (len(out_of_scope_similarity) - np.searchsorted(out_of_scope_similarity, similarity[doc], "right"))
+                    / NEIGHBOURS,
+                ),
             )
             out.append((Match(self._entries[doc], float(fused[doc]), features.confidence(c)), features))
         return out

@@ -9,42 +9,46 @@ questions and answers. ``tune`` and ``holdout-1`` tuned the lexical ranker. Sinc
 the index's examples (:mod:`bot.answers.examples`) and all of them fit the confidence model, so every split is
 measured held out: ranked by an index built without its own examples (:func:`index_without`) and, in the
 cross-validation test, scored by a model fitted on the other splits. The file's description tells each split's
-history; in short: holdout-7 to holdout-13 were each scored first by a model never fitted on them (70 % right,
-5.1 % wrong with confidence over the seven, before session 9); holdout-14 was written to decide the examples, by a
-rule set before it was written (new right >= old, new wrong <= old + 1 question): old 49.4 / 2.9 (top-1 90.4 %),
-new 86.7 / 3.8 (top-1 94.0 %); holdout-15 was written afterwards with nothing pending and scored once: 75.0 / 2.8
-(top-1 90.5 %).
+history. Before session 9, holdout-7 to holdout-13 were each scored first by a model never fitted on them (70 %
+right, 5.1 % wrong with confidence over the seven). In session 9 four fresh splits were each scored once before
+joining, three of them to decide a change by a rule set before they were written (new right >= old, new wrong <=
+old + 1 question): holdout-14 (examples: 49.4 / 2.9 -> 86.7 / 3.8), holdout-15 (nothing pending: 75.0 / 2.8),
+holdout-16 (neighbour features: 84.7 / 4.8 -> 89.4 / 4.8; withdrawn, unfair to a CoP's small entries),
+holdout-17 (fair neighbour features: 69.3 / 11.0 -> 70.5 / 11.9; adopted).
 
 Figures when the floors were set (answered right / wrong with confidence; held out = index without the split's
-examples, model fitted on the other splits, threshold 0.67):
+examples, model fitted on the other splits, threshold 0.72; top-1 with the production model):
 
 =============  ===============  ======================  ======
 split          BM25 alone       production, held out     top-1
 =============  ===============  ======================  ======
 tune           93.8 / 1.4 (*)   98.4 / 1.4              98 %
-holdout-1      94.9 / 2.7 (*)   100.0 / 1.4             100 %
-holdout        81.4 / 3.6       91.4 / 2.4              96 %
-holdout-2      73.6 / 3.4       95.8 / 1.1              99 %
-holdout-3      69.0 / 2.2       88.7 / 3.4              92 %
-holdout-4      50.6 / 4.0       94.9 / 3.0              98 %
-holdout-5      50.6 / 5.2       90.9 / 3.1              96 %
-holdout-6      44.3 / 3.1       87.3 / 2.1              94 %
+holdout-1      94.9 / 2.7 (*)   100.0 / 0.0             100 %
+holdout        81.4 / 3.6       92.9 / 2.4              96 %
+holdout-2      73.6 / 3.4       91.7 / 1.1              99 %
+holdout-3      69.0 / 2.2       90.1 / 2.2              92 %
+holdout-4      50.6 / 4.0       93.7 / 4.0              98 %
+holdout-5      50.6 / 5.2       89.6 / 3.1              96 %
+holdout-6      44.3 / 3.1       88.6 / 0.0              94 %
 holdout-7      58.2 / 3.0       88.6 / 0.0              99 %
-holdout-8      48.8 / 6.0       90.0 / 7.0              95 %
-holdout-9      61.5 / 3.1       92.3 / 4.1              95 %
-holdout-10     71.8 / 3.1       91.0 / 5.1              94 %
-holdout-11     55.3 / 4.2       93.4 / 1.0              95 %
-holdout-12     28.0 / 1.9       86.6 / 4.8              92 %
-holdout-13     43.4 / 4.8       81.9 / 1.0              95 %
-holdout-14     30.1 / 5.7       86.7 / 3.8              94 %
-holdout-15     33.3 / 2.8       75.0 / 3.8              90 %
-all (1,611)    —                89.8 / 2.9              95 %
+holdout-8      48.8 / 6.0       92.5 / 6.0              96 %
+holdout-9      61.5 / 3.1       92.3 / 4.1              97 %
+holdout-10     71.8 / 3.1       91.0 / 4.1              94 %
+holdout-11     55.3 / 4.2       90.8 / 0.0              96 %
+holdout-12     28.0 / 1.9       82.9 / 4.8              90 %
+holdout-13     43.4 / 4.8       80.7 / 1.0              95 %
+holdout-14     30.1 / 5.7       83.1 / 3.8              94 %
+holdout-15     33.3 / 2.8       75.0 / 0.9              88 %
+holdout-16     36.5 / 2.9       84.7 / 3.8              97 %
+holdout-17     26.1 / 8.3       69.3 / 10.1             80 %
+all (1,825)    —                87.7 / 2.9              94 %
 =============  ===============  ======================  ======
 
 (*) tuned on. Without the model, BM25 is held to a high threshold (few confident mistakes, many abstentions).
 The issue's targets (>= 90 % of answerable questions answered rightly with confidence, <= 3 % of all questions
-answered wrongly with confidence): the wrong-answer one holds over all splits (the threshold is chosen for it), the
-right-answer one is missed by a hair overall and by more for the hardest writers (75-87 % on holdout-12 to -15).
+answered wrongly with confidence): the wrong-answer one holds over all splits (the threshold is chosen for it) but
+not for every writer (holdout-17: 10 %); the right-answer one is missed overall (87.7 %), by more for the hardest
+writers (69-85 % on holdout-12 to -17).
 
 The floors below sit a little under these figures, so a change that makes things worse fails; the printed figures
 say how far off the targets they are. The lexical path is what runs without the model (``make model`` not run).
@@ -85,46 +89,48 @@ from tests.answers.splits import (
 LEXICAL_FLOORS = {"holdout": (0.78, 0.05), "holdout-2": (0.70, 0.05)}
 SEMANTIC_FLOORS = {
     "tune": (0.95, 0.03),
-    "holdout-1": (0.95, 0.03),
-    "holdout": (0.88, 0.04),
-    "holdout-2": (0.90, 0.03),
-    "holdout-3": (0.84, 0.05),
-    "holdout-4": (0.92, 0.06),
+    "holdout-1": (0.97, 0.02),
+    "holdout": (0.90, 0.04),
+    "holdout-2": (0.89, 0.03),
+    "holdout-3": (0.87, 0.04),
+    "holdout-4": (0.91, 0.06),
     "holdout-5": (0.88, 0.05),
-    "holdout-6": (0.84, 0.03),
-    "holdout-7": (0.84, 0.03),
-    "holdout-8": (0.88, 0.08),
-    "holdout-9": (0.91, 0.06),
+    "holdout-6": (0.86, 0.02),
+    "holdout-7": (0.86, 0.02),
+    "holdout-8": (0.90, 0.08),
+    "holdout-9": (0.89, 0.06),
     "holdout-10": (0.88, 0.06),
-    "holdout-11": (0.88, 0.03),
-    "holdout-12": (0.80, 0.08),
-    "holdout-13": (0.79, 0.03),
-    "holdout-14": (0.83, 0.05),
-    "holdout-15": (0.73, 0.03),
-    "holdout-16": (0.82, 0.06),
-    "all": (0.86, 0.05),
+    "holdout-11": (0.88, 0.02),
+    "holdout-12": (0.80, 0.05),
+    "holdout-13": (0.78, 0.03),
+    "holdout-14": (0.80, 0.05),
+    "holdout-15": (0.72, 0.03),
+    "holdout-16": (0.83, 0.05),
+    "holdout-17": (0.65, 0.12),
+    "all": (0.85, 0.04),
 }
-HELD_OUT_ALL_MIN_RIGHT = 0.87  # all splits together, each ranked and scored as unseen (88.8 % when set)
+HELD_OUT_ALL_MIN_RIGHT = 0.86  # all splits together, each ranked and scored as unseen (87.7 % when set)
 # Each fitting split scored by the model fitted on the others (cross-validation), at the production threshold.
 HELD_OUT_FLOORS = {
     "tune": (0.95, 0.03),
-    "holdout-1": (0.95, 0.03),
-    "holdout": (0.88, 0.04),
-    "holdout-2": (0.90, 0.03),
-    "holdout-3": (0.84, 0.05),
-    "holdout-4": (0.92, 0.06),
-    "holdout-5": (0.88, 0.05),
-    "holdout-6": (0.84, 0.04),
-    "holdout-7": (0.84, 0.03),
-    "holdout-8": (0.88, 0.09),
-    "holdout-9": (0.92, 0.06),
-    "holdout-10": (0.88, 0.07),
-    "holdout-11": (0.88, 0.03),
-    "holdout-12": (0.80, 0.08),
-    "holdout-13": (0.79, 0.02),
-    "holdout-14": (0.81, 0.05),
+    "holdout-1": (0.97, 0.02),
+    "holdout": (0.90, 0.04),
+    "holdout-2": (0.89, 0.03),
+    "holdout-3": (0.87, 0.04),
+    "holdout-4": (0.91, 0.06),
+    "holdout-5": (0.87, 0.05),
+    "holdout-6": (0.86, 0.02),
+    "holdout-7": (0.86, 0.02),
+    "holdout-8": (0.90, 0.08),
+    "holdout-9": (0.89, 0.06),
+    "holdout-10": (0.88, 0.06),
+    "holdout-11": (0.88, 0.02),
+    "holdout-12": (0.80, 0.06),
+    "holdout-13": (0.78, 0.03),
+    "holdout-14": (0.80, 0.05),
     "holdout-15": (0.72, 0.03),
     "holdout-16": (0.82, 0.05),
+    "holdout-17": (0.66, 0.12),
 }
 
 

@@ -125,3 +125,23 @@ def test_a_cops_own_entry_is_answered_though_out_of_scope_examples_ask_the_same(
     assert result.entry.entry_id == entry_id
     if entry_id != "next-meeting":  # "our next meeting" is the programme's core-meetings entry, rightly
         assert not isinstance(FaqIndex.build(programme, encoder=encoder, examples=examples).answer(question), Answer)
+
+
+def test_the_neighbour_features_count_what_a_small_entry_can_have() -> None:
+    """A CoP's entry with two phrasings owns both of the nearest ten at best: that counts as all of them, as 10 of 10
+    would for an entry with 30; out-of-scope examples closer to the question than the entry's best phrasing count
+    against it, those further away do not."""
+    small = FaqEntry("parking", "Is there parking?", "Yes.", ("car park at the away day",), scope="cop-1")
+    big = FaqEntry("how-to-join", "How do I join?", "Use the join card.", tuple(f"join way {n}" for n in range(30)))
+    examples = Examples({}, ("is there parking at the main campus", "zzzz qqqq"))
+    index = FaqIndex.build([small, big], encoder=RecordingEncoder(), examples=examples)
+    [(match, features)] = index.explain("Is there parking?", 1)
+    assert match.entry == small
+    assert isinstance(features, SemanticFeatures)
+    assert features.neighbours == 1.0
+    assert features.closer_out_of_scope == 0.0  # its own question is closer than any out-of-scope example
+    [(_, features)] = [
+        pair for pair in index.explain("is there parking at the main campus", 2) if pair[0].entry == small
+    ]
+    assert isinstance(features, SemanticFeatures)
+    assert features.closer_out_of_scope == 0.1  # one out-of-scope example (the question itself) is closer
