@@ -124,22 +124,24 @@ class Calibration:
     whitening_shrinkage: float = 0.7
     lexical_saturation: float = 5.0
     # Confidence: a logistic model over SemanticFeatures, intercept first, then one weight per feature in the
-    # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there) on all 19
+    # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there) on all 20
     # splits, each ranked without its own examples; the threshold is the one its leave-one-split-out
-    # cross-validation keeps within 3 % confident wrong answers (87.7 % right, 2.9 % wrong, session 9).
+    # cross-validation keeps within 3 % confident wrong answers (86.8 % right, 2.9 % wrong, session 10).
     semantic_coefficients: tuple[float, ...] = (
-        -4.393,
-        -0.466,
-        -0.559,
-        2.471,
-        0.235,
-        1.037,
-        2.097,
-        -7.562,
-        2.062,
-        -3.713,
+        -3.706,
+        -1.816,
+        0.251,
+        2.089,
+        0.292,
+        1.003,
+        -0.221,
+        -7.147,
+        0.428,
+        -4.315,
+        3.881,
+        3.290,
     )
-    semantic_min_confidence: float = 0.72
+    semantic_min_confidence: float = 0.75
 
 
 DEFAULT_CALIBRATION = Calibration()
@@ -254,6 +256,11 @@ class SemanticFeatures:
     # how many out-of-scope examples are closer to the question than this entry's closest phrasing, over NEIGHBOURS
     # (at most 1): a CoP's own entry about parking is closer than the parking questions the FAQ cannot answer
     closer_out_of_scope: float = 0.0
+    # cosine of the question and the entry's centroid (the normalised mean of its phrasings' vectors): where the
+    # entry's phrasings are as a whole, not only its closest one, which one odd phrasing can bring near a question
+    centroid: float = 0.0
+    # that cosine minus the best centroid cosine of any other entry (negative when another entry's centroid is closer)
+    centroid_margin: float = 0.0
 
     def vector(self) -> tuple[float, ...]:
         return (
@@ -266,6 +273,8 @@ class SemanticFeatures:
             self.out_of_scope,
             self.neighbours,
             self.closer_out_of_scope,
+            self.centroid,
+            self.centroid_margin,
         )
 
     def confidence(self, calibration: Calibration) -> float:
@@ -286,6 +295,7 @@ class _Vectors:
     matrix: FloatArray  # within-entry whitening (bot/answers/whitening.py), applied to every vector below
     phrasings: FloatArray  # one row per phrasing, in the order of the phrasing documents, whitened
     answers: FloatArray  # one row per entry, whitened
+    centroids: FloatArray  # one row per entry: the mean of its whitened phrasings, normalised
     out_of_scope: FloatArray  # one row per out-of-scope example, whitened
 
 
@@ -297,6 +307,14 @@ def _nearest(similarity: FloatArray, k: int) -> npt.NDArray[np.intp]:
     if len(similarity) <= k:
         return np.arange(len(similarity))
     return np.argpartition(-similarity, k - 1)[:k]
+
+
+def _centroids(phrasings: FloatArray, starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> FloatArray:
+    """Per entry, the mean of its (consecutive) phrasing vectors, L2-normalised."""
+    means = np.add.reduceat(phrasings, starts, axis=0) / counts[:, None]
+    norms = np.linalg.norm(means, axis=1, keepdims=True)
+    result: FloatArray = (means / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,8 +412,14 @@ class FaqIndex:
             answers = encoded[len(phrasing_docs) : len(phrasing_docs) + n]
             out_of_scope = encoded[len(phrasing_docs) + n :]
             matrix = whitening(phrasings, self._starts, c.whitening_shrinkage)
+            whitened = whiten(phrasings, matrix)
             self._vectors = _Vectors(
-                encoder, matrix, whiten(phrasings, matrix), whiten(answers, matrix), whiten(out_of_scope, matrix)
+                encoder,
+                matrix,
+                whitened,
+                whiten(answers, matrix),
+                _centroids(whitened, self._starts, counts),
+                whiten(out_of_scope, matrix),
             )
         self._bm25 = (
             _Indexes(
@@ -580,6 +604,8 @@ class FaqIndex:
         phrasing_similarity = vectors.phrasings @ question
         similarity = np.maximum.reduceat(phrasing_similarity, self._starts)
         answer_similarity = vectors.answers @ question
+        centroid_similarity = vectors.centroids @ question
+        centroid_order = np.argsort(-centroid_similarity, kind="stable")[:2]
         out_of_scope_similarity = np.sort(vectors.out_of_scope @ question)  # ascending
         closest_out_of_scope = float(out_of_scope_similarity[-1]) if len(out_of_scope_similarity) else None
         nearest_owners = self._owner[_nearest(phrasing_similarity, NEIGHBOURS)]
@@ -598,6 +624,8 @@ class FaqIndex:
                 else 0.0
             )
             best_other = runner_up if doc == best_semantic else float(similarity[best_semantic])
+            other_centroids = centroid_order[centroid_order != doc]
+            best_other_centroid = float(centroid_similarity[other_centroids[0]]) if len(other_centroids) else -1.0
             features = SemanticFeatures(
                 similarity=float(similarity[doc]),
                 margin=float(similarity[doc]) - best_other,
@@ -612,6 +640,8 @@ class FaqIndex:
                     (len(out_of_scope_similarity) - np.searchsorted(out_of_scope_similarity, similarity[doc], "right"))
                     / NEIGHBOURS,
                 ),
+                centroid=float(centroid_similarity[doc]),
+                centroid_margin=float(centroid_similarity[doc]) - best_other_centroid,
             )
             out.append((Match(self._entries[doc], float(fused[doc]), features.confidence(c)), features))
         return out

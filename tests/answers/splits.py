@@ -36,6 +36,7 @@ SPLITS = (
     "holdout-15",
     "holdout-16",
     "holdout-17",
+    "holdout-18",
 )
 LEXICAL_TUNING_SPLITS = ("tune", "holdout-1")
 FIT_SPLITS = SPLITS  # the splits the confidence model is fitted on (all, each measured by leaving it out)

@@ -3,6 +3,7 @@ out-of-scope example does not silence a CoP's own entry about the same thing."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 
@@ -11,7 +12,7 @@ import pytest
 
 from bot.answers.examples import Examples, labelled_questions, load_examples
 from bot.answers.faq import FaqEntry, load_programme_faq
-from bot.answers.ranker import Answer, FaqIndex, FloatArray, SemanticFeatures, index_texts
+from bot.answers.ranker import DEFAULT_CALIBRATION, Answer, FaqIndex, FloatArray, SemanticFeatures, index_texts
 from tests.answers.model import cached_encoder_for_tests
 from tests.answers.splits import CALIBRATION_FILE, SPLITS
 
@@ -145,3 +146,28 @@ def test_the_neighbour_features_count_what_a_small_entry_can_have() -> None:
     ]
     assert isinstance(features, SemanticFeatures)
     assert features.closer_out_of_scope == 0.1  # one out-of-scope example (the question itself) is closer
+
+
+def test_the_centroid_features_look_at_all_of_an_entrys_phrasings() -> None:
+    """An entry's centroid is the mean of its phrasings' vectors: for an entry with one phrasing it is that phrasing
+    (centroid cosine = best cosine); for one with many, a question equal to its one odd phrasing is as close to that
+    phrasing as can be but further from the centroid. The margin is against the best other entry's centroid."""
+    lone = FaqEntry("lone", "Is there parking?", "Yes.", scope="cop-1")
+    spread = FaqEntry(
+        "spread",
+        "How do I join a community?",
+        "Use the join card.",
+        ("how can I join a community", "joining a community, how", "xyzzy qwv kjh"),
+    )
+    # without whitening, which would shrink the one direction the entry's phrasings vary in
+    unwhitened = dataclasses.replace(DEFAULT_CALIBRATION, whitening_shrinkage=0.0)
+    index = FaqIndex.build([lone, spread], unwhitened, encoder=RecordingEncoder(), examples=Examples())
+    features = {match.entry.entry_id: f for match, f in index.explain("xyzzy qwv kjh", 2)}
+    lone_features, spread_features = features["lone"], features["spread"]
+    assert isinstance(lone_features, SemanticFeatures)
+    assert isinstance(spread_features, SemanticFeatures)
+    assert lone_features.centroid == pytest.approx(lone_features.similarity, abs=1e-5)
+    assert spread_features.similarity == pytest.approx(1.0, abs=1e-5)  # the odd phrasing itself
+    assert spread_features.centroid < 0.9  # ... but the entry's phrasings as a whole are elsewhere
+    assert spread_features.centroid_margin == pytest.approx(spread_features.centroid - lone_features.centroid, abs=1e-6)
+    assert lone_features.centroid_margin == pytest.approx(-spread_features.centroid_margin, abs=1e-6)
