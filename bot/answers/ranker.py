@@ -293,10 +293,20 @@ class Encoder(Protocol):
 class _Vectors:
     encoder: Encoder
     matrix: FloatArray  # within-entry whitening (bot/answers/whitening.py), applied to every vector below
-    phrasings: FloatArray  # one row per phrasing, in the order of the phrasing documents, whitened
+    # one row per phrasing, in the order of the phrasing documents, whitened; in blocks, so that a CoP's index
+    # shares the programme index's block (~5 MB) and adds one of its own (see FaqIndex.build's ``base``)
+    phrasings: tuple[FloatArray, ...]
     answers: FloatArray  # one row per entry, whitened
     centroids: FloatArray  # one row per entry: the mean of its whitened phrasings, normalised
     out_of_scope: FloatArray  # one row per out-of-scope example, whitened
+
+    def phrasing_similarity(self, question: FloatArray) -> FloatArray:
+        """The cosine of ``question`` (whitened) and every phrasing, in order."""
+        if len(self.phrasings) == 1:
+            only: FloatArray = self.phrasings[0] @ question
+            return only
+        joined: FloatArray = np.concatenate([block @ question for block in self.phrasings])
+        return joined
 
 
 # -- the index -------------------------------------------------------------------------------------------
@@ -366,11 +376,13 @@ class FaqIndex:
         calibration: Calibration,
         encoder: Encoder | None = None,
         examples: Examples | None = None,
+        base: FaqIndex | None = None,
     ) -> None:
         self._entries = entries
         # labelled staff questions (bot/answers/examples.py) serve the sentence-vector index only: the lexical
         # fallback's threshold was calibrated without them
         examples = Examples() if encoder is None else load_examples() if examples is None else examples
+        self._examples = examples
         self._calibration = calibration
         self._names = {entries[i].entry_id: name for i, name in directory_names(entries).items()}
         self._name_words = frozenset().union(*self._names.values())
@@ -406,7 +418,29 @@ class FaqIndex:
         self._owner = np.repeat(np.arange(n), counts)  # the entry of each phrasing document
         self._reachable = np.minimum(counts, NEIGHBOURS)  # how many of the nearest phrasings each entry can own
         self._vectors: _Vectors | None = None
-        if encoder is not None and n:
+        shared = self._shareable(base)
+        if encoder is not None and shared is not None and len(shared.answers) == n:
+            self._vectors = shared  # the same entries: nothing to add
+        elif encoder is not None and n and shared is not None:
+            # a CoP's index over the programme's: encode and whiten only the CoP's own entries, with the programme
+            # index's whitening (the CoP's few phrasings would hardly move the pooled within-entry scatter)
+            first = len(shared.answers)  # the programme's entries come first (checked by _shareable)
+            added = entries[first:]
+            encoded = encoder.encode(
+                [p for entry in added for p in indexed_phrasings(entry, examples)] + [entry.answer for entry in added]
+            )
+            split = len(phrasing_docs) - int(self._starts[first])
+            phrasings = whiten(encoded[:split], shared.matrix)
+            own_centroids = _centroids(phrasings, self._starts[first:] - self._starts[first], counts[first:])
+            self._vectors = _Vectors(
+                encoder,
+                shared.matrix,
+                (*shared.phrasings, phrasings),
+                np.vstack([shared.answers, whiten(encoded[split:], shared.matrix)]),
+                np.vstack([shared.centroids, own_centroids]),
+                shared.out_of_scope,
+            )
+        elif encoder is not None and n:
             encoded = encoder.encode(index_texts(entries, examples))
             phrasings = encoded[: len(phrasing_docs)]
             answers = encoded[len(phrasing_docs) : len(phrasing_docs) + n]
@@ -416,7 +450,7 @@ class FaqIndex:
             self._vectors = _Vectors(
                 encoder,
                 matrix,
-                whitened,
+                (whitened,),
                 whiten(answers, matrix),
                 _centroids(whitened, self._starts, counts),
                 whiten(out_of_scope, matrix),
@@ -459,12 +493,32 @@ class FaqIndex:
         calibration: Calibration = DEFAULT_CALIBRATION,
         encoder: Encoder | None = None,
         examples: Examples | None = None,
+        *,
+        base: FaqIndex | None = None,
     ) -> FaqIndex:
         """Index ``entries`` (any mix of programme and CoP entries). Entry ids need not be unique across scopes.
 
         With an ``encoder`` every phrasing and answer is encoded here (CPU-bound: build in a worker thread), and
-        ``examples`` (default: the shipped ones, :func:`bot.answers.examples.load_examples`) join the index."""
-        return cls(tuple(entries), calibration, encoder, examples)
+        ``examples`` (default: the shipped ones, :func:`bot.answers.examples.load_examples`) join the index.
+
+        ``base``: an index whose entries begin ``entries`` (the programme's index, for a CoP's), built with the same
+        calibration and examples: its sentence vectors and whitening are shared rather than copied, and only the
+        other entries are encoded. Otherwise (or without vectors) it is ignored."""
+        return cls(tuple(entries), calibration, encoder, examples, base)
+
+    def _shareable(self, base: FaqIndex | None) -> _Vectors | None:
+        """``base``'s vectors, when this index can share them (see :meth:`build`)."""
+        if base is None or base._vectors is None:
+            return None
+        first = len(base._entries)
+        if (
+            first == 0
+            or base._calibration != self._calibration
+            or base._examples != self._examples
+            or self._entries[:first] != base._entries
+        ):
+            return None
+        return base._vectors
 
     @property
     def semantic(self) -> bool:
@@ -601,7 +655,7 @@ class FaqIndex:
             lexical = bigrams = np.zeros(n, dtype=np.float32)
         raw = vector if vector is not None else vectors.encoder.encode([encoded_text(text)])[0]
         question = whiten(raw, vectors.matrix)
-        phrasing_similarity = vectors.phrasings @ question
+        phrasing_similarity = vectors.phrasing_similarity(question)
         similarity = np.maximum.reduceat(phrasing_similarity, self._starts)
         answer_similarity = vectors.answers @ question
         centroid_similarity = vectors.centroids @ question

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import functools
 import io
 import logging
 import re
@@ -45,7 +46,7 @@ MAX_ALTERNATIVES = 5
 MAX_CSV_ROWS = 500
 MAX_CSV_CHARS = 30_000
 MAX_COP_ENTRIES = 2_000
-# Ranking indexes kept per instance (one per CoP with entries of its own, plus the programme's): ~3 MB each.
+# Ranking indexes kept per instance (one per CoP with entries of its own, ~5 MB each, plus the programme's, ~11 MB).
 MAX_INDEXES = 16
 
 SOURCE_LEAD = "lead"
@@ -337,10 +338,11 @@ def _consume(task: asyncio.Future[Any]) -> None:
 class FaqIndexes:
     """The ranking indexes, one per CoP (its own entries plus the programme's) and one for the programme alone.
 
-    A CoP with no entries of its own shares the programme's index (each index holds ~3 MB: the programme's
-    phrasings, their vectors and BM25 tables), and at most :data:`MAX_INDEXES` are kept, least recently used
-    first out, so memory does not grow with the number of CoPs; rebuilding an evicted one takes ~60 ms (the
-    phrasings' vectors stay in the encoder's cache).
+    A CoP with no entries of its own shares the programme's index (~11 MB: the programme's phrasings and examples,
+    their vectors, BM25 tables); one with entries of its own gets an index that shares the programme index's
+    vectors and holds its own BM25 tables (~5 MB). At most :data:`MAX_INDEXES` are kept, least recently used first
+    out, so memory does not grow with the number of CoPs; rebuilding an evicted one takes ~0.2 s (the phrasings'
+    vectors stay in the encoder's cache).
 
     Kept in ``services.extras`` and keyed by the ETags of both ``_meta`` rows, so an index is rebuilt only
     after an entry changed (here or on another instance). Checking those ETags costs two point reads, so a check
@@ -423,10 +425,12 @@ class FaqIndexes:
             return index.answer(question, vector=encoded, unnamed_vector=again)
         return index.answer(question)
 
-    async def _build(self, entries: list[FaqEntry]) -> FaqIndex:
+    async def _build(self, entries: list[FaqEntry], base: FaqIndex | None = None) -> FaqIndex:
+        """An index of ``entries``; ``base``: the programme's index, whose vectors a CoP's index shares."""
         if self._encoder is not None:
-            try:  # encoding new phrasings is CPU work (the programme's ~3,100: ~6 s without the prebuilt file)
-                return await self.off_loop(FaqIndex.build, entries, DEFAULT_CALIBRATION, self._encoder)
+            build = functools.partial(FaqIndex.build, entries, DEFAULT_CALIBRATION, self._encoder, base=base)
+            try:  # encoding new phrasings is CPU work (the programme's ~3,500: ~7 s without the prebuilt file)
+                return await self.off_loop(build)
             except EncoderUnavailable as error:
                 log.error("sentence encoder unavailable, the FAQ is ranked by BM25 alone: %s", error)
                 self._encoder = self._questions = None
@@ -476,8 +480,11 @@ class FaqIndexes:
         if cop_id and not own:
             index = await self.for_cop(None, now)  # ranks the programme's entries alone: share that index
         else:
+            # a CoP's index shares the programme index's sentence vectors (~6 MB) when it was built from the same
+            # programme entries (FaqIndex.build checks), so each CoP with entries of its own costs ~5 MB, not ~11
+            base = await self.for_cop(None, now) if cop_id and self._encoder is not None else None
             entries = await self.repo.entries(PROGRAMME_SCOPE) + own
-            index = await self._build(entries)
+            index = await self._build(entries, base)
             log.info("faq index built cop_id=%s entries=%d", cop_id or "-", len(entries))
         scope = cop_id or ""
         self._cache[scope] = (key, index)

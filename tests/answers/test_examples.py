@@ -7,30 +7,49 @@ import dataclasses
 import json
 from collections.abc import Sequence
 
-import numpy as np
 import pytest
 
 from bot.answers.examples import Examples, labelled_questions, load_examples
 from bot.answers.faq import FaqEntry, load_programme_faq
 from bot.answers.ranker import DEFAULT_CALIBRATION, Answer, FaqIndex, FloatArray, SemanticFeatures, index_texts
-from tests.answers.model import cached_encoder_for_tests
+from tests.answers.model import HistogramEncoder, cached_encoder_for_tests
 from tests.answers.splits import CALIBRATION_FILE, SPLITS
 
 
-class RecordingEncoder:
-    """Unit vectors from a character histogram (so similar texts are close); records what it encodes."""
+class RecordingEncoder(HistogramEncoder):
+    """:class:`HistogramEncoder` that records what it encodes."""
 
     def __init__(self) -> None:
         self.texts: list[str] = []
 
     def encode(self, texts: Sequence[str]) -> FloatArray:
         self.texts.extend(texts)
-        rows = np.zeros((len(texts), 32), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for char in text.lower():
-                rows[row, ord(char) % 32] += 1.0
-            rows[row] /= max(float(np.linalg.norm(rows[row])), 1e-6)
-        return rows
+        return super().encode(texts)
+
+
+COP_ENTRIES = [
+    FaqEntry(
+        "next-meeting",
+        "When is our next meeting?",
+        "We meet on the first Tuesday of each month in Room 4.02.",
+        ("Where do we meet?", "What time are meetings?"),
+        scope="cop-1",
+    ),
+    FaqEntry(
+        "parking",
+        "Is there parking for the away day?",
+        "Yes: the staff car park on Gower Street is open to members on the day.",
+        ("can I park at the away day",),
+        scope="cop-1",
+    ),
+    FaqEntry(
+        "slides",
+        "Where are the slides from the last session?",
+        "In the Files tab of the General channel.",
+        ("last session slides",),
+        scope="cop-1",
+    ),
+]
 
 
 def test_the_shipped_examples_are_the_calibration_questions_and_split_by_split() -> None:
@@ -96,36 +115,56 @@ def test_a_cops_own_entry_is_answered_though_out_of_scope_examples_ask_the_same(
     encoder = cached_encoder_for_tests()
     examples = load_examples()
     assert any("park" in text for text in examples.out_of_scope)
-    cop = [
-        FaqEntry(
-            "next-meeting",
-            "When is our next meeting?",
-            "We meet on the first Tuesday of each month in Room 4.02.",
-            ("Where do we meet?", "What time are meetings?"),
-            scope="cop-1",
-        ),
-        FaqEntry(
-            "parking",
-            "Is there parking for the away day?",
-            "Yes: the staff car park on Gower Street is open to members on the day.",
-            ("can I park at the away day",),
-            scope="cop-1",
-        ),
-        FaqEntry(
-            "slides",
-            "Where are the slides from the last session?",
-            "In the Files tab of the General channel.",
-            ("last session slides",),
-            scope="cop-1",
-        ),
-    ]
     programme = load_programme_faq()[1]
-    with_cop = FaqIndex.build([*cop, *programme], encoder=encoder, examples=examples)
-    result = with_cop.answer(question)
-    assert isinstance(result, Answer), result
-    assert result.entry.entry_id == entry_id
+    programme_index = FaqIndex.build(programme, encoder=encoder, examples=examples)
+    # as a whole index, and as production builds a CoP's: over the programme index, sharing its vectors
+    for with_cop in (
+        FaqIndex.build([*COP_ENTRIES, *programme], encoder=encoder, examples=examples),
+        FaqIndex.build([*programme, *COP_ENTRIES], encoder=encoder, examples=examples, base=programme_index),
+    ):
+        result = with_cop.answer(question)
+        assert isinstance(result, Answer), result
+        assert result.entry.entry_id == entry_id
     if entry_id != "next-meeting":  # "our next meeting" is the programme's core-meetings entry, rightly
-        assert not isinstance(FaqIndex.build(programme, encoder=encoder, examples=examples).answer(question), Answer)
+        assert not isinstance(programme_index.answer(question), Answer)
+
+
+def test_a_cops_index_shares_the_programme_index_vectors_and_ranks_as_a_whole_build() -> None:
+    """A CoP's index built over the programme's shares its vectors (~5 MB per CoP not copied) and uses its
+    whitening; it ranks the CoP's and the programme's questions as an index built from scratch does."""
+    encoder = cached_encoder_for_tests()
+    examples = load_examples()
+    programme = load_programme_faq()[1]
+    programme_index = FaqIndex.build(programme, encoder=encoder, examples=examples)
+    entries = [*programme, *COP_ENTRIES]
+    shared = FaqIndex.build(entries, encoder=encoder, examples=examples, base=programme_index)
+    whole = FaqIndex.build(entries, encoder=encoder, examples=examples)
+    assert shared._vectors is not None
+    assert programme_index._vectors is not None
+    assert shared._vectors.phrasings[0] is programme_index._vectors.phrasings[0]
+    assert whole._vectors is not None
+    assert len(whole._vectors.phrasings) == 1
+    questions = [
+        "when's our next meeting",
+        "can I park my car at the away day?",
+        "last week's slides please",
+        *(q["question"] for q in labelled_questions() if q["split"] == "holdout-18"),
+    ]
+    for question in questions:
+        [(a, _fa)] = shared.explain(question, 1)
+        [(b, _fb)] = whole.explain(question, 1)
+        assert (a.entry.scope, a.entry.entry_id) == (b.entry.scope, b.entry.entry_id), question
+        assert a.confidence == pytest.approx(b.confidence, abs=0.05), question
+    # a base that is not the start of the entries is not shared (and the index is still right)
+    other = FaqIndex.build(
+        entries, encoder=encoder, examples=examples, base=FaqIndex.build(COP_ENTRIES, encoder=encoder)
+    )
+    assert other._vectors is not None
+    assert len(other._vectors.phrasings) == 1
+    assert other.search("can I park my car at the away day?", 1)[0].entry.entry_id == "parking"
+    # the same entries again: the base's vectors as they are
+    same = FaqIndex.build(programme, encoder=encoder, examples=examples, base=programme_index)
+    assert same._vectors is programme_index._vectors
 
 
 def test_the_neighbour_features_count_what_a_small_entry_can_have() -> None:

@@ -17,6 +17,7 @@ from bot.answers.ranker import FaqIndex
 from bot.domain.faq import MAX_INDEXES, Draft, FaqIndexes
 from storage.counting import CountingStore
 from storage.sqlite import SqliteStore
+from tests.answers.model import HistogramEncoder
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
 COP = "19:revisions@thread.tacv2"
@@ -97,6 +98,20 @@ async def test_a_cop_without_entries_of_its_own_shares_the_programme_index(store
     assert has_entry(own, QUESTION)
     assert not has_entry(await indexes.for_cop(None, NOW), QUESTION)
     assert await indexes.for_cop("19:another@thread.tacv2", NOW) is programme
+
+
+async def test_a_cops_own_index_shares_the_programme_index_vectors(store: CountingStore) -> None:
+    indexes = FaqIndexes(store, HistogramEncoder(), clock=Ticks())
+    await indexes.repo.add(COP, [Draft(QUESTION, "In the Files tab.")], "lead", NOW)
+    own = await indexes.for_cop(COP, NOW)
+    programme = await indexes.for_cop(None, NOW)
+    assert own is not programme
+    assert own.semantic
+    assert own._vectors is not None
+    assert programme._vectors is not None
+    assert own._vectors.phrasings[0] is programme._vectors.phrasings[0]  # ~5 MB not copied per CoP
+    assert own.search(QUESTION, 1)[0].entry.question == QUESTION
+    assert not has_entry(programme, QUESTION)
 
 
 async def test_only_the_most_recently_used_indexes_are_kept(store: CountingStore) -> None:
