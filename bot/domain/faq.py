@@ -47,7 +47,9 @@ MAX_CSV_ROWS = 500
 MAX_CSV_CHARS = 30_000
 MAX_COP_ENTRIES = 2_000
 # Ranking indexes kept per instance (one per CoP with entries of its own, ~5 MB each, plus the programme's, ~11 MB).
-MAX_INDEXES = 16
+# 8, not more: with all 8 held a process sits at ~185 MB RSS before any load (issue 10's bound is 250 MB under
+# load); an evicted CoP index is rebuilt in ~0.25 s on the encoder's thread when its CoP asks again.
+MAX_INDEXES = 8
 
 SOURCE_LEAD = "lead"
 SOURCE_CSV = "csv"
@@ -341,7 +343,7 @@ class FaqIndexes:
     A CoP with no entries of its own shares the programme's index (~11 MB: the programme's phrasings and examples,
     their vectors, BM25 tables); one with entries of its own gets an index that shares the programme index's
     vectors and holds its own BM25 tables (~5 MB). At most :data:`MAX_INDEXES` are kept, least recently used first
-    out, so memory does not grow with the number of CoPs; rebuilding an evicted one takes ~0.2 s (the phrasings'
+    out, so memory does not grow with the number of CoPs; rebuilding an evicted one takes ~0.25 s (the phrasings'
     vectors stay in the encoder's cache).
 
     Kept in ``services.extras`` and keyed by the ETags of both ``_meta`` rows, so an index is rebuilt only
