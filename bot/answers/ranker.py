@@ -23,7 +23,7 @@ import math
 import random
 import statistics
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -479,12 +479,19 @@ class FaqIndex:
             [1.0 if e.scope == PROGRAMME_SCOPE else c.cop_scope_boost for e in entries], dtype=np.float32
         )
         self._word_df = word_df
+        # one-edit typo lookups: deleted-letter variant -> known words; a CoP's index adds a map of its new words
+        # to the programme index's (~1.5 MB) instead of copying it
+        inherited = base._fuzzy if base is not None and self._extends(base) else ()
+        known: Mapping[str, int] = base._word_df if base is not None and inherited else {}
         fuzzy: dict[str, set[str]] = {}
         for word in word_df:
-            if len(word) >= MIN_FUZZY_LENGTH - 1 and word.isalpha():
+            if len(word) >= MIN_FUZZY_LENGTH - 1 and word.isalpha() and word not in known:
                 for variant in deletes(word):
                     fuzzy.setdefault(variant, set()).add(word)
-        self._fuzzy = {variant: tuple(sorted(found)) for variant, found in fuzzy.items()}
+        self._fuzzy: tuple[Mapping[str, tuple[str, ...]], ...] = (
+            *inherited,
+            {variant: tuple(sorted(found)) for variant, found in fuzzy.items()},
+        )
 
     @classmethod
     def build(
@@ -502,23 +509,23 @@ class FaqIndex:
         ``examples`` (default: the shipped ones, :func:`bot.answers.examples.load_examples`) join the index.
 
         ``base``: an index whose entries begin ``entries`` (the programme's index, for a CoP's), built with the same
-        calibration and examples: its sentence vectors and whitening are shared rather than copied, and only the
-        other entries are encoded. Otherwise (or without vectors) it is ignored."""
+        calibration and examples: its sentence vectors, whitening and typo lookups are shared rather than copied,
+        and only the other entries are encoded. Otherwise it is ignored."""
         return cls(tuple(entries), calibration, encoder, examples, base)
+
+    def _extends(self, base: FaqIndex) -> bool:
+        """Whether ``base`` indexes the first of this index's entries, with the same calibration and examples."""
+        first = len(base._entries)
+        return (
+            0 < first <= len(self._entries)
+            and base._calibration == self._calibration
+            and base._examples == self._examples
+            and self._entries[:first] == base._entries
+        )
 
     def _shareable(self, base: FaqIndex | None) -> _Vectors | None:
         """``base``'s vectors, when this index can share them (see :meth:`build`)."""
-        if base is None or base._vectors is None:
-            return None
-        first = len(base._entries)
-        if (
-            first == 0
-            or base._calibration != self._calibration
-            or base._examples != self._examples
-            or self._entries[:first] != base._entries
-        ):
-            return None
-        return base._vectors
+        return base._vectors if base is not None and base._vectors is not None and self._extends(base) else None
 
     @property
     def semantic(self) -> bool:
@@ -552,7 +559,8 @@ class FaqIndex:
             return word
         candidates: set[str] = set()
         for variant in deletes(word):
-            candidates.update(self._fuzzy.get(variant, ()))
+            for fuzzy in self._fuzzy:
+                candidates.update(fuzzy.get(variant, ()))
         candidates = {c for c in candidates if c[0] == word[0]}
         if not candidates:
             return word

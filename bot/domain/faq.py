@@ -46,10 +46,11 @@ MAX_ALTERNATIVES = 5
 MAX_CSV_ROWS = 500
 MAX_CSV_CHARS = 30_000
 MAX_COP_ENTRIES = 2_000
-# Ranking indexes kept per instance (one per CoP with entries of its own, ~5 MB each, plus the programme's, ~11 MB).
-# 8, not more: with all 8 held a process sits at ~185 MB RSS before any load (issue 10's bound is 250 MB under
-# load); an evicted CoP index is rebuilt in ~0.25 s on the encoder's thread when its CoP asks again.
-MAX_INDEXES = 8
+# Ranking indexes kept per instance (one per CoP with entries of its own, ~3.5 MB each, plus the programme's, ~11 MB).
+# 6: mixed_load with all 6 built and held peaks at ~237 MB RSS (issue 10's bound: 250 MB; 8 held, before the typo
+# lookups were shared, peaked at 256.5 MB). An evicted CoP index is rebuilt in ~0.12 s on the encoder's thread when
+# its CoP asks again.
+MAX_INDEXES = 6
 
 SOURCE_LEAD = "lead"
 SOURCE_CSV = "csv"
@@ -342,9 +343,9 @@ class FaqIndexes:
 
     A CoP with no entries of its own shares the programme's index (~11 MB: the programme's phrasings and examples,
     their vectors, BM25 tables); one with entries of its own gets an index that shares the programme index's
-    vectors and holds its own BM25 tables (~5 MB). At most :data:`MAX_INDEXES` are kept, least recently used first
-    out, so memory does not grow with the number of CoPs; rebuilding an evicted one takes ~0.25 s (the phrasings'
-    vectors stay in the encoder's cache).
+    vectors and typo lookups and holds its own BM25 tables (~3.5 MB). At most :data:`MAX_INDEXES` are kept, least
+    recently used first out, so memory does not grow with the number of CoPs; rebuilding an evicted one takes
+    ~0.12 s (the phrasings' vectors stay in the encoder's cache).
 
     Kept in ``services.extras`` and keyed by the ETags of both ``_meta`` rows, so an index is rebuilt only
     after an entry changed (here or on another instance). Checking those ETags costs two point reads, so a check
@@ -482,8 +483,9 @@ class FaqIndexes:
         if cop_id and not own:
             index = await self.for_cop(None, now)  # ranks the programme's entries alone: share that index
         else:
-            # a CoP's index shares the programme index's sentence vectors (~6 MB) when it was built from the same
-            # programme entries (FaqIndex.build checks), so each CoP with entries of its own costs ~5 MB, not ~11
+            # a CoP's index shares the programme index's sentence vectors (~6 MB) and typo lookups when it was built
+            # from the same programme entries (FaqIndex.build checks): each CoP with entries of its own costs
+            # ~3.5 MB, not ~11
             base = await self.for_cop(None, now) if cop_id and self._encoder is not None else None
             entries = await self.repo.entries(PROGRAMME_SCOPE) + own
             index = await self._build(entries, base)
