@@ -106,6 +106,11 @@ class PrebuiltEncoder:
             self._known = known
             return known
 
+    def remembers(self, text: str) -> bool:
+        """Whether ``text`` is answered from the file (read on the first call), so callers need not keep it."""
+        known = self._known if self._known is not None else self._load()
+        return text in known
+
     def encode(self, texts: Sequence[str]) -> FloatArray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)

@@ -59,6 +59,8 @@ def test_texts_in_the_file_are_answered_from_it_and_the_rest_encoded(tmp_path: P
     np.testing.assert_allclose(got, HashEncoder().encode(texts), atol=1e-7)
     assert prebuilt.known == len(set(programme_texts()))
     assert prebuilt.encode([]).shape[0] == 0
+    assert prebuilt.remembers(programme_texts()[3])  # so the vector cache in front need not keep a copy
+    assert not prebuilt.remembers("a question nobody wrote down")
 
 
 def test_a_file_written_by_another_model_is_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -52,3 +52,29 @@ def test_capacity_evicts_the_least_recently_used() -> None:
 
 def test_empty_batch() -> None:
     assert CachingEncoder(CountingEncoder()).encode([]).shape[0] == 0
+
+
+class RememberingEncoder(CountingEncoder):
+    """Answers some texts from memory of its own, like the prebuilt programme vectors."""
+
+    def remembers(self, text: str) -> bool:
+        return text.startswith("faq:")
+
+
+def test_texts_the_inner_encoder_remembers_are_not_copied_here() -> None:
+    inner = RememberingEncoder()
+    cache = CachingEncoder(inner)
+    first = cache.encode(["faq: how do I join?", "a question"])
+    again = cache.encode(["faq: how do I join?", "a question"])
+    assert inner.batches == [["faq: how do I join?", "a question"], ["faq: how do I join?"]]  # asked of the inner
+    assert np.array_equal(first, again)
+    cached = cache.encode(["a question"])
+    assert len(inner.batches) == 2  # the question was kept here
+    assert cached.shape == (1, 8)
+
+
+def test_a_cached_vector_does_not_keep_its_batch_alive() -> None:
+    cache = CachingEncoder(CountingEncoder())
+    cache.encode([f"text {n}" for n in range(100)])
+    kept = cache._vectors["text 7"]
+    assert kept.base is None  # its own copy, not a view of the 100-row batch
