@@ -124,22 +124,22 @@ class Calibration:
     whitening_shrinkage: float = 0.7
     lexical_saturation: float = 5.0
     # Confidence: a logistic model over SemanticFeatures, intercept first, then one weight per feature in the
-    # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there) on all 20
+    # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there) on all 21
     # splits, each ranked without its own examples; the threshold is the one its leave-one-split-out
-    # cross-validation keeps within 3 % confident wrong answers (86.8 % right, 2.9 % wrong, session 10).
+    # cross-validation keeps within 3 % confident wrong answers (86.5 % right, 2.9 % wrong, session 10).
     semantic_coefficients: tuple[float, ...] = (
-        -3.706,
-        -1.816,
-        0.251,
-        2.089,
-        0.292,
-        1.003,
-        -0.221,
-        -7.147,
-        0.428,
-        -4.315,
-        3.881,
-        3.290,
+        -3.615,
+        -1.864,
+        0.154,
+        1.839,
+        0.111,
+        1.075,
+        -0.594,
+        -7.495,
+        0.615,
+        -4.450,
+        4.228,
+        3.261,
     )
     semantic_min_confidence: float = 0.75
 

@@ -37,6 +37,7 @@ SPLITS = (
     "holdout-16",
     "holdout-17",
     "holdout-18",
+    "holdout-19",
 )
 LEXICAL_TUNING_SPLITS = ("tune", "holdout-1")
 FIT_SPLITS = SPLITS  # the splits the confidence model is fitted on (all, each measured by leaving it out)

@@ -15,7 +15,8 @@ joining, three of them to decide a change by a rule set before they were written
 old + 1 question): holdout-14 (examples: 49.4 / 2.9 -> 86.7 / 3.8), holdout-15 (nothing pending: 75.0 / 2.8),
 holdout-16 (neighbour features: 84.7 / 4.8 -> 89.4 / 4.8; withdrawn, unfair to a CoP's small entries),
 holdout-17 (fair neighbour features: 69.3 / 11.0 -> 70.5 / 11.9; adopted). In session 10 holdout-18 decided the
-centroid features by the same rule (70.2 / 8.4 -> 71.4 / 7.5; adopted).
+centroid features by the same rule (70.2 / 8.4 -> 71.4 / 7.5; adopted), and holdout-19 measured the result with nothing
+pending (78.8 / 5.9).
 
 Figures when the floors were set (answered right / wrong with confidence; held out = index without the split's
 examples, model fitted on the other splits, threshold 0.75; top-1 with the production model):
@@ -23,34 +24,35 @@ examples, model fitted on the other splits, threshold 0.75; top-1 with the produ
 =============  ===============  ======================  ======
 split          BM25 alone       production, held out     top-1
 =============  ===============  ======================  ======
-tune           93.8 / 1.4 (*)   98.4 / 1.4              98 %
-holdout-1      94.9 / 2.7 (*)   100.0 / 0.0             100 %
-holdout        81.4 / 3.6       92.9 / 2.4              96 %
-holdout-2      73.6 / 3.4       91.7 / 1.1              99 %
+tune           93.8 / 1.4 (*)   96.9 / 1.4              98 %
+holdout-1      94.9 / 2.7 (*)   96.6 / 0.0              100 %
+holdout        81.4 / 3.6       92.9 / 2.4              94 %
+holdout-2      73.6 / 3.4       88.9 / 1.1              99 %
 holdout-3      69.0 / 2.2       90.1 / 3.4              92 %
-holdout-4      50.6 / 4.0       96.2 / 4.0              98 %
-holdout-5      50.6 / 5.2       90.9 / 3.1              97 %
-holdout-6      44.3 / 3.1       88.6 / 0.0              94 %
-holdout-7      58.2 / 3.0       88.6 / 0.0              99 %
-holdout-8      48.8 / 6.0       92.5 / 7.0              95 %
-holdout-9      61.5 / 3.1       92.3 / 4.1              97 %
-holdout-10     71.8 / 3.1       91.0 / 3.1              95 %
-holdout-11     55.3 / 4.2       92.1 / 0.0              96 %
-holdout-12     28.0 / 1.9       82.9 / 2.9              90 %
-holdout-13     43.4 / 4.8       77.1 / 1.0              96 %
-holdout-14     30.1 / 5.7       84.3 / 2.9              94 %
+holdout-4      50.6 / 4.0       96.2 / 3.0              98 %
+holdout-5      50.6 / 5.2       90.9 / 2.1              97 %
+holdout-6      44.3 / 3.1       87.3 / 0.0              94 %
+holdout-7      58.2 / 3.0       91.1 / 0.0              99 %
+holdout-8      48.8 / 6.0       92.5 / 6.0              95 %
+holdout-9      61.5 / 3.1       91.0 / 5.1              96 %
+holdout-10     71.8 / 3.1       92.3 / 3.1              95 %
+holdout-11     55.3 / 4.2       90.8 / 0.0              96 %
+holdout-12     28.0 / 1.9       85.4 / 2.9              92 %
+holdout-13     43.4 / 4.8       77.1 / 0.0              95 %
+holdout-14     30.1 / 5.7       84.3 / 1.9              94 %
 holdout-15     33.3 / 2.8       73.8 / 0.0              88 %
-holdout-16     36.5 / 2.9       84.7 / 2.9              97 %
-holdout-17     26.1 / 8.3       68.2 / 10.1             81 %
-holdout-18     26.2 / 3.7       71.4 / 6.5              92 %
-all (1,932)    —                86.8 / 2.9              94 %
+holdout-16     36.5 / 2.9       87.1 / 3.8              97 %
+holdout-17     26.1 / 8.3       69.3 / 9.2              81 %
+holdout-18     26.2 / 3.7       72.6 / 7.5              92 %
+holdout-19     32.5 / 5.0       78.8 / 5.9              91 %
+all (2,033)    —                86.5 / 2.9              94 %
 =============  ===============  ======================  ======
 
 (*) tuned on. Without the model, BM25 is held to a high threshold (few confident mistakes, many abstentions).
 The issue's targets (>= 90 % of answerable questions answered rightly with confidence, <= 3 % of all questions
 answered wrongly with confidence): the wrong-answer one holds over all splits (the threshold is chosen for it) but
-not for every writer (holdout-17: 10 %); the right-answer one is missed overall (86.8 %), by more for the hardest
-writers (68-85 % on holdout-12 to -18).
+not for every writer (holdout-17: 9 %); the right-answer one is missed overall (86.5 %), by more for the hardest
+writers (69-87 % on holdout-12 to -19).
 
 The floors below sit a little under these figures, so a change that makes things worse fails; the printed figures
 say how far off the targets they are. The lexical path is what runs without the model (``make model`` not run).
@@ -90,51 +92,53 @@ from tests.answers.splits import (
 # targets they are.
 LEXICAL_FLOORS = {"holdout": (0.78, 0.05), "holdout-2": (0.70, 0.05)}
 SEMANTIC_FLOORS = {
-    "tune": (0.96, 0.03),
-    "holdout-1": (0.97, 0.02),
+    "tune": (0.94, 0.03),
+    "holdout-1": (0.94, 0.02),
     "holdout": (0.90, 0.04),
-    "holdout-2": (0.89, 0.03),
+    "holdout-2": (0.86, 0.03),
     "holdout-3": (0.88, 0.05),
-    "holdout-4": (0.94, 0.06),
-    "holdout-5": (0.90, 0.05),
-    "holdout-6": (0.86, 0.02),
-    "holdout-7": (0.87, 0.02),
+    "holdout-4": (0.94, 0.05),
+    "holdout-5": (0.88, 0.04),
+    "holdout-6": (0.85, 0.02),
+    "holdout-7": (0.90, 0.02),
     "holdout-8": (0.90, 0.08),
-    "holdout-9": (0.90, 0.06),
-    "holdout-10": (0.89, 0.05),
-    "holdout-11": (0.90, 0.02),
-    "holdout-12": (0.80, 0.05),
+    "holdout-9": (0.89, 0.07),
+    "holdout-10": (0.89, 0.04),
+    "holdout-11": (0.88, 0.02),
+    "holdout-12": (0.83, 0.05),
     "holdout-13": (0.76, 0.02),
-    "holdout-14": (0.82, 0.05),
-    "holdout-15": (0.71, 0.02),
-    "holdout-16": (0.83, 0.05),
-    "holdout-17": (0.66, 0.10),
+    "holdout-14": (0.82, 0.04),
+    "holdout-15": (0.73, 0.02),
+    "holdout-16": (0.86, 0.06),
+    "holdout-17": (0.66, 0.11),
     "holdout-18": (0.70, 0.09),
-    "all": (0.85, 0.05),
+    "holdout-19": (0.76, 0.08),
+    "all": (0.84, 0.05),
 }
-HELD_OUT_ALL_MIN_RIGHT = 0.86  # all splits together, each ranked and scored as unseen (86.8 % when set)
+HELD_OUT_ALL_MIN_RIGHT = 0.86  # all splits together, each ranked and scored as unseen (86.5 % when set)
 # Each fitting split scored by the model fitted on the others (cross-validation), at the production threshold.
 HELD_OUT_FLOORS = {
-    "tune": (0.96, 0.03),
-    "holdout-1": (0.97, 0.02),
+    "tune": (0.94, 0.03),
+    "holdout-1": (0.94, 0.02),
     "holdout": (0.90, 0.04),
-    "holdout-2": (0.89, 0.03),
+    "holdout-2": (0.86, 0.03),
     "holdout-3": (0.88, 0.05),
-    "holdout-4": (0.94, 0.06),
-    "holdout-5": (0.88, 0.05),
-    "holdout-6": (0.86, 0.02),
-    "holdout-7": (0.86, 0.02),
-    "holdout-8": (0.90, 0.09),
-    "holdout-9": (0.90, 0.06),
-    "holdout-10": (0.89, 0.05),
-    "holdout-11": (0.90, 0.02),
-    "holdout-12": (0.80, 0.05),
-    "holdout-13": (0.75, 0.03),
-    "holdout-14": (0.82, 0.05),
+    "holdout-4": (0.94, 0.05),
+    "holdout-5": (0.88, 0.04),
+    "holdout-6": (0.85, 0.02),
+    "holdout-7": (0.89, 0.02),
+    "holdout-8": (0.90, 0.08),
+    "holdout-9": (0.89, 0.07),
+    "holdout-10": (0.90, 0.05),
+    "holdout-11": (0.88, 0.02),
+    "holdout-12": (0.83, 0.05),
+    "holdout-13": (0.75, 0.02),
+    "holdout-14": (0.82, 0.04),
     "holdout-15": (0.71, 0.02),
-    "holdout-16": (0.82, 0.05),
-    "holdout-17": (0.66, 0.12),
-    "holdout-18": (0.69, 0.08),
+    "holdout-16": (0.85, 0.06),
+    "holdout-17": (0.67, 0.11),
+    "holdout-18": (0.70, 0.09),
+    "holdout-19": (0.76, 0.08),
 }
 
 
