@@ -319,6 +319,13 @@ def _nearest(similarity: FloatArray, k: int) -> npt.NDArray[np.intp]:
     return np.argpartition(-similarity, k - 1)[:k]
 
 
+def _leader(values: FloatArray) -> tuple[int, float]:
+    """The position of the largest value (the first, on a tie) and the second-largest value (-1 when there is none):
+    an entry's margin is its value minus the runner-up's if it leads, else minus the leader's."""
+    best = int(np.argmax(values))
+    return best, float(np.partition(values, -2)[-2]) if len(values) > 1 else -1.0
+
+
 def _centroids(phrasings: FloatArray, starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> FloatArray:
     """Per entry, the mean of its (consecutive) phrasing vectors, L2-normalised."""
     means = np.add.reduceat(phrasings, starts, axis=0) / counts[:, None]
@@ -418,13 +425,15 @@ class FaqIndex:
         self._owner = np.repeat(np.arange(n), counts)  # the entry of each phrasing document
         self._reachable = np.minimum(counts, NEIGHBOURS)  # how many of the nearest phrasings each entry can own
         self._vectors: _Vectors | None = None
-        shared = self._shareable(base)
+        # a base index to share with (see build): None when it does not index this index's first entries alike
+        base = base if base is not None and self._extends(base) else None
+        shared = base._vectors if base is not None else None
         if encoder is not None and shared is not None and len(shared.answers) == n:
             self._vectors = shared  # the same entries: nothing to add
         elif encoder is not None and n and shared is not None:
             # a CoP's index over the programme's: encode and whiten only the CoP's own entries, with the programme
             # index's whitening (the CoP's few phrasings would hardly move the pooled within-entry scatter)
-            first = len(shared.answers)  # the programme's entries come first (checked by _shareable)
+            first = len(shared.answers)  # the programme's entries come first (checked by _extends)
             added = entries[first:]
             encoded = encoder.encode(
                 [p for entry in added for p in indexed_phrasings(entry, examples)] + [entry.answer for entry in added]
@@ -481,8 +490,8 @@ class FaqIndex:
         self._word_df = word_df
         # one-edit typo lookups: deleted-letter variant -> known words; a CoP's index adds a map of its new words
         # to the programme index's (~1.5 MB) instead of copying it
-        inherited = base._fuzzy if base is not None and self._extends(base) else ()
-        known: Mapping[str, int] = base._word_df if base is not None and inherited else {}
+        inherited = base._fuzzy if base is not None else ()
+        known: Mapping[str, int] = base._word_df if base is not None else {}
         fuzzy: dict[str, set[str]] = {}
         for word in word_df:
             if len(word) >= MIN_FUZZY_LENGTH - 1 and word.isalpha() and word not in known:
@@ -522,10 +531,6 @@ class FaqIndex:
             and base._examples == self._examples
             and self._entries[:first] == base._entries
         )
-
-    def _shareable(self, base: FaqIndex | None) -> _Vectors | None:
-        """``base``'s vectors, when this index can share them (see :meth:`build`)."""
-        return base._vectors if base is not None and base._vectors is not None and self._extends(base) else None
 
     @property
     def semantic(self) -> bool:
@@ -667,14 +672,12 @@ class FaqIndex:
         similarity = np.maximum.reduceat(phrasing_similarity, self._starts)
         answer_similarity = vectors.answers @ question
         centroid_similarity = vectors.centroids @ question
-        centroid_order = np.argsort(-centroid_similarity, kind="stable")[:2]
+        best_centroid, centroid_runner_up = _leader(centroid_similarity)
         out_of_scope_similarity = np.sort(vectors.out_of_scope @ question)  # ascending
         closest_out_of_scope = float(out_of_scope_similarity[-1]) if len(out_of_scope_similarity) else None
         nearest_owners = self._owner[_nearest(phrasing_similarity, NEIGHBOURS)]
         fused = c.semantic_weight * similarity + (1.0 - c.semantic_weight) * lexical / (lexical + c.lexical_saturation)
-        order = np.argsort(-similarity, kind="stable")
-        best_semantic = int(order[0])
-        runner_up = float(similarity[order[1]]) if n > 1 else -1.0
+        best_semantic, runner_up = _leader(similarity)
         best_lexical = int(np.argmax(lexical)) if float(lexical.max()) > 0 else -1
         want = min(n, k)
         top = np.argpartition(-fused, want - 1)[:want] if want < n else np.arange(n)
@@ -686,8 +689,9 @@ class FaqIndex:
                 else 0.0
             )
             best_other = runner_up if doc == best_semantic else float(similarity[best_semantic])
-            other_centroids = centroid_order[centroid_order != doc]
-            best_other_centroid = float(centroid_similarity[other_centroids[0]]) if len(other_centroids) else -1.0
+            best_other_centroid = (
+                centroid_runner_up if doc == best_centroid else float(centroid_similarity[best_centroid])
+            )
             features = SemanticFeatures(
                 similarity=float(similarity[doc]),
                 margin=float(similarity[doc]) - best_other,

@@ -150,10 +150,11 @@ def _phrase_table() -> dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], 
 
 
 def _apply_phrases(words: Sequence[str]) -> list[str]:
+    table = _phrase_table()  # once per text, not per word: index builds analyse ~60,000 texts
     out: list[str] = []
     i, n = 0, len(words)
     while i < n:
-        for phrase, replacement in _phrase_table().get(words[i], ()):
+        for phrase, replacement in table.get(words[i], ()):
             if tuple(words[i : i + len(phrase)]) == phrase:
                 out.extend(replacement)
                 i += len(phrase)
