@@ -32,7 +32,8 @@ export COPBOT_MODEL_DIR := $(MODEL_DIR)
 $(MODEL_DIR)/manifest.json: deployment/fetch_model.py | $(BIN)/python
 	$(BIN)/python -m deployment.fetch_model $(MODEL_DIR)
 
-$(MODEL_DIR)/encoder.onnx: $(MODEL_DIR)/manifest.json bot/answers/bert_graph.py bot/answers/encoder.py | $(STAMP)
+$(MODEL_DIR)/encoder.onnx: $(MODEL_DIR)/manifest.json bot/answers/bert_graph.py bot/answers/encoder.py \
+		bot/answers/adapter.py bot/answers/encoder_adapter.npz | $(STAMP)
 	$(BIN)/python -m bot.answers.bert_graph $(MODEL_DIR)
 
 # The shipped programme FAQ's vectors and its examples' (bot/answers/prebuilt.py), so the first question does not

@@ -6,7 +6,9 @@ The model (a 6-layer, 384-wide BERT) is fetched by ``make model`` (``python -m d
 ``config.json`` and every tensor's shape in ``model.safetensors``, opens ``encoder.onnx`` when it is labelled with
 this version's graph and these weights' sha256 (and otherwise writes it again, which imports ``onnx``), and leaves
 the 47 MB vocabulary table in the safetensors file, reading only the rows of word pieces actually seen;
-``tokenizer.json`` is read by Hugging Face ``tokenizers`` (the model's own uncased WordPiece).
+``tokenizer.json`` is read by Hugging Face ``tokenizers`` (the model's own uncased WordPiece). The layers' weights
+get the shipped adapter's low-rank updates (:mod:`bot.answers.adapter`) before the graph is written, and
+``encoder.onnx`` is labelled with the adapter's sha256 as well; ``adapter=None`` gives the published model.
 :meth:`SentenceEncoder.encode` then does what sentence-transformers does: truncate to 256 word pieces, embed them
 (numpy), run the layers (ONNX Runtime), mean-pool over the real (non-padding) tokens and L2-normalise. Texts are
 encoded in batches of similar length, so padding is small.
@@ -42,6 +44,8 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+
+from bot.answers.adapter import ADAPTER_FILE, Adapter, AdapterError
 
 __all__ = [
     "DIMENSION",
@@ -82,6 +86,7 @@ GRAPH_FILE = "encoder.onnx"  # the int8 layers, written by ``python -m bot.answe
 GRAPH_VERSION = "int8-block32-v1"
 GRAPH_VERSION_KEY = "copbot.graph_version"
 WEIGHTS_KEY = "copbot.weights_sha256"
+ADAPTER_KEY = "copbot.adapter_sha256"
 TOKENIZER = "tokenizer.json"
 CONFIG = "config.json"
 _HINT = "run `make model` (python -m deployment.fetch_model) or set COPBOT_MODEL_DIR"
@@ -153,6 +158,7 @@ class SentenceEncoder:
         directory: Path,
         threads: int,
         precision: Precision = "int8",
+        adapter: Adapter | None = None,
     ) -> None:
         import onnxruntime  # here, not at the top: a process that never loads the model never loads these
 
@@ -182,16 +188,27 @@ class SentenceEncoder:
         # more resident after a busy minute than allocating each activation as it is needed.
         options.enable_mem_pattern = False
         options.log_severity_level = 3  # errors only: its warnings are about optimisations it chose not to make
-        self._session = _open_session(directory, index, options, precision)
+        self._session = _open_session(directory, index, options, precision, adapter)
+        self.adapter = adapter
         self.precision = precision
         self.threads = threads
 
     @classmethod
-    def load(cls, directory: Path, *, threads: int | None = None, precision: Precision = "int8") -> SentenceEncoder:
+    def load(
+        cls,
+        directory: Path,
+        *,
+        threads: int | None = None,
+        precision: Precision = "int8",
+        adapter: Path | None = ADAPTER_FILE,
+    ) -> SentenceEncoder:
         """Opens the model in DIRECTORY (see ``deployment/fetch_model.py``); raises :class:`EncoderUnavailable`.
 
         ``threads``: ONNX Runtime's threads for one encode call (default: 2, or 1 on a one-CPU machine).
-        ``precision``: the layers' weights; "float32" (the model exactly, built in memory each time) is for tests."""
+        ``precision``: the layers' weights; "float32" (the model exactly, built in memory each time) is for tests.
+        ``adapter``: the low-rank updates added to the layers (:mod:`bot.answers.adapter`; the shipped file by
+        default); None gives the published model's vectors. Only the shipped adapter's graph is kept in
+        ``encoder.onnx``; another one's is built in memory each time (tests and the fitting scripts)."""
         from tokenizers import Tokenizer
 
         directory = Path(directory)
@@ -231,11 +248,17 @@ class SentenceEncoder:
             tokenizer = Tokenizer.from_file(str(directory / TOKENIZER))
         except Exception as error:  # tokenizers raises a bare Exception for unparsable files
             raise EncoderUnavailable(directory, f"{TOKENIZER} is unreadable ({error})") from error
+        try:
+            updates = Adapter.load(adapter) if adapter is not None else None
+        except AdapterError as error:
+            raise EncoderUnavailable(directory, f"the encoder adapter is unusable ({error})") from error
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
         tokenizer.no_padding()  # padded per batch in encode()
         threads = threads or min(2, os.cpu_count() or 1)
         try:
-            encoder = cls(tokenizer, directory / SAFETENSORS, index, directory, threads, precision)
+            encoder = cls(tokenizer, directory / SAFETENSORS, index, directory, threads, precision, updates)
+        except AdapterError as error:
+            raise EncoderUnavailable(directory, f"the encoder adapter does not fit the model ({error})") from error
         except (OSError, ValueError) as error:
             raise EncoderUnavailable(directory, f"{SAFETENSORS} is unreadable ({error})") from error
         _cap_openblas()
@@ -303,13 +326,19 @@ def weights_sha256(directory: Path) -> str:
 
 
 def _graph_bytes(
-    path: Path, index: dict[str, _Tensor], precision: Precision, metadata: dict[str, str] | None = None
+    path: Path,
+    index: dict[str, _Tensor],
+    precision: Precision,
+    adapter: Adapter | None,
+    metadata: dict[str, str] | None = None,
 ) -> bytes:
-    """The layers' ONNX graph, written now (this imports ``onnx``: ~16 MB that the prebuilt file saves)."""
+    """The layers' ONNX graph, written now (this imports ``onnx``: ~16 MB that the prebuilt file saves), with
+    ``adapter``'s updates added to the weights."""
     from bot.answers.bert_graph import transformer_graph
 
     def read(name: str) -> Floats:
-        return _read_tensor(path, index[name])
+        tensor = _read_tensor(path, index[name])
+        return adapter.apply(name, tensor) if adapter is not None else tensor
 
     return transformer_graph(
         read, layers=LAYERS, heads=HEADS, width=DIMENSION, eps=EPS, precision=precision, metadata=metadata
@@ -317,16 +346,19 @@ def _graph_bytes(
 
 
 def write_graph_file(directory: Path) -> Path:
-    """Writes DIRECTORY/encoder.onnx (the int8 graph, labelled with its version and the weights' sha256) by a
-    rename, so a reader sees the old file or the new one, never half of one. Raises OSError or ValueError."""
+    """Writes DIRECTORY/encoder.onnx (the int8 graph with the shipped adapter, labelled with its version, the
+    weights' sha256 and the adapter's) by a rename, so a reader sees the old file or the new one, never half of
+    one. Raises OSError or ValueError (AdapterError included)."""
     directory = Path(directory)
     path = directory / SAFETENSORS
-    return _save_graph(directory, _graph_bytes(path, _index_safetensors(path), "int8", _labels(directory)))
+    adapter = Adapter.load()
+    graph = _graph_bytes(path, _index_safetensors(path), "int8", adapter, _labels(directory, adapter))
+    return _save_graph(directory, graph)
 
 
-def _labels(directory: Path) -> dict[str, str]:
-    """What encoder.onnx is labelled with: the graph's version and the weights' sha256."""
-    return {GRAPH_VERSION_KEY: GRAPH_VERSION, WEIGHTS_KEY: weights_sha256(directory)}
+def _labels(directory: Path, adapter: Adapter) -> dict[str, str]:
+    """What encoder.onnx is labelled with: the graph's version, the weights' sha256 and the adapter's."""
+    return {GRAPH_VERSION_KEY: GRAPH_VERSION, WEIGHTS_KEY: weights_sha256(directory), ADAPTER_KEY: adapter.sha256}
 
 
 def _save_graph(directory: Path, data: bytes) -> Path:
@@ -340,10 +372,13 @@ def _save_graph(directory: Path, data: bytes) -> Path:
     return target
 
 
-def _open_session(directory: Path, index: dict[str, _Tensor], options: Any, precision: Precision) -> Any:
+def _open_session(
+    directory: Path, index: dict[str, _Tensor], options: Any, precision: Precision, adapter: Adapter | None
+) -> Any:
     """An ONNX Runtime session of the layers: from encoder.onnx when it is this version's graph of these weights
-    (what ``make model`` leaves), otherwise from a graph written now, which is also saved for next time when the
-    directory is writable. Raises ValueError when ONNX Runtime refuses the graph."""
+    and the shipped adapter (what ``make model`` leaves), otherwise from a graph written now, which is also saved
+    for next time when the directory is writable. A float32 graph, or one with another adapter (or none), is
+    built in memory and not saved. Raises ValueError when ONNX Runtime refuses the graph."""
     import onnxruntime
 
     def session(graph: bytes | str) -> Any:
@@ -353,10 +388,10 @@ def _open_session(directory: Path, index: dict[str, _Tensor], options: Any, prec
             raise ValueError(f"ONNX Runtime refused the graph: {error}") from error
 
     path = directory / SAFETENSORS
-    if precision == "float32":
-        return session(_graph_bytes(path, index, precision))
+    if precision == "float32" or adapter is None or adapter.sha256 != _shipped_adapter_sha256():
+        return session(_graph_bytes(path, index, precision, adapter))
     built = directory / GRAPH_FILE
-    wanted = _labels(directory)
+    wanted = _labels(directory, adapter)
     if built.is_file():
         try:
             ready = session(str(built))
@@ -368,12 +403,19 @@ def _open_session(directory: Path, index: dict[str, _Tensor], options: Any, prec
                 return ready
             log.warning("%s is for other weights or an older graph (%s), writing it again", built, labels)
     log.warning("writing the encoder graph in this process (run `make model` to write %s ahead)", built)
-    graph = _graph_bytes(path, index, precision, wanted)
+    graph = _graph_bytes(path, index, precision, adapter, wanted)
     try:
         _save_graph(directory, graph)
     except OSError as error:
         log.warning("could not save %s (%s); the graph will be written again at the next start", built, error)
     return session(graph)
+
+
+def _shipped_adapter_sha256() -> str | None:
+    try:
+        return hashlib.sha256(ADAPTER_FILE.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 class _WordTable:

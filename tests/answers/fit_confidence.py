@@ -2,13 +2,15 @@
 
 Reads the labelled questions (``bot/answers/examples.json``; splits in :mod:`tests.answers.splits`): for each
 question, the features of the top-ranked entry (:class:`bot.answers.ranker.SemanticFeatures`) and whether that entry
-is right. The questions are also the index's examples (:mod:`bot.answers.examples`), so each split is ranked by an
-index built without its own. A logistic regression with a little L2 regularisation (Newton's method, numpy) maps
-the features to the probability that the top entry is right. The threshold is chosen by leave-one-split-out
-cross-validation: each split is scored by a model fitted on the others, and the threshold is the lowest at which
-those held-out confident wrong answers stay within ``MAX_WRONG_CONFIDENT`` of all questions. (Choosing it on the
-fitted model's own scores gave a threshold that moved by 0.05 when three FAQ phrasings changed, and overshot on
-unseen writers.) Prints both, ready to paste into ``Calibration``, and each split's held-out figures.
+is right. The questions are also the index's examples (:mod:`bot.answers.examples`) and the encoder adapter's
+training data (:mod:`bot.answers.adapter`), so each split is ranked by an index built without its own examples and
+encoded with a fold adapter trained without it (``tests/answers/adapter_folds``). A logistic regression with a
+little L2 regularisation (Newton's method, numpy) maps the features to the probability that the top entry is right.
+The threshold is chosen by leave-one-split-out cross-validation: each split is scored by a model fitted on the
+others, and the threshold is the lowest at which those held-out confident wrong answers stay within
+``MAX_WRONG_CONFIDENT`` of all questions. (Choosing it on the fitted model's own scores gave a threshold that moved
+by 0.05 when three FAQ phrasings changed, and overshot on unseen writers.) Prints both, ready to paste into
+``Calibration``, and each split's held-out figures.
 
 Run ``python -m tests.answers.fit_confidence`` (needs the model: ``make model``) after changing the ranker, its
 weights, the encoder, the FAQ or its examples, until the coefficients stop moving (the naming guard in
@@ -26,7 +28,7 @@ import numpy.typing as npt
 from bot.answers.examples import load_examples
 from bot.answers.faq import load_programme_faq
 from bot.answers.ranker import DEFAULT_CALIBRATION, Encoder, FaqIndex, SemanticFeatures
-from tests.answers.model import cached_encoder_for_tests
+from tests.answers.model import encoder_without
 from tests.answers.splits import CALIBRATION_FILE, FIT_SPLITS, MAX_WRONG_CONFIDENT
 
 L2 = 0.5
@@ -83,10 +85,11 @@ def fitting_points() -> tuple[_Floats, _Floats, npt.NDArray[np.str_], dict[str, 
 
 
 def index_without(split: str, encoder: Encoder | None = None) -> FaqIndex:
-    """The production index of the programme FAQ, built without ``split``'s examples, so that split is ranked as
-    if its questions had never been seen."""
+    """The production index of the programme FAQ, built without ``split``'s examples and (by default) with the
+    encoder whose adapter never trained on them, so that split is ranked as if its questions had never been
+    seen."""
     _, entries = load_programme_faq()
-    encoder = encoder if encoder is not None else cached_encoder_for_tests()
+    encoder = encoder if encoder is not None else encoder_without(split)
     return FaqIndex.build(entries, DEFAULT_CALIBRATION, encoder, load_examples(without_split=split))
 
 

@@ -13,11 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.answers.adapter import Adapter
 from bot.answers.encoder import EncoderUnavailable, SentenceEncoder
 from bot.answers.ranker import FloatArray
 from bot.config import DEFAULT_MODEL_DIR
 
 REPO = Path(__file__).resolve().parents[2]
+# Encoder adapters each trained without some splits (tests/answers/finetune.py), for measuring a split as unseen.
+ADAPTER_FOLDS = Path(__file__).with_name("adapter_folds")
 
 
 def model_dir() -> Path:
@@ -64,6 +67,34 @@ def cached_encoder_for_tests() -> _Cached:
     """:func:`encoder_for_tests` remembering what it encoded (one per test session)."""
     encoder_for_tests()  # fails or skips as that does when there is no model
     return _cached()
+
+
+@functools.cache
+def adapter_folds() -> dict[str, Path]:
+    """Split -> the fold adapter that was trained without it (from each file's recorded settings)."""
+    folds: dict[str, Path] = {}
+    for path in sorted(ADAPTER_FOLDS.glob("*.npz")):
+        without = Adapter.load(path).settings.get("without", [])
+        assert isinstance(without, list)
+        for split in without:
+            assert split not in folds, f"{split} is left out of both {folds[split].name} and {path.name}"
+            folds[str(split)] = path
+    return folds
+
+
+@functools.cache
+def _cached_with(adapter: Path) -> _Cached:
+    return _Cached(SentenceEncoder.load(model_dir(), adapter=adapter))
+
+
+def encoder_without(split: str) -> _Cached:
+    """The test encoder with the adapter of the fold that never trained on ``split`` (so the split's questions
+    are as new to the encoder as to the index built without them); remembers what it encoded."""
+    encoder_for_tests()  # fails or skips as that does when there is no model
+    folds = adapter_folds()
+    if split not in folds:
+        pytest.fail(f"no adapter in {ADAPTER_FOLDS} was trained without {split} (see tests/answers/finetune.py)")
+    return _cached_with(folds[split])
 
 
 class HistogramEncoder:

@@ -38,6 +38,7 @@ SPLITS = (
     "holdout-17",
     "holdout-18",
     "holdout-19",
+    "holdout-20",
 )
 LEXICAL_TUNING_SPLITS = ("tune", "holdout-1")
 FIT_SPLITS = SPLITS  # the splits the confidence model is fitted on (all, each measured by leaving it out)

@@ -1,7 +1,8 @@
 """The sentence encoder (numpy embeddings, ONNX Runtime layers) gives sentence-transformers' all-MiniLM-L6-v2
-vectors: exactly (cosine >= 0.99999) with the float32 graph, and within cosine 0.998 with the int8 one the bot runs.
-A missing or damaged model directory is refused with a clear, catchable error, and the prebuilt graph file
-(encoder.onnx) is used only when it is this version's graph of these weights.
+vectors: without the adapter, exactly (cosine >= 0.99999) with the float32 graph, and within cosine 0.998 with the
+int8 one; with the shipped adapter (what the bot runs), int8 stays within cosine 0.998 of float32. A missing or
+damaged model directory is refused with a clear, catchable error, and the prebuilt graph file (encoder.onnx) is
+used only when it is this version's graph of these weights and this adapter.
 
 The reference vectors (``minilm_reference.json``) were made once with sentence-transformers itself by
 ``make_minilm_reference.py``. These tests need the model files that ``make test`` fetches (``make model``) into
@@ -20,6 +21,7 @@ import numpy as np
 import pytest
 from threadpoolctl import ThreadpoolController
 
+from bot.answers.adapter import Adapter
 from bot.answers.encoder import (
     DIMENSION,
     GRAPH_FILE,
@@ -27,6 +29,9 @@ from bot.answers.encoder import (
     MAX_TOKENS,
     EncoderUnavailable,
     SentenceEncoder,
+    _graph_bytes,
+    _index_safetensors,
+    _save_graph,
     weights_sha256,
 )
 from tests.answers.model import encoder_for_tests
@@ -48,8 +53,16 @@ def vectors(encoder: SentenceEncoder) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def exact_vectors(encoder: SentenceEncoder) -> np.ndarray:
-    exact = SentenceEncoder.load(encoder.directory, precision="float32")
+    """The published model's vectors in float32 (no adapter)."""
+    exact = SentenceEncoder.load(encoder.directory, precision="float32", adapter=None)
     return exact.encode([item["text"] for item in ITEMS])
+
+
+@pytest.fixture(scope="module")
+def published_vectors(encoder: SentenceEncoder) -> np.ndarray:
+    """The published model's vectors in int8 (no adapter)."""
+    published = SentenceEncoder.load(encoder.directory, adapter=None)
+    return published.encode([item["text"] for item in ITEMS])
 
 
 def _cosine(got: np.ndarray, expected: np.ndarray) -> float:
@@ -73,12 +86,37 @@ def test_float32_graph_matches_sentence_transformers(exact_vectors: np.ndarray, 
     assert np.abs(exact_vectors[index] - expected).max() < 2e-4
 
 
-def test_int8_graph_stays_within_cosine_0_998_of_sentence_transformers(vectors: np.ndarray) -> None:
+def test_int8_graph_stays_within_cosine_0_998_of_sentence_transformers(published_vectors: np.ndarray) -> None:
     """The bot's int8 weights move each vector a little (measured: 0.9984 for an empty text, 0.9990 for "Hi",
     0.9994-0.9998 for questions); a wrong layer or a mis-laid weight block would move it far more."""
-    cosines = [_cosine(vectors[i], np.asarray(item["vector"])) for i, item in enumerate(ITEMS)]
+    cosines = [_cosine(published_vectors[i], np.asarray(item["vector"])) for i, item in enumerate(ITEMS)]
     print(f"int8 vs sentence-transformers: cosine min {min(cosines):.5f}, mean {np.mean(cosines):.5f}")
     assert min(cosines) >= 0.998, [f"{c:.5f} {item['text'][:30]!r}" for c, item in zip(cosines, ITEMS, strict=True)]
+
+
+def test_the_adapted_int8_graph_stays_within_cosine_0_998_of_the_adapted_float32_one(
+    encoder: SentenceEncoder, vectors: np.ndarray, published_vectors: np.ndarray
+) -> None:
+    """The bot's encoder is the published model plus the shipped adapter (bot/answers/adapter.py): its int8 graph
+    is as close to its float32 one as the published model's are, and the adapter really moves the vectors."""
+    assert encoder.adapter is not None
+    assert encoder.adapter.sha256 == Adapter.load().sha256
+    exact = SentenceEncoder.load(encoder.directory, precision="float32").encode([item["text"] for item in ITEMS])
+    cosines = [_cosine(vectors[i], exact[i]) for i in range(len(ITEMS))]
+    print(f"adapted int8 vs adapted float32: cosine min {min(cosines):.5f}")
+    assert min(cosines) >= 0.998
+    moved = [_cosine(vectors[i], published_vectors[i]) for i in range(len(ITEMS))]
+    assert min(moved) < 0.95, f"the adapter hardly changes the vectors (cosine min {min(moved):.4f})"
+
+
+def test_a_damaged_adapter_is_refused_with_the_fix(encoder: SentenceEncoder, tmp_path: Path) -> None:
+    bad = tmp_path / "adapter.npz"
+    bad.write_bytes(b"PK not really a zip file")
+    with pytest.raises(EncoderUnavailable, match="adapter is unusable") as caught:
+        SentenceEncoder.load(encoder.directory, adapter=bad)
+    assert "make model" in str(caught.value)
+    with pytest.raises(EncoderUnavailable, match="adapter is unusable"):
+        SentenceEncoder.load(encoder.directory, adapter=tmp_path / "missing.npz")
 
 
 def test_vectors_are_unit_float32_rows_in_input_order(encoder: SentenceEncoder, vectors: np.ndarray) -> None:
@@ -223,7 +261,11 @@ def test_without_a_graph_file_the_graph_is_written_once_and_then_reused(
     assert not (model_copy / GRAPH_FILE).exists()
     first = SentenceEncoder.load(model_copy)
     labels = _labels(model_copy / GRAPH_FILE)
-    assert labels == {"copbot.graph_version": GRAPH_VERSION, "copbot.weights_sha256": weights_sha256(model_copy)}
+    assert labels == {
+        "copbot.graph_version": GRAPH_VERSION,
+        "copbot.weights_sha256": weights_sha256(model_copy),
+        "copbot.adapter_sha256": Adapter.load().sha256,
+    }
     assert list(model_copy.glob(".*partial")) == []
     _graph_not_written_here(monkeypatch)
     again = SentenceEncoder.load(model_copy)
@@ -239,7 +281,7 @@ def test_the_manifest_names_the_weights_without_reading_them(model_copy: Path, e
     assert weights_sha256(model_copy) == "ab" * 32
 
 
-@pytest.mark.parametrize("stale", ["another graph version", "other weights", "a damaged file"])
+@pytest.mark.parametrize("stale", ["another graph version", "other weights", "another adapter", "a damaged file"])
 def test_a_stale_or_damaged_graph_file_is_written_again(
     model_copy: Path, vectors: np.ndarray, monkeypatch: pytest.MonkeyPatch, stale: str
 ) -> None:
@@ -248,12 +290,23 @@ def test_a_stale_or_damaged_graph_file_is_written_again(
         monkeypatch.setattr("bot.answers.encoder.GRAPH_VERSION", "int8-block32-v0")
     elif stale == "other weights":
         (model_copy / "manifest.json").write_text(json.dumps({"files": {"model.safetensors": "cd" * 32}}))
+    elif stale == "another adapter":  # the graph of an older adapter, labelled as such
+        shipped = Adapter.load()
+        older = Adapter(shipped.factors, shipped.scale * 0.5, "ef" * 32, {})
+        weights = model_copy / "model.safetensors"
+        labels = {
+            "copbot.graph_version": GRAPH_VERSION,
+            "copbot.weights_sha256": weights_sha256(model_copy),
+            "copbot.adapter_sha256": older.sha256,
+        }
+        _save_graph(model_copy, _graph_bytes(weights, _index_safetensors(weights), "int8", older, labels))
     else:
         _replace(model_copy / GRAPH_FILE, b"\x08\x08 half a protobuf")
     reloaded = SentenceEncoder.load(model_copy)
     np.testing.assert_allclose(reloaded.encode([item["text"] for item in ITEMS]), vectors, atol=1e-5)
     labels = _labels(model_copy / GRAPH_FILE)
     assert labels["copbot.weights_sha256"] == weights_sha256(model_copy)
+    assert labels["copbot.adapter_sha256"] == Adapter.load().sha256
     assert labels["copbot.graph_version"] == ("int8-block32-v0" if stale == "another graph version" else GRAPH_VERSION)
 
 
