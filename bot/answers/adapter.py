@@ -1,15 +1,14 @@
 """The encoder's adaptation to this FAQ: low-rank updates to all-MiniLM-L6-v2's layer weights.
 
-The sentence model as published places a staff member's question near the FAQ phrasing that means the same only
-so far: on the six newest writers' questions (holdout-14 to -19) the right entry came first for 90.3 % of them, and
-for 94.2 % with an adapter trained without them (cross-validated figures: ``tests/answers/test_calibration.py``).
-The adapter is
-what fine-tuning the model on the FAQ's own phrasings and the labelled example questions
-(``bot/answers/examples.json``) learned, kept as LoRA factors: for each adapted weight ``W`` (torch's layout,
-(out, in)), ``W + scale * B @ A`` with ``A`` (rank, in) and ``B`` (out, rank). Only the 36 linear weights of the
-six layers change (query, key, value, attention output, and the two feed-forward weights); the word-piece table,
-biases and LayerNorms are the model's own, so :mod:`bot.answers.encoder` still reads word rows from the published
-file. Rank 16 in float16: 1.3 MB, against 90 MB for a fine-tuned copy of the model.
+The sentence model as published places a staff member's question near the FAQ phrasing that means the same only so
+far: on the six newest writers' questions (holdout-14 to -19) the right entry came first for 90.3 % of them, and for
+94.2 % with an adapter trained without them (cross-validated figures: ``tests/answers/test_calibration.py``). The
+adapter is what fine-tuning the model on the FAQ's own phrasings and the labelled example questions
+(``bot/answers/examples.json``) learned, kept as LoRA factors: for each adapted weight ``W`` (torch's layout, (out,
+in)), ``W + scale * B @ A`` with ``A`` (rank, in) and ``B`` (out, rank). Only the 36 linear weights of the six
+layers change (query, key, value, attention output, and the two feed-forward weights); the word-piece table, biases
+and LayerNorms are the model's own, so :mod:`bot.answers.encoder` still reads word rows from the published file.
+Rank 16 in float16: 1.2 MB, against 90 MB for a fine-tuned copy of the model.
 
 ``encoder_adapter.npz`` (next to this module) is written by ``tests/answers/finetune.py``, which needs torch and is
 not run by the tests (see its docstring for how, and what it was trained with); the file records the training
@@ -20,6 +19,7 @@ an old ``encoder.onnx`` or old prebuilt vectors.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import zipfile
@@ -50,8 +50,14 @@ class Adapter:
 
     factors: dict[str, tuple[Floats, Floats]]  # name -> (A (rank, in), B (out, rank)), float32
     scale: float
-    sha256: str
+    sha256: str  # of the file: labels the encoder graph built with it
     settings: dict[str, object]
+    path: Path
+
+    @property
+    def shipped(self) -> bool:
+        """Whether this is the adapter shipped with the bot (the one ``encoder.onnx`` is written with)."""
+        return self.path.resolve() == ADAPTER_FILE.resolve()
 
     @classmethod
     def load(cls, path: Path = ADAPTER_FILE) -> Adapter:
@@ -59,7 +65,7 @@ class Adapter:
         raises :class:`AdapterError`."""
         try:
             data = path.read_bytes()
-            with np.load(path, allow_pickle=False) as archive:
+            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
                 arrays = {name: archive[name] for name in archive.files}
             scale = float(arrays.pop(SCALE_KEY))
             settings = json.loads(str(arrays.pop(SETTINGS_KEY))) if SETTINGS_KEY in arrays else {}
@@ -77,7 +83,7 @@ class Adapter:
                 factors[name] = (a.astype(np.float32), b.astype(np.float32))
         if not factors or not np.isfinite(scale):
             raise AdapterError(f"{path} holds no factors or a bad scale")
-        return cls(factors, scale, hashlib.sha256(data).hexdigest(), settings)
+        return cls(factors, scale, hashlib.sha256(data).hexdigest(), settings, path)
 
     def apply(self, name: str, weight: Floats) -> Floats:
         """``weight`` (the model's tensor ``name``) with its update added, when the adapter has one."""

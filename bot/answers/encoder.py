@@ -388,7 +388,7 @@ def _open_session(
             raise ValueError(f"ONNX Runtime refused the graph: {error}") from error
 
     path = directory / SAFETENSORS
-    if precision == "float32" or adapter is None or adapter.sha256 != _shipped_adapter_sha256():
+    if precision == "float32" or adapter is None or not adapter.shipped:
         return session(_graph_bytes(path, index, precision, adapter))
     built = directory / GRAPH_FILE
     wanted = _labels(directory, adapter)
@@ -409,13 +409,6 @@ def _open_session(
     except OSError as error:
         log.warning("could not save %s (%s); the graph will be written again at the next start", built, error)
     return session(graph)
-
-
-def _shipped_adapter_sha256() -> str | None:
-    try:
-        return hashlib.sha256(ADAPTER_FILE.read_bytes()).hexdigest()
-    except OSError:
-        return None
 
 
 class _WordTable:

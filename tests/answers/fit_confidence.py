@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from bot.answers.examples import load_examples
 from bot.answers.faq import load_programme_faq
-from bot.answers.ranker import DEFAULT_CALIBRATION, Encoder, FaqIndex, SemanticFeatures
+from bot.answers.ranker import DEFAULT_CALIBRATION, FaqIndex, SemanticFeatures
 from tests.answers.model import encoder_without
 from tests.answers.splits import CALIBRATION_FILE, FIT_SPLITS, MAX_WRONG_CONFIDENT
 
@@ -84,13 +84,11 @@ def fitting_points() -> tuple[_Floats, _Floats, npt.NDArray[np.str_], dict[str, 
     return np.asarray(rows), np.asarray(right), np.asarray(splits), counts
 
 
-def index_without(split: str, encoder: Encoder | None = None) -> FaqIndex:
-    """The production index of the programme FAQ, built without ``split``'s examples and (by default) with the
-    encoder whose adapter never trained on them, so that split is ranked as if its questions had never been
-    seen."""
+def index_without(split: str) -> FaqIndex:
+    """The production index of the programme FAQ, built without ``split``'s examples and with the encoder whose
+    adapter never trained on them, so that split is ranked as if its questions had never been seen."""
     _, entries = load_programme_faq()
-    encoder = encoder if encoder is not None else encoder_without(split)
-    return FaqIndex.build(entries, DEFAULT_CALIBRATION, encoder, load_examples(without_split=split))
+    return FaqIndex.build(entries, DEFAULT_CALIBRATION, encoder_without(split), load_examples(without_split=split))
 
 
 def _probabilities(weights: _Floats, x: _Floats) -> _Floats:

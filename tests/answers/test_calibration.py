@@ -66,7 +66,7 @@ from typing import Any
 import pytest
 
 from bot.answers.faq import FaqEntry, load_programme_faq
-from bot.answers.ranker import DEFAULT_CALIBRATION, Answer, Encoder, FaqIndex
+from bot.answers.ranker import DEFAULT_CALIBRATION, Answer, FaqIndex
 from tests.answers.fit_confidence import (
     choose_threshold,
     fit_logistic,
@@ -76,7 +76,6 @@ from tests.answers.fit_confidence import (
     index_without,
     rates,
 )
-from tests.answers.model import cached_encoder_for_tests
 from tests.answers.splits import (
     CALIBRATION_FILE,
     FIT_SPLITS,
@@ -180,11 +179,6 @@ def _load() -> list[dict[str, Any]]:
     data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     questions: list[dict[str, Any]] = data["questions"]
     return questions
-
-
-@pytest.fixture(scope="module")
-def encoder() -> Encoder:
-    return cached_encoder_for_tests()
 
 
 @pytest.fixture(scope="module")

@@ -292,7 +292,7 @@ def test_a_stale_or_damaged_graph_file_is_written_again(
         (model_copy / "manifest.json").write_text(json.dumps({"files": {"model.safetensors": "cd" * 32}}))
     elif stale == "another adapter":  # the graph of an older adapter, labelled as such
         shipped = Adapter.load()
-        older = Adapter(shipped.factors, shipped.scale * 0.5, "ef" * 32, {})
+        older = Adapter(shipped.factors, shipped.scale * 0.5, "ef" * 32, {}, shipped.path)
         weights = model_copy / "model.safetensors"
         labels = {
             "copbot.graph_version": GRAPH_VERSION,
