@@ -108,6 +108,32 @@ class Card:
 
 Reply = str | Card
 
+# What a stored conversation reference may keep: where to post and as whom, never the person whose activity
+# created it (DESIGN: privacy; a reference outlives the turn in CoP rows, events and the outbox).
+REFERENCE_FIELDS = ("bot", "conversation", "channelId", "serviceUrl", "locale")
+_CONVERSATION_FIELDS = ("id", "conversationType", "tenantId", "isGroup", "name")
+
+
+def reference_without_person(reference: Mapping[str, Any]) -> JSON:
+    """``reference`` with only the conversation, service URL, bot, channel and tenant: no ``user``, no
+    ``activityId``, no stray fields. Used when a reference is made and when an old stored one is read."""
+    out: JSON = {}
+    for name in REFERENCE_FIELDS:
+        value = reference.get(name)
+        if value in (None, "", {}):
+            continue
+        if name == "conversation" and isinstance(value, Mapping):
+            conversation = {k: value[k] for k in _CONVERSATION_FIELDS if value.get(k) not in (None, "")}
+            tenant = value.get("tenantID")  # an older spelling some SDK versions wrote
+            if "tenantId" not in conversation and isinstance(tenant, str) and tenant:
+                conversation["tenantId"] = tenant
+            out[name] = conversation
+        elif name == "bot" and isinstance(value, Mapping):
+            out[name] = {k: value[k] for k in ("id", "name") if value.get(k)}
+        else:
+            out[name] = value
+    return out
+
 
 class Responder(Protocol):
     """How a handler answers. Implemented by the SDK seam (and by fakes in unit tests)."""
