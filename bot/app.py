@@ -29,14 +29,16 @@ from bot.scheduler import start_scheduler, stop_scheduler
 from bot.sealing import SealingResponder
 from bot.services import Services
 from bot.signing import Signer
-from bot.teams import AuthError, IdentityUnavailable, TeamsGateway, TeamsResponder, TokenSource
-from bot.turn import Request
+from bot.teams import AuthError, DeliveryError, Gateway, IdentityUnavailable, TokenSource, open_gateway
+from bot.teams.activity import tenant_of
+from bot.teams.claims import TEAMS_CHANNEL
+from bot.turn import Request, Responder
 from storage.base import StorageError, TableStore
 
 log = logging.getLogger(__name__)
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
-GATEWAY: web.AppKey[TeamsGateway] = web.AppKey("gateway", TeamsGateway)
+GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
 Hook = Callable[[Services], Awaitable[None]]
 STARTUP_HOOKS: web.AppKey[list[Hook]] = web.AppKey("startup_hooks", list)
 CLEANUP_HOOKS: web.AppKey[list[Hook]] = web.AppKey("cleanup_hooks", list)
@@ -108,15 +110,6 @@ def _malformed(payload: Any) -> str | None:
     return None
 
 
-def _tenant_of(payload: dict[str, Any]) -> str:
-    channel_data = payload.get("channelData") or {}
-    tenant = channel_data.get("tenant") if isinstance(channel_data, dict) else None
-    if isinstance(tenant, dict) and isinstance(tenant.get("id"), str):
-        return str(tenant["id"])
-    conversation = payload.get("conversation") or {}
-    return str(conversation.get("tenantId") or "") if isinstance(conversation, dict) else ""
-
-
 async def handle_messages(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     gateway = request.app[GATEWAY]
@@ -149,7 +142,17 @@ async def handle_messages(request: web.Request) -> web.Response:
     except (ValueError, TypeError, AttributeError, KeyError) as error:
         log.info("refused a malformed activity: %s", error)
         return _bad(400, "the activity is malformed")
-    tenant = _tenant_of(payload)
+    channel = payload.get("channelId")
+    if channel != TEAMS_CHANNEL:
+        # Web Chat and Direct Line are on by default on an Azure Bot; this bot is for Teams only, and its
+        # tenant checks trust Teams' channel data
+        log.warning(
+            "refused an activity from a channel other than Teams channel=%s activity_id=%s",
+            str(channel)[:32],
+            str(payload.get("id", ""))[:64],
+        )
+        return _bad(403, "this bot only answers Microsoft Teams")
+    tenant = tenant_of(payload)
     if settings.allowed_tenants and tenant not in settings.allowed_tenants:
         log.warning(
             "refused an activity from a tenant that is not allowed tenant=%s activity_id=%s",
@@ -158,7 +161,7 @@ async def handle_messages(request: web.Request) -> web.Response:
         )
         return _bad(403, "this tenant is not allowed to use this bot")
 
-    async def on_request(turn_request: Request, responder: TeamsResponder) -> None:
+    async def on_request(turn_request: Request, responder: Responder) -> None:
         turn = Turn(request=turn_request, respond=SealingResponder(responder, services), services=services)
         await services.router.dispatch(turn)
 
@@ -167,6 +170,11 @@ async def handle_messages(request: web.Request) -> web.Response:
     except IdentityUnavailable as error:
         log.warning("cannot reply: the token service is unreachable (%s)", error)
         response = _bad(503, "cannot reach the identity service right now; try again shortly")
+        response.headers["Retry-After"] = "5"
+        return response
+    except DeliveryError as error:  # handlers catch their own; this is the seam failing before a handler ran
+        log.warning("cannot answer: the Bot Connector failed activity_id=%s (%s)", str(payload.get("id"))[:64], error)
+        response = _bad(503, "cannot reach the Bot Connector right now; try again shortly")
         response.headers["Retry-After"] = "5"
         return response
     except (ValueError, TypeError, AttributeError, KeyError) as error:
@@ -224,7 +232,7 @@ def create_app(
         )
     clock = clock or SystemClock()
     app = web.Application(client_max_size=settings.max_body_bytes)
-    gateway = TeamsGateway(settings, clock.now, token_source=token_source)
+    gateway = open_gateway(settings, clock.now, token_source=token_source)
     store_ = store if store is not None else open_store(settings)
     signer = Signer(settings.signing_key)
     links = Links()

@@ -12,6 +12,11 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 StorageKind = Literal["sqlite", "azure"]
+SdkKind = Literal["agents", "botbuilder"]
+AuthType = Literal["ClientSecret", "Certificate", "UserManagedIdentity", "FederatedCredentials"]
+AUTH_TYPES: tuple[AuthType, ...] = ("ClientSecret", "Certificate", "UserManagedIdentity", "FederatedCredentials")
+# The Agents SDK's own names for the bot's identity; the botbuilder names (MICROSOFT_APP_*) are read as fallbacks.
+CONNECTION = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__"
 
 
 class SettingsError(ValueError):
@@ -116,11 +121,18 @@ def parse_terms(name: str, value: str) -> tuple[Term, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    # Bot Framework identity; empty app id = unauthenticated local mode (loopback only)
+    # which SDK carries the Teams seam (bot/teams/): the Microsoft 365 Agents SDK, or the archived botbuilder
+    sdk: SdkKind = "agents"
+    # Bot identity; empty app id = unauthenticated local mode (loopback only)
     app_id: str = ""
-    app_password: str = ""
+    app_password: str = ""  # client secret (AUTHTYPE ClientSecret)
     app_tenant_id: str = ""
-    app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = "MultiTenant"
+    app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = "MultiTenant"  # botbuilder's name for it
+    auth_type: AuthType = "ClientSecret"  # how the bot gets its own tokens (Agents SDK AUTHTYPE)
+    cert_pfx_file: str = ""  # AUTHTYPE Certificate: the certificate file
+    federated_client_id: str = ""  # AUTHTYPE FederatedCredentials: the managed identity that signs the assertion
+    # how long one Bot Connector call (a reply, a send, a roster page) may take before it counts as failed
+    connector_timeout: float = 5.0
     # identity endpoints: how long a key or token fetch may take before the request is refused (503)
     identity_timeout: float = 3.0
     openid_metadata_url: str = ""  # empty = the Bot Framework's public metadata (tests point it at a fake)
@@ -191,6 +203,17 @@ class Settings:
             raise SettingsError(
                 "COPBOT_STORAGE=azure needs AZURE_STORAGE_CONNECTION_STRING or AZURE_TABLES_ACCOUNT_URL"
             )
+        sdk = get("COPBOT_SDK", "agents").strip().lower() or "agents"
+        if sdk not in ("agents", "botbuilder"):
+            raise SettingsError(f"COPBOT_SDK must be agents or botbuilder, not {sdk!r}")
+        legacy_type = app_type
+        auth_type = get(CONNECTION + "AUTHTYPE", "").strip() or (
+            "UserManagedIdentity" if legacy_type == "UserAssignedMSI" else "ClientSecret"
+        )
+        if auth_type not in AUTH_TYPES:
+            raise SettingsError(f"{CONNECTION}AUTHTYPE must be one of {', '.join(AUTH_TYPES)}, not {auth_type!r}")
+        if auth_type == "UserManagedIdentity" and legacy_type != "UserAssignedMSI":
+            app_type = "UserAssignedMSI"
         timeout_text = get("COPBOT_IDENTITY_TIMEOUT", "3").strip()
         try:
             identity_timeout = float(timeout_text)
@@ -199,10 +222,15 @@ class Settings:
         if not 0.1 <= identity_timeout <= 30:
             raise SettingsError("COPBOT_IDENTITY_TIMEOUT must be between 0.1 and 30 seconds")
         return cls(
-            app_id=get("MICROSOFT_APP_ID", "").strip(),
-            app_password=get("MICROSOFT_APP_PASSWORD", ""),
-            app_tenant_id=get("MICROSOFT_APP_TENANT_ID", "").strip(),
+            sdk=sdk,  # type: ignore[arg-type]
+            app_id=(get(CONNECTION + "CLIENTID", "") or get("MICROSOFT_APP_ID", "")).strip(),
+            app_password=get(CONNECTION + "CLIENTSECRET", "") or get("MICROSOFT_APP_PASSWORD", ""),
+            app_tenant_id=(get(CONNECTION + "TENANTID", "") or get("MICROSOFT_APP_TENANT_ID", "")).strip(),
             app_type=app_type,  # type: ignore[arg-type]
+            auth_type=auth_type,  # type: ignore[arg-type]
+            cert_pfx_file=get(CONNECTION + "CERTPFXFILE", "").strip(),
+            federated_client_id=get(CONNECTION + "FEDERATEDCLIENTID", "").strip(),
+            connector_timeout=_float("COPBOT_CONNECTOR_TIMEOUT", get("COPBOT_CONNECTOR_TIMEOUT", "5"), 0.5, 60.0),
             identity_timeout=identity_timeout,
             host=host,
             port=port,

@@ -10,10 +10,10 @@ with a 500. Here:
   unknown key id at most every few minutes, and kept in use when a refresh fails. With no usable keys and an
   unreachable endpoint it raises :class:`IdentityUnavailable` (503) within the timeout and, for a few seconds
   after, at once.
-- :class:`OutgoingToken` runs the SDK's synchronous MSAL token fetch in a worker thread with a timeout and caches
-  the token until shortly before it expires, so sending never waits on the identity endpoint on the loop.
+- :class:`OutgoingToken` runs the bot's own token fetch (MSAL; synchronous ones in a worker thread) with a timeout
+  and caches the token until shortly before it expires, so sending never waits on the identity endpoint on the loop.
 
-Nothing here imports the SDK; ``bot/teams.py`` plugs these into it.
+Nothing here imports an SDK; the seams in ``bot/teams/`` plug these into theirs.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,7 +177,8 @@ class OpenIdKeys:
 
 
 class OutgoingToken:
-    """The bot's own access token for the Bot Connector, fetched by a synchronous function in a worker thread.
+    """The bot's own access token for the Bot Connector, fetched by ``fetch`` (a coroutine function; see
+    :meth:`threaded` for a blocking one).
 
     The token is reused until ``REFRESH_MARGIN`` before it expires; one fetch runs at a time (a slow fetch is not
     restarted by every caller, so threads do not pile up behind an unreachable endpoint).
@@ -186,7 +187,9 @@ class OutgoingToken:
     REFRESH_MARGIN = 300.0
     DEFAULT_LIFETIME = 1800.0  # for tokens whose expiry cannot be read
 
-    def __init__(self, fetch: Callable[[], str], timeout: float, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, fetch: Callable[[], Awaitable[str]], timeout: float, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self._fetch = fetch
         self.timeout = timeout
         self._clock = clock
@@ -194,6 +197,17 @@ class OutgoingToken:
         self._expires_at = 0.0
         self._inflight: asyncio.Future[str] | None = None
         self.fetches = 0
+
+    @classmethod
+    def threaded(
+        cls, fetch: Callable[[], str], timeout: float, *, clock: Callable[[], float] = time.time
+    ) -> OutgoingToken:
+        """A token fetched by a blocking function, run in a worker thread."""
+
+        async def in_thread() -> str:
+            return await asyncio.to_thread(fetch)
+
+        return cls(in_thread, timeout, clock=clock)
 
     @property
     def current(self) -> str | None:
@@ -205,7 +219,7 @@ class OutgoingToken:
         future = self._inflight
         if future is None or future.done() or future.get_loop() is not asyncio.get_running_loop():
             self.fetches += 1
-            future = asyncio.ensure_future(asyncio.to_thread(self._fetch))
+            future = asyncio.ensure_future(self._fetch())
             self._inflight = future
         try:
             async with asyncio.timeout(self.timeout):

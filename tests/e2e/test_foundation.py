@@ -233,18 +233,17 @@ async def test_tenant_allow_list(sqlite_store, connector) -> None:  # type: igno
 def test_mentions_are_removed_and_line_breaks_kept() -> None:
     from datetime import UTC, datetime
 
-    from botbuilder.schema import Activity
-
     from bot.teams import to_request
     from tests.kit.activities import Activities
 
     raw = Activities("http://127.0.0.1:1").channel(ALICE, TEAM, "faq import\nq1,a1\r\nq2,  a2")
-    request = to_request(Activity().deserialize(raw), datetime(2026, 11, 23, tzinfo=UTC))
+    request = to_request(raw, datetime(2026, 11, 23, tzinfo=UTC))
     assert request.mentioned_bot
     assert request.text == "faq import\nq1,a1\nq2, a2"
     assert request.place.team_id == TEAM.id
     assert request.place.kind == "channel"
-    assert request.conversation_reference["conversation"]["tenantID"] == "tenant-1"
+    assert request.conversation_reference["conversation"]["tenantId"] == "tenant-1"
+    assert "user" not in request.conversation_reference  # a stored reference names no person
 
 
 async def test_start_warns_when_the_configured_terms_run_out(

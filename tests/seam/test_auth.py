@@ -40,9 +40,22 @@ async def identity() -> AsyncIterator[FakeIdentity]:
     await fake.close()
 
 
+SDK = "agents"  # set per test by the autouse fixture below: every case runs on both seams
+
+
+@pytest.fixture(autouse=True)
+def _each_seam(sdk: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(globals(), "SDK", sdk)
+
+
 def auth_settings(metadata_url: str, **overrides: object):  # type: ignore[no-untyped-def]
     return harness.test_settings(
-        app_id=APP_ID, app_password="not-used", openid_metadata_url=metadata_url, identity_timeout=1.0, **overrides
+        app_id=APP_ID,
+        app_password="not-used",
+        openid_metadata_url=metadata_url,
+        identity_timeout=1.0,
+        sdk=SDK,
+        **overrides,
     )
 
 
@@ -235,13 +248,10 @@ async def test_identity_endpoint_error_gives_503_and_recovers(secured: BotUnderT
     token = identity.token(app_id=APP_ID, service_url=secured.connector.url)
     assert (await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))).status == 503
     identity.mode = "ok"
-    keys = OpenIdKeys  # the failure cooldown is a few seconds; let it pass without sleeping
-    from botframework.connector.auth import JwtTokenExtractor
-
-    cached = JwtTokenExtractor.metadataCache[identity.metadata_url]
-    assert isinstance(cached, keys)
-    cached._failed_at = None
-    assert (await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))).status == 201
+    # the failure cooldown is a few seconds; let it pass without sleeping
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(OpenIdKeys, "FAILURE_COOLDOWN", 0.0)
+        assert (await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))).status == 201
 
 
 async def test_cached_keys_keep_working_while_the_identity_endpoint_is_down(
@@ -317,3 +327,55 @@ async def test_other_tenants_are_refused_with_403_and_logged(
 async def test_unauthenticated_mode_ignores_stray_headers_without_network(bot: BotUnderTest) -> None:
     posted = await bot.post(bot.acts.personal(ALICE, "help"), headers={"Authorization": "Bearer a.b.c"})
     assert posted.status == 201
+
+
+ENTRA_BOT_FRAMEWORK_ISSUER = "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iss": ENTRA_BOT_FRAMEWORK_ISSUER, "appid": APP_ID, "serviceurl": ""},  # the bot's own outgoing token
+        {"iss": "https://login.microsoftonline.com/d6d49420-f39b-4df7-a1dc-d59a935871db/v2.0", "azp": APP_ID},
+        {"iss": "https://api.botframework.com/", "serviceurl": "match"},  # a look-alike issuer (trailing slash)
+    ],
+)
+async def test_tokens_from_any_other_issuer_are_401_before_any_key_fetch(
+    secured: BotUnderTest, identity: FakeIdentity, claims: dict[str, str]
+) -> None:
+    """A replayed outgoing token of the bot (Entra issuer, appid = the bot) used to pass botbuilder's checks and
+    crash with a 500; now only the Bot Framework channel's issuer is accepted, checked before keys are fetched."""
+    service_url = secured.connector.url if claims.get("serviceurl") == "match" else ""
+    token = identity.token(
+        app_id=APP_ID,
+        service_url=service_url,
+        issuer=claims["iss"],
+        extra={k: v for k, v in claims.items() if k not in ("iss", "serviceurl")},
+    )
+    posted = await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))
+    assert posted.status == 401
+    assert posted.calls == []
+    assert identity.requests == []
+
+
+async def test_a_valid_token_for_another_channel_is_403(secured: BotUnderTest, identity: FakeIdentity) -> None:
+    """Web Chat is on by default on an Azure Bot: its activities are authenticated but refused (403): this bot's
+    tenant checks trust Teams' channel data."""
+    identity.endorsements = ["msteams", "webchat"]  # the channel's real keys sign for both
+    token = identity.token(app_id=APP_ID, service_url=secured.connector.url)
+    activity = secured.acts.personal(ALICE, "help")
+    activity["channelId"] = "webchat"
+    posted = await secured.post(activity, headers=bearer(token))
+    assert posted.status == 403
+    assert posted.calls == []
+    assert await secured.services.store.query("dedupe", None) == []
+
+
+async def test_a_token_for_another_service_url_host_or_path_is_401(
+    secured: BotUnderTest, identity: FakeIdentity
+) -> None:
+    """The service URL claim must name the activity's service URL, not just the same host."""
+    token = identity.token(app_id=APP_ID, service_url=secured.connector.url + "/other-region/")
+    posted = await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))
+    assert posted.status == 401
+    assert posted.calls == []

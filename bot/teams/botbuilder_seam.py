@@ -1,9 +1,12 @@
-"""The SDK seam: the only module that imports botbuilder.
+"""The Teams seam on the archived Bot Framework SDK (``COPBOT_SDK=botbuilder``; ``pip install -e '.[botbuilder]'``).
 
-It authenticates and parses incoming activities with the Bot Framework SDK, converts each turn into the
-project's own :class:`~bot.turn.Request`, answers through :class:`~bot.turn.Responder`, serialises invoke
-responses itself (the SDK's own path double-serialises them and returns 500), and sends proactive messages
-through a connector client whose own retries are off, so the outbox owns retries.
+Kept as an alternative behind the same seam as :mod:`bot.teams.agents_seam` (the default). It authenticates
+activities with the Bot Framework SDK and then :mod:`bot.teams.claims`, converts them like the default seam
+(:mod:`bot.teams.activity`), serialises invoke responses itself (the SDK's own path double-serialises them and
+returns 500), and sends proactive messages through a connector client whose own retries are off, so the outbox
+owns retries. Known limit, inherent to this SDK: its connector calls run blocking ``requests`` in the event loop's
+default thread pool, so a hung service URL can delay other turns' replies; proactive clients here get
+``COPBOT_CONNECTOR_TIMEOUT``, the per-turn clients the SDK makes do not.
 """
 
 from __future__ import annotations
@@ -11,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from botbuilder.core import (
-    BotAdapter,
     MessageFactory,
     TurnContext,
 )
@@ -53,20 +54,15 @@ from requests import Session
 
 from bot.config import Settings
 from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken, bearer_problem
-from bot.turn import JSON, Card, CardAction, Person, Place, PlaceKind, Reply, Request, RequestKind
+from bot.teams.activity import to_request
+from bot.teams.claims import check_channel_claims, check_issuer_first
+from bot.teams.errors import AuthError, DeliveryError, retry_after_seconds
+from bot.teams.gateway import OnRequest, TokenSource
+from bot.turn import JSON, Card, Person, Reply, reference_without_person
 
 log = logging.getLogger(__name__)
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
-_AT_TAG = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
-
-
-class AuthError(Exception):
-    """The request's credentials were missing or invalid (→ 401)."""
-
-
-TokenSource = Callable[[str], str]  # oauth scope -> access token (blocking; run in a worker thread)
 
 
 def use_loop_safe_metadata(metadata_url: str, timeout: float) -> None:
@@ -146,27 +142,19 @@ class _LoopSafeCredentialFactory(ServiceClientCredentialsFactory):  # type: igno
             else:
                 sdk = await self._inner.create_credentials(app_id, oauth_scope, login_endpoint, validate_authority)
                 fetch = sdk.get_access_token
-            credentials = _LoopSafeCredentials(app_id, oauth_scope, OutgoingToken(fetch, self._timeout))
+            credentials = _LoopSafeCredentials(app_id, oauth_scope, OutgoingToken.threaded(fetch, self._timeout))
             self._credentials[key] = credentials
         await credentials.token.ensure()
         return credentials
 
 
 @dataclass(frozen=True)
-class Authenticated:
-    """An activity whose request passed authentication (opaque outside this module)."""
+class BotbuilderAuthenticated:
+    """An activity whose request passed authentication."""
 
+    payload: Mapping[str, Any]
     activity: Activity
     result: AuthenticateRequestResult
-
-
-class DeliveryError(Exception):
-    """A send to the Bot Connector failed; ``status`` is the HTTP status (0 when unreachable)."""
-
-    def __init__(self, status: int, retry_after: float | None, detail: str) -> None:
-        super().__init__(f"connector answered {status}: {detail}")
-        self.status = status
-        self.retry_after = retry_after
 
 
 def speed_up_msrest() -> None:
@@ -238,11 +226,6 @@ def _dict(value: Any) -> dict[str, Any]:
     return {}
 
 
-def _sub(parent: Mapping[str, Any], name: str) -> dict[str, Any]:
-    child = parent.get(name)
-    return child if isinstance(child, dict) else {}
-
-
 def _load_reference(reference: Mapping[str, Any]) -> ConversationReference:
     """Deserialise a stored reference; the tenant survives whichever spelling (tenantId / tenantID) it has."""
     ref = ConversationReference.deserialize(dict(reference))
@@ -253,114 +236,7 @@ def _load_reference(reference: Mapping[str, Any]) -> ConversationReference:
     return ref
 
 
-def reference_of(activity: Activity) -> JSON:
-    """A serialised conversation reference that keeps service_url, channel_id and the Teams tenant."""
-    reference = TurnContext.get_conversation_reference(activity)
-    tenant = _sub(_dict(activity.channel_data), "tenant")
-    if reference.conversation is not None and tenant.get("id"):
-        reference.conversation.tenant_id = tenant["id"]
-    return cast(JSON, reference.serialize())
-
-
-def to_request(activity: Activity, received_at: datetime) -> Request:
-    """Convert an SDK activity into the project's Request. Raises ValueError on activities we cannot use."""
-    if activity.from_property is None or not activity.from_property.id:
-        raise ValueError("activity has no 'from'")
-    if activity.conversation is None or not activity.conversation.id:
-        raise ValueError("activity has no 'conversation'")
-    channel_data = _dict(activity.channel_data)
-    team = _sub(channel_data, "team")
-    channel = _sub(channel_data, "channel")
-    tenant = _sub(channel_data, "tenant")
-    conv_type = (activity.conversation.conversation_type or "personal").strip()
-    kind_of_place: PlaceKind = conv_type if conv_type in ("personal", "channel", "groupChat") else "personal"  # type: ignore[assignment]
-    place = Place(
-        kind=kind_of_place,
-        tenant_id=str(tenant.get("id") or activity.conversation.tenant_id or ""),
-        conversation_id=activity.conversation.id,
-        service_url=activity.service_url or "",
-        team_id=str(team["id"]) if team.get("id") else None,
-        channel_id=str(channel["id"]) if channel.get("id") else None,
-        team_aad_group_id=str(team["aadGroupId"]) if team.get("aadGroupId") else None,
-        team_name=str(team["name"]) if team.get("name") else None,
-    )
-    bot_id = activity.recipient.id if activity.recipient is not None else ""
-    text = activity.text or ""
-    mentioned_bot = False
-    mentions: list[Person] = []
-    for entity in activity.entities or []:
-        data = _dict(entity)
-        if data.get("type") != "mention":
-            continue
-        mentioned = data.get("mentioned") or {}
-        if not isinstance(mentioned, dict):
-            continue
-        if mentioned.get("id") == bot_id:
-            mentioned_bot = True
-            if isinstance(data.get("text"), str):
-                text = text.replace(data["text"], " ")
-        elif mentioned.get("id"):
-            mentions.append(
-                Person(str(mentioned["id"]), str(mentioned.get("aadObjectId") or ""), str(mentioned.get("name") or ""))
-            )
-            if isinstance(data.get("text"), str):
-                text = text.replace(data["text"], " ")
-    text = _TAG.sub(" ", _AT_TAG.sub(" ", text)).replace("&nbsp;", " ")
-    # collapse runs of spaces but keep line breaks: pasted CSV and multi-line questions stay intact
-    text = "\n".join(" ".join(line.split()) for line in text.replace("\r\n", "\n").split("\n")).strip()
-
-    kind: RequestKind = "other"
-    action: CardAction | None = None
-    members: tuple[Person, ...] = ()
-    if activity.type == ActivityTypes.message:
-        kind = "message"
-        value = activity.value
-        if isinstance(value, dict) and isinstance(value.get("verb"), str):
-            action = CardAction(verb=value["verb"], data=value, via_invoke=False)
-    elif activity.type == ActivityTypes.invoke and activity.name == "adaptiveCard/action":
-        kind = "action"
-        value = activity.value if isinstance(activity.value, dict) else _dict(activity.value)
-        inner = _sub(value, "action")
-        data = _sub(inner, "data")
-        verb = inner.get("verb")
-        if not isinstance(verb, str) or not verb:
-            raise ValueError("adaptiveCard/action without a verb")
-        action = CardAction(verb=verb, data=data, via_invoke=True)
-    elif activity.type == ActivityTypes.conversation_update:
-        added = [_person(m) for m in activity.members_added or []]
-        removed = [_person(m) for m in activity.members_removed or []]
-        if any(p.user_id == bot_id for p in added):
-            kind = "installed"
-        elif any(p.user_id == bot_id for p in removed):
-            kind = "uninstalled"
-        elif added:
-            kind, members = "members_added", tuple(added)
-        elif removed:
-            kind, members = "members_removed", tuple(removed)
-    conversation_id = activity.conversation.id
-    root = None
-    if ";messageid=" in conversation_id:
-        root = conversation_id.split(";messageid=", 1)[1]
-    return Request(
-        kind=kind,
-        activity_id=activity.id or "",
-        person=_person(activity.from_property),
-        place=place,
-        received_at=received_at,
-        text=text,
-        mentions=tuple(mentions),
-        mentioned_bot=mentioned_bot,
-        action=action,
-        reply_to_id=activity.reply_to_id or root,
-        message_id=activity.id,
-        reply_to_card_id=activity.reply_to_id if action is not None else None,
-        members=members,
-        conversation_reference=reference_of(activity),
-        raw_channel_data=channel_data,
-    )
-
-
-class TeamsResponder:
+class BotbuilderResponder:
     """Responder over one SDK TurnContext."""
 
     def __init__(self, context: TurnContext) -> None:
@@ -430,15 +306,8 @@ class TeamsResponder:
 def _delivery_error(error: ErrorResponseException) -> DeliveryError:
     response = getattr(error, "response", None)
     status = int(getattr(response, "status_code", 0) or 0)
-    retry_after: float | None = None
-    if response is not None:
-        header = response.headers.get("Retry-After") if hasattr(response, "headers") else None
-        if header:
-            try:
-                retry_after = max(0.0, float(header))
-            except ValueError:
-                retry_after = None
-    return DeliveryError(status, retry_after, str(error)[:200])
+    header = response.headers.get("Retry-After") if response is not None and hasattr(response, "headers") else None
+    return DeliveryError(status, retry_after_seconds(header), str(error)[:200])
 
 
 @contextlib.contextmanager
@@ -452,10 +321,7 @@ def _delivery_errors() -> Iterator[None]:
         raise DeliveryError(0, None, str(error)[:200]) from None
 
 
-OnRequest = Callable[[Request, TeamsResponder], Awaitable[None]]
-
-
-class TeamsGateway:
+class BotbuilderGateway:
     """Everything the app needs from the Bot Framework: incoming turns and proactive sends."""
 
     def __init__(
@@ -476,10 +342,8 @@ class TeamsGateway:
         self._clients: dict[str, ConnectorClient] = {}
 
     # -- incoming -----------------------------------------------------------------------------------
-    async def authenticate(self, body: Mapping[str, Any], auth_header: str) -> Authenticated:
-        """Parse and authenticate one activity. Raises ValueError for activities we cannot use, AuthError for
-        missing or invalid credentials (without any network call when the header is malformed) and
-        IdentityUnavailable when the identity endpoint cannot be reached in time."""
+    async def authenticate(self, body: Mapping[str, Any], auth_header: str) -> BotbuilderAuthenticated:
+        """Parse and authenticate one activity (see :class:`bot.teams.gateway.Gateway`)."""
         activity = Activity().deserialize(dict(body))
         if not activity.type:
             raise ValueError("activity has no type")
@@ -487,6 +351,7 @@ class TeamsGateway:
             problem = bearer_problem(auth_header)
             if problem is not None:
                 raise AuthError(problem)
+            check_issuer_first(auth_header.strip().split(" ", 1)[1])
         else:
             auth_header = ""  # local unauthenticated mode: a stray header must not trigger a key fetch
         try:
@@ -495,22 +360,19 @@ class TeamsGateway:
             raise
         except Exception as error:  # the SDK raises PermissionError, PyJWT errors and bare Exceptions alike
             raise AuthError(f"{type(error).__name__}: {str(error)[:120]}") from None
-        return Authenticated(activity, result)
+        if self._settings.authenticated:
+            claims = getattr(result.claims_identity, "claims", None) or {}
+            check_channel_claims(claims, self._settings.app_id, activity.service_url or "")
+        return BotbuilderAuthenticated(body, activity, result)
 
-    async def process(
-        self, body: Mapping[str, Any], auth_header: str, on_request: OnRequest
-    ) -> tuple[int, JSON | None]:
-        """Authenticate and run one activity (see :meth:`authenticate` and :meth:`run`)."""
-        return await self.run(await self.authenticate(body, auth_header), on_request)
-
-    async def run(self, authenticated: Authenticated, on_request: OnRequest) -> tuple[int, JSON | None]:
+    async def run(self, authenticated: BotbuilderAuthenticated, on_request: OnRequest) -> tuple[int, JSON | None]:
         """Run one authenticated activity; returns (HTTP status, invoke body or None)."""
         activity = authenticated.activity
-        holder: dict[str, TeamsResponder] = {}
+        holder: dict[str, BotbuilderResponder] = {}
+        request = to_request(authenticated.payload, self._now())
 
         async def logic(context: TurnContext) -> None:
-            request = to_request(context.activity, self._now())
-            responder = TeamsResponder(context)
+            responder = BotbuilderResponder(context)
             holder["r"] = responder
             await on_request(request, responder)
 
@@ -533,6 +395,7 @@ class TeamsGateway:
                 factory = self._auth.create_connector_factory(claims)
                 client = await factory.create(service_url, None)
                 client.config.retry_policy.retries = 0  # the outbox owns retries
+                client.config.connection.timeout = self._settings.connector_timeout
                 self._clients[service_url] = client
             credentials = client.config.credentials
             if isinstance(credentials, _LoopSafeCredentials):
@@ -584,12 +447,11 @@ class TeamsGateway:
             created = await client.conversations.create_conversation(params)
         personal = ConversationReference(
             bot=ref.bot,
-            user=ChannelAccount(id=person.user_id, name=person.name, aad_object_id=person.aad_id or None),
             conversation=ConversationAccount(id=created.id, conversation_type="personal", tenant_id=tenant_id),
             channel_id=ref.channel_id,
             service_url=ref.service_url,
         )
-        return cast(JSON, personal.serialize())
+        return reference_without_person(cast(JSON, personal.serialize()))
 
     async def close(self) -> None:
         for client in self._clients.values():
@@ -598,13 +460,9 @@ class TeamsGateway:
 
 
 __all__ = [
-    "AuthError",
-    "Authenticated",
-    "BotAdapter",
-    "DeliveryError",
-    "IdentityUnavailable",
-    "TeamsGateway",
-    "TeamsResponder",
+    "BotbuilderAuthenticated",
+    "BotbuilderGateway",
+    "BotbuilderResponder",
     "speed_up_msrest",
-    "to_request",
+    "use_loop_safe_metadata",
 ]

@@ -1,0 +1,157 @@
+"""An incoming activity, as the JSON Teams posts, turned into the project's :class:`~bot.turn.Request`.
+
+SDK-free on purpose: both seams convert the same JSON the same way, so features never see which SDK ran.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from bot.turn import JSON, CardAction, Person, Place, PlaceKind, Request, RequestKind, reference_without_person
+
+_AT_TAG = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _sub(parent: Mapping[str, Any], name: str) -> dict[str, Any]:
+    child = parent.get(name)
+    return child if isinstance(child, dict) else {}
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def person_of(account: Mapping[str, Any]) -> Person:
+    return Person(
+        user_id=_str(account.get("id")), aad_id=_str(account.get("aadObjectId")), name=_str(account.get("name"))
+    )
+
+
+def tenant_of(activity: Mapping[str, Any]) -> str:
+    """The Teams tenant: ``channelData.tenant.id``, else ``conversation.tenantId``."""
+    tenant = _sub(_sub(activity, "channelData"), "tenant").get("id")
+    if isinstance(tenant, str) and tenant:
+        return tenant
+    return _str(_sub(activity, "conversation").get("tenantId"))
+
+
+def reference_of(activity: Mapping[str, Any]) -> JSON:
+    """The conversation reference to store for later sends: the conversation (with its tenant), the service
+    URL, the bot and the channel; never the person who spoke."""
+    conversation = dict(_sub(activity, "conversation"))
+    tenant = tenant_of(activity)
+    if tenant:
+        conversation["tenantId"] = tenant
+    return reference_without_person(
+        {
+            "bot": _sub(activity, "recipient"),
+            "conversation": conversation,
+            "channelId": activity.get("channelId"),
+            "serviceUrl": activity.get("serviceUrl"),
+            "locale": activity.get("locale"),
+        }
+    )
+
+
+def _clean_text(text: str) -> str:
+    text = _TAG.sub(" ", _AT_TAG.sub(" ", text)).replace("&nbsp;", " ")
+    # collapse runs of spaces but keep line breaks: pasted CSV and multi-line questions stay intact
+    return "\n".join(" ".join(line.split()) for line in text.replace("\r\n", "\n").split("\n")).strip()
+
+
+def to_request(activity: Mapping[str, Any], received_at: datetime) -> Request:
+    """Convert an activity's JSON into a Request. Raises ValueError on activities we cannot use."""
+    sender = _sub(activity, "from")
+    if not _str(sender.get("id")):
+        raise ValueError("activity has no 'from'")
+    conversation = _sub(activity, "conversation")
+    conversation_id = _str(conversation.get("id"))
+    if not conversation_id:
+        raise ValueError("activity has no 'conversation'")
+    channel_data = _sub(activity, "channelData")
+    team = _sub(channel_data, "team")
+    channel = _sub(channel_data, "channel")
+    conv_type = _str(conversation.get("conversationType")).strip() or "personal"
+    kind_of_place: PlaceKind = conv_type if conv_type in ("personal", "channel", "groupChat") else "personal"  # type: ignore[assignment]
+    place = Place(
+        kind=kind_of_place,
+        tenant_id=tenant_of(activity),
+        conversation_id=conversation_id,
+        service_url=_str(activity.get("serviceUrl")),
+        team_id=_str(team.get("id")) or None,
+        channel_id=_str(channel.get("id")) or None,
+        team_aad_group_id=_str(team.get("aadGroupId")) or None,
+        team_name=_str(team.get("name")) or None,
+    )
+    bot_id = _str(_sub(activity, "recipient").get("id"))
+    text = _str(activity.get("text"))
+    mentioned_bot = False
+    mentions: list[Person] = []
+    for entity in activity.get("entities") or []:
+        if not isinstance(entity, dict) or entity.get("type") != "mention":
+            continue
+        mentioned = entity.get("mentioned")
+        if not isinstance(mentioned, dict):
+            continue
+        tag = entity.get("text")
+        if mentioned.get("id") == bot_id:
+            mentioned_bot = True
+        elif _str(mentioned.get("id")):
+            mentions.append(person_of(mentioned))
+        else:
+            continue
+        if isinstance(tag, str) and tag:
+            text = text.replace(tag, " ")
+    text = _clean_text(text)
+
+    kind: RequestKind = "other"
+    action: CardAction | None = None
+    members: tuple[Person, ...] = ()
+    activity_type = activity.get("type")
+    value = activity.get("value")
+    if activity_type == "message":
+        kind = "message"
+        if isinstance(value, dict) and isinstance(value.get("verb"), str):
+            action = CardAction(verb=value["verb"], data=value, via_invoke=False)
+    elif activity_type == "invoke" and activity.get("name") == "adaptiveCard/action":
+        kind = "action"
+        inner = _sub(value, "action") if isinstance(value, dict) else {}
+        verb = inner.get("verb")
+        if not isinstance(verb, str) or not verb:
+            raise ValueError("adaptiveCard/action without a verb")
+        action = CardAction(verb=verb, data=_sub(inner, "data"), via_invoke=True)
+    elif activity_type == "conversationUpdate":
+        added = [person_of(m) for m in activity.get("membersAdded") or [] if isinstance(m, dict)]
+        removed = [person_of(m) for m in activity.get("membersRemoved") or [] if isinstance(m, dict)]
+        if any(p.user_id == bot_id for p in added):
+            kind = "installed"
+        elif any(p.user_id == bot_id for p in removed):
+            kind = "uninstalled"
+        elif added:
+            kind, members = "members_added", tuple(added)
+        elif removed:
+            kind, members = "members_removed", tuple(removed)
+    activity_id = _str(activity.get("id"))
+    reply_to = _str(activity.get("replyToId")) or None
+    root = conversation_id.split(";messageid=", 1)[1] if ";messageid=" in conversation_id else None
+    return Request(
+        kind=kind,
+        activity_id=activity_id,
+        person=person_of(sender),
+        place=place,
+        received_at=received_at,
+        text=text,
+        mentions=tuple(mentions),
+        mentioned_bot=mentioned_bot,
+        action=action,
+        reply_to_id=reply_to or root,
+        message_id=activity_id or None,
+        reply_to_card_id=reply_to if action is not None else None,
+        members=members,
+        conversation_reference=reference_of(activity),
+        raw_channel_data=channel_data,
+    )

@@ -1,0 +1,475 @@
+"""The Teams seam on the Microsoft 365 Agents SDK (the default; ``COPBOT_SDK=agents``).
+
+Incoming: the activity's JSON is parsed into the SDK's ``Activity``, its bearer token checked by the SDK's
+``JwtTokenValidator`` (issuer allow-list on, signing keys from :class:`~bot.identity.OpenIdKeys`: fetched
+asynchronously with a timeout, cached, and only keys endorsed for Teams) and then by :mod:`bot.teams.claims`.
+The turn runs on the SDK's ``TurnContext``, so replies, updates and deletes go through the SDK's connector
+client (aiohttp).
+
+Lower-level than the samples on purpose: ``CloudAdapter.process`` makes two aiohttp sessions per turn (the
+connector and the user-token clients, neither used twice) and answers every failure with 500. Here one
+connector session per service URL is kept (connections reused, each call bounded by
+``COPBOT_CONNECTOR_TIMEOUT``), the user-token client is never made (the bot uses no user sign-in), and failures
+become :class:`~bot.teams.errors.DeliveryError` for the outbox and the error boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from microsoft_agents.activity import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    ChannelAccount,
+    ChannelId,
+    ConversationAccount,
+    ConversationParameters,
+    Mention,
+)
+from microsoft_agents.hosting.core import ChannelServiceAdapter, TurnContext
+from microsoft_agents.hosting.core.authorization import (
+    AgentAuthConfiguration,
+    AuthTypes,
+    ClaimsIdentity,
+    JwtTokenValidator,
+)
+from microsoft_agents.hosting.core.channel_service_client_factory_base import ChannelServiceClientFactoryBase
+from microsoft_agents.hosting.core.connector import ConnectorClientBase
+from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
+
+from bot.config import Settings
+from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken, bearer_problem
+from bot.teams.activity import person_of, to_request
+from bot.teams.claims import CHANNEL_ISSUER, check_channel_claims, check_issuer_first, endorsed_for_teams
+from bot.teams.errors import AuthError, DeliveryError, retry_after_seconds
+from bot.teams.gateway import OnRequest, TokenSource
+from bot.turn import JSON, Card, Person, Reply
+
+log = logging.getLogger(__name__)
+
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+CHANNEL_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+CONNECTOR_SCOPE = "https://api.botframework.com/.default"
+CONNECTOR_RESOURCE = "https://api.botframework.com"
+MAX_SESSIONS = 32  # Teams uses a handful of service URLs (one per region); more would be a fault
+
+_AUTH_TYPES = {
+    "ClientSecret": AuthTypes.client_secret,
+    "Certificate": AuthTypes.certificate,
+    "UserManagedIdentity": AuthTypes.user_managed_identity,
+    "FederatedCredentials": AuthTypes.federated_credentials,
+}
+
+
+def auth_configuration(settings: Settings) -> AgentAuthConfiguration:
+    """The SDK's configuration of this bot's connection, with the issuer check on and only the Bot Framework
+    channel's issuer allowed (the SDK checks issuers only when asked)."""
+    anonymous = not settings.authenticated
+    return AgentAuthConfiguration(
+        auth_type=_AUTH_TYPES[settings.auth_type],
+        client_id=settings.app_id or None,
+        tenant_id=settings.app_tenant_id or None,
+        client_secret=settings.app_password or None,
+        cert_pfx_file=settings.cert_pfx_file or None,
+        federated_client_id=settings.federated_client_id or None,
+        connection_name="SERVICE_CONNECTION",
+        scopes=[CONNECTOR_SCOPE],
+        anonymous_allowed=anonymous,
+        issuers=[CHANNEL_ISSUER],
+        validate_issuer=True,
+    )
+
+
+class _TeamsKeys:
+    """Stands in for the SDK validator's JWKS client: keys come from :class:`OpenIdKeys` (async, timeout,
+    cached; the URL is configurable for tests and sovereign clouds), and a key must be endorsed for Teams."""
+
+    def __init__(self, keys: OpenIdKeys) -> None:
+        self._keys = keys
+
+    async def get_signing_key(self, jwks_uri: str, header: dict[str, Any]) -> Any:
+        key = await self._keys.get(str(header.get("kid") or ""))
+        if not endorsed_for_teams(key.endorsements):
+            raise PermissionError("the signing key is not endorsed for Teams")
+        return key.public_key
+
+
+class _TeamsTokenValidator(JwtTokenValidator):
+    def __init__(self, configuration: AgentAuthConfiguration, keys: OpenIdKeys) -> None:
+        super().__init__(configuration)
+        self._jwk_client_manager = _TeamsKeys(keys)  # type: ignore[assignment]
+
+
+class _Connectors(ChannelServiceClientFactoryBase):
+    """One SDK connector client (one aiohttp session) per service URL, signed with the bot's token."""
+
+    def __init__(self, token: OutgoingToken | None, timeout: float) -> None:
+        self._token = token
+        self._timeout = timeout
+        self._clients: OrderedDict[str, TeamsConnectorClient] = OrderedDict()
+
+    async def client(self, service_url: str) -> TeamsConnectorClient:
+        """The client of ``service_url`` with a current token. An unreachable token service is a retryable
+        DeliveryError (status 0), never a frozen loop."""
+        key = service_url.rstrip("/") + "/"
+        client = self._clients.get(key)
+        if client is None:
+            session = aiohttp.ClientSession(
+                base_url=key,
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                connector=aiohttp.TCPConnector(limit=64, limit_per_host=64),
+            )
+            client = TeamsConnectorClient(key, "", session=session)
+            self._clients[key] = client
+            while len(self._clients) > MAX_SESSIONS:
+                _, old = self._clients.popitem(last=False)
+                asyncio.get_running_loop().call_later(self._timeout * 2, _close_later, old)
+        else:
+            self._clients.move_to_end(key)
+        if self._token is not None:
+            try:
+                token = await self._token.ensure()
+            except IdentityUnavailable as error:
+                raise DeliveryError(0, None, str(error)) from None
+            header = f"Bearer {token}"
+            if client.client.headers.get("Authorization") != header:
+                client.client.headers["Authorization"] = header
+        return client
+
+    async def create_connector_client(
+        self,
+        context: TurnContext | None,
+        claims_identity: ClaimsIdentity,
+        service_url: str,
+        audience: str,
+        scopes: list[str] | None = None,
+        use_anonymous: bool = False,
+    ) -> ConnectorClientBase:
+        return await self.client(service_url)
+
+    async def create_user_token_client(
+        self, context: TurnContext, claims_identity: ClaimsIdentity, use_anonymous: bool = False
+    ) -> Any:
+        raise NotImplementedError("CoP Bot uses no user sign-in")
+
+    async def close(self) -> None:
+        clients = list(self._clients.values())
+        self._clients.clear()
+        for client in clients:
+            await client.close()
+
+
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _close_later(client: TeamsConnectorClient) -> None:
+    task = asyncio.ensure_future(client.close())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+class _Adapter(ChannelServiceAdapter):
+    """The SDK adapter behind each TurnContext: sends, updates and deletes through the cached clients. Errors
+    propagate to the caller (no SDK ``on_turn_error``: the router's error boundary owns that)."""
+
+    def __init__(self, connectors: _Connectors) -> None:
+        super().__init__(connectors)
+        self.on_turn_error = None
+
+
+def _message(reply: Reply) -> Activity:
+    if isinstance(reply, Card):
+        activity = Activity(
+            type=ActivityTypes.message, attachments=[Attachment(content_type=ADAPTIVE_CARD, content=reply.content)]
+        )
+        if reply.summary:
+            activity.summary = reply.summary
+        return activity
+    return Activity(type=ActivityTypes.message, text=reply)
+
+
+def _with_mention(activity: Activity, mention: Person | None) -> Activity:
+    if mention is not None:
+        tag = f"<at>{mention.name}</at>"
+        activity.text = f"{tag} {activity.text or ''}".strip()
+        activity.entities = [Mention(mentioned=ChannelAccount(id=mention.user_id, name=mention.name), text=tag)]
+    return activity
+
+
+@contextlib.asynccontextmanager
+async def _delivery_errors(what: str) -> AsyncIterator[None]:
+    """Connector failures become DeliveryError(status, retry_after); a timeout or an unreachable service is
+    status 0 and logged once, here, with what was being done."""
+    try:
+        yield
+    except aiohttp.ClientResponseError as error:
+        retry_after = retry_after_seconds(error.headers.get("Retry-After") if error.headers else None)
+        raise DeliveryError(error.status, retry_after, str(error.message)[:200]) from None
+    except TimeoutError:
+        log.warning("the Bot Connector did not answer in time what=%s", what)
+        raise DeliveryError(0, None, "timed out") from None
+    except (aiohttp.ClientError, OSError) as error:
+        log.warning("the Bot Connector is unreachable what=%s error=%s", what, type(error).__name__)
+        raise DeliveryError(0, None, str(error)[:200]) from None
+
+
+def _reference_parts(reference: Mapping[str, Any]) -> tuple[str, ConversationAccount, ChannelAccount | None, str]:
+    """(service URL, conversation, bot, channel id) of a stored reference; tenantId or tenantID."""
+    service_url = reference.get("serviceUrl")
+    conversation = reference.get("conversation")
+    if not isinstance(service_url, str) or not service_url or not isinstance(conversation, dict):
+        raise DeliveryError(400, None, "the stored conversation reference has no service URL or conversation")
+    tenant = conversation.get("tenantId") or conversation.get("tenantID")
+    account = ConversationAccount(
+        id=str(conversation.get("id") or ""),
+        conversation_type=conversation.get("conversationType"),
+        tenant_id=str(tenant) if tenant else None,
+    )
+    bot = reference.get("bot")
+    agent = None
+    if isinstance(bot, dict) and bot.get("id"):
+        agent = ChannelAccount(id=str(bot["id"]), name=str(bot.get("name") or ""))
+    return service_url, account, agent, str(reference.get("channelId") or "msteams")
+
+
+def _address(
+    activity: Activity, service_url: str, conversation: ConversationAccount, bot: ChannelAccount | None, channel: str
+) -> None:
+    activity.conversation = conversation
+    if bot is not None:
+        activity.from_property = bot
+    activity.channel_id = ChannelId(channel)
+    activity.service_url = service_url
+
+
+class AgentsResponder:
+    """Responder over one SDK TurnContext."""
+
+    def __init__(self, context: TurnContext, connectors: _Connectors, activity: Mapping[str, Any]) -> None:
+        self._context = context
+        self._connectors = connectors
+        self._activity = activity
+        self._unreachable = False  # after a timeout, later replies of this turn fail at once
+        self.invoke_body: JSON | None = None
+
+    @contextlib.asynccontextmanager
+    async def _calling(self, what: str) -> AsyncIterator[None]:
+        if self._unreachable:
+            raise DeliveryError(0, None, "the connector of this conversation did not answer earlier in this turn")
+        try:
+            async with _delivery_errors(what):
+                yield
+        except DeliveryError as error:
+            if error.status == 0:
+                self._unreachable = True
+            raise
+
+    async def reply(self, message: Reply, *, mention: Person | None = None) -> str | None:
+        activity = _with_mention(_message(message), mention)
+        async with self._calling("reply"):
+            sent = await self._context.send_activity(activity)
+        return sent.id if sent is not None and sent.id else None
+
+    async def update(self, activity_id: str, message: Reply) -> None:
+        activity = _message(message)
+        activity.id = activity_id  # the SDK addresses it to this conversation
+        async with self._calling("update"):
+            await self._context.update_activity(activity)
+
+    async def delete(self, activity_id: str) -> None:
+        async with self._calling("delete"):
+            await self._context.delete_activity(activity_id)
+
+    def answer_action(self, card: Card | None = None, *, message: str | None = None) -> None:
+        if card is not None:
+            self.invoke_body = {"statusCode": 200, "type": ADAPTIVE_CARD, "value": card.content}
+        else:
+            self.invoke_body = {
+                "statusCode": 200,
+                "type": "application/vnd.microsoft.activity.message",
+                "value": message or "Done.",
+            }
+
+    def _team_id(self) -> str:
+        channel_data = self._activity.get("channelData")
+        team = channel_data.get("team") if isinstance(channel_data, dict) else None
+        return str(team.get("id") or "") if isinstance(team, dict) else ""
+
+    async def team_members(self) -> list[Person]:
+        """The team's roster (or the chat's), all pages."""
+        conversation = self._team_id() or self._context.activity.conversation.id
+        client = await self._connectors.client(self._context.activity.service_url)
+        people: list[Person] = []
+        token: str | None = None
+        while True:
+            async with self._calling("roster"):
+                page = await client.conversations.get_conversation_paged_members(conversation, 500, token)
+            for member in page.members or []:
+                people.append(Person(member.id or "", member.aad_object_id or "", member.name or ""))
+            token = page.continuation_token
+            if not token:
+                return people
+
+    async def team_details(self) -> tuple[str, str] | None:
+        team_id = self._team_id()
+        if not team_id:
+            return None
+        client = await self._connectors.client(self._context.activity.service_url)
+        async with self._calling("team details"):
+            details = await client.fetch_team_details(team_id)
+        fallback = self._activity.get("channelData", {}).get("team", {}).get("name") or ""
+        return (details.aad_group_id or "", details.name or str(fallback))
+
+
+@dataclass(frozen=True)
+class AgentsAuthenticated:
+    """An activity whose request passed authentication."""
+
+    payload: Mapping[str, Any]
+    activity: Activity
+    claims: ClaimsIdentity
+
+
+class AgentsGateway:
+    """Everything the app needs from Teams, on the Microsoft 365 Agents SDK."""
+
+    def __init__(
+        self, settings: Settings, now: Callable[[], datetime], *, token_source: TokenSource | None = None
+    ) -> None:
+        """``token_source`` replaces MSAL for the bot's own token (tests pass a stub)."""
+        self._settings = settings
+        self._now = now
+        self._config = auth_configuration(settings)
+        token: OutgoingToken | None = None
+        if settings.authenticated:
+            if token_source is not None:
+                source = token_source
+                token = OutgoingToken.threaded(lambda: source(CONNECTOR_SCOPE), settings.identity_timeout)
+            else:
+                token = OutgoingToken(self._msal_token(), settings.identity_timeout)
+            keys = OpenIdKeys(settings.openid_metadata_url or CHANNEL_METADATA_URL, settings.identity_timeout)
+            self._validator: _TeamsTokenValidator | None = _TeamsTokenValidator(self._config, keys)
+        else:
+            self._validator = None
+        self._connectors = _Connectors(token, settings.connector_timeout)
+        self._adapter = _Adapter(self._connectors)
+
+    def _msal_token(self) -> Callable[[], Any]:
+        from microsoft_agents.authentication.msal import MsalAuth
+
+        msal = MsalAuth(self._config)
+
+        async def fetch() -> str:
+            token = await msal.get_access_token(CONNECTOR_RESOURCE, [CONNECTOR_SCOPE])
+            if not token:
+                raise PermissionError("the identity platform gave no token for the Bot Connector")
+            return str(token)
+
+        return fetch
+
+    # -- incoming -----------------------------------------------------------------------------------
+    async def authenticate(self, body: Mapping[str, Any], auth_header: str) -> AgentsAuthenticated:
+        try:
+            activity = Activity.model_validate(body)
+        except ValueError as error:  # pydantic's ValidationError is a ValueError
+            raise ValueError(f"the activity does not parse: {str(error)[:120]}") from None
+        if not activity.type:
+            raise ValueError("activity has no type")
+        if self._validator is None:  # local unauthenticated mode: a stray header triggers no key fetch
+            return AgentsAuthenticated(body, activity, ClaimsIdentity())
+        problem = bearer_problem(auth_header)
+        if problem is not None:
+            raise AuthError(problem)
+        token = auth_header.strip().split(" ", 1)[1]
+        check_issuer_first(token)
+        try:
+            claims = await self._validator.validate_token(token)
+        except IdentityUnavailable:
+            raise
+        except Exception as error:  # PyJWT errors, ValueError (audience, issuer), PermissionError (key)
+            raise AuthError(f"{type(error).__name__}: {str(error)[:120]}") from None
+        check_channel_claims(claims.claims, self._settings.app_id, activity.service_url or "")
+        return AgentsAuthenticated(body, activity, claims)
+
+    async def run(self, authenticated: AgentsAuthenticated, on_request: OnRequest) -> tuple[int, JSON | None]:
+        activity = authenticated.activity
+        request = to_request(authenticated.payload, self._now())
+        context = TurnContext(self._adapter, activity, authenticated.claims)
+        responder = AgentsResponder(context, self._connectors, authenticated.payload)
+        if activity.service_url:
+            try:
+                client = await self._connectors.client(activity.service_url)
+            except DeliveryError as error:  # no token for the replies: let Teams retry the activity (503)
+                raise IdentityUnavailable(str(error)) from None
+            context.services.set(ConnectorClientBase, client)  # type: ignore[type-abstract]  # the SDK's own key
+
+        async def logic(_: TurnContext) -> None:
+            await on_request(request, responder)
+
+        await self._adapter.run_pipeline(context, logic)
+        if activity.type == ActivityTypes.invoke:
+            if responder.invoke_body is not None:
+                return 200, responder.invoke_body
+            return 200, {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": "Done."}
+        return 201 if activity.type == ActivityTypes.message else 200, None
+
+    # -- proactive ----------------------------------------------------------------------------------
+    async def send(self, reference: Mapping[str, Any], message: Reply, *, mention: Person | None = None) -> str:
+        """Post into the conversation of ``reference``; returns the new activity id."""
+        service_url, conversation, bot, channel = _reference_parts(reference)
+        activity = _with_mention(_message(message), mention)
+        _address(activity, service_url, conversation, bot, channel)
+        client = await self._connectors.client(service_url)
+        async with _delivery_errors("send"):
+            result = await client.conversations.send_to_conversation(conversation.id, activity)
+        return str(result.id or "")
+
+    async def update(self, reference: Mapping[str, Any], activity_id: str, message: Reply) -> None:
+        service_url, conversation, bot, channel = _reference_parts(reference)
+        activity = _message(message)
+        activity.id = activity_id
+        _address(activity, service_url, conversation, bot, channel)
+        client = await self._connectors.client(service_url)
+        async with _delivery_errors("update"):
+            await client.conversations.update_activity(conversation.id, activity_id, activity)
+
+    async def open_personal_chat(self, reference: Mapping[str, Any], person: Person) -> JSON:
+        """Create (or find) the 1:1 chat with ``person`` and return its conversation reference."""
+        service_url, conversation, bot, channel = _reference_parts(reference)
+        tenant_id = conversation.tenant_id
+        params = ConversationParameters.model_validate(
+            {
+                "isGroup": False,
+                "bot": bot.model_dump(by_alias=True, exclude_none=True) if bot is not None else None,
+                "members": [{"id": person.user_id, "name": person.name}],
+                **({"tenantId": tenant_id, "channelData": {"tenant": {"id": tenant_id}}} if tenant_id else {}),
+            }
+        )
+        client = await self._connectors.client(service_url)
+        async with _delivery_errors("create conversation"):
+            created = await client.conversations.create_conversation(params)
+        personal: JSON = {
+            "conversation": {"id": created.id, "conversationType": "personal"},
+            "channelId": channel,
+            "serviceUrl": service_url,
+        }
+        if tenant_id:
+            personal["conversation"]["tenantId"] = tenant_id
+        if bot is not None:
+            personal["bot"] = {k: v for k, v in (("id", bot.id), ("name", bot.name)) if v}
+        return personal
+
+    async def close(self) -> None:
+        await self._connectors.close()
+
+
+__all__ = ["AgentsAuthenticated", "AgentsGateway", "AgentsResponder", "auth_configuration", "person_of"]
