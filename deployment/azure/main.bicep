@@ -1,6 +1,7 @@
 // CoP Bot on Azure: one resource group holding
-//   - a user-assigned managed identity: the bot's Microsoft app id (no client secret anywhere) and its identity
-//     for Azure Tables and the container registry;
+//   - a user-assigned managed identity: the bot's Microsoft app id (no client secret anywhere; the bot signs in with
+//     it through the Microsoft 365 Agents SDK, AUTHTYPE UserManagedIdentity) and its identity for Azure Tables and
+//     the container registry;
 //   - a Storage account used only through Microsoft Entra ID (shared keys disabled) for Azure Tables;
 //   - a container registry the Web App pulls from with the same identity;
 //   - a Linux App Service plan + Web App for Containers running deployment/Dockerfile;
@@ -169,17 +170,22 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
           name: 'WEBSITES_ENABLE_APP_SERVICE_STORAGE'
           value: 'false'
         }
-        // Bot Framework identity: the managed identity is the bot's app (no password).
+        // The Teams seam: the Microsoft 365 Agents SDK (botbuilder, the alternative, is not in the image by default).
         {
-          name: 'MICROSOFT_APP_ID'
+          name: 'COPBOT_SDK'
+          value: 'agents'
+        }
+        // Bot identity, in the Agents SDK's names: the managed identity is the bot's app (no secret anywhere).
+        {
+          name: 'CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID'
           value: identity.properties.clientId
         }
         {
-          name: 'MICROSOFT_APP_TYPE'
-          value: 'UserAssignedMSI'
+          name: 'CONNECTIONS__SERVICE_CONNECTION__SETTINGS__AUTHTYPE'
+          value: 'UserManagedIdentity'
         }
         {
-          name: 'MICROSOFT_APP_TENANT_ID'
+          name: 'CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID'
           value: identity.properties.tenantId
         }
         // Storage: Azure Tables through DefaultAzureCredential, which picks the identity named by AZURE_CLIENT_ID.
@@ -260,7 +266,7 @@ resource teamsChannel 'Microsoft.BotService/botServices/channels@2022-09-15' = {
   }
 }
 
-@description('MICROSOFT_APP_ID for `make package` (the managed identity\'s client id).')
+@description('The bot\'s app id (the managed identity\'s client id): MICROSOFT_APP_ID for `make package`.')
 output botAppId string = identity.properties.clientId
 
 @description('COPBOT_PUBLIC_URL for `make package`.')

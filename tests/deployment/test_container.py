@@ -2,7 +2,9 @@
 
 - The Dockerfile's HEALTHCHECK command really probes /healthz: it is run here, as written, against a local
   stand-in server on 127.0.0.1 (healthy → exit 0, unhealthy → non-zero).
-- The app settings main.bicep gives the Web App are ones the bot reads, and bot.config.Settings accepts them.
+- The app settings main.bicep gives the Web App are ones the bot reads, and bot.config.Settings accepts them: the
+  bot's identity in the Microsoft 365 Agents SDK's names (a user-assigned managed identity) and COPBOT_SDK=agents.
+- The image installs the Agents SDK, and botbuilder only when built with COPBOT_EXTRAS=botbuilder.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import re
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from microsoft_agents.hosting.core.authorization.auth_types import AuthTypes
 
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "deployment" / "Dockerfile").read_text(encoding="utf-8")
@@ -31,6 +35,27 @@ def _instruction(name: str) -> str:
     lines = [line.strip() for line in joined.splitlines() if line.strip().upper().startswith(name + " ")]
     assert lines, f"no {name} in deployment/Dockerfile"
     return lines[-1][len(name) + 1 :].strip()
+
+
+def test_image_installs_the_agents_sdk_and_botbuilder_only_on_request() -> None:
+    assert re.search(r'^ARG COPBOT_EXTRAS=""$', DOCKERFILE, re.M), "the default image must not carry botbuilder"
+    match = re.search(r"pip install (\S+)", DOCKERFILE)
+    assert match is not None
+    # what /bin/sh makes of the install argument, with and without the build argument
+    for extras, installed in (("", "."), ("botbuilder", ".[botbuilder]")):
+        result = subprocess.run(
+            ["sh", "-c", f'set -- {match.group(1)}; printf "%s\\n" "$@"'],
+            env={"COPBOT_EXTRAS": extras, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert result.stdout.splitlines() == [installed]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert any(dep.startswith("microsoft-agents-hosting-aiohttp") for dep in project["dependencies"])
+    assert not any(dep.startswith("botbuilder") for dep in project["dependencies"])
+    assert "botbuilder" in project["optional-dependencies"]
 
 
 def test_dockerfile_basics() -> None:
@@ -90,37 +115,70 @@ def _app_settings() -> dict[str, str]:
     return dict(zip(names, values, strict=True))
 
 
+# The bot's identity in the Microsoft 365 Agents SDK's names (bot/config.py reads MICROSOFT_APP_* only as fallbacks).
+IDENTITY = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__"
+# read by App Service itself and by azure-identity (DefaultAzureCredential), not by bot/config.py
+PLATFORM = {"WEBSITES_PORT", "WEBSITES_ENABLE_APP_SERVICE_STORAGE", "AZURE_CLIENT_ID"}
+CLIENT_ID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+TENANT_ID = "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
+# What the Bicep's app settings look like once deployed (the managed identity's client id, the tenant, ...).
+STAND_INS = {
+    "COPBOT_SDK": "agents",
+    IDENTITY + "CLIENTID": CLIENT_ID,
+    IDENTITY + "AUTHTYPE": "UserManagedIdentity",
+    IDENTITY + "TENANTID": TENANT_ID,
+    "COPBOT_STORAGE": "azure",
+    "AZURE_TABLES_ACCOUNT_URL": "https://copbotstabc.table.core.windows.net/",
+    "COPBOT_HOST": "0.0.0.0",
+    "COPBOT_PORT": "3978",
+    "COPBOT_PUBLIC_URL": "https://copbot-abc.azurewebsites.net",
+    "COPBOT_SIGNING_KEY": "k" * 48,
+    "COPBOT_ALLOWED_TENANTS": TENANT_ID,
+    "COPBOT_PROGRAMME_ADMINS": "",
+}
+
+
+def _read_by_settings(name: str, config: str) -> bool:
+    """Whether bot/config.py reads ``name``: it names it, or leaving it out of the deployed settings changes what
+    Settings.from_env makes of them (or makes it refuse them). The second covers names it builds from a prefix."""
+    if f'"{name}"' in config:
+        return True
+    without = {key: value for key, value in STAND_INS.items() if key != name}
+    try:
+        return Settings.from_env(without) != Settings.from_env(STAND_INS)
+    except SettingsError:
+        return True
+
+
 def test_bicep_app_settings_are_read_by_the_bot() -> None:
     settings = _app_settings()
     config = (ROOT / "bot" / "config.py").read_text(encoding="utf-8")
-    # read by App Service itself and by azure-identity (DefaultAzureCredential), not by bot/config.py
-    platform = {"WEBSITES_PORT", "WEBSITES_ENABLE_APP_SERVICE_STORAGE", "AZURE_CLIENT_ID"}
     for name in settings:
-        assert name in platform or f'"{name}"' in config, f"main.bicep sets {name}, which bot/config.py never reads"
-    assert settings["MICROSOFT_APP_TYPE"] == "'UserAssignedMSI'"
+        assert name in PLATFORM or _read_by_settings(name, config), f"main.bicep sets {name}, which the bot never reads"
+    assert settings["COPBOT_SDK"] == "'agents'"
+    assert settings[IDENTITY + "AUTHTYPE"] == "'UserManagedIdentity'"
+    assert AuthTypes(STAND_INS[IDENTITY + "AUTHTYPE"]) is AuthTypes.user_managed_identity  # the SDK's spelling
     assert settings["COPBOT_STORAGE"] == "'azure'"
-    assert settings["MICROSOFT_APP_ID"] == settings["AZURE_CLIENT_ID"] == "identity.properties.clientId"
+    # one identity: the bot's app id, the one azure-identity uses for storage, and the Azure Bot's msaAppId
+    assert settings[IDENTITY + "CLIENTID"] == settings["AZURE_CLIENT_ID"] == "identity.properties.clientId"
+    assert "msaAppId: identity.properties.clientId" in BICEP
+    assert settings[IDENTITY + "TENANTID"] == "identity.properties.tenantId"
+    assert "msaAppTenantId: identity.properties.tenantId" in BICEP
+    # the bot reads the Agents SDK's names first, so the old ones would only be a second place to get it wrong
+    assert not [name for name in settings if name.startswith("MICROSOFT_APP_")]
+    assert IDENTITY + "CLIENTSECRET" not in settings, "a managed identity needs no secret"
     assert settings["COPBOT_SIGNING_KEY"] == "signingKey"
     assert re.search(r"@secure\(\)\s*@minLength\(32\)\s*param signingKey string", BICEP)
 
 
 def test_settings_accept_what_the_bicep_configures() -> None:
-    stand_ins = {
-        "MICROSOFT_APP_ID": "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
-        "MICROSOFT_APP_TYPE": "UserAssignedMSI",
-        "MICROSOFT_APP_TENANT_ID": "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5",
-        "COPBOT_STORAGE": "azure",
-        "AZURE_TABLES_ACCOUNT_URL": "https://copbotstabc.table.core.windows.net/",
-        "COPBOT_HOST": "0.0.0.0",
-        "COPBOT_PORT": "3978",
-        "COPBOT_PUBLIC_URL": "https://copbot-abc.azurewebsites.net",
-        "COPBOT_SIGNING_KEY": "k" * 48,
-        "COPBOT_ALLOWED_TENANTS": "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5",
-        "COPBOT_PROGRAMME_ADMINS": "",
-    }
-    assert set(stand_ins) <= set(_app_settings())
-    settings = Settings.from_env(stand_ins)
-    assert settings.app_type == "UserAssignedMSI"
+    assert set(STAND_INS) == set(_app_settings()) - PLATFORM
+    settings = Settings.from_env(STAND_INS)
+    assert settings.sdk == "agents"
+    assert settings.authenticated
+    assert settings.app_id == CLIENT_ID
+    assert settings.auth_type == "UserManagedIdentity"
+    assert settings.app_tenant_id == TENANT_ID
     assert settings.storage == "azure"
     assert settings.host == "0.0.0.0"
     assert settings.public_url == "https://copbot-abc.azurewebsites.net"
