@@ -2,8 +2,10 @@
 
 Run ``python -m deployment.manifest --out deployment/build/appPackage.zip`` (``make package`` does this) with:
 
-- ``MICROSOFT_APP_ID`` (required): the bot's Microsoft Entra app id (for the Bicep deployment, the client id of
-  the user-assigned managed identity). Must be a GUID.
+- ``CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID`` (the Microsoft 365 Agents SDK's name, which the bot reads
+  first) or ``MICROSOFT_APP_ID`` (the older Bot Framework name; ``make package`` passes this one), one of them
+  required: the bot's Microsoft Entra app id (for the Bicep deployment, the client id of the user-assigned managed
+  identity). Must be a GUID; when both are set they must name the same app.
 - ``COPBOT_PUBLIC_URL`` (required): the https base URL the bot is reachable at, e.g. ``https://copbot.example.org``.
 - ``COPBOT_APP_NAME`` (optional, default "CoP Bot", at most 30 characters) and ``COPBOT_APP_VERSION`` (optional,
   semver, default the Python package's version).
@@ -74,6 +76,9 @@ RSC_PERMISSIONS: Final[tuple[tuple[str, str], ...]] = (
     ("ChatMessage.Read.Chat", "track questions asked in group chats the bot is added to"),
 )
 
+# Where the bot's app id is read from, in order: the Microsoft 365 Agents SDK's name, then the Bot Framework one.
+APP_ID_VARIABLES: Final = ("CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID", "MICROSOFT_APP_ID")
+
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -87,11 +92,24 @@ class ManifestError(ValueError):
 
 def _guid(name: str, value: str) -> str:
     value = value.strip()
-    if not value:
-        raise ManifestError(f"{name} is required: the bot's Microsoft Entra app id (a GUID)")
     if not _GUID.match(value) or value == _NIL_GUID:
         raise ManifestError(f"{name} must be a GUID like 00000000-1111-2222-3333-444444444444, not {value!r}")
     return value.lower()
+
+
+def _app_id(env: Mapping[str, str]) -> str:
+    """The bot's app id from the Agents SDK's variable or the older Bot Framework one (the bot reads the same two,
+    in this order). Both set to different apps is refused: Teams would send the packaged bot tokens for one app,
+    and the bot accepts only tokens whose audience is its own app id."""
+    given = {name: env.get(name, "").strip() for name in APP_ID_VARIABLES}
+    ids = {name: _guid(name, value) for name, value in given.items() if value}
+    if not ids:
+        names = " or ".join(APP_ID_VARIABLES)
+        raise ManifestError(f"{names} is required: the bot's Microsoft Entra app id (a GUID)")
+    if len(set(ids.values())) > 1:
+        shown = " and ".join(f"{name}={value}" for name, value in ids.items())
+        raise ManifestError(f"{shown} name different apps; set one of them, or both to the bot's app id")
+    return next(iter(ids.values()))
 
 
 def _https_url(name: str, value: str, *, base_only: bool = False) -> str:
@@ -135,7 +153,7 @@ class AppSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AppSettings:
-        app_id = _guid("MICROSOFT_APP_ID", env.get("MICROSOFT_APP_ID", ""))
+        app_id = _app_id(env)
         public_url = _https_url("COPBOT_PUBLIC_URL", env.get("COPBOT_PUBLIC_URL", ""), base_only=True)
         teams_app_id = env.get("COPBOT_TEAMS_APP_ID", "").strip()
         teams_app_id = _guid("COPBOT_TEAMS_APP_ID", teams_app_id) if teams_app_id else app_id

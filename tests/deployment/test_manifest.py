@@ -24,7 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = ROOT / "node_modules" / "@microsoft" / "app-manifest" / "build" / "json-schemas" / "teams"
 SCHEMA_PATH = SCHEMA_DIR / f"v{m.MANIFEST_VERSION}" / "MicrosoftTeams.schema.json"
 APP_ID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+OTHER_ID = "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
+AGENTS_APP_ID = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID"  # the Agents SDK's name, read first
 ENV = {"MICROSOFT_APP_ID": APP_ID, "COPBOT_PUBLIC_URL": "https://copbot.example.ac.uk"}
+AGENTS_ENV = {AGENTS_APP_ID: APP_ID, "COPBOT_PUBLIC_URL": "https://copbot.example.ac.uk"}
 
 
 def _validator() -> Draft4Validator:
@@ -158,9 +161,13 @@ def test_long_help_is_clipped_to_128() -> None:
 @pytest.mark.parametrize(
     ("env", "complaint"),
     [
-        ({"COPBOT_PUBLIC_URL": "https://a.example.org"}, "MICROSOFT_APP_ID is required"),
+        ({"COPBOT_PUBLIC_URL": "https://a.example.org"}, f"{AGENTS_APP_ID} or MICROSOFT_APP_ID is required"),
+        ({**ENV, "MICROSOFT_APP_ID": " ", AGENTS_APP_ID: ""}, f"{AGENTS_APP_ID} or MICROSOFT_APP_ID is required"),
         ({**ENV, "MICROSOFT_APP_ID": "my-bot"}, "MICROSOFT_APP_ID must be a GUID"),
         ({**ENV, "MICROSOFT_APP_ID": "00000000-0000-0000-0000-000000000000"}, "must be a GUID"),
+        ({**AGENTS_ENV, AGENTS_APP_ID: "my-bot"}, f"{AGENTS_APP_ID} must be a GUID"),
+        ({**AGENTS_ENV, "MICROSOFT_APP_ID": "my-bot"}, "MICROSOFT_APP_ID must be a GUID"),  # a typo is not hidden
+        ({**AGENTS_ENV, "MICROSOFT_APP_ID": OTHER_ID}, "name different apps"),
         ({"MICROSOFT_APP_ID": APP_ID}, "COPBOT_PUBLIC_URL is required"),
         ({**ENV, "COPBOT_PUBLIC_URL": "http://copbot.example.org"}, "must be an https:// URL"),
         ({**ENV, "COPBOT_PUBLIC_URL": "https://"}, "must name a host"),
@@ -172,6 +179,24 @@ def test_long_help_is_clipped_to_128() -> None:
 def test_bad_settings_are_refused_with_a_clear_message(env: dict[str, str], complaint: str) -> None:
     with pytest.raises(m.ManifestError, match=complaint):
         m.AppSettings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        {AGENTS_APP_ID: APP_ID},  # the Agents SDK's name alone
+        {"MICROSOFT_APP_ID": APP_ID},  # the Bot Framework name alone (what `make package` passes)
+        {AGENTS_APP_ID: APP_ID, "MICROSOFT_APP_ID": APP_ID.upper()},  # both, naming the same app
+        {AGENTS_APP_ID: APP_ID, "MICROSOFT_APP_ID": ""},  # `make package` with MICROSOFT_APP_ID unset passes ""
+        {AGENTS_APP_ID: "", "MICROSOFT_APP_ID": f" {APP_ID} "},
+    ],
+)
+def test_app_id_comes_from_either_name(ids: dict[str, str], router: Router) -> None:
+    settings = m.AppSettings.from_env({"COPBOT_PUBLIC_URL": "https://copbot.example.ac.uk", **ids})
+    assert settings.app_id == settings.teams_app_id == APP_ID
+    manifest = m.build_manifest(settings, router)
+    assert manifest["bots"][0]["botId"] == manifest["webApplicationInfo"]["id"] == APP_ID
+    assert manifest["webApplicationInfo"]["resource"] == f"api://botid-{APP_ID}"
 
 
 def test_cli_refuses_bad_settings_without_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -229,7 +254,7 @@ def test_usage_is_shown_in_the_description() -> None:
 
 @pytest.mark.parametrize(
     ("env", "code"),
-    [({}, 2), ({"MICROSOFT_APP_ID": APP_ID, "COPBOT_PUBLIC_URL": "https://copbot.example.ac.uk"}, 0)],
+    [({}, 2), (ENV, 0), (AGENTS_ENV, 0)],
 )
 def test_module_entry_point(tmp_path: Path, env: dict[str, str], code: int) -> None:
     out = tmp_path / "appPackage.zip"
@@ -245,4 +270,4 @@ def test_module_entry_point(tmp_path: Path, env: dict[str, str], code: int) -> N
     assert result.returncode == code, result.stderr
     assert out.exists() is (code == 0)
     if code:
-        assert "MICROSOFT_APP_ID is required" in result.stderr
+        assert f"{AGENTS_APP_ID} or MICROSOFT_APP_ID is required" in result.stderr
