@@ -137,10 +137,24 @@ def signing_key(data_dir: Path) -> str:
     return key
 
 
+# Settings a developer's shell may hold that must not reach the Playground's bot: its identity under the Bot
+# Framework names (MICROSOFT_APP_*) and the Microsoft 365 Agents SDK's (CONNECTIONS__*, with CONNECTIONSMAP__ and
+# AGENTAPPLICATION__, the other sections the SDK loads from the environment), its own settings and Azure's.
+# Any of them could turn authentication on or point the bot at real storage; the Playground sends no tokens.
+STRIPPED_ENV_PREFIXES = (
+    "MICROSOFT_APP_",
+    "CONNECTIONS__",
+    "CONNECTIONSMAP__",
+    "AGENTAPPLICATION__",
+    "COPBOT_",
+    "AZURE_",
+)
+
+
 def bot_env(options: Options, tenant: dict[str, Any]) -> dict[str, str]:
     """The bot's settings: loopback, unauthenticated local mode, its own store, and the mock tenant's current
     user as a programme admin (the Playground has one user to click as, so that user can try every command)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MICROSOFT_APP_", "COPBOT_", "AZURE_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(STRIPPED_ENV_PREFIXES)}
     current = tenant.get("currentUser") or {}
     env.update(
         {
