@@ -1,6 +1,13 @@
-"""`make bench`: CoP Bot against a stock Bot Framework echo bot, in the same run, through one fake connector.
+"""`make bench`: CoP Bot against two stock echo bots in the same run, through one fake connector: the Microsoft 365
+Agents SDK's sample echo agent (bench/agents_echo.py, "agents") and botbuilder's echo bot (bench/echo_bot.py, "bf").
 
-Writes bench/results.json and prints a table. Ratios below 1.0 mean CoP Bot is faster than the echo bot.
+Every scenario drives both echo bots with a same-sized message at the same concurrency, then CoP Bot. Writes
+bench/results.json and prints the figures, the ratios to both echo bots and the targets (bench/targets.py) with a
+pass/fail mark. Latency ratios below 1.0 mean CoP Bot is faster than that echo bot. COPBOT_SDK (agents|botbuilder),
+if set, is passed to the CoP Bot processes to choose their SDK seam.
+
+    python -m bench                   # everything
+    python -m bench help join ask     # only these scenarios (digest_fanout runs in its own process)
 """
 
 from __future__ import annotations
@@ -13,10 +20,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.load import drive
-from bench.processes import ROOT, start_copbot, start_echo
+import aiohttp
+
+from bench.load import WARMUP, Run, drive
+from bench.processes import ROOT, BotProcess, copbot_sdk, start_agents_echo, start_copbot, start_echo
 from bench.roundtrips import round_trips
 from bench.scenarios import SCENARIOS, Scenario, echo_message
+from bench.targets import ISSUE, REPORTED, STANDING, TARGETS, evaluate, fmt, mark, marks
 from tests.kit.activities import Activities
 from tests.kit.azurite import Azurite
 from tests.kit.connector import FakeConnector
@@ -47,27 +57,53 @@ async def digest_fanout() -> dict[str, Any]:
     return result
 
 
+def _ratio(ours: float, base: float) -> float | None:
+    return round(ours / base, 2) if base else None
+
+
+def _row(ours: Run, baselines: dict[str, Run]) -> dict[str, Any]:
+    """One scenario at one concurrency: CoP Bot's figures, each baseline's, and the ratios to each. Latency
+    ratios below 1.0 and throughput ratios above 1.0 mean CoP Bot is faster than that echo bot."""
+    row: dict[str, Any] = {
+        "p50_ms": round(ours.p50, 2),
+        "p99_ms": round(ours.p99, 2),
+        "rps": round(ours.rps, 1),
+        "errors": ours.errors,
+    }
+    for name, base in baselines.items():
+        row[f"{name}_p50_ms"] = round(base.p50, 2)
+        row[f"{name}_p99_ms"] = round(base.p99, 2)
+        row[f"{name}_rps"] = round(base.rps, 1)
+        row[f"{name}_errors"] = base.errors
+        row[f"ratio_p50_{name}"] = _ratio(ours.p50, base.p50)
+        row[f"ratio_p99_{name}"] = _ratio(ours.p99, base.p99)
+        row[f"ratio_rps_{name}"] = _ratio(ours.rps, base.rps)
+    return row
+
+
 async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
     connector = FakeConnector()
     await connector.start()
     acts = Activities(connector.url)
-    results: dict[str, Any] = {"scenarios": {}}
+    results: dict[str, Any] = {"copbot_sdk": copbot_sdk(), "scenarios": {}}  # None: unset, the bot's default
     with tempfile.TemporaryDirectory() as tmp:
-        echo = await start_echo()
-        copbot = await start_copbot(Path(tmp))
-        on_azure = await start_copbot(
-            Path(tmp),
-            {"COPBOT_STORAGE": "azure", "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string},
-        )
-        bots = {"sqlite": copbot, "azurite": on_azure}
-        seeded: set[tuple[str, Any]] = set()
+        baselines: dict[str, BotProcess] = {}
+        bots: dict[str, BotProcess] = {}
         try:
+            # one at a time, so that no start-up competes with another
+            baselines["agents"] = await start_agents_echo()
+            baselines["bf"] = await start_echo()
+            copbot = bots["sqlite"] = await start_copbot(Path(tmp))
+            bots["azurite"] = await start_copbot(
+                Path(tmp),
+                {"COPBOT_STORAGE": "azure", "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string},
+            )
             await asyncio.sleep(1.0)
             results["rss_mb_idle"] = round(copbot.rss_mb(), 1)
-            results["baseline_rss_mb_idle"] = round(echo.rss_mb(), 1)
             results["startup_s"] = round(copbot.startup_s, 2)
-            results["baseline_startup_s"] = round(echo.startup_s, 2)
-            import aiohttp
+            for name, base in baselines.items():
+                results[f"{name}_rss_mb_idle"] = round(base.rss_mb(), 1)
+                results[f"{name}_startup_s"] = round(base.startup_s, 2)
 
             seeded: set[tuple[str, object]] = set()  # scenarios sharing a seed (health, programme) seed once
             async with aiohttp.ClientSession() as http:
@@ -83,36 +119,42 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
                     trips = await round_trips(scenario)
                     for concurrency in scenario.concurrency:
                         name = scenario.name if concurrency == 1 else f"{scenario.name}@{concurrency}"
-                        base = await drive(echo.url, echo_message(acts), total=scenario.total, concurrency=concurrency)
+                        runs: dict[str, Run] = {}
+                        replies: dict[str, int] = {}
+                        for base_name, base in baselines.items():
+                            connector.clear()
+                            runs[base_name] = await drive(
+                                base.url, echo_message(acts), total=scenario.total, concurrency=concurrency
+                            )
+                            replies[base_name] = len(connector.sent())
                         ours = await drive(
                             target.url, scenario.make(acts), total=scenario.total, concurrency=concurrency
                         )
                         connector.clear()
-                        results["scenarios"][name] = {
-                            "p50_ms": round(ours.p50, 2),
-                            "p99_ms": round(ours.p99, 2),
-                            "rps": round(ours.rps, 1),
-                            "errors": ours.errors,
-                            "baseline_p50_ms": round(base.p50, 2),
-                            "baseline_p99_ms": round(base.p99, 2),
-                            "baseline_rps": round(base.rps, 1),
-                            "ratio_p50": round(ours.p50 / base.p50, 2),
-                            "ratio_p99": round(ours.p99 / base.p99, 2),
-                            "storage": scenario.storage,
-                            "storage_round_trips": round(trips.per_turn, 2),
-                            "round_trip_breakdown": trips.last_turn,
-                            "background_round_trips": round(trips.background, 2),
-                        }
+                        row = _row(ours, runs)
+                        sent = scenario.total + WARMUP
+                        for base_name, count in replies.items():
+                            # a baseline's reply is a POST to the fake connector: if it never arrives, the echo
+                            # bot answered 2xx without doing the work and its figures flatter it
+                            row[f"{base_name}_replies_missing"] = max(0, sent - count)
+                        row.update(
+                            storage=scenario.storage,
+                            storage_round_trips=round(trips.per_turn, 2),
+                            round_trip_breakdown=trips.last_turn,
+                            background_round_trips=round(trips.background, 2),
+                        )
+                        results["scenarios"][name] = row
             results["rss_mb_peak"] = round(copbot.peak_rss_mb(), 1)
-            results["rss_mb_peak_azure"] = round(on_azure.peak_rss_mb(), 1)
+            results["rss_mb_peak_azure"] = round(bots["azurite"].peak_rss_mb(), 1)
+            for name, base in baselines.items():
+                results[f"{name}_rss_mb_peak"] = round(base.peak_rss_mb(), 1)
             if not selected or "ask" in selected:
                 from bot.answers import bench_ranking
 
                 results["ranking_2000_entries"] = bench_ranking(2000)
         finally:
-            copbot.stop()
-            on_azure.stop()
-            echo.stop()
+            for process in (*bots.values(), *baselines.values()):
+                process.stop()
             await connector.close()
     return results
 
@@ -149,29 +191,92 @@ def print_fanout(row: dict[str, Any]) -> None:
     )
 
 
+BASES = ("agents", "bf")
+
+
+def _num(value: float | None, width: int, digits: int = 2, verdict: bool | None = None) -> str:
+    """A right-aligned figure, then its target's mark if a target judges it (two spaces are kept for one)."""
+    text = "—" if value is None else f"{value:.{digits}f}"
+    return f"{text} {mark(verdict) if verdict is not None else ' '}".rjust(width)
+
+
+def _head(label: str, width: int) -> str:
+    return f"{label}  ".rjust(width)
+
+
 def print_table(results: dict[str, Any]) -> None:
     if "rss_mb_idle" not in results:
         if "digest_fanout" in results:
             print_fanout(results["digest_fanout"])
+        print_targets(results)
         return
+    judged = marks(results)
+    sdk = results.get("copbot_sdk")
+    seam = f"COPBOT_SDK={sdk}" if sdk else "COPBOT_SDK unset: the bot's default seam"
+    print(
+        f"CoP Bot ({seam}) against the Agents SDK echo agent (agents) and the Bot Framework echo bot (bf),"
+        " in the same run through one fake connector."
+    )
+    print(
+        "Latency in ms; ratio = CoP Bot ÷ that echo (below 1.0: CoP Bot is faster); "
+        f"{mark(True)}/{mark(False)} where a target bounds the figure."
+    )
+    scenarios: dict[str, dict[str, Any]] = results["scenarios"]
+    width = max([22, *(len(name) + 2 for name in scenarios)])
+    header = f"{'scenario':<{width}}"
+    for q in ("p50", "p99"):
+        header += _head(q, 9) + _head(f"agents {q}", 12) + _head("ratio(agents)", 15)
+        header += _head(f"bf {q}", 9) + _head("ratio(bf)", 11)
+    print()
+    print(header)
+    print("-" * len(header))
+    for name, row in scenarios.items():
+        line = f"{name:<{width}}"
+        for q in ("p50", "p99"):
+            line += _num(row[f"{q}_ms"], 9, verdict=judged.get((name, f"{q}_ms")))
+            line += _num(row.get(f"agents_{q}_ms"), 12)
+            line += _num(row.get(f"ratio_{q}_agents"), 15, verdict=judged.get((name, f"ratio_{q}_agents")))
+            line += _num(row.get(f"bf_{q}_ms"), 9)
+            line += _num(row.get(f"ratio_{q}_bf"), 11)
+        print(line)
+
+    print("\nThroughput in requests/s; ratio = CoP Bot ÷ that echo (above 1.0: CoP Bot serves more).")
     header = (
-        f"{'scenario':<22}{'p50 ms':>9}{'echo p50':>10}{'ratio':>7}"
-        f"{'p99 ms':>9}{'echo p99':>10}{'ratio':>7}{'rps':>8}{'errors':>8}{'trips':>7}{'+bg':>6}"
+        f"{'scenario':<{width}}{_head('rps', 9)}{_head('agents rps', 12)}{_head('ratio(agents)', 15)}"
+        f"{_head('bf rps', 9)}{_head('ratio(bf)', 11)}{'errors':>8}{'agents':>8}{'bf':>6}{'trips':>7}{'+bg':>6}"
     )
     print(header)
     print("-" * len(header))
-    for name, row in results["scenarios"].items():
+    missing: list[str] = []
+    for name, row in scenarios.items():
         print(
-            f"{name:<22}{row['p50_ms']:>9.2f}{row['baseline_p50_ms']:>10.2f}{row['ratio_p50']:>7.2f}"
-            f"{row['p99_ms']:>9.2f}{row['baseline_p99_ms']:>10.2f}{row['ratio_p99']:>7.2f}"
-            f"{row['rps']:>8.1f}{row['errors']:>8}{row['storage_round_trips']:>7.1f}"
-            f"{row.get('background_round_trips', 0.0):>6.1f}"
+            f"{name:<{width}}{_num(row['rps'], 9, 1)}{_num(row.get('agents_rps'), 12, 1)}"
+            f"{_num(row.get('ratio_rps_agents'), 15)}{_num(row.get('bf_rps'), 9, 1)}{_num(row.get('ratio_rps_bf'), 11)}"
+            f"{row['errors']:>8}{row.get('agents_errors', 0):>8}{row.get('bf_errors', 0):>6}"
+            f"{row['storage_round_trips']:>7.1f}{row.get('background_round_trips', 0.0):>6.1f}"
         )
+        for base in BASES:
+            if row.get(f"{base}_replies_missing"):
+                missing.append(
+                    f"{name}: {row[f'{base}_replies_missing']} of {base}'s replies never reached the connector"
+                )
+    for line in missing:
+        print(f"WARNING {line}")
+
+    rss_ok = judged_top(results, "idle RSS")
+    start_ok = judged_top(results, "start-up")
     print(
-        f"\nidle RSS {results['rss_mb_idle']} MB (echo {results['baseline_rss_mb_idle']} MB), "
-        f"peak RSS {results.get('rss_mb_peak')} MB (SQLite bot), {results.get('rss_mb_peak_azure')} MB (Azurite bot: "
-        "rsvp, health, programme, mixed_load), "
-        f"start-up {results['startup_s']} s (echo {results['baseline_startup_s']} s)"
+        f"\nidle RSS: CoP Bot {results['rss_mb_idle']} MB {mark(rss_ok)} (<= 100 MB), "
+        f"agents {results.get('agents_rss_mb_idle')} MB, bf {results.get('bf_rss_mb_idle')} MB"
+    )
+    print(
+        f"start-up: CoP Bot {results['startup_s']} s {mark(start_ok)} (<= 2 s), "
+        f"agents {results.get('agents_startup_s')} s, bf {results.get('bf_startup_s')} s"
+    )
+    print(
+        f"peak RSS: CoP Bot {results.get('rss_mb_peak')} MB (SQLite bot), {results.get('rss_mb_peak_azure')} MB "
+        f"{mark(judged_top(results, 'peak RSS, Azurite bot'))} (Azurite bot: rsvp, health, programme, mixed_load; "
+        f"<= 250 MB), agents {results.get('agents_rss_mb_peak')} MB, bf {results.get('bf_rss_mb_peak')} MB"
     )
     ranking = results.get("ranking_2000_entries")
     if ranking:
@@ -181,12 +286,45 @@ def print_table(results: dict[str, Any]) -> None:
         )
     if "digest_fanout" in results:
         print_fanout(results["digest_fanout"])
+    print_targets(results)
+
+
+def judged_top(results: dict[str, Any], label: str) -> bool | None:
+    return next(t.check(results) for t in TARGETS if t.label == label)
+
+
+def print_targets(results: dict[str, Any]) -> None:
+    verdicts = [(t, t.check(results)) for t in TARGETS]
+    titles = {ISSUE: "the issue's targets, against the Agents SDK echo agent", STANDING: "standing targets"}
+    for source, title in titles.items():
+        print(f"\nTargets: {title}")
+        for t, verdict in verdicts:
+            if t.source != source:
+                continue
+            value = t.value(results)
+            figure = "not run" if value is None else fmt(value, t.unit)
+            status = {True: "pass", False: "FAIL", None: "-"}[verdict]
+            print(f"  {mark(verdict)} {status:<5}{t.label:<46}{figure:>14}   (target {t.bound_text})")
+        if source == ISSUE:
+            for name in REPORTED:
+                row = results.get("scenarios", {}).get(name)
+                if row is None:
+                    print(f"  · -    {name} p99 and throughput vs both echos (reported, no bound): not run")
+                    continue
+                print(
+                    f"  · -    {name} (reported, no bound): p99 {fmt(row['p99_ms'], 'ms')} = "
+                    f"{row['ratio_p99_agents']}x agents, {row['ratio_p99_bf']}x bf; {row['rps']} rps = "
+                    f"{row['ratio_rps_agents']}x agents, {row['ratio_rps_bf']}x bf; {row['errors']} errors"
+                )
+    measured = [v for _, v in verdicts if v is not None]
+    print(f"\n{sum(measured)} of {len(measured)} measured targets hold ({len(verdicts) - len(measured)} not run).")
 
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     selected = set(sys.argv[1:]) or None
     results = asyncio.run(run(selected))
+    results["targets"] = evaluate(results)
     out = ROOT / "bench" / "results.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)

@@ -1,4 +1,5 @@
-"""The baseline: a stock Bot Framework echo bot (ActivityHandler + CloudAdapter.process), nothing tuned."""
+"""The Bot Framework baseline ("bf"): a stock botbuilder echo bot (ActivityHandler + CloudAdapter.process), nothing
+tuned. The Agents SDK baseline is bench/agents_echo.py."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 
 MakeActivity = Callable[[int], dict[str, Any]]
+WARMUP = 20  # untimed activities before each timed run
 
 
 @dataclass
@@ -42,7 +43,7 @@ async def _one(http: aiohttp.ClientSession, url: str, activity: dict[str, Any]) 
     return (time.perf_counter() - started) * 1000, ok
 
 
-async def drive(url: str, make: MakeActivity, *, total: int, concurrency: int, warmup: int = 20) -> Run:
+async def drive(url: str, make: MakeActivity, *, total: int, concurrency: int, warmup: int = WARMUP) -> Run:
     connector = aiohttp.TCPConnector(limit=concurrency + 5)
     async with aiohttp.ClientSession(connector=connector) as http:
         for i in range(warmup):

@@ -58,12 +58,12 @@ def _status_kb(pid: int, field: str) -> float:
     return 0.0
 
 
-async def _wait_healthy(port: int, proc: subprocess.Popen[bytes], limit_s: float = 30.0) -> None:
+async def _wait_healthy(name: str, port: int, proc: subprocess.Popen[bytes], limit_s: float = 30.0) -> None:
     deadline = time.monotonic() + limit_s
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"process exited with {proc.returncode}")
+                raise RuntimeError(f"{name} exited with {proc.returncode}")
             try:
                 async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
                     if response.status == 200:
@@ -71,7 +71,10 @@ async def _wait_healthy(port: int, proc: subprocess.Popen[bytes], limit_s: float
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.02)
-    raise RuntimeError("bot did not become healthy in time")
+    raise RuntimeError(f"{name} did not become healthy in {limit_s:g} s")
+
+
+BASELINES = ("agents", "bf")  # the two stock echo bots: their own logging is not the bench's business
 
 
 async def start(name: str, args: list[str], port: int, env: dict[str, str] | None = None) -> BotProcess:
@@ -81,15 +84,31 @@ async def start(name: str, args: list[str], port: int, env: dict[str, str] | Non
         cwd=ROOT,
         env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL if name == "echo" else None,
+        stderr=subprocess.DEVNULL if name in BASELINES else None,
     )
-    await _wait_healthy(port, proc)
+    try:
+        await _wait_healthy(name, port, proc)
+    except BaseException:
+        proc.kill()
+        raise
     return BotProcess(name, proc, port, time.monotonic() - started)
 
 
 async def start_echo() -> BotProcess:
+    """The Bot Framework baseline: botbuilder's stock echo bot (bench/echo_bot.py)."""
     port = free_port()
-    return await start("echo", ["-m", "bench.echo_bot", str(port)], port)
+    return await start("bf", ["-m", "bench.echo_bot", str(port)], port)
+
+
+async def start_agents_echo() -> BotProcess:
+    """The Microsoft 365 Agents SDK baseline: the SDK samples' echo agent (bench/agents_echo.py)."""
+    port = free_port()
+    return await start("agents", ["-m", "bench.agents_echo", str(port)], port)
+
+
+def copbot_sdk() -> str | None:
+    """Which of CoP Bot's SDK seams the bench runs (COPBOT_SDK=agents|botbuilder; unset: the bot's default)."""
+    return os.environ.get("COPBOT_SDK") or None
 
 
 async def start_copbot(data_dir: Path, extra_env: dict[str, str] | None = None) -> BotProcess:
@@ -104,4 +123,7 @@ async def start_copbot(data_dir: Path, extra_env: dict[str, str] | None = None) 
         "COPBOT_PROGRAMME_ADMINS": "aad-admin",
         **(extra_env or {}),
     }
+    sdk = copbot_sdk()
+    if sdk is not None:  # passed through as set; unset leaves the choice to the bot
+        env["COPBOT_SDK"] = sdk
     return await start("copbot", ["-m", "bot"], port, env)
