@@ -330,6 +330,16 @@ class AgentsResponder:
         return (details.aad_group_id or "", details.name or str(fallback))
 
 
+def _without_empty_strings(value: Any) -> Any:
+    """The SDK's model refuses ``""`` where Teams sometimes sends it (a guest's ``aadObjectId``): leave such
+    fields out of the model (the project's Request is made from the JSON as received)."""
+    if isinstance(value, dict):
+        return {k: _without_empty_strings(v) for k, v in value.items() if v != ""}
+    if isinstance(value, list):
+        return [_without_empty_strings(v) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class AgentsAuthenticated:
     """An activity whose request passed authentication."""
@@ -379,7 +389,7 @@ class AgentsGateway:
     # -- incoming -----------------------------------------------------------------------------------
     async def authenticate(self, body: Mapping[str, Any], auth_header: str) -> AgentsAuthenticated:
         try:
-            activity = Activity.model_validate(body)
+            activity = Activity.model_validate(_without_empty_strings(body))
         except ValueError as error:  # pydantic's ValidationError is a ValueError
             raise ValueError(f"the activity does not parse: {str(error)[:120]}") from None
         if not activity.type:

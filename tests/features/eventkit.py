@@ -70,9 +70,9 @@ def personal_messages(connector: FakeConnector, calls: Iterable[Call] | None = N
     out: list[tuple[str, Call]] = []
     for call in connector.calls if calls is None else calls:
         if call.method == "POST" and "/activities" in call.path and call.conversation_id.startswith("a:personal"):
-            recipient = (call.body or {}).get("recipient") or {}
-            if recipient.get("id"):
-                out.append((str(recipient["id"]), call))
+            recipient = connector.recipient(call)
+            if recipient:
+                out.append((recipient, call))
     return out
 
 

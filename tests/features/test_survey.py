@@ -36,12 +36,7 @@ def to(bot: BotUnderTest, person: User, calls: list[Call] | None = None) -> list
     """Messages delivered into ``person``'s 1:1 chat (the outbox opens it and sends to them)."""
     found = []
     for call in bot.connector.calls if calls is None else calls:
-        body = call.body if isinstance(call.body, dict) else {}
-        if (
-            call.method == "POST"
-            and "/activities" in call.path
-            and (body.get("recipient") or {}).get("id") == person.id
-        ):
+        if call.method == "POST" and "/activities" in call.path and bot.connector.recipient(call) == person.id:
             found.append(call)
     return found
 

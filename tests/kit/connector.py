@@ -90,6 +90,7 @@ class FakeConnector:
     calls: list[Call] = field(default_factory=list)
     rosters: dict[str, list[Member]] = field(default_factory=dict)  # team or conversation id -> members
     teams: dict[str, dict[str, Any]] = field(default_factory=dict)  # team id -> details
+    personal_chats: dict[str, str] = field(default_factory=dict)  # 1:1 chat the bot opened -> the member's user id
     policy: Policy | None = None  # return (status, headers) to fail a call
     latency: float = 0.0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -130,6 +131,13 @@ class FakeConnector:
 
     def created(self) -> list[Call]:
         return [c for c in self.calls if c.method == "POST" and c.path.rstrip("/") == "/v3/conversations"]
+
+    def recipient(self, call: Call) -> str:
+        """Who a message reached: the member of the 1:1 chat the bot opened (a stored reference names no
+        person, so the body need not), else the body's recipient."""
+        return self.personal_chats.get(call.conversation_id) or str(
+            ((call.body or {}).get("recipient") or {}).get("id") or ""
+        )
 
     def last(self) -> Call:
         sent = self.sent()
@@ -179,7 +187,10 @@ class FakeConnector:
                 return web.json_response({"error": {"code": "NotFound"}}, status=404)
             return web.json_response(team)
         if parts[1] == "conversations" and len(parts) == 2 and request.method == "POST":
-            return web.json_response({"id": f"a:personal-{next(self._ids)}", "activityId": f"act-{next(self._ids)}"})
+            created = f"a:personal-{next(self._ids)}"
+            members = (body or {}).get("members") or [{}]
+            self.personal_chats[created] = str(members[0].get("id") or "")
+            return web.json_response({"id": created, "activityId": f"act-{next(self._ids)}"})
         if parts[1] == "conversations" and len(parts) >= 4 and parts[3] in ("members", "pagedmembers"):
             members = self._roster(conversation_id)
             if len(parts) == 5:
