@@ -212,8 +212,11 @@ class Settings:
         )
         if auth_type not in AUTH_TYPES:
             raise SettingsError(f"{CONNECTION}AUTHTYPE must be one of {', '.join(AUTH_TYPES)}, not {auth_type!r}")
+        tenant_id = (get(CONNECTION + "TENANTID", "") or get("MICROSOFT_APP_TENANT_ID", "")).strip()
         if auth_type == "UserManagedIdentity" and legacy_type != "UserAssignedMSI":
             app_type = "UserAssignedMSI"
+        elif not get("MICROSOFT_APP_TYPE") and tenant_id and tenant_id.lower() != "botframework.com":
+            app_type = "SingleTenant"  # the botbuilder seam's name for a registration in one tenant
         timeout_text = get("COPBOT_IDENTITY_TIMEOUT", "3").strip()
         try:
             identity_timeout = float(timeout_text)
@@ -225,7 +228,7 @@ class Settings:
             sdk=sdk,  # type: ignore[arg-type]
             app_id=(get(CONNECTION + "CLIENTID", "") or get("MICROSOFT_APP_ID", "")).strip(),
             app_password=get(CONNECTION + "CLIENTSECRET", "") or get("MICROSOFT_APP_PASSWORD", ""),
-            app_tenant_id=(get(CONNECTION + "TENANTID", "") or get("MICROSOFT_APP_TENANT_ID", "")).strip(),
+            app_tenant_id=tenant_id,
             app_type=app_type,  # type: ignore[arg-type]
             auth_type=auth_type,  # type: ignore[arg-type]
             cert_pfx_file=get(CONNECTION + "CERTPFXFILE", "").strip(),

@@ -49,11 +49,79 @@ def test_lists_and_flags_are_parsed() -> None:
         ({"COPBOT_ENFORCE_ONE_CORE": "maybe"}, "COPBOT_ENFORCE_ONE_CORE"),
         ({"COPBOT_SIGNING_KEY": "short"}, "COPBOT_SIGNING_KEY"),
         ({"MICROSOFT_APP_TYPE": "Weird"}, "MICROSOFT_APP_TYPE"),
+        ({"COPBOT_SDK": "botkit"}, "COPBOT_SDK"),
+        ({"CONNECTIONS__SERVICE_CONNECTION__SETTINGS__AUTHTYPE": "Password"}, "AUTHTYPE"),
+        ({"COPBOT_CONNECTOR_TIMEOUT": "0"}, "COPBOT_CONNECTOR_TIMEOUT"),
+        ({"COPBOT_CONNECTOR_TIMEOUT": "soon"}, "COPBOT_CONNECTOR_TIMEOUT"),
     ],
 )
 def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+PREFIX = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__"
+
+
+def test_the_agents_sdk_names_carry_the_bot_identity() -> None:
+    settings = Settings.from_env(
+        {
+            PREFIX + "CLIENTID": " app-1 ",
+            PREFIX + "CLIENTSECRET": "s3cret",
+            PREFIX + "TENANTID": "tenant-9",
+            PREFIX + "AUTHTYPE": "ClientSecret",
+            "MICROSOFT_APP_ID": "ignored-when-the-new-name-is-set",
+            "COPBOT_CONNECTOR_TIMEOUT": "2.5",
+        }
+    )
+    assert (settings.app_id, settings.app_password, settings.app_tenant_id) == ("app-1", "s3cret", "tenant-9")
+    assert settings.auth_type == "ClientSecret"
+    assert settings.app_type == "SingleTenant"  # what the botbuilder seam calls a registration in one tenant
+    assert settings.sdk == "agents"
+    assert settings.connector_timeout == 2.5
+    certificate = Settings.from_env(
+        {PREFIX + "CLIENTID": "a", PREFIX + "AUTHTYPE": "Certificate", PREFIX + "CERTPFXFILE": "/run/bot.pfx"}
+    )
+    assert (certificate.auth_type, certificate.cert_pfx_file) == ("Certificate", "/run/bot.pfx")
+    federated = Settings.from_env(
+        {PREFIX + "CLIENTID": "a", PREFIX + "AUTHTYPE": "FederatedCredentials", PREFIX + "FEDERATEDCLIENTID": "mi"}
+    )
+    assert (federated.auth_type, federated.federated_client_id) == ("FederatedCredentials", "mi")
+
+
+def test_the_botbuilder_names_still_work() -> None:
+    settings = Settings.from_env(
+        {
+            "MICROSOFT_APP_ID": "app-2",
+            "MICROSOFT_APP_PASSWORD": "pw",
+            "MICROSOFT_APP_TYPE": "UserAssignedMSI",
+            "MICROSOFT_APP_TENANT_ID": "t",
+            "COPBOT_SDK": "BotBuilder",
+        }
+    )
+    assert (settings.app_id, settings.app_password, settings.app_tenant_id) == ("app-2", "pw", "t")
+    assert settings.auth_type == "UserManagedIdentity"
+    assert settings.app_type == "UserAssignedMSI"
+    assert settings.sdk == "botbuilder"
+    assert Settings.from_env({"MICROSOFT_APP_ID": "a"}).app_type == "MultiTenant"
+    assert Settings.from_env({PREFIX + "AUTHTYPE": "UserManagedIdentity"}).app_type == "UserAssignedMSI"
+
+
+def test_a_multi_tenant_secret_gets_tokens_from_the_bot_framework_tenant() -> None:
+    from bot.teams.agents_seam import auth_configuration
+
+    config = auth_configuration(Settings.from_env({PREFIX + "CLIENTID": "a", PREFIX + "CLIENTSECRET": "s"}))
+    assert config.TENANT_ID == "botframework.com"
+    assert config.VALIDATE_ISSUER is True
+    assert config.ISSUERS == ["https://api.botframework.com"]
+    assert config.ANONYMOUS_ALLOWED is False
+    managed = auth_configuration(
+        Settings.from_env(
+            {PREFIX + "CLIENTID": "a", PREFIX + "AUTHTYPE": "UserManagedIdentity", PREFIX + "TENANTID": "t"}
+        )
+    )
+    assert (managed.TENANT_ID, str(managed.AUTH_TYPE.value)) == ("t", "UserManagedIdentity")
+    assert auth_configuration(Settings.from_env({})).ANONYMOUS_ALLOWED is True
 
 
 def test_model_dir_comes_from_the_environment() -> None:

@@ -60,6 +60,7 @@ ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 CHANNEL_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 CONNECTOR_SCOPE = "https://api.botframework.com/.default"
 CONNECTOR_RESOURCE = "https://api.botframework.com"
+MULTI_TENANT = "botframework.com"
 MAX_SESSIONS = 32  # Teams uses a handful of service URLs (one per region); more would be a fault
 
 _AUTH_TYPES = {
@@ -74,10 +75,13 @@ def auth_configuration(settings: Settings) -> AgentAuthConfiguration:
     """The SDK's configuration of this bot's connection, with the issuer check on and only the Bot Framework
     channel's issuer allowed (the SDK checks issuers only when asked)."""
     anonymous = not settings.authenticated
+    tenant = settings.app_tenant_id
+    if not tenant and settings.auth_type in ("ClientSecret", "Certificate"):
+        tenant = MULTI_TENANT  # a multi-tenant registration gets its connector tokens from the Bot Framework tenant
     return AgentAuthConfiguration(
         auth_type=_AUTH_TYPES[settings.auth_type],
         client_id=settings.app_id or None,
-        tenant_id=settings.app_tenant_id or None,
+        tenant_id=tenant or None,
         client_secret=settings.app_password or None,
         cert_pfx_file=settings.cert_pfx_file or None,
         federated_client_id=settings.federated_client_id or None,
@@ -116,6 +120,7 @@ class _Connectors(ChannelServiceClientFactoryBase):
         self._token = token
         self._timeout = timeout
         self._clients: OrderedDict[str, TeamsConnectorClient] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()  # evicted clients, closed once their calls are over
 
     async def client(self, service_url: str) -> TeamsConnectorClient:
         """The client of ``service_url`` with a current token. An unreachable token service is a retryable
@@ -132,7 +137,7 @@ class _Connectors(ChannelServiceClientFactoryBase):
             self._clients[key] = client
             while len(self._clients) > MAX_SESSIONS:
                 _, old = self._clients.popitem(last=False)
-                asyncio.get_running_loop().call_later(self._timeout * 2, _close_later, old)
+                asyncio.get_running_loop().call_later(self._timeout * 2, self._close_later, old)
         else:
             self._clients.move_to_end(key)
         if self._token is not None:
@@ -161,20 +166,16 @@ class _Connectors(ChannelServiceClientFactoryBase):
     ) -> Any:
         raise NotImplementedError("CoP Bot uses no user sign-in")
 
+    def _close_later(self, client: TeamsConnectorClient) -> None:
+        task = asyncio.ensure_future(client.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     async def close(self) -> None:
         clients = list(self._clients.values())
         self._clients.clear()
         for client in clients:
             await client.close()
-
-
-_closing: set[asyncio.Task[None]] = set()
-
-
-def _close_later(client: TeamsConnectorClient) -> None:
-    task = asyncio.ensure_future(client.close())
-    _closing.add(task)
-    task.add_done_callback(_closing.discard)
 
 
 class _Adapter(ChannelServiceAdapter):

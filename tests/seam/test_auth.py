@@ -11,10 +11,12 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
+from bot.config import Settings
 from storage.sqlite import SqliteStore
 from tests.kit import harness
 from tests.kit.activities import TENANT, user
@@ -40,28 +42,29 @@ async def identity() -> AsyncIterator[FakeIdentity]:
     await fake.close()
 
 
-SDK = "agents"  # set per test by the autouse fixture below: every case runs on both seams
+AuthSettings = Callable[..., Settings]
 
 
-@pytest.fixture(autouse=True)
-def _each_seam(sdk: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(globals(), "SDK", sdk)
+@pytest.fixture
+def auth_settings(sdk: str) -> AuthSettings:
+    """Settings with an app id, on the seam of this run of the test (every case runs on both)."""
 
+    def make(metadata_url: str, **overrides: Any) -> Settings:
+        return harness.test_settings(
+            app_id=APP_ID,
+            app_password="not-used",
+            openid_metadata_url=metadata_url,
+            identity_timeout=1.0,
+            sdk=sdk,
+            **overrides,
+        )
 
-def auth_settings(metadata_url: str, **overrides: object):  # type: ignore[no-untyped-def]
-    return harness.test_settings(
-        app_id=APP_ID,
-        app_password="not-used",
-        openid_metadata_url=metadata_url,
-        identity_timeout=1.0,
-        sdk=SDK,
-        **overrides,
-    )
+    return make
 
 
 @pytest.fixture
 async def secured(
-    sqlite_store: SqliteStore, connector: FakeConnector, identity: FakeIdentity
+    sqlite_store: SqliteStore, connector: FakeConnector, identity: FakeIdentity, auth_settings: AuthSettings
 ) -> AsyncIterator[BotUnderTest]:
     async with running_bot(
         sqlite_store, connector=connector, settings=auth_settings(identity.metadata_url), token_source=stub_token
@@ -188,7 +191,9 @@ async def test_tokens_that_fail_sdk_validation_are_401(
     assert time.perf_counter() - started < 2.0
 
 
-async def test_a_key_not_endorsed_for_teams_is_401(sqlite_store: SqliteStore, connector: FakeConnector) -> None:
+async def test_a_key_not_endorsed_for_teams_is_401(
+    sqlite_store: SqliteStore, connector: FakeConnector, auth_settings: AuthSettings
+) -> None:
     identity = FakeIdentity(endorsements=("webchat",))
     await identity.start()
     try:
@@ -228,7 +233,7 @@ async def test_identity_endpoint_that_never_answers_gives_503_quickly_and_never_
 
 
 async def test_identity_endpoint_on_a_closed_port_gives_503_quickly(
-    sqlite_store: SqliteStore, connector: FakeConnector, identity: FakeIdentity
+    sqlite_store: SqliteStore, connector: FakeConnector, identity: FakeIdentity, auth_settings: AuthSettings
 ) -> None:
     closed = f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration"
     settings = auth_settings(closed)
@@ -266,7 +271,7 @@ async def test_cached_keys_keep_working_while_the_identity_endpoint_is_down(
 
 
 async def test_outgoing_token_fetch_runs_off_the_loop_with_a_timeout(
-    sqlite_store: SqliteStore, connector: FakeConnector, identity: FakeIdentity
+    sqlite_store: SqliteStore, connector: FakeConnector, identity: FakeIdentity, auth_settings: AuthSettings
 ) -> None:
     release = threading.Event()
     calls: list[str] = []
@@ -308,6 +313,7 @@ async def test_other_tenants_are_refused_with_403_and_logged(
     connector: FakeConnector,
     identity: FakeIdentity,
     caplog: pytest.LogCaptureFixture,
+    auth_settings: AuthSettings,
 ) -> None:
     settings = auth_settings(identity.metadata_url, allowed_tenants=frozenset({"the-university"}))
     async with running_bot(sqlite_store, connector=connector, settings=settings, token_source=stub_token) as bot:
