@@ -9,7 +9,6 @@ button, not that the clicker may use it.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,24 +26,24 @@ def _bound(data: Mapping[str, Any]) -> dict[str, str]:
 
 
 def seal_card(message: Reply, signer: Signer, now: datetime) -> Reply:
+    """A copy of the card with every button sealed (the caller's card is left as it was)."""
     if not isinstance(message, Card):
         return message
-    content = copy.deepcopy(message.content)
-    _seal_node(content, signer, now)
-    return Card(content=content, summary=message.summary)
+    return Card(content=_sealed(message.content, signer, now), summary=message.summary)
 
 
-def _seal_node(node: Any, signer: Signer, now: datetime) -> None:
+def _sealed(node: Any, signer: Signer, now: datetime) -> Any:
+    """``node`` copied (dicts and lists; a card is JSON), its buttons' data sealed. One walk, no deepcopy: it was
+    the costliest step of sending a card."""
     if isinstance(node, dict):
-        if node.get("type") in ("Action.Execute", "Action.Submit") and isinstance(node.get("data"), dict):
-            data: JSON = node["data"]
-            if "verb" in data:
-                data[SEAL] = signer.sign(PURPOSE, _bound(data), now=now, ttl=TTL)
-        for value in node.values():
-            _seal_node(value, signer, now)
-    elif isinstance(node, list):
-        for value in node:
-            _seal_node(value, signer, now)
+        copied = {key: _sealed(value, signer, now) for key, value in node.items()}
+        data = copied.get("data")
+        if copied.get("type") in ("Action.Execute", "Action.Submit") and isinstance(data, dict) and "verb" in data:
+            data[SEAL] = signer.sign(PURPOSE, _bound(data), now=now, ttl=TTL)
+        return copied
+    if isinstance(node, list):
+        return [_sealed(value, signer, now) for value in node]
+    return node
 
 
 def check_action(verb: str, data: Mapping[str, Any], signer: Signer, now: datetime) -> str | None:

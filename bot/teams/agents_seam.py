@@ -259,6 +259,7 @@ class AgentsResponder:
         self._context = context
         self._connectors = connectors
         self._activity = activity
+        self._reference = context.activity.get_conversation_reference()
         self._unreachable = False  # after a timeout, later replies of this turn fail at once
         self.invoke_body: JSON | None = None
 
@@ -275,9 +276,14 @@ class AgentsResponder:
             raise
 
     async def reply(self, message: Reply, *, mention: Person | None = None) -> str | None:
+        """A reply in this conversation (and thread), through the adapter as ``TurnContext.send_activity`` does,
+        without its deep copy of an activity made here for this one send."""
         activity = _with_mention(_message(message), mention)
+        activity.apply_conversation_reference(self._reference)
+        activity.input_hint = "acceptingInput"
         async with self._calling("reply"):
-            sent = await self._context.send_activity(activity)
+            [sent] = await self._context.adapter.send_activities(self._context, [activity])
+        self._context.responded = True
         return sent.id if sent is not None and sent.id else None
 
     async def update(self, activity_id: str, message: Reply) -> None:
