@@ -64,27 +64,35 @@ async def error_boundary(turn: Turn, next_: Next) -> None:
                 log.warning("could not deliver the apology ref=%s", ref, exc_info=True)
 
 
-def _dedupe_keys(activity_id: str) -> tuple[str, str]:
-    bucket = hashlib.sha256(activity_id.encode("utf-8")).hexdigest()[:2]
-    return bucket, encode_key(activity_id)
+def _dedupe_keys(conversation_id: str, activity_id: str) -> tuple[str, str]:
+    """Teams message ids are unique within a conversation, not across conversations, so the claim is on both.
+
+    The conversation id is hashed, not stored: a personal chat's id is as good as a person's id, and the claims
+    table has no eraser (it needs none: a row holds a time and expires after two days). The partition is one of
+    256 buckets of that hash, so a conversation's claims sit together and claims spread as before; the activity
+    id stays readable for whoever looks at a row."""
+    digest = hashlib.sha256(conversation_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return digest[:2], encode_key(f"{digest}|{activity_id}")
 
 
 async def dedupe(turn: Turn, next_: Next) -> None:
-    """Teams may deliver an activity twice: the first delivery claims the id with an insert, later ones stop.
+    """Teams may deliver an activity twice: the first delivery claims the (conversation, activity id) pair with an
+    insert, later ones stop.
 
     Card actions registered ``idempotent=True`` (e.g. an RSVP: choosing Going twice writes nothing) skip the
     claim: running them again is harmless, and the insert would be a storage round trip on every click."""
-    activity_id = turn.request.activity_id
-    action = turn.request.action
+    request = turn.request
+    activity_id = request.activity_id
+    action = request.action
     if not activity_id or (action is not None and turn.services.router.is_idempotent(action.verb)):
         await next_()
         return
-    pk, rk = _dedupe_keys(activity_id)
+    pk, rk = _dedupe_keys(request.place.conversation_id, activity_id)
     try:
-        await turn.services.store.insert(DEDUPE_TABLE, pk, rk, {"at": turn.request.received_at})
+        await turn.services.store.insert(DEDUPE_TABLE, pk, rk, {"at": request.received_at})
     except AlreadyExists:
         log.info("duplicate delivery ignored activity_id=%s", activity_id)
-        if turn.request.kind == "action":
+        if request.kind == "action":
             turn.respond.answer_action(message="Already done.")
         return
     turn.state["dedupe_claimed"] = True
@@ -95,7 +103,7 @@ async def _forget_delivery(turn: Turn) -> None:
     """A failed turn releases its claim so that Teams' retry is processed."""
     if not turn.state.get("dedupe_claimed"):
         return
-    pk, rk = _dedupe_keys(turn.request.activity_id)
+    pk, rk = _dedupe_keys(turn.request.place.conversation_id, turn.request.activity_id)
     try:
         await turn.services.store.delete(DEDUPE_TABLE, pk, rk)
     except (NotFound, StorageError):
@@ -103,7 +111,8 @@ async def _forget_delivery(turn: Turn) -> None:
 
 
 async def purge_dedupe(store: TableStore, now: datetime) -> int:
-    """Retention: drop dedupe claims older than two days (Teams redelivers within minutes)."""
+    """Retention: drop dedupe claims older than two days (Teams redelivers within minutes); whatever their keys,
+    so claims made under an earlier key scheme go too."""
     removed = 0
     for row in await store.query(DEDUPE_TABLE, None, [Where("at", "lt", now - DEDUPE_RETENTION)]):
         try:

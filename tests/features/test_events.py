@@ -403,7 +403,7 @@ async def test_a_redelivered_rsvp_answers_both_times_and_counts_once(bot: BotUnd
         assert "You're going." in str(posted.card)
         assert "**1** going" in str(posted.card)
     with pytest.raises(NotFound):  # no claim was written for it
-        await bot.services.store.get(DEDUPE_TABLE, *_dedupe_keys(going["id"]))
+        await bot.services.store.get(DEDUPE_TABLE, *_dedupe_keys(going["conversation"]["id"], going["id"]))
     waiting = await bot.press(CY, card, "Going", where=TEAM)
     assert "on the waitlist" in str(waiting.card)
 

@@ -1,0 +1,77 @@
+"""Delivery: a redelivery is dropped per conversation (Teams message ids are unique only within one)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.middleware import DEDUPE_TABLE, purge_dedupe
+from storage.counting import CountingStore
+from storage.sqlite import SqliteStore
+from tests.kit.activities import team, user
+from tests.kit.connector import FakeConnector
+from tests.kit.harness import BotUnderTest, Posted, running_bot
+
+ANA = user(501, "Ana Antunes")
+BEN = user(502, "Ben Bhatt")
+TEAM_A = team(51, "Research Software")
+TEAM_B = team(52, "Assessment Design")
+
+
+def answered(posted: Posted) -> bool:
+    return "What I can do" in posted.everything
+
+
+# -- redelivery, per conversation ------------------------------------------------------------------------------
+@pytest.fixture
+async def counted(tmp_path: Path, connector: FakeConnector) -> AsyncIterator[tuple[BotUnderTest, CountingStore]]:
+    store = CountingStore(SqliteStore(tmp_path / "counted.sqlite3"))
+    async with running_bot(store, connector=connector) as bot:
+        yield bot, store
+    await store.close()
+
+
+async def test_the_same_message_id_in_two_conversations_is_answered_in_both(
+    counted: tuple[BotUnderTest, CountingStore],
+) -> None:
+    bot, store = counted
+    in_anas_chat = bot.acts.personal(ANA, "help")
+    in_bens_chat = bot.acts.personal(BEN, "help")
+    in_bens_chat["id"] = in_anas_chat["id"]  # ids are unique within a conversation only
+    in_team_a = bot.acts.channel(ANA, TEAM_A, "help")
+    in_team_b = bot.acts.channel(BEN, TEAM_B, "help")
+    in_team_b["id"] = in_team_a["id"] = in_anas_chat["id"]
+
+    for activity in (in_anas_chat, in_bens_chat, in_team_a, in_team_b):
+        store.reset()
+        posted = await bot.post(activity)
+        assert answered(posted), (activity["conversation"]["id"], posted.everything)
+        assert [c.conversation_id for c in posted.calls] == [activity["conversation"]["id"]]
+        # the claim is still one insert and nothing else (no read was added to a turn)
+        assert {k: n for k, n in store.calls.items() if k.endswith(f":{DEDUPE_TABLE}")} == {f"insert:{DEDUPE_TABLE}": 1}
+
+    # a true redelivery (same conversation, same id) is still answered once
+    for activity in (in_anas_chat, in_bens_chat, in_team_a, in_team_b):
+        assert (await bot.post(activity)).calls == []
+
+
+async def test_redelivery_claims_name_no_conversation_and_expire(bot: BotUnderTest) -> None:
+    """A personal chat's id identifies its person, and claims have no eraser: they keep a hash of it, and go
+    after two days like every claim."""
+    await bot.say(ANA, "help")
+    await bot.say_in(ANA, TEAM_A, "help")
+    store = bot.services.store
+    rows = await store.query(DEDUPE_TABLE, None)
+    assert len(rows) == 2
+    for row in rows:
+        for conversation in (f"a:personal-{ANA.id}", ANA.id, TEAM_A.general):
+            assert conversation not in row.partition_key + row.row_key
+            assert conversation not in json.dumps(dict(row.data), default=str)
+    now = bot.services.clock.now()
+    assert await purge_dedupe(store, now + timedelta(days=1)) == 0
+    assert await purge_dedupe(store, now + timedelta(days=3)) == 2
+    assert await store.query(DEDUPE_TABLE, None) == []
