@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from bot import messages
 from bot.limits import input_limits
 from bot.router import Turn
+from bot.turn import Request
 from storage.base import AlreadyExists, NotFound, StorageError, TableStore, Unavailable, Where, encode_key
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ async def correlation(turn: Turn, next_: Next) -> None:
 
 
 async def error_boundary(turn: Turn, next_: Next) -> None:
-    """No stack trace reaches a user: log it with a reference id and apologise with that id."""
+    """No stack trace reaches a user: log it with a reference id and apologise with that id, but only to a
+    person who addressed the bot (see :func:`addressed_the_bot`)."""
     try:
         await next_()
     except Exception as error:
@@ -57,11 +59,18 @@ async def error_boundary(turn: Turn, next_: Next) -> None:
         if turn.request.kind == "action":
             turn.respond.answer_action(message=text)
             return
-        if turn.request.kind == "message":
+        if turn.request.kind == "message" and addressed_the_bot(turn.request):
             try:
                 await turn.respond.reply(text)
             except Exception:
                 log.warning("could not deliver the apology ref=%s", ref, exc_info=True)
+
+
+def addressed_the_bot(request: Request) -> bool:
+    """A personal chat, an @mention of the bot or a card button: someone is waiting for an answer. A channel or
+    group chat message the bot only watches (question tracking) is not: during an outage every such message
+    would otherwise get an apology nobody asked for."""
+    return request.place.is_personal or request.mentioned_bot or request.action is not None
 
 
 def _dedupe_keys(conversation_id: str, activity_id: str) -> tuple[str, str]:

@@ -1,12 +1,15 @@
-"""A TCP proxy on 127.0.0.1 between the app and a backend (Azurite) that tests can cut, black-hole and restore,
-so a storage outage can be injected without losing the emulator's in-memory data."""
+"""Storage faults on demand: a TCP proxy on 127.0.0.1 between the app and a backend (Azurite) that tests can cut,
+black-hole and restore, so a storage outage can be injected without losing the emulator's in-memory data; and
+``FailingStore``, a TableStore proxy that raises instead of calling its backend (no emulator needed)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
+from storage.base import BatchOp, Row, StorageError, TableStore, Unavailable, Value, Where
 from tests.kit.azurite import free_port
 
 Mode = Literal["pass", "refuse", "hang"]
@@ -79,3 +82,64 @@ class FlakyProxy:
             pass
         finally:
             sink.close()
+
+
+class FailingStore:
+    """A TableStore proxy that, while ``down``, raises ``error()`` (default: ``Unavailable``, what the backends
+    raise when they cannot reach storage) from every call except those on the ``spared`` tables (e.g. to let a
+    turn take its redelivery claim and fail after it). ``ping`` follows ``down`` too, so readiness reports it."""
+
+    def __init__(
+        self,
+        inner: TableStore,
+        error: Callable[[], StorageError] = lambda: Unavailable("injected storage outage"),
+    ) -> None:
+        self.inner = inner
+        self.error = error
+        self.down = False
+        self.spared: frozenset[str] = frozenset()
+        self.failures = 0
+
+    def _check(self, table: str | None = None) -> None:
+        if self.down and table not in self.spared:
+            self.failures += 1
+            raise self.error()
+
+    async def get(self, table: str, partition_key: str, row_key: str) -> Row:
+        self._check(table)
+        return await self.inner.get(table, partition_key, row_key)
+
+    async def insert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Row:
+        self._check(table)
+        return await self.inner.insert(table, partition_key, row_key, data)
+
+    async def upsert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Row:
+        self._check(table)
+        return await self.inner.upsert(table, partition_key, row_key, data)
+
+    async def update(
+        self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value], *, etag: str | None = None
+    ) -> Row:
+        self._check(table)
+        return await self.inner.update(table, partition_key, row_key, data, etag=etag)
+
+    async def delete(self, table: str, partition_key: str, row_key: str, *, etag: str | None = None) -> None:
+        self._check(table)
+        await self.inner.delete(table, partition_key, row_key, etag=etag)
+
+    async def query(
+        self, table: str, partition_key: str | None, where: Sequence[Where] = (), *, limit: int | None = None
+    ) -> list[Row]:
+        self._check(table)
+        return await self.inner.query(table, partition_key, where, limit=limit)
+
+    async def batch(self, table: str, partition_key: str, ops: Sequence[BatchOp]) -> list[Row | None]:
+        self._check(table)
+        return await self.inner.batch(table, partition_key, ops)
+
+    async def ping(self) -> None:
+        self._check()
+        await self.inner.ping()
+
+    async def close(self) -> None:
+        await self.inner.close()
