@@ -19,3 +19,4 @@ ROLE_NAMES = {
     4: "programme admins",
 }
 PLACE_NAMES = {"personal": "a personal chat with me", "channel": "a CoP team channel", "groupChat": "a group chat"}
+CONNECTOR_DOWN = "Sorry, I couldn't reach Teams to finish that. Please try again in a moment."

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from bot import messages
 from bot.limits import input_limits
 from bot.router import Turn
+from bot.teams.errors import DeliveryError
 from bot.turn import Request
 from storage.base import AlreadyExists, NotFound, StorageError, TableStore, Unavailable, Where, encode_key
 
@@ -51,6 +52,18 @@ async def error_boundary(turn: Turn, next_: Next) -> None:
     person who addressed the bot (see :func:`addressed_the_bot`)."""
     try:
         await next_()
+    except DeliveryError as error:
+        # the conversation's Bot Connector failed (the seam logged the call): not a bug, and an apology would go
+        # the same way. Release the claim, so that Teams' retry is answered.
+        log.warning(
+            "turn ended: the Bot Connector failed status=%d activity_id=%s cop_id=%s",
+            error.status,
+            turn.request.activity_id,
+            turn.cop_id,
+        )
+        await _forget_delivery(turn)
+        if turn.request.kind == "action":
+            turn.respond.answer_action(message=messages.CONNECTOR_DOWN)
     except Exception as error:
         ref = secrets.token_hex(4)
         log.exception("turn failed ref=%s activity_id=%s cop_id=%s", ref, turn.request.activity_id, turn.cop_id)
