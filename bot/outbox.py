@@ -36,11 +36,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.domain.codec import dumps, loads
+from bot.domain.codec import dump_reference, dumps, load_reference, loads
 from bot.domain.cops import CopCache, CopRepo
 from bot.sealing import seal_card
 from bot.signing import Signer
-from bot.turn import Card, Person, Proactive, Reply
+from bot.turn import Card, Person, Proactive, Reply, reference_without_person
 from storage.base import (
     AlreadyExists,
     BatchOp,
@@ -254,11 +254,14 @@ class Outbox:
         """Queue one message. ``reference`` is the target conversation, or (with ``personal_for``) any
         reference of the same tenant from which to open a 1:1 chat. Returns False if ``key`` was queued before.
         With ``fallback_reference``, a personal message that cannot be delivered (403/404: no 1:1 chat possible)
-        is replaced by ``fallback_message`` posted there mentioning the person (e.g. in the CoP's channel)."""
+        is replaced by ``fallback_message`` posted there mentioning the person (e.g. in the CoP's channel).
+
+        References are stored cut down (:func:`bot.turn.reference_without_person`): an item outlives the turn
+        that queued it, and the person to reach privately is ``personal_for``, never the reference's author."""
         sealed = seal_card(message, self._signer, now)
         data: dict[str, Any] = {
             "key": key,
-            "reference": dumps(dict(reference)),
+            "reference": dump_reference(reference),
             "message": _encode_message(sealed),
             "status": "pending",
             "attempts": 0,
@@ -273,7 +276,10 @@ class Outbox:
             data["person"] = personal_for.key  # for "my data" / "forget me"
             if fallback_reference is not None and fallback_message is not None:
                 data["fallback"] = dumps(
-                    {"reference": dict(fallback_reference), "message": _encode_message(fallback_message)}
+                    {
+                        "reference": reference_without_person(fallback_reference),
+                        "message": _encode_message(fallback_message),
+                    }
                 )
         if mention is not None:
             data["mention"] = _person_json(mention)
@@ -383,7 +389,7 @@ class Outbox:
         key = str(row.get("key", ""))
         try:
             personal = _person(row.get("personal_for"))
-            target = str(row.get("target") or "") or target_of(loads(row.get("reference"), {}), personal)
+            target = str(row.get("target") or "") or target_of(load_reference(row.get("reference")), personal)
             delay = self._pacer.reserve(target, self.policy.max_pacing_wait_s)
             if delay is None:
                 report.deferred += 1
@@ -432,7 +438,7 @@ class Outbox:
     ) -> None:
         from bot.teams import DeliveryError
 
-        reference = loads(claimed.get("reference"), {})
+        reference = load_reference(claimed.get("reference"))  # an item queued before the cut may name someone
         try:
             if personal is not None:
                 reference = await self._proactive.open_personal_chat(reference, personal)
@@ -511,11 +517,14 @@ class Outbox:
     async def _fall_back(self, claimed: Row, personal: Person, now: datetime) -> None:
         """Queue the fallback of an undeliverable personal message (sent by this or the next flush)."""
         fallback = loads(claimed.get("fallback"), None)
-        if not isinstance(fallback, dict) or not fallback.get("reference"):
+        if not isinstance(fallback, dict) or not isinstance(fallback.get("reference"), dict):
+            return
+        reference = reference_without_person(fallback["reference"])
+        if not reference:
             return
         await self.enqueue(
             f"{claimed.get('key')}|fallback",
-            fallback["reference"],
+            reference,
             _decode_message(fallback.get("message")),
             now,
             cop_id=str(claimed.get("cop_id") or ""),

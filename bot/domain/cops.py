@@ -17,12 +17,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from bot.domain.codec import dumps, loads
+from bot.domain.codec import dump_reference, dumps, load_reference, loads, written_before_the_cut
 from bot.expiring import ExpiringCopies
+from bot.turn import reference_without_person
 from storage.base import NotFound, PreconditionFailed, Row, TableStore, encode_key
 
 TABLE = "cops"
 PARTITION = "cop"
+REFERENCES = ("home_reference", "lead_channel_reference")  # stored conversation references (no person: see _as_stored)
 Status = Literal["launched", "preparing", "paused"]
 
 
@@ -93,8 +95,8 @@ def _to_row(cop: Cop) -> dict[str, Any]:
         "terms_of_reference_url": cop.terms_of_reference_url,
         "objectives": cop.objectives,
         "home_channel_id": cop.home_channel_id,
-        "home_reference": dumps(cop.home_reference),
-        "lead_channel_reference": dumps(cop.lead_channel_reference),
+        "home_reference": dump_reference(cop.home_reference),
+        "lead_channel_reference": dump_reference(cop.lead_channel_reference),
         "answer_target_hours": cop.answer_target_hours,
         "timezone": cop.timezone,
         "digest_day": cop.digest_day,
@@ -107,6 +109,16 @@ def _to_row(cop: Cop) -> dict[str, Any]:
     if cop.updated_at is not None:
         data["updated_at"] = cop.updated_at
     return data
+
+
+def _as_stored(cop: Cop) -> Cop:
+    """``cop`` as it will read back: its references without the person whose activity made them (the installer's,
+    for the home channel), so that what a write returns is what the next read gives too."""
+    return replace(
+        cop,
+        home_reference=reference_without_person(cop.home_reference),
+        lead_channel_reference=reference_without_person(cop.lead_channel_reference),
+    )
 
 
 def _from_row(row: Row) -> Cop:
@@ -126,8 +138,8 @@ def _from_row(row: Row) -> Cop:
         terms_of_reference_url=str(get("terms_of_reference_url", "")),
         objectives=str(get("objectives", "")),
         home_channel_id=str(get("home_channel_id", "")),
-        home_reference=loads(get("home_reference"), {}),
-        lead_channel_reference=loads(get("lead_channel_reference"), {}),
+        home_reference=load_reference(get("home_reference")),
+        lead_channel_reference=load_reference(get("lead_channel_reference")),
         answer_target_hours=int(get("answer_target_hours", 48)),
         timezone=str(get("timezone", "Europe/London")),
         digest_day=int(get("digest_day", 0)),
@@ -181,13 +193,14 @@ class CopRepo:
         return [c for c in cops if c.active] if active_only else cops
 
     async def create(self, cop: Cop) -> Cop:
+        cop = _as_stored(cop)
         self._forget(cop.cop_id)
         row = await self._store.insert(TABLE, PARTITION, encode_key(cop.cop_id), _to_row(cop))
         return replace(cop, etag=row.etag)
 
     async def save(self, cop: Cop, now: datetime) -> Cop:
         """Conditional replace: raises PreconditionFailed if someone changed the CoP since it was read."""
-        updated = replace(cop, updated_at=now)
+        updated = _as_stored(replace(cop, updated_at=now))
         try:
             row = await self._store.update(
                 TABLE, PARTITION, encode_key(cop.cop_id), _to_row(updated), etag=cop.etag or None
@@ -195,6 +208,33 @@ class CopRepo:
         finally:  # after the write too: a read racing it must not keep the old row (see CopCache)
             self._forget(cop.cop_id)
         return replace(updated, etag=row.etag)
+
+    async def cut_old_references(self, attempts: int = 5) -> int:
+        """Rewrite the rows whose references were stored whole, before references were cut down (they name the
+        person whose activity made them: the installer, for the home channel). Reading cuts them anyway; this
+        is for erasure, after which no row may name the person. Nothing else in the row changes (not even
+        ``updated_at``). Returns how many rows were rewritten."""
+        rewritten = 0
+        for row in await self._store.query(TABLE, PARTITION):
+            for _ in range(attempts):
+                old = [name for name in REFERENCES if written_before_the_cut(row.get(name))]
+                if not old:
+                    break
+                data = {**row.data, **{name: dump_reference(load_reference(row.get(name))) for name in old}}
+                try:
+                    await self._store.update(TABLE, PARTITION, row.row_key, data, etag=row.etag)
+                    rewritten += 1
+                    break
+                except PreconditionFailed:
+                    try:
+                        row = await self._store.get(TABLE, PARTITION, row.row_key)
+                    except NotFound:
+                        break
+                except NotFound:
+                    break
+                finally:
+                    self._forget(str(row.get("cop_id", "")))
+        return rewritten
 
     async def change(self, cop_id: str, now: datetime, edit: Any, attempts: int = 5) -> Cop | None:
         """Read-modify-write with ETag retries: ``edit(cop) -> Cop``. Returns None if the CoP is unknown."""

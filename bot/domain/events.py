@@ -31,7 +31,8 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.domain.codec import dumps, loads
+from bot.domain.codec import dump_reference, dumps, load_reference, loads, written_before_the_cut
+from bot.turn import reference_without_person
 from storage.base import (
     AlreadyExists,
     BatchOp,
@@ -380,7 +381,7 @@ def _event_data(event: Event) -> dict[str, Any]:
         "sequence": event.sequence,
         "created_by": event.created_by,
         "created_by_name": event.created_by_name,
-        "announce_reference": dumps(event.announce_reference),
+        "announce_reference": dump_reference(event.announce_reference),
         "going": event.going,
         "waitlist": event.waitlist,
         "maybe": event.maybe,
@@ -418,7 +419,7 @@ def _event_from_row(row: Row) -> Event:
         created_by_name=str(get("created_by_name", "")),
         created_at=get("created_at"),
         updated_at=get("updated_at"),
-        announce_reference=loads(get("announce_reference"), {}),
+        announce_reference=load_reference(get("announce_reference")),
         going=int(get("going", 0)),
         waitlist=int(get("waitlist", 0)),
         maybe=int(get("maybe", 0)),
@@ -600,7 +601,7 @@ class EventRepo:
             created_by_name=creator_name[:200],
             created_at=now,
             updated_at=now,
-            announce_reference=dict(announce_reference or {}),
+            announce_reference=reference_without_person(announce_reference or {}),
         )
         row = await self._store.insert(TABLE, encode_key(cop_id), event.key, _event_data(event))
         return replace(event, etag=row.etag)
@@ -1048,6 +1049,32 @@ class EventRepo:
                 except NotFound:
                     break
         return touched
+
+    async def cut_old_references(self) -> int:
+        """Rewrite the events whose announcement reference was stored whole, before references were cut down (it
+        names whoever's activity made it: the CoP's installer, whose home channel reference it copies, or the
+        event's creator). Reading cuts it anyway; this is for erasure, after which no row may name the person.
+        A table scan of the event rows: privacy requests only. Returns how many rows were rewritten."""
+        rewritten = 0
+        for row in await self._store.query(TABLE, None, [Where("kind_", "eq", "event")]):
+            for attempt in range(MAX_ATTEMPTS):
+                stored = row.get("announce_reference")
+                if not written_before_the_cut(stored):
+                    break
+                data = {**row.data, "announce_reference": dump_reference(load_reference(stored))}
+                try:
+                    await self._store.update(TABLE, row.partition_key, row.row_key, data, etag=row.etag)
+                    rewritten += 1
+                    break
+                except PreconditionFailed:  # an RSVP moved the counts meanwhile: cut the fresh row
+                    await _backoff(attempt)
+                    fresh = await _get_or_none(self._store, row.partition_key, row.row_key)
+                    if fresh is None:
+                        break
+                    row = fresh
+                except NotFound:
+                    break
+        return rewritten
 
 
 def _next_status(event: Event, previous: Status | None, choice: Choice | None) -> Status | None:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from bot.domain.codec import dumps, loads
-from bot.turn import JSON, Person
+from bot.domain.codec import dump_reference, load_reference
+from bot.turn import JSON, Person, reference_without_person
 from storage.base import (
     AlreadyExists,
     BatchOp,
@@ -102,13 +102,12 @@ class Query:
         the conversation it was asked in."""
         if not self.reference:
             return {}
-        reference = dict(self.reference)
+        reference = reference_without_person(self.reference)
         conversation = dict(reference.get("conversation") or {})
         if self.place_kind == "channel" and self.thread_root_id and conversation.get("id"):
             base = str(conversation["id"]).split(";messageid=", 1)[0]
             conversation["id"] = f"{base};messageid={self.thread_root_id}"
         reference["conversation"] = conversation
-        reference.pop("activityId", None)
         return reference
 
     @property
@@ -133,7 +132,7 @@ def _data(q: Query) -> dict[str, Any]:
         "asker_user_id": q.asker_user_id,
         "asker_name": q.asker_name,
         "place_kind": q.place_kind,
-        "reference": dumps(q.reference),
+        "reference": dump_reference(q.reference),
         "thread_root_id": q.thread_root_id,
         "origin": q.origin,
         "status": q.status,
@@ -164,7 +163,7 @@ def _from_row(row: Row) -> Query:
         asker_user_id=str(get("asker_user_id", "")),
         asker_name=str(get("asker_name", "")),
         place_kind=place if place in ("personal", "channel", "groupChat") else "personal",  # type: ignore[arg-type]
-        reference=loads(get("reference"), {}),
+        reference=load_reference(get("reference")),
         thread_root_id=str(get("thread_root_id", "")),
         origin=origin if origin in ("ask", "not_helpful", "channel") else "ask",  # type: ignore[arg-type]
         status="answered" if get("status") == "answered" else "open",
@@ -258,7 +257,7 @@ class QueryRepo:
                 asker_user_id=asker.user_id,
                 asker_name=asker.name[:200],
                 place_kind=place_kind,
-                reference=dict(reference),
+                reference=reference_without_person(reference),
                 thread_root_id=thread_root_id,
                 origin=origin,
             )

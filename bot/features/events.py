@@ -878,7 +878,10 @@ async def _export(services: Services, aad_id: str) -> Any:
 
 
 async def _erase(services: Services, aad_id: str) -> None:
-    touched = await events_repo(services).erase_person(aad_id, services.clock.now())
+    repo = events_repo(services)
+    touched = await repo.erase_person(aad_id, services.clock.now())
+    # announcements queued before references were cut down name whoever's activity made their reference
+    touched += await repo.cut_old_references()
     log.info("events: erased personal data rows=%d", touched)
 
 

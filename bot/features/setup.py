@@ -391,3 +391,6 @@ async def erase_roles(services: Services, aad_id: str) -> None:
             return replace(c, leads=leads, sponsor=sponsor, flagged=flagged)
 
         await repo.change(cop.cop_id, now, forget)
+    # a CoP they no longer lead may still hold them in a home channel reference stored before references were cut
+    # down (its installer's): rewritten cut, like every such row
+    await repo.cut_old_references()

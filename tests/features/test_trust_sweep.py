@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from bot import audit
-from bot.domain.cops import CopRepo
+from bot.domain.cops import CopRepo, PersonRef
 from bot.domain.events import Draft, EventRepo
 from bot.turn import Person
 from storage.sqlite import SqliteStore
@@ -32,6 +33,8 @@ BOB = User(id="29:bob-91c2d0", aad="aad-bob-91c2d0", name="Bob Lindqvist")
 CARL = User(id="29:carl-5e8b11", aad="aad-carl-5e8b11", name="Carl Okonkwo")
 TEAM = team(7, "Learning Technologies")
 NEEDLES = (ZELDA.aad, ZELDA.id, ZELDA.name, "Quibbleworth")
+# Bob installed the bot in the team (so he is its first lead): the install's conversationUpdate is his activity
+INSTALLER_NEEDLES = (BOB.aad, BOB.id, BOB.name, "Lindqvist")
 
 # Tables whose rows are anonymous by design and may coincidentally hold text a person typed (none yet; a survey
 # answers table would go here, with a note on why it cannot identify anyone).
@@ -179,9 +182,27 @@ async def _journey(bot: BotUnderTest) -> None:
     bot.connector.policy = None
 
 
-def _hits(value: Any) -> list[str]:
+def _hits(value: Any, needles: tuple[str, ...] = NEEDLES) -> list[str]:
     text = value if isinstance(value, str) else repr(value)
-    return [needle for needle in NEEDLES if needle.lower() in text.lower()]
+    return [needle for needle in needles if needle.lower() in text.lower()]
+
+
+async def _forget(bot: BotUnderTest, person: User) -> None:
+    confirm = await bot.say(person, "forget me")
+    done = await bot.press(person, confirm.card, "Erase my data")
+    assert "Your data has been erased" in str(done.body), done.body
+    await bot.services.outbox.flush(bot.services.clock.now())
+
+
+async def _left_behind(store: RecordingStore, needles: tuple[str, ...]) -> list[str]:
+    left: list[str] = []
+    for (table, pk, rk), data in (await store.snapshot(store.touched | store.written)).items():
+        if table in ANONYMOUS_TABLES:
+            continue
+        for where, value in (("PartitionKey", pk), ("RowKey", rk), *data.items()):
+            for needle in _hits(value, needles):
+                left.append(f"{table} [{pk} / {rk}] {where} holds {needle!r}")
+    return left
 
 
 async def test_after_forget_me_no_table_holds_the_person(journey_bot: BotUnderTest) -> None:
@@ -195,17 +216,60 @@ async def test_after_forget_me_no_table_holds_the_person(journey_bot: BotUnderTe
     # question, lead notifications naming them, audit entries
     assert {"audit", "events", "outbox", "people", "queries", "roster"} <= holding, sorted(holding)
 
-    confirm = await bot.say(ZELDA, "forget me")
-    done = await bot.press(ZELDA, confirm.card, "Erase my data")
-    assert "Your data has been erased" in str(done.body), done.body
-    await bot.services.outbox.flush(bot.services.clock.now())
-
-    left: list[str] = []
-    for (table, pk, rk), data in (await store.snapshot(store.touched | store.written)).items():
-        if table in ANONYMOUS_TABLES:
-            continue
-        for where, value in (("PartitionKey", pk), ("RowKey", rk), *data.items()):
-            for needle in _hits(value):
-                left.append(f"{table} [{pk} / {rk}] {where} holds {needle!r}")
+    await _forget(bot, ZELDA)
+    left = await _left_behind(store, NEEDLES)
     written = ", ".join(sorted(store.written))
     assert not left, f"personal data left after forget me (tables written: {written}):\n" + "\n".join(left)
+
+
+async def _as_stored_before_references_were_cut(bot: BotUnderTest, store: RecordingStore) -> int:
+    """Rows written before references were cut down (the botbuilder seam stored whole ones): the CoP's home
+    channel, its events' announcements and the welcomes queued by the installer's "members added" hold the
+    installer as ``user``. Rewrites them so; returns how many."""
+    installer = {"id": BOB.id, "name": BOB.name, "aadObjectId": BOB.aad}
+
+    def old(reference: Any) -> str:
+        cut = json.loads(reference or "{}") if isinstance(reference, str) else dict(reference)
+        return json.dumps({**cut, "activityId": "1:00000001", "user": installer})
+
+    rewritten = 0
+    for (table, pk, rk), data in (await store.snapshot({"cops", "events", "outbox"})).items():
+        if table == "cops" and data.get("cop_id") == TEAM.id:
+            changes = {"home_reference": old(data["home_reference"])}
+        elif table == "events" and data.get("kind_") == "event":
+            changes = {"announce_reference": old((await CopRepo(store).get(TEAM.id) or _no_cop()).home_reference)}
+        elif table == "outbox" and str(data.get("key", "")).startswith("welcome|"):
+            changes = {"reference": old(data["reference"])}
+        else:
+            continue
+        row = await store.get(table, pk, rk)
+        await store.update(table, pk, rk, {**row.data, **changes}, etag=row.etag)
+        rewritten += 1
+    return rewritten
+
+
+def _no_cop() -> Any:
+    raise AssertionError("the journey registered no CoP")
+
+
+@pytest.mark.parametrize("handed_over", [False, True], ids=["still-lead", "handed-over"])
+async def test_after_forget_me_no_table_holds_the_installer(journey_bot: BotUnderTest, handed_over: bool) -> None:
+    """The installer's activity is where the CoP's home channel reference came from (and the announcements'
+    references copied from it), and they are its first lead: after they say ``forget me`` no row may still name
+    them, including rows written before references were cut down, and when they no longer lead the CoP."""
+    bot = journey_bot
+    store = bot.services.store
+    assert isinstance(store, RecordingStore)
+    await _journey(bot)
+    if handed_over:  # the installer handed the CoP over: erasing their roles does not touch its row
+        carl = PersonRef(CARL.aad, CARL.id, CARL.name)
+        await CopRepo(store).change(TEAM.id, bot.services.clock.now(), lambda cop: replace(cop, leads=(carl,)))
+    assert await _as_stored_before_references_were_cut(bot, store) >= 3
+    before = await store.snapshot(store.written)
+    holding = {key[0] for key, data in before.items() if any(_hits(v, INSTALLER_NEEDLES) for v in data.values())}
+    assert {"cops", "events", "outbox"} <= holding, sorted(holding)  # the sweep is not vacuous
+
+    await _forget(bot, BOB)
+    left = await _left_behind(store, INSTALLER_NEEDLES)
+    written = ", ".join(sorted(store.written))
+    assert not left, f"the installer's data left after forget me (tables written: {written}):\n" + "\n".join(left)
