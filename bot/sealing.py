@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.signing import BadSignature, Expired, Signer
-from bot.turn import JSON, Card, Reply
+from bot.turn import Card, Reply
 
 PURPOSE = "action"
 SEAL = "_seal"
