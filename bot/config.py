@@ -131,6 +131,7 @@ class Settings:
     auth_type: AuthType = "ClientSecret"  # how the bot gets its own tokens (Agents SDK AUTHTYPE)
     cert_pfx_file: str = ""  # AUTHTYPE Certificate: the certificate file
     federated_client_id: str = ""  # AUTHTYPE FederatedCredentials: the managed identity that signs the assertion
+    authority: str = ""  # the identity platform's authority URL; empty = the public cloud's, for the tenant
     # how long one Bot Connector call (a reply, a send, a roster page) may take before it counts as failed
     connector_timeout: float = 5.0
     # identity endpoints: how long a key or token fetch may take before the request is refused (503)
@@ -233,6 +234,7 @@ class Settings:
             auth_type=auth_type,  # type: ignore[arg-type]
             cert_pfx_file=get(CONNECTION + "CERTPFXFILE", "").strip(),
             federated_client_id=get(CONNECTION + "FEDERATEDCLIENTID", "").strip(),
+            authority=get(CONNECTION + "AUTHORITY", "").strip(),
             connector_timeout=_float("COPBOT_CONNECTOR_TIMEOUT", get("COPBOT_CONNECTOR_TIMEOUT", "5"), 0.5, 60.0),
             identity_timeout=identity_timeout,
             host=host,

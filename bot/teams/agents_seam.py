@@ -85,6 +85,7 @@ def auth_configuration(settings: Settings) -> AgentAuthConfiguration:
         client_secret=settings.app_password or None,
         cert_pfx_file=settings.cert_pfx_file or None,
         federated_client_id=settings.federated_client_id or None,
+        authority=settings.authority or None,
         connection_name="SERVICE_CONNECTION",
         scopes=[CONNECTOR_SCOPE],
         anonymous_allowed=anonymous,
@@ -385,11 +386,17 @@ class AgentsGateway:
 
         msal = MsalAuth(self._config)
 
+        async def in_own_loop() -> str:
+            return str(await msal.get_access_token(CONNECTOR_RESOURCE, [CONNECTOR_SCOPE]) or "")
+
         async def fetch() -> str:
-            token = await msal.get_access_token(CONNECTOR_RESOURCE, [CONNECTOR_SCOPE])
+            # MsalAuth makes its MSAL client on first use, on the calling loop, and MSAL discovers the authority
+            # over blocking HTTP while doing so: run the whole fetch on a worker thread with a loop of its own, so
+            # an unreachable identity platform never freezes this loop (OutgoingToken bounds the wait)
+            token = await asyncio.to_thread(asyncio.run, in_own_loop())
             if not token:
                 raise PermissionError("the identity platform gave no token for the Bot Connector")
-            return str(token)
+            return token
 
         return fetch
 

@@ -385,3 +385,55 @@ async def test_a_token_for_another_service_url_host_or_path_is_401(
     posted = await secured.post(secured.acts.personal(ALICE, "help"), headers=bearer(token))
     assert posted.status == 401
     assert posted.calls == []
+
+
+async def test_msal_blocking_on_first_use_never_freezes_the_loop(
+    sqlite_store: SqliteStore,
+    connector: FakeConnector,
+    identity: FakeIdentity,
+    sdk: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Agents seam's own MSAL fetch (no stub token source): MsalAuth makes its MSAL client on first use, on
+    the calling loop, and MSAL then discovers the authority over blocking HTTP. Stood in for by a fetch that
+    blocks its thread: the bot stays responsive and answers 503 within the identity timeout."""
+    if sdk != "agents":
+        pytest.skip("the botbuilder seam fetches through its own credential wrapper (covered with a stuck source)")
+    from microsoft_agents.authentication.msal import MsalAuth
+
+    release = threading.Event()
+    calls: list[str] = []
+
+    async def blocking_first_use(self: MsalAuth, resource_url: str, scopes: list[str], force: bool = False) -> str:
+        calls.append(resource_url)
+        release.wait(10)  # what MSAL's authority discovery does to its thread when the platform hangs
+        return STUB_TOKEN
+
+    monkeypatch.setattr(MsalAuth, "get_access_token", blocking_first_use)
+    settings = harness.test_settings(
+        app_id=APP_ID,
+        app_password="a-secret",
+        app_tenant_id="tenant-1",
+        openid_metadata_url=identity.metadata_url,
+        identity_timeout=1.0,
+    )
+    try:
+        async with running_bot(sqlite_store, connector=connector, settings=settings) as bot:
+            token = identity.token(app_id=APP_ID, service_url=connector.url)
+            started = time.perf_counter()
+            pending = asyncio.ensure_future(bot.post(bot.acts.personal(ALICE, "help"), headers=bearer(token)))
+            assert await _healthz_while(bot, pending) < 0.5
+            posted = await pending
+            assert posted.status == 503
+            assert time.perf_counter() - started < 2.0
+            assert calls == ["https://api.botframework.com"]
+            release.set()
+            for _ in range(100):
+                posted = await bot.post(bot.acts.personal(ALICE, "help"), headers=bearer(token))
+                if posted.status == 201:
+                    break
+                await asyncio.sleep(0.02)
+            assert posted.status == 201
+            assert posted.calls[0].authorization == f"Bearer {STUB_TOKEN}"
+    finally:
+        release.set()
