@@ -62,7 +62,8 @@ clean:
 	rm -rf $(VENV) node_modules .data .pytest_cache .mypy_cache .ruff_cache
 
 # Teams app package (manifest.json + icons) for upload in Teams or the Teams admin center; see deployment/README.md.
-# Needs MICROSOFT_APP_ID (a GUID) and COPBOT_PUBLIC_URL (https) from the environment or the make command line.
+# Needs the bot's app id (MICROSOFT_APP_ID or CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID, a GUID) and
+# COPBOT_PUBLIC_URL (https) from the environment or the make command line.
 .PHONY: package
 package: install
 	MICROSOFT_APP_ID="$(MICROSOFT_APP_ID)" COPBOT_PUBLIC_URL="$(COPBOT_PUBLIC_URL)" \

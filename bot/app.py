@@ -227,7 +227,8 @@ def create_app(
     ``encoder`` replaces the sentence encoder that ``settings.model_dir`` names (tests share one across apps)."""
     if not settings.authenticated and not is_loopback(settings.host):
         raise SettingsError(
-            "MICROSOFT_APP_ID is empty, so requests are not authenticated; that is only allowed on a loopback "
+            "the bot has no app id (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID or MICROSOFT_APP_ID), so "
+            "requests are not authenticated; that is only allowed on a loopback "
             f"host, not {settings.host!r}. Set the Bot Framework credentials or COPBOT_HOST=127.0.0.1."
         )
     clock = clock or SystemClock()
@@ -266,7 +267,7 @@ def create_app(
     async def on_startup(app: web.Application) -> None:
         if not settings.authenticated:
             log.warning(
-                "UNAUTHENTICATED MODE: MICROSOFT_APP_ID is empty; anyone who can reach %s:%s can talk to the bot",
+                "UNAUTHENTICATED MODE: no app id is set; anyone who can reach %s:%s can talk to the bot",
                 settings.host,
                 settings.port,
             )
