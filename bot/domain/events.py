@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.codec import dump_reference, dumps, load_reference, loads, written_before_the_cut
-from bot.turn import reference_without_person
+from bot.turn import JSON, reference_without_person
 from storage.base import (
     AlreadyExists,
     BatchOp,
@@ -1029,25 +1029,8 @@ class EventRepo:
                 )
                 touched += 1
         for row in await self.events_created_by(aad_id):
-            for attempt in range(MAX_ATTEMPTS):
-                try:
-                    await self._store.update(
-                        TABLE,
-                        row.partition_key,
-                        row.row_key,
-                        {**row.data, "created_by": "", "created_by_name": ""},
-                        etag=row.etag,
-                    )
-                    touched += 1
-                    break
-                except PreconditionFailed:
-                    await _backoff(attempt)
-                    fresh = await _get_or_none(self._store, row.partition_key, row.row_key)
-                    if fresh is None:
-                        break
-                    row = fresh
-                except NotFound:
-                    break
+            if await _rewrite(self._store, row, lambda r: {**r.data, "created_by": "", "created_by_name": ""}):
+                touched += 1
         return touched
 
     async def cut_old_references(self) -> int:
@@ -1055,25 +1038,17 @@ class EventRepo:
         names whoever's activity made it: the CoP's installer, whose home channel reference it copies, or the
         event's creator). Reading cuts it anyway; this is for erasure, after which no row may name the person.
         A table scan of the event rows: privacy requests only. Returns how many rows were rewritten."""
+
+        def cut(row: Row) -> JSON | None:
+            stored = row.get("announce_reference")
+            if not written_before_the_cut(stored):
+                return None
+            return {**row.data, "announce_reference": dump_reference(load_reference(stored))}
+
         rewritten = 0
         for row in await self._store.query(TABLE, None, [Where("kind_", "eq", "event")]):
-            for attempt in range(MAX_ATTEMPTS):
-                stored = row.get("announce_reference")
-                if not written_before_the_cut(stored):
-                    break
-                data = {**row.data, "announce_reference": dump_reference(load_reference(stored))}
-                try:
-                    await self._store.update(TABLE, row.partition_key, row.row_key, data, etag=row.etag)
-                    rewritten += 1
-                    break
-                except PreconditionFailed:  # an RSVP moved the counts meanwhile: cut the fresh row
-                    await _backoff(attempt)
-                    fresh = await _get_or_none(self._store, row.partition_key, row.row_key)
-                    if fresh is None:
-                        break
-                    row = fresh
-                except NotFound:
-                    break
+            if await _rewrite(self._store, row, cut):
+                rewritten += 1
         return rewritten
 
 
@@ -1087,6 +1062,27 @@ def _next_status(event: Event, previous: Status | None, choice: Choice | None) -
             return "waitlist"
         return "going"
     return choice
+
+
+async def _rewrite(store: TableStore, row: Row, change: Callable[[Row], JSON | None]) -> bool:
+    """Update ``row`` with ``change(row)`` (None: nothing to do), reading it again and retrying when an RSVP moved
+    it meanwhile. True if it was written."""
+    for attempt in range(MAX_ATTEMPTS):
+        data = change(row)
+        if data is None:
+            return False
+        try:
+            await store.update(TABLE, row.partition_key, row.row_key, data, etag=row.etag)
+            return True
+        except PreconditionFailed:
+            await _backoff(attempt)
+            fresh = await _get_or_none(store, row.partition_key, row.row_key)
+            if fresh is None:
+                return False
+            row = fresh
+        except NotFound:
+            return False
+    return False
 
 
 async def _get_or_none(store: TableStore, partition_key: str, row_key: str) -> Row | None:

@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.turn import JSON, CardAction, Person, Place, PlaceKind, Request, RequestKind, reference_without_person
+from bot.turn import JSON, Card, CardAction, Person, Place, PlaceKind, Request, RequestKind, reference_without_person
+
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
 _AT_TAG = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
@@ -55,6 +57,13 @@ def reference_of(activity: Mapping[str, Any]) -> JSON:
             "locale": activity.get("locale"),
         }
     )
+
+
+def invoke_response(card: Card | None = None, message: str | None = None) -> JSON:
+    """The body of an Action.Execute invoke's HTTP 200: the card that replaces the clicked one, or a message."""
+    if card is not None:
+        return {"statusCode": 200, "type": ADAPTIVE_CARD, "value": card.content}
+    return {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": message or "Done."}
 
 
 def _clean_text(text: str) -> str:

@@ -48,7 +48,7 @@ from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 from bot.config import Settings
 from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken, bearer_problem
-from bot.teams.activity import person_of, to_request
+from bot.teams.activity import ADAPTIVE_CARD, invoke_response, person_of, to_request
 from bot.teams.claims import CHANNEL_ISSUER, check_channel_claims, check_issuer_first, endorsed_for_teams
 from bot.teams.errors import AuthError, DeliveryError, retry_after_seconds
 from bot.teams.gateway import OnRequest, TokenSource
@@ -56,7 +56,6 @@ from bot.turn import JSON, Card, Person, Reply
 
 log = logging.getLogger(__name__)
 
-ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 CHANNEL_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 CONNECTOR_SCOPE = "https://api.botframework.com/.default"
 CONNECTOR_RESOURCE = "https://api.botframework.com"
@@ -298,14 +297,7 @@ class AgentsResponder:
             await self._context.delete_activity(activity_id)
 
     def answer_action(self, card: Card | None = None, *, message: str | None = None) -> None:
-        if card is not None:
-            self.invoke_body = {"statusCode": 200, "type": ADAPTIVE_CARD, "value": card.content}
-        else:
-            self.invoke_body = {
-                "statusCode": 200,
-                "type": "application/vnd.microsoft.activity.message",
-                "value": message or "Done.",
-            }
+        self.invoke_body = invoke_response(card, message)
 
     def _team_id(self) -> str:
         channel_data = self._activity.get("channelData")
@@ -443,7 +435,7 @@ class AgentsGateway:
         if activity.type == ActivityTypes.invoke:
             if responder.invoke_body is not None:
                 return 200, responder.invoke_body
-            return 200, {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": "Done."}
+            return 200, invoke_response()
         return 201 if activity.type == ActivityTypes.message else 200, None
 
     # -- proactive ----------------------------------------------------------------------------------

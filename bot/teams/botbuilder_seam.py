@@ -54,15 +54,13 @@ from requests import Session
 
 from bot.config import Settings
 from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken, bearer_problem
-from bot.teams.activity import to_request
+from bot.teams.activity import ADAPTIVE_CARD, invoke_response, to_request
 from bot.teams.claims import check_channel_claims, check_issuer_first
 from bot.teams.errors import AuthError, DeliveryError, retry_after_seconds
 from bot.teams.gateway import OnRequest, TokenSource
 from bot.turn import JSON, Card, Person, Reply, reference_without_person
 
 log = logging.getLogger(__name__)
-
-ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
 
 def use_loop_safe_metadata(metadata_url: str, timeout: float) -> None:
@@ -263,14 +261,7 @@ class BotbuilderResponder:
         await self._context.delete_activity(activity_id)
 
     def answer_action(self, card: Card | None = None, *, message: str | None = None) -> None:
-        if card is not None:
-            self.invoke_body = {"statusCode": 200, "type": ADAPTIVE_CARD, "value": card.content}
-        else:
-            self.invoke_body = {
-                "statusCode": 200,
-                "type": "application/vnd.microsoft.activity.message",
-                "value": message or "Done.",
-            }
+        self.invoke_body = invoke_response(card, message)
 
     async def team_members(self) -> list[Person]:
         people: list[Person] = []
@@ -381,7 +372,7 @@ class BotbuilderGateway:
         if activity.type == ActivityTypes.invoke:
             if responder is not None and responder.invoke_body is not None:
                 return 200, responder.invoke_body
-            return 200, {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": "Done."}
+            return 200, invoke_response()
         return 201 if activity.type == ActivityTypes.message else 200, None
 
     # -- proactive ----------------------------------------------------------------------------------

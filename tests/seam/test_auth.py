@@ -270,6 +270,17 @@ async def test_cached_keys_keep_working_while_the_identity_endpoint_is_down(
     assert time.perf_counter() - started < 0.5
 
 
+async def _answered_once_the_token_arrives(bot: BotUnderTest, token: str) -> None:
+    """After a stuck token fetch is released, the next turns are answered with the token it handed over."""
+    for _ in range(100):
+        posted = await bot.post(bot.acts.personal(ALICE, "help"), headers=bearer(token))
+        if posted.status == 201:
+            break
+        await asyncio.sleep(0.02)  # waiting for the released worker thread to hand over its token
+    assert posted.status == 201
+    assert posted.calls[0].authorization == f"Bearer {STUB_TOKEN}"
+
+
 async def test_outgoing_token_fetch_runs_off_the_loop_with_a_timeout(
     sqlite_store: SqliteStore, connector: FakeConnector, identity: FakeIdentity, auth_settings: AuthSettings
 ) -> None:
@@ -297,13 +308,7 @@ async def test_outgoing_token_fetch_runs_off_the_loop_with_a_timeout(
             assert (await bot.post(bot.acts.personal(ALICE, "help"), headers=bearer(token))).status == 503
             assert len(calls) == 1
             release.set()
-            for _ in range(100):
-                posted = await bot.post(bot.acts.personal(ALICE, "help"), headers=bearer(token))
-                if posted.status == 201:
-                    break
-                await asyncio.sleep(0.02)  # waiting for the released worker thread to hand over its token
-            assert posted.status == 201
-            assert posted.calls[0].authorization == f"Bearer {STUB_TOKEN}"
+            await _answered_once_the_token_arrives(bot, token)
     finally:
         release.set()
 
@@ -428,12 +433,6 @@ async def test_msal_blocking_on_first_use_never_freezes_the_loop(
             assert time.perf_counter() - started < 2.0
             assert calls == ["https://api.botframework.com"]
             release.set()
-            for _ in range(100):
-                posted = await bot.post(bot.acts.personal(ALICE, "help"), headers=bearer(token))
-                if posted.status == 201:
-                    break
-                await asyncio.sleep(0.02)
-            assert posted.status == 201
-            assert posted.calls[0].authorization == f"Bearer {STUB_TOKEN}"
+            await _answered_once_the_token_arrives(bot, token)
     finally:
         release.set()
