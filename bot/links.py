@@ -54,8 +54,10 @@ class Links:
         try:
             fields = services.signer.verify(PURPOSE, token, now=services.clock.now())
         except Expired:
+            log.info("refused an expired download link")
             return web.json_response({"error": "this link has expired; ask the bot for a new one"}, status=403)
-        except BadSignature:
+        except BadSignature as error:
+            log.info("refused a download link that is not ours (%s)", error)
             return web.json_response({"error": "this link is not valid"}, status=404)
         producer = self._producers.get(str(fields.get("k")))
         params = fields.get("p")

@@ -44,7 +44,9 @@ class Signer:
 
     def verify(self, purpose: str, token: str, *, now: datetime) -> dict[str, Any]:
         """Return the signed fields, or raise BadSignature / Expired."""
-        if not isinstance(token, str) or token.count(".") != 1 or len(token) > 4096:
+        # every token the bot makes is base64url and one dot: anything else (non-ASCII, which compare_digest
+        # refuses with a TypeError, or a lone surrogate, which cannot be encoded) is simply not one of ours
+        if not isinstance(token, str) or token.count(".") != 1 or len(token) > 4096 or not token.isascii():
             raise BadSignature("malformed token")
         body, mac = token.split(".")
         if not hmac.compare_digest(mac, self._mac(purpose, body)):
