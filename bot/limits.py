@@ -74,7 +74,7 @@ async def input_limits(turn: Turn, next_: Next) -> None:
             log.info("refused an oversized card action activity_id=%s", request.activity_id)
             await turn.tell(problem)
             return
-    addressed = request.kind == "message" and (request.place.is_personal or request.mentioned_bot)
+    addressed = request.kind == "message" and (request.place.is_personal or request.mentioned_bot or request.submitted)
     if addressed and request.action is None and len(request.text) > MAX_MESSAGE_CHARS:
         log.info("refused an oversized message chars=%d activity_id=%s", len(request.text), request.activity_id)
         await turn.respond.reply(TOO_LONG.format(n=len(request.text), limit=MAX_MESSAGE_CHARS))

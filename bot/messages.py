@@ -10,6 +10,7 @@ OTHER_COP = "That button belongs to another CoP's team, so I ignored it. Use it 
 NOT_ALLOWED = "Sorry, only {who} can do that here."
 WRONG_PLACE = "**{command}** works in {places}, not here."
 EMPTY_MESSAGE = "Type **help** to see what I can do."
+EMPTY_SUBMIT = "That button didn't carry anything I can act on. Type **help** to start again."
 
 ROLE_NAMES = {
     0: "anyone",

@@ -83,7 +83,7 @@ def addressed_the_bot(request: Request) -> bool:
     """A personal chat, an @mention of the bot or a card button: someone is waiting for an answer. A channel or
     group chat message the bot only watches (question tracking) is not: during an outage every such message
     would otherwise get an apology nobody asked for."""
-    return request.place.is_personal or request.mentioned_bot or request.action is not None
+    return request.place.is_personal or request.mentioned_bot or request.action is not None or request.submitted
 
 
 def _dedupe_keys(conversation_id: str, activity_id: str) -> tuple[str, str]:

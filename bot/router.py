@@ -210,7 +210,13 @@ class Router:
             await action.handler(turn)
             return
         if request.kind == "message":
-            if request.place.kind != "personal" and not request.mentioned_bot:
+            if request.submitted and not request.text.strip():
+                # an Action.Submit without a verb (every button the bot makes has one) and no text: someone pressed
+                # a button and waits, in a channel too, where a Submit carries no @mention
+                log.info("card submit with nothing to act on activity_id=%s", request.activity_id)
+                await turn.respond.reply(messages.EMPTY_SUBMIT)
+                return
+            if request.place.kind != "personal" and not request.mentioned_bot and not request.submitted:
                 for handler in self._events.get("channel_message", []):
                     await handler(turn)
                 return

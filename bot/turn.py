@@ -89,6 +89,9 @@ class Request:
     text: str = ""  # with the bot's @mention removed, stripped
     mentions: tuple[Person, ...] = ()  # people @mentioned, not the bot
     mentioned_bot: bool = False
+    # a card's Action.Submit: a message carrying a value, always meant for the bot (``action`` is set when the value
+    # names a verb; without one there is nothing to act on)
+    submitted: bool = False
     action: CardAction | None = None
     reply_to_id: str | None = None  # the root message id when the activity is a thread reply
     message_id: str | None = None  # id of this message (for thread replies to it)

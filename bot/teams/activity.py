@@ -156,6 +156,7 @@ def to_request(activity: Mapping[str, Any], received_at: datetime) -> Request:
         text=text,
         mentions=tuple(mentions),
         mentioned_bot=mentioned_bot,
+        submitted=activity_type == "message" and isinstance(value, dict),
         action=action,
         reply_to_id=reply_to or root,
         message_id=activity_id or None,

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot import messages
 from bot.app import MAX_JSON_DEPTH
 from bot.sealing import SEAL
 from storage.sqlite import SqliteStore
@@ -18,6 +19,7 @@ from tests.kit.harness import BotUnderTest
 ALICE = user(51, "Alice Adams")
 TEAM = team(5, "Research Software")
 NOT_MINE = "That button didn't come from me, so I ignored it. Type **help** to start again."
+NOTHING_TO_ACT_ON = "That button didn't carry anything I can act on. Type **help** to start again."
 
 
 def _logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -92,3 +94,31 @@ async def test_a_card_action_whose_seal_is_not_ascii_gets_the_clear_reply(
         assert submitted.status == 201
         assert NOT_MINE in submitted.everything
         _quiet_refusal(caplog, "refused card action")
+
+
+async def test_an_empty_submit_in_a_personal_chat_gets_a_short_reply(bot: BotUnderTest) -> None:
+    assert messages.EMPTY_SUBMIT == NOTHING_TO_ACT_ON
+    posted = await bot.submit(ALICE, {})
+    assert posted.status == 201
+    assert posted.texts == [NOTHING_TO_ACT_ON + "\n"]
+
+
+async def test_an_empty_submit_in_a_channel_is_answered_without_an_at_mention(
+    bot: BotUnderTest, sqlite_store: SqliteStore
+) -> None:
+    await make_cop(sqlite_store, TEAM, bot.connector.url, bot.services.clock.now(), leads=(ALICE,))
+    for value in ({}, {"note": "typed into a card with no verb"}):
+        posted = await bot.submit(ALICE, value, where=TEAM)
+        assert posted.status == 201
+        assert posted.texts == [NOTHING_TO_ACT_ON + "\n"], value
+        assert posted.calls[0].conversation_id == TEAM.general
+
+
+async def test_a_submit_that_carries_text_is_read_as_a_command_in_a_channel(
+    bot: BotUnderTest, sqlite_store: SqliteStore
+) -> None:
+    await make_cop(sqlite_store, TEAM, bot.connector.url, bot.services.clock.now(), leads=(ALICE,))
+    activity = bot.acts.submit(ALICE, {"from": "messageBack"}, where=TEAM)
+    activity["text"] = "help"  # a messageBack button: text and value, no @mention
+    posted = await bot.post(activity)
+    assert "What I can do" in posted.everything
