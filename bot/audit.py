@@ -23,8 +23,18 @@ class AuditEntry:
 
 
 async def record(
-    store: TableStore, cop_id: str, at: datetime, actor_aad_id: str, actor_name: str, action: str, detail: str = ""
+    store: TableStore,
+    cop_id: str,
+    at: datetime,
+    actor_aad_id: str,
+    actor_name: str,
+    action: str,
+    detail: str = "",
+    *,
+    subject_aad_id: str = "",
 ) -> None:
+    """``subject_aad_id``: the person the action was about (a lead added or removed, a sponsor set), so that
+    erasure finds the entry by their id, not by their name in ``detail``."""
     # row key sorts newest first: inverted milliseconds, then a random suffix against collisions
     row_key = f"{MAX_TS - int(at.timestamp() * 1000):013d}-{secrets.token_hex(6)}"
     await store.insert(
@@ -37,6 +47,7 @@ async def record(
             "actor_name": actor_name[:200],
             "action": action[:100],
             "detail": detail[:1000],
+            **({"subject_aad_id": subject_aad_id} if subject_aad_id else {}),
         },
     )
 

@@ -2,7 +2,8 @@
 
 Every lead/admin action is recorded with :func:`bot.audit.record`; this shows them newest first. The log names
 people, so it is also a personal-data source: ``my data`` exports a person's own actions and ``forget me``
-replaces their id and name (also where other entries mention them) with "former member".
+replaces their id and name with "former member" in the entries they made or that are about them (see
+:func:`erase_audit`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bot import audit
 from bot.domain.cops import cop_repo
 from bot.domain.roles import COP_KEY
+from bot.erasure import FORMER_MEMBER, Identity, id_pattern, name_pattern, replace_whole
 from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SHOWN = 20
-FORMER_MEMBER = "former member"
 WHICH_COP = (
     "You lead more than one CoP, so I don't know which log to show. Mention me with **audit** in the CoP's "
     "team channel."
@@ -63,26 +64,32 @@ async def export_audit(services: Services, aad_id: str) -> Any:
     ]
 
 
-async def erase_audit(services: Services, aad_id: str, names: frozenset[str] = frozenset()) -> int:
-    """Keep the record of what was done, but not by or about whom: the person's id and names become
-    "former member" in every entry (as actor and in details). Returns the number of entries changed."""
+async def erase_audit(services: Services, aad_id: str, names: frozenset[str] = frozenset(), user_id: str = "") -> int:
+    """Keep the record of what was done, but not by or about whom. By identity, never by substring: in the
+    entries where the person is the actor (``actor_aad_id``, which holds the Teams user id for people without an
+    Entra id) or the subject (``subject_aad_id``, or their id as a whole token in the detail, as entries written
+    before subjects were recorded have it), their ids, and their names as whole words, become "former member".
+    Other people's entries are not rewritten, whatever names they hold. Returns the number of entries changed."""
     store = services.store
-    own = await store.query(audit.TABLE, None, [Where("actor_aad_id", "eq", aad_id)])
-    known = {n for n in names if len(n.strip()) >= 2} | {
-        str(r.get("actor_name", "")) for r in own if len(str(r.get("actor_name", "")).strip()) >= 2
-    }
-    needles = sorted({aad_id, *known}, key=len, reverse=True)
+    who = Identity(aad_id, user_id)
+    rows = await store.query(audit.TABLE, None)
+    known = set(names) | {str(r.get("actor_name", "")) for r in rows if who.is_id(r.get("actor_aad_id"))}
+    name_words = name_pattern(known)
+    id_words = id_pattern(who.ids)
     changed = 0
-    for row in await store.query(audit.TABLE, None):
+    for row in rows:
+        detail = str(row.get("detail", ""))
+        actor = who.is_id(row.get("actor_aad_id"))
+        subject = who.is_id(row.get("subject_aad_id")) or bool(id_words and id_words.search(detail))
+        if not (actor or subject):
+            continue
         data = dict(row.data)
-        if data.get("actor_aad_id") == aad_id:
+        if actor:
             data["actor_aad_id"] = ""
             data["actor_name"] = FORMER_MEMBER
-        for name in ("detail", "actor_name"):
-            value = str(data.get(name, ""))
-            for needle in needles:
-                value = value.replace(needle, FORMER_MEMBER)
-            data[name] = value
+        if "subject_aad_id" in data and who.is_id(data["subject_aad_id"]):
+            data["subject_aad_id"] = ""
+        data["detail"] = replace_whole(replace_whole(detail, id_words), name_words)
         if data != dict(row.data):
             try:
                 await store.update(audit.TABLE, row.partition_key, row.row_key, data, etag=row.etag)

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,12 +21,14 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot import outbox
+from bot.domain.codec import dumps, loads
 from bot.domain.members import MembershipRepo
-from bot.features.audit import FORMER_MEMBER, erase_audit
+from bot.erasure import Identity, display_text_replaced, name_pattern, replace_whole
+from bot.features.audit import erase_audit
 from bot.links import Download, Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
-from bot.turn import Card
+from bot.turn import Card, reference_without_person
 from cards.privacy import (
     erase_incomplete_card,
     expired_card,
@@ -93,32 +96,67 @@ async def export_everything(services: Services, aad_id: str) -> dict[str, Any]:
     }
 
 
-def _scrub(value: str, needles: list[str]) -> str:
-    for needle in needles:
-        value = value.replace(needle, FORMER_MEMBER)
-    return value
+def _cut_if_theirs(stored: Any, who: Identity) -> Any:
+    """A stored reference written before references were cut down names the person whose activity made it
+    (``user``): cut down when that is the person, else left exactly as stored."""
+    reference = loads(stored, None) if isinstance(stored, str) else stored
+    if not isinstance(reference, Mapping) or not who.is_person(reference.get("user")):
+        return stored
+    cut = reference_without_person(reference)
+    return dumps(cut) if isinstance(stored, str) else cut
+
+
+def _message_without_name(stored: Any, names: re.Pattern[str] | None) -> Any:
+    """A queued message (``{"card", "summary"}`` or ``{"text"}``) with the person's display name replaced as a
+    whole word in what is shown, never in button data, seals, ids or URLs. Unchanged messages stay as stored."""
+    message = loads(stored, None)
+    if names is None or not isinstance(message, dict):
+        return stored
+    edited = dict(message)
+    for field in ("text", "summary"):
+        if isinstance(edited.get(field), str):
+            edited[field] = replace_whole(edited[field], names)
+    if "card" in edited:
+        edited["card"] = display_text_replaced(edited["card"], lambda text: replace_whole(text, names))
+    return stored if edited == message else dumps(edited)
+
+
+def _about_them(row_data: Mapping[str, Any], who: Identity) -> bool:
+    """The item was made for the person: queued for them (``personal_for`` / ``person``), or keyed by them (the
+    channel fallback of their welcome: ``welcome|<cop>|<their id>|fallback``)."""
+    if who.is_id(row_data.get("person")) or who.is_person(loads(row_data.get("personal_for"), None)):
+        return True
+    return any(who.is_id(part) for part in str(row_data.get("key", "")).split("|"))
 
 
 async def scrub_outbox_mentions(services: Services, aad_id: str, user_id: str, names: frozenset[str]) -> int:
     """Messages queued for (or kept after sending to) other people may name the person, e.g. a lead's "Zelda
-    asked: …" notification. The outbox's own eraser drops the person's own messages; this drops items keyed by
-    the person (a channel fallback of their welcome), replaces their ids and names in everyone else's with
-    "former member" and drops an @mention of them. Returns rows changed."""
-    needles = sorted({n for n in (aad_id, user_id, *names) if len(n.strip()) >= 2}, key=len, reverse=True)
+    asked: …" notification. By identity, never by substring: items made for the person (queued for them, or
+    keyed by their id) are dropped; in everyone else's, an @mention of them is dropped, a reference written
+    before references were cut down that names them is cut, and their display name is replaced by "former
+    member" as a whole word in the card's display text only. Other items are not rewritten at all. Returns rows
+    changed."""
+    who = Identity(aad_id, user_id, names)
+    shown_names = name_pattern(names)
     changed = 0
     for row in await services.store.query(outbox.TABLE, outbox.PARTITION):
-        if aad_id in row.row_key or aad_id in str(row.get("key", "")):
-            # keyed by the person (e.g. the channel fallback of their welcome): the item itself is about them
+        if _about_them(row.data, who):
             with contextlib.suppress(PreconditionFailed, NotFound):
                 await services.store.delete(outbox.TABLE, row.partition_key, row.row_key, etag=row.etag)
                 changed += 1
             continue
         data = dict(row.data)
-        if aad_id in str(data.get("mention", "")) or (user_id and user_id in str(data.get("mention", ""))):
+        if who.is_person(loads(data.get("mention"), None)):
             data.pop("mention", None)
-        for name, value in list(data.items()):
-            if isinstance(value, str) and name not in ("key", "person", "target"):
-                data[name] = _scrub(value, needles)
+        if "reference" in data:
+            data["reference"] = _cut_if_theirs(data["reference"], who)
+        fallback = loads(data.get("fallback"), None)
+        if isinstance(fallback, dict) and "reference" in fallback:
+            cut = _cut_if_theirs(fallback["reference"], who)
+            if cut is not fallback["reference"]:
+                data["fallback"] = dumps({**fallback, "reference": cut})
+        if "message" in data:
+            data["message"] = _message_without_name(data["message"], shown_names)
         if data != dict(row.data):
             try:
                 await services.store.update(outbox.TABLE, row.partition_key, row.row_key, data, etag=row.etag)
@@ -133,7 +171,7 @@ async def erase_everywhere(services: Services, aad_id: str, names: frozenset[str
     failed: list[str] = []
     try:
         # first, while the person's names can still be found in their profile and entries
-        await erase_audit(services, aad_id, names)
+        await erase_audit(services, aad_id, names, user_id)
         await scrub_outbox_mentions(services, aad_id, user_id, names)
     except StorageError:
         log.warning("could not anonymise the audit log and outbox before erasure", exc_info=True)

@@ -86,10 +86,13 @@ async def _with_roster_name(turn: Turn, person: Person) -> Person:
     return person
 
 
-async def _log(turn: Turn, cop_id: str, action: str, detail: str = "", actor: Person | None = None) -> None:
+async def _log(
+    turn: Turn, cop_id: str, action: str, detail: str = "", actor: Person | None = None, subject: str = ""
+) -> None:
     person = actor or turn.request.person
+    now = turn.services.clock.now()
     await audit.record(
-        turn.services.store, cop_id, turn.services.clock.now(), person.aad_id, person.name, action, detail
+        turn.services.store, cop_id, now, person.aad_id, person.name, action, detail, subject_aad_id=subject
     )
 
 
@@ -250,7 +253,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
                 lines.append(f"{person.name} is already a lead of {cop.name}.")
             else:
                 lines.append(f"{person.name} is now a lead of {cop.name}.")
-                await _log(turn, cop.cop_id, "lead added", f"{person.name} ({person.aad_id})")
+                await _log(turn, cop.cop_id, "lead added", f"{person.name} ({person.aad_id})", subject=person.aad_id)
         await turn.respond.reply(" ".join(lines + governance_warnings(cop)))
 
     @router.command("leads remove", help="Remove a lead of this CoP", role=Role.LEAD, places=("channel",))
@@ -285,7 +288,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             await turn.respond.reply(WHICH_COP)
             return
         for person in people:
-            await _log(turn, cop.cop_id, "lead removed", f"{person.name} ({person.aad_id})")
+            await _log(turn, cop.cop_id, "lead removed", f"{person.name} ({person.aad_id})", subject=person.aad_id)
         names = ", ".join(p.name for p in people)
         await turn.respond.reply(" ".join([f"{names} no longer lead {cop.name}.", *governance_warnings(cop)]))
 
@@ -306,7 +309,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         if cop is None:
             await turn.respond.reply(WHICH_COP)
             return
-        await _log(turn, cop.cop_id, "sponsor set", f"{sponsor.name} ({sponsor.aad_id})")
+        await _log(turn, cop.cop_id, "sponsor set", f"{sponsor.name} ({sponsor.aad_id})", subject=sponsor.aad_id)
         await turn.respond.reply(f"{sponsor.name} is now the sponsor of {cop.name}.")
 
     privacy.register("cop_roles", export_roles, erase_roles)
