@@ -3,12 +3,18 @@
 Also keeps what the scorecard needs over time: a daily trend point per CoP (written when the scorecard is shown
 and by :func:`run_due`, the scheduler's daily job, which also refreshes the programme summary rows) and
 pseudonymous "contributed on this day" markers from channel messages.
+
+The trend picture behind the card's link is drawn in pure Python (tens of milliseconds): on a worker thread, once
+per CoP and day (:class:`TrendCharts`), and each link is rate limited (:data:`CHART_RATE`), so a link that
+travels (it is a bearer link for a month) cannot keep the event loop busy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -19,10 +25,10 @@ from bot.health import history, summary
 from bot.health.chart import describe, trend_png
 from bot.health.engine import Scorecard, scorecard
 from bot.health.providers import TREND_DAYS, gather, sources_of
-from bot.health.snapshot import CopSnapshot
+from bot.health.snapshot import CopSnapshot, TrendPoint
 from bot.health.thresholds import DEFAULT_THRESHOLDS
 from bot.leases import run_once
-from bot.links import Download, Links
+from bot.links import Download, Links, Rate
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
 from bot.scheduler import leases_of
@@ -37,8 +43,47 @@ log = logging.getLogger(__name__)
 CHART_KIND = "health.trend.png"
 DAILY_JOB = "health-daily"
 CHART_TTL = timedelta(days=30)  # the picture holds counts only; a month keeps cards in chat history readable
+# per link: a channel full of people opening the card at once, then one a second; beyond that 429 + Retry-After
+CHART_RATE = Rate(burst=20, per_second=1.0)
+CHART_CACHE_SIZE = 48  # pictures kept (one per CoP for the day): a few dozen CoPs per tenant
+CHART_CLIENT_CACHE_S = 3600  # counts only, no personal data: clients may keep the picture for an hour
 NO_COP = "Which CoP? Use **health** in the CoP's channel, or ask me in a personal chat if you lead or sponsor one CoP."
 UNKNOWN_COP = "I don't know that CoP any more (was the app removed from its team?)."
+
+
+class TrendCharts:
+    """Trend pictures drawn today, per CoP: drawn on a worker thread, once per CoP and day in the display time zone
+    (the cache is emptied when that day changes), the most recently used kept. A picture is only reused for the
+    same points, so a trend point written later in the day is drawn too; concurrent requests share one drawing."""
+
+    def __init__(self, size: int = CHART_CACHE_SIZE) -> None:
+        self._size = size
+        self._day = ""
+        self._drawn: OrderedDict[str, tuple[tuple[TrendPoint, ...], bytes]] = OrderedDict()
+        self._drawing: dict[tuple[str, str, tuple[TrendPoint, ...]], asyncio.Future[bytes]] = {}
+
+    async def png(self, cop_id: str, day: str, points: Sequence[TrendPoint]) -> bytes:
+        trend = tuple(points)
+        if day != self._day:
+            self._drawn.clear()
+            self._day = day
+        drawn = self._drawn.get(cop_id)
+        if drawn is not None and drawn[0] == trend:
+            self._drawn.move_to_end(cop_id)
+            return drawn[1]
+        key = (cop_id, day, trend)
+        drawing = self._drawing.get(key)
+        if drawing is None:
+            drawing = asyncio.ensure_future(asyncio.to_thread(trend_png, trend))
+            self._drawing[key] = drawing
+            drawing.add_done_callback(lambda _: self._drawing.pop(key, None))
+        png = await asyncio.shield(drawing)  # one request giving up does not cancel the others' picture
+        if day == self._day:
+            self._drawn[cop_id] = (trend, png)
+            self._drawn.move_to_end(cop_id)
+            while len(self._drawn) > self._size:
+                self._drawn.popitem(last=False)
+        return png
 
 
 async def compute(services: Services, cop: Cop) -> tuple[Scorecard, CopSnapshot]:
@@ -134,17 +179,21 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
                 services.store, services.settings.signing_key, turn.cop_id, person.aad_id, services.clock.now()
             )
 
-    @links.producer(CHART_KIND)
+    charts = TrendCharts()
+
+    @links.producer(CHART_KIND, rate=CHART_RATE)
     async def chart(services: Services, params: Mapping[str, Any]) -> Download | None:
         cop_id = params.get("cop")
         if not isinstance(cop_id, str) or not cop_id:
             return None
         tz = ZoneInfo(services.settings.default_timezone)
-        since = history.day_key(services.clock.now() - timedelta(days=TREND_DAYS), tz)
+        now = services.clock.now()
+        since = history.day_key(now - timedelta(days=TREND_DAYS), tz)
         points = await history.trend(services.store, cop_id, since)
         if not points:
             return None
-        return Download("image/png", "health-trend.png", trend_png(points))
+        png = await charts.png(cop_id, history.day_key(now, tz), points)
+        return Download("image/png", "health-trend.png", png, cache_seconds=CHART_CLIENT_CACHE_S)
 
     async def export(services: Services, aad_id: str) -> Any:
         days = await history.export_contributions(services.store, services.settings.signing_key, aad_id)
