@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from bot import messages
+from bot import logsafe, messages
 from bot.limits import input_limits
 from bot.router import Turn
 from bot.teams.errors import DeliveryError
@@ -39,7 +39,7 @@ async def correlation(turn: Turn, next_: Next) -> None:
             "turn kind=%s activity_id=%s conversation=%s tenant=%s cop_id=%s ms=%.1f",
             request.kind,
             request.activity_id,
-            request.place.conversation_id[:40],
+            logsafe.conversation(request.place.conversation_id),  # a personal chat's is the person's
             request.place.tenant_id,
             turn.cop_id,
             (time.perf_counter() - started) * 1000,

@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot import logsafe
 from bot.domain.codec import dump_reference, dumps, load_reference, loads
 from bot.domain.cops import CopCache, CopRepo
 from bot.sealing import seal_card
@@ -412,7 +413,7 @@ class Outbox:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("outbox item failed outside delivery key=%s cop_id=%s", key[:80], row.get("cop_id"))
+            log.exception("outbox item failed outside delivery key=%s cop_id=%s", logsafe.key(key), row.get("cop_id"))
 
     async def _claim(self, row: Row, now: datetime) -> Row | None:
         data = {
@@ -449,7 +450,7 @@ class Outbox:
             await self._failed(claimed, target, personal, error.status, error.retry_after, clock(), dead, report)
             return
         except Exception:
-            log.exception("outbox send raised key=%s cop_id=%s", str(claimed.get("key"))[:80], claimed.get("cop_id"))
+            log.exception("outbox send raised key=%s cop_id=%s", logsafe.key(claimed.get("key")), claimed.get("cop_id"))
             await self._failed(claimed, target, personal, -1, None, clock(), dead, report)
             return
         if await self._settle(claimed, {"status": "sent", "activity_id": activity_id or "", "sent_at": clock()}):
@@ -466,7 +467,7 @@ class Outbox:
         dead: set[str],
         report: FlushReport,
     ) -> None:
-        key = str(claimed.get("key", ""))[:80]
+        item = logsafe.key(claimed.get("key"))  # a key may hold a person's id: logged as its kind and a hash
         cop_id = str(claimed.get("cop_id", ""))
         failures = int(claimed.get("failures", 0))
         if status == 429:
@@ -481,11 +482,17 @@ class Outbox:
                 "error": "429",
             }
             report.throttled += 1
-            log.info("outbox throttled key=%s cop_id=%s retry_after=%s", key, cop_id, retry_after)
+            log.info("outbox throttled key=%s cop_id=%s retry_after=%s", item, cop_id, retry_after)
         elif status in GONE:
             changes = {"status": "dead", "error": str(status), "ended": now}
             report.dead += 1
-            log.warning("outbox target gone key=%s cop_id=%s status=%s target=%s", key, cop_id, status, target[:60])
+            log.warning(
+                "outbox target gone key=%s cop_id=%s status=%s target=%s",
+                item,
+                cop_id,
+                status,
+                logsafe.conversation(target),
+            )
             if personal is None:
                 await self._mark_gone(target, cop_id, status, now)
                 dead.add(encode_key(target))
@@ -496,7 +503,7 @@ class Outbox:
             if failures >= self.policy.max_failures:
                 changes = {"status": "dead", "error": f"gave up after {failures} failures ({status})", "ended": now}
                 report.dead += 1
-                log.error("outbox gave up key=%s cop_id=%s status=%s failures=%d", key, cop_id, status, failures)
+                log.error("outbox gave up key=%s cop_id=%s status=%s failures=%d", item, cop_id, status, failures)
             else:
                 wait = self._backoff(failures)
                 self._retry_at(wait)
@@ -507,11 +514,11 @@ class Outbox:
                     "error": str(status),
                 }
                 report.retried += 1
-                log.info("outbox retry key=%s cop_id=%s status=%s in_s=%.1f", key, cop_id, status, wait)
+                log.info("outbox retry key=%s cop_id=%s status=%s in_s=%.1f", item, cop_id, status, wait)
         else:
             changes = {"status": "dead", "error": f"refused ({status})", "ended": now}
             report.dead += 1
-            log.error("outbox item refused key=%s cop_id=%s status=%s", key, cop_id, status)
+            log.error("outbox item refused key=%s cop_id=%s status=%s", item, cop_id, status)
         await self._settle(claimed, changes)
 
     async def _fall_back(self, claimed: Row, personal: Person, now: datetime) -> None:
@@ -541,7 +548,7 @@ class Outbox:
             await self._store.update(TABLE, PARTITION, row.row_key, {**row.data, **changes}, etag=row.etag)
         except (PreconditionFailed, NotFound):
             log.warning(
-                "outbox item changed under us key=%s status=%s", str(row.get("key"))[:80], changes.get("status")
+                "outbox item changed under us key=%s status=%s", logsafe.key(row.get("key")), changes.get("status")
             )
             return False
         return True
@@ -581,7 +588,7 @@ class Outbox:
         for row in stuck:
             log.warning(
                 "outbox item abandoned mid-send; not resending key=%s cop_id=%s",
-                str(row.get("key"))[:80],
+                logsafe.key(row.get("key")),
                 row.get("cop_id"),
             )
             await self._settle(row, {"status": "unknown", "error": "sender died mid-send", "ended": now})

@@ -177,7 +177,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             return
         tier_value = data.get("tier")
         if tier_value not in TIERS:
-            log.info("refused join with tier=%r cop_id=%s", str(tier_value)[:20], cop_id)
+            log.info("refused join with an unknown tier chars=%d cop_id=%s", len(str(tier_value)), cop_id)
             await turn.tell(BAD_TIER)
             return
         tier: Tier = "core" if tier_value == "core" else "wider"
