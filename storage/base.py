@@ -25,6 +25,7 @@ MAX_KEY_CHARS = 512  # 1 KiB of UTF-16
 MAX_INT64 = 2**63 - 1
 MIN_DATETIME = datetime(1601, 1, 1, tzinfo=UTC)  # Edm.DateTime starts here
 RESERVED_NAMES = frozenset({"PartitionKey", "RowKey", "Timestamp", "etag"})
+KEY_NAMES = frozenset({"PartitionKey", "RowKey"})  # a query filter may compare these with strings
 # asyncio tasks named with this prefix do work outside any request (e.g. refreshing a shared card after the
 # answer has gone): round-trip accounting (storage.counting) reports their calls apart from the turn's
 BACKGROUND_TASK_PREFIX = "background:"
@@ -93,7 +94,8 @@ Op = Literal["eq", "ne", "gt", "ge", "lt", "le"]
 @dataclass(frozen=True, slots=True)
 class Where:
     """One comparison of a query filter; a filter is a conjunction of these. Values are always bound as
-    parameters, never formatted into query text. ``name`` may be "RowKey" or any property name."""
+    parameters, never formatted into query text. ``name`` may be "PartitionKey", "RowKey" or any property
+    name (keys compare only with strings)."""
 
     name: str
     op: Op
@@ -272,14 +274,14 @@ def check_entity(data: Mapping[str, Value]) -> None:
 
 def check_where(where: Sequence[Where]) -> None:
     for cond in where:
-        if cond.name != "RowKey" and (
+        if cond.name not in KEY_NAMES and (
             not isinstance(cond.name, str) or cond.name in RESERVED_NAMES or not _PROPERTY_NAME.fullmatch(cond.name)
         ):
             raise InvalidEntity(f"invalid filter property {cond.name!r}")
         if cond.op not in ("eq", "ne", "gt", "ge", "lt", "le"):
             raise InvalidEntity(f"invalid filter operator {cond.op!r}")
-        if cond.name == "RowKey" and not isinstance(cond.value, str):
-            raise InvalidEntity("RowKey can only be compared with a string")
+        if cond.name in KEY_NAMES and not isinstance(cond.value, str):
+            raise InvalidEntity(f"{cond.name} can only be compared with a string")
         _check_value(cond.name, cond.value)
         # SQLite keeps bytes as base64, whose order is not the bytes' order.
         if isinstance(cond.value, bytes) and cond.op not in ("eq", "ne"):

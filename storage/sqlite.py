@@ -110,8 +110,8 @@ def _compile(where: Sequence[Where]) -> tuple[str, list[Any]]:
     params: list[Any] = []
     for cond in where:
         op = _SQL_OPS[cond.op]
-        if cond.name == "RowKey":
-            clauses.append(f"rk {op} ?")
+        if cond.name in ("RowKey", "PartitionKey"):
+            clauses.append(f"{'rk' if cond.name == 'RowKey' else 'pk'} {op} ?")
             params.append(cond.value)
             continue
         path = f'$."{cond.name}"'
