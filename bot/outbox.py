@@ -42,6 +42,7 @@ from bot.domain.cops import CopCache, CopRepo
 from bot.sealing import seal_card
 from bot.signing import Signer
 from bot.turn import Card, Person, Proactive, Reply, reference_without_person
+from storage import paging
 from storage.base import (
     AlreadyExists,
     BatchOp,
@@ -595,18 +596,22 @@ class Outbox:
 
     # -- personal data --------------------------------------------------------------------------------
     async def export_person(self, aad_id: str) -> list[dict[str, Any]]:
-        rows = await self._store.query(TABLE, PARTITION, [Where("person", "eq", aad_id)], limit=10_000)
-        return [
-            {"key": row.get("key"), "status": row.get("status"), "created": str(row.get("created"))} for row in rows
-        ]
+        out: list[dict[str, Any]] = []
+        async for rows, _ in paging.pages(self._store, TABLE, PARTITION, [Where("person", "eq", aad_id)]):
+            out.extend(
+                {"key": row.get("key"), "status": row.get("status"), "created": str(row.get("created"))} for row in rows
+            )
+        return out
 
     async def erase_person(self, aad_id: str) -> int:
-        """Drop personal messages queued for or sent to this person (channel posts expire after 30 days)."""
+        """Drop personal messages queued for or sent to this person (channel posts expire after 30 days). A page
+        at a time, each page its own storage deadline."""
         removed = 0
-        for row in await self._store.query(TABLE, PARTITION, [Where("person", "eq", aad_id)], limit=10_000):
-            with contextlib.suppress(PreconditionFailed, NotFound):
-                await self._store.delete(TABLE, PARTITION, row.row_key, etag=row.etag)
-                removed += 1
+        async for rows, _ in paging.pages(self._store, TABLE, PARTITION, [Where("person", "eq", aad_id)]):
+            for row in rows:
+                with contextlib.suppress(PreconditionFailed, NotFound):
+                    await self._store.delete(TABLE, PARTITION, row.row_key, etag=row.etag)
+                    removed += 1
         return removed
 
     # -- retention ------------------------------------------------------------------------------------

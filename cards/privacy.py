@@ -64,12 +64,27 @@ def forgotten_card(sources: Sequence[str]) -> Card:
     )
 
 
-def erase_incomplete_card() -> Card:
+def erase_incomplete_card(finish_within: str | None = None) -> Card:
+    """Storage failed part-way. ``finish_within``: the rest is recorded and will be finished by then."""
+    later = (
+        f"I'll finish the rest within {finish_within}, or type **forget me** again to finish it now."
+        if finish_within
+        else "Type **forget me** again in a minute to finish."
+    )
     return notice(
         "Part of your data could not be erased just now (I couldn't reach my storage). What was already erased "
-        "stays erased. Type **forget me** again in a minute to finish.",
+        f"stays erased. {later}",
         title="Not finished",
         color="attention",
+    )
+
+
+def erase_continues_card(finish_within: str) -> Card:
+    """There was more to go through than one answer allows; the rest is recorded and finished in the background."""
+    return notice(
+        f"I've erased most of your data; the rest will be erased within {finish_within}. Nothing more is needed "
+        "from you (typing **forget me** again finishes it sooner).",
+        title="Erasing your data",
     )
 
 

@@ -9,6 +9,7 @@ replaces their id and name with "former member" in the entries they made or that
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot import audit
@@ -20,7 +21,8 @@ from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
 from bot.turn import Role
 from cards.audit import audit_card
-from storage.base import PreconditionFailed, Where
+from storage import paging
+from storage.base import NotFound, PreconditionFailed, Row, TableStore, Where
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -53,28 +55,31 @@ async def show_log(turn: Turn) -> None:
 
 
 async def export_audit(services: Services, aad_id: str) -> Any:
-    rows = await services.store.query(audit.TABLE, None, [Where("actor_aad_id", "eq", aad_id)])
-    return [
-        {
-            "at": row["at"].isoformat() if hasattr(row["at"], "isoformat") else str(row["at"]),
-            "action": row.get("action", ""),
-            "detail": row.get("detail", ""),
-        }
-        for row in rows
-    ]
+    out: list[dict[str, Any]] = []
+    async for rows, _ in paging.pages(services.store, audit.TABLE, None, [Where("actor_aad_id", "eq", aad_id)]):
+        out.extend(
+            {
+                "at": row["at"].isoformat() if hasattr(row["at"], "isoformat") else str(row["at"]),
+                "action": row.get("action", ""),
+                "detail": row.get("detail", ""),
+            }
+            for row in rows
+        )
+    return out
 
 
-async def erase_audit(services: Services, aad_id: str, names: frozenset[str] = frozenset(), user_id: str = "") -> int:
-    """Keep the record of what was done, but not by or about whom. By identity, never by substring: in the
-    entries where the person is the actor (``actor_aad_id``, which holds the Teams user id for people without an
-    Entra id) or the subject (``subject_aad_id``, or their id as a whole token in the detail, as entries written
-    before subjects were recorded have it), their ids, and their names as whole words, become "former member".
-    Other people's entries are not rewritten, whatever names they hold. Returns the number of entries changed."""
-    store = services.store
-    who = Identity(aad_id, user_id)
-    rows = await store.query(audit.TABLE, None)
-    known = set(names) | {str(r.get("actor_name", "")) for r in rows if who.is_id(r.get("actor_aad_id"))}
-    name_words = name_pattern(known)
+async def actor_names(store: TableStore, who: Identity) -> set[str]:
+    """The names the person's own entries were recorded under (found by their ids, a page at a time)."""
+    names: set[str] = set()
+    for person_id in sorted(who.ids):
+        async for rows, _ in paging.pages(store, audit.TABLE, None, [Where("actor_aad_id", "eq", person_id)]):
+            names |= {str(r.get("actor_name", "")) for r in rows}
+    return names
+
+
+async def erase_audit_page(store: TableStore, rows: Sequence[Row], who: Identity, names: frozenset[str]) -> int:
+    """One page of :func:`erase_audit`: ``names`` are all the person's names (see :func:`actor_names`)."""
+    name_words = name_pattern(names)
     id_words = id_pattern(who.ids)
     changed = 0
     for row in rows:
@@ -93,9 +98,27 @@ async def erase_audit(services: Services, aad_id: str, names: frozenset[str] = f
         if data != dict(row.data):
             try:
                 await store.update(audit.TABLE, row.partition_key, row.row_key, data, etag=row.etag)
-            except PreconditionFailed:
+            except (PreconditionFailed, NotFound):
                 continue  # audit rows are never edited otherwise; a concurrent erase did it
             changed += 1
+    return changed
+
+
+async def erase_audit(services: Services, aad_id: str, names: frozenset[str] = frozenset(), user_id: str = "") -> int:
+    """Keep the record of what was done, but not by or about whom. By identity, never by substring: in the
+    entries where the person is the actor (``actor_aad_id``, which holds the Teams user id for people without an
+    Entra id) or the subject (``subject_aad_id``, or their id as a whole token in the detail, as entries written
+    before subjects were recorded have it), their ids, and their names as whole words, become "former member".
+    Other people's entries are not rewritten, whatever names they hold. Returns the number of entries changed.
+
+    Reads the log a page at a time (each page its own storage deadline); ``forget me`` runs the same pages
+    through :func:`erase_audit_page` behind a saved cursor, so a long log is finished later rather than failed."""
+    store = services.store
+    who = Identity(aad_id, user_id)
+    known = frozenset(set(names) | await actor_names(store, who))
+    changed = 0
+    async for rows, _ in paging.pages(store, audit.TABLE, None):
+        changed += await erase_audit_page(store, rows, who, known)
     return changed
 
 
