@@ -102,6 +102,24 @@ def _nested_deeper_than(raw: bytes, limit: int) -> bool:
     return int(np.cumsum(np.frombuffer(steps, dtype=np.int8), dtype=np.int32).max()) > limit
 
 
+# A JSON string may spell a lone UTF-16 surrogate (``"\ud800"``); json.loads keeps it, but it is not text: no
+# reply, stored reference or log line holding one can be encoded as UTF-8 (the SDK fails serialising the reply
+# deep inside a handler). Teams never sends one, so such a body is refused with the other malformed ones.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _holds_lone_surrogate(raw: bytes, payload: Any) -> bool:
+    """Whether the parsed ``payload`` holds a lone surrogate anywhere, keys included (a pair, ``\\ud83d\\ude42``,
+    is parsed into one character and is fine). Only bodies that spell a surrogate escape at all are encoded."""
+    if _SURROGATE_ESCAPE.search(raw) is None:
+        return False
+    try:
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _bad(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
@@ -158,6 +176,8 @@ async def handle_messages(request: web.Request) -> web.Response:
         log.info("refused a body too deeply nested to parse remote=%s", request.remote)
         return _bad(400, f"the body is nested deeper than {MAX_JSON_DEPTH} levels")
     problem = _malformed(payload)
+    if problem is None and _holds_lone_surrogate(raw, payload):
+        problem = "the body holds a lone surrogate, which is not text"
     if problem:
         return _bad(400, problem)
     try:

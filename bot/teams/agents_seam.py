@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -55,6 +56,20 @@ from bot.teams.gateway import OnRequest, TokenSource
 from bot.turn import JSON, Card, Person, Reply
 
 log = logging.getLogger(__name__)
+
+# The SDK's Activity model logs every activity it refuses at ERROR, with a traceback, before raising. An incoming
+# activity it refuses is answered 400 here (and logged as one INFO line by the app), before authentication: so
+# anyone could fill the log with tracebacks. Those records are dropped while an incoming activity is parsed; the
+# SDK's own activities (replies) still log theirs.
+_parsing_incoming: contextvars.ContextVar[bool] = contextvars.ContextVar("parsing_incoming", default=False)
+
+
+class _IncomingRefusals(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _parsing_incoming.get()
+
+
+logging.getLogger("microsoft_agents.activity.activity").addFilter(_IncomingRefusals())
 
 CHANNEL_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 CONNECTOR_SCOPE = "https://api.botframework.com/.default"
@@ -394,10 +409,13 @@ class AgentsGateway:
 
     # -- incoming -----------------------------------------------------------------------------------
     async def authenticate(self, body: Mapping[str, Any], auth_header: str) -> AgentsAuthenticated:
+        parsing = _parsing_incoming.set(True)
         try:
             activity = Activity.model_validate(_without_empty_strings(body))
         except ValueError as error:  # pydantic's ValidationError is a ValueError
             raise ValueError(f"the activity does not parse: {str(error)[:120]}") from None
+        finally:
+            _parsing_incoming.reset(parsing)
         if not activity.type:
             raise ValueError("activity has no type")
         if self._validator is None:  # local unauthenticated mode: a stray header triggers no key fetch
