@@ -68,8 +68,13 @@ class _IncomingRefusals(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return not _parsing_incoming.get()
 
+    @classmethod
+    def install(cls) -> None:
+        """Once per process, when a gateway is made (not on import)."""
+        sdk_log = logging.getLogger("microsoft_agents.activity.activity")
+        if not any(isinstance(f, cls) for f in sdk_log.filters):
+            sdk_log.addFilter(cls())
 
-logging.getLogger("microsoft_agents.activity.activity").addFilter(_IncomingRefusals())
 
 CHANNEL_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 CONNECTOR_SCOPE = "https://api.botframework.com/.default"
@@ -387,6 +392,7 @@ class AgentsGateway:
             self._validator = None
         self._connectors = _Connectors(token, settings.connector_timeout)
         self._adapter = _Adapter(self._connectors)
+        _IncomingRefusals.install()
 
     def _msal_token(self) -> Callable[[], Any]:
         from microsoft_agents.authentication.msal import MsalAuth
