@@ -72,7 +72,8 @@ def confirm_id(aad_id: str, now: datetime) -> str:
 def check_confirm(value: Any, aad_id: str, now: datetime) -> str:
     """ "ok", "expired" or "not yours"."""
     fingerprint, _, issued = str(value).partition(":")
-    if not hmac.compare_digest(fingerprint, _fingerprint(aad_id)) or not issued.isdigit():
+    expected = _fingerprint(aad_id).encode("utf-8")
+    if not hmac.compare_digest(fingerprint.encode("utf-8", "replace"), expected) or not issued.isdigit():
         return "not yours"
     if now.timestamp() - int(issued) > CONFIRM_TTL.total_seconds():
         return "expired"
