@@ -9,7 +9,7 @@ whether such a CoP exists ("is there…"), the general entry is one the director
 of CoPs, sponsors, and "What is a CoP?": "what is the X CoP?" is about X), or the question without the name is
 unsure.
 
-Measured (session 7), with the confidence model refitted: top-1 on the 700 fitting questions 89.8 % → 91.4 % (9
+Measured at ebf83bb, with the confidence model refitted: top-1 on the 700 fitting questions 89.8 % → 91.4 % (9
 moved to the right entry, none away), cross-validated right with confidence 75.1 % → 76.9 % at ≤ 3 % wrong; on a
 fresh set written for the decision (holdout-11, rule set before scoring) top-1 90.8 % → 93.4 %, right 64.5 % →
 65.8 %, wrong unchanged (5.2 %). See tests/answers/test_calibration.py.

@@ -127,7 +127,7 @@ class Calibration:
     # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there) on all 22
     # splits, each ranked without its own examples and with a fold adapter never trained on it; the threshold is the
     # one its leave-one-split-out cross-validation keeps within 3 % confident wrong answers (92.0 % right, 3.0 %
-    # wrong, session 11).
+    # wrong, with the encoder adapter of 493bc84).
     semantic_coefficients: tuple[float, ...] = (
         -5.013,
         -0.868,

@@ -62,9 +62,10 @@ log = logging.getLogger(__name__)
 # (with sentence vectors only: BM25's confidence alone is no probability). Over the calibration splits (each ranked
 # without its own examples), of the 156 answerable questions abstained on, 108 had the right entry among these three
 # at this floor (75 at 0.5, 131 at 0.1); 53 of the 331 unanswerable ones were offered something, labelled as a maybe
-# (27 at 0.5, 106 at 0.1). With session 11's encoder adapter and 22 splits: 81 of 111, and 50 of 424. Session 8 had
-# 0.5 for 52 of 95 and 18 of 117: the out-of-scope examples of session 9 (bot/answers/examples.py) hold unanswerable
-# questions' confidence down, so a lower floor offers more right entries for the same share of false offers (16 %).
+# (27 at 0.5, 106 at 0.1). With the encoder adapter (493bc84) and 22 splits: 81 of 111, and 50 of 424. Before the
+# examples it had 0.5 for 52 of 95 and 18 of 117: the out-of-scope examples of 21b3f4c (bot/answers/examples.py)
+# hold unanswerable questions' confidence down, so a lower floor offers more right entries for the same share of
+# false offers (16 %).
 RELATED_FLOOR = 0.3
 MAX_RELATED = 3
 Related = Sequence[tuple[FaqEntry, str]]  # (entry, the name of the FAQ it is from)

@@ -5,8 +5,8 @@ Prints, for each split: top-1 accuracy on answerable questions, the share of ans
 with confidence, the wrong-and-confident rate over all questions, and the abstain rate.
 
 Each split is one writer's batch, written by someone who saw only the programme's documents and the FAQ's
-questions and answers. ``tune`` and ``holdout-1`` tuned the lexical ranker. Since session 9 the questions are also
-the index's examples (:mod:`bot.answers.examples`) and all of them fit the confidence model, and since session 11
+questions and answers. ``tune`` and ``holdout-1`` tuned the lexical ranker. Since 21b3f4c the questions are also
+the index's examples (:mod:`bot.answers.examples`) and all of them fit the confidence model, and since 493bc84
 they train the encoder adapter (:mod:`bot.answers.adapter`), so every split is measured held out: ranked by an index
 built without its own examples (:func:`index_without`), encoded with a fold adapter that never trained on it
 (``tests/answers/adapter_folds``) and, in the cross-validation test, scored by a model fitted on the other splits.
