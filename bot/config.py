@@ -150,7 +150,7 @@ class Settings:
     # who may do what
     allowed_tenants: frozenset[str] = frozenset()  # empty = any tenant
     programme_admins: frozenset[str] = frozenset()  # AAD object ids of the programme team
-    enforce_one_core: bool = True  # the seed recommends one core CoP; False relaxes it to a warning
+    enforce_one_core: bool = True  # the programme's guidance recommends one core CoP; False relaxes it to a warning
     # how long this process may reuse a CoP row (leads, sponsor, active) when resolving roles; 0 = always read.
     # Writes on this instance are seen at once; a change made on another instance within this many seconds.
     cop_cache_seconds: float = 10.0

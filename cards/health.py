@@ -1,5 +1,5 @@
-"""The health scorecard card: seed 004's seven areas, each rated with its figures, reasons and next action,
-and the trend picture (members and median response time) served by the bot through a signed link."""
+"""The health scorecard card: the CoP health framework's seven areas, each rated with its figures, reasons and next
+action, and the trend picture (members and median response time) served by the bot through a signed link."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from cards.elements import (
 
 LONDON = ZoneInfo("Europe/London")
 
-# The seed's core/wider criteria (seed 001), in our own words: (area, core member, wider member).
+# The programme's core/wider criteria, in our own words: (area, core member, wider member).
 CRITERIA: tuple[tuple[str, str, str], ...] = (
     (
         "Identity",

@@ -1,4 +1,4 @@
-"""Impact survey cards: the invitation (seed 003's statements, 5-point agreement), the reminder, and the
+"""Impact survey cards: the invitation (the 2021 impact survey's statements, 5-point agreement), the reminder, and the
 results beside the 2021 baseline, overall and per CoP (a CoP with fewer than the minimum responses is hidden)."""
 
 from __future__ import annotations

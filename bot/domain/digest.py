@@ -63,7 +63,7 @@ class DigestData:
 
 
 def pick_highlight(stats: HealthStats) -> str:
-    """One encouraging, true sentence about the CoP's health (seed 004: vitality, sustainability)."""
+    """One encouraging, true sentence about the CoP's health (the CoP health framework: vitality, sustainability)."""
     if stats.members == 0:
         return ""
     if stats.joined_30d >= 3:

@@ -1,4 +1,4 @@
-"""The impact survey: seed 003's statements, anonymous answers, one response per person per survey.
+"""The impact survey: the 2021 impact survey's statements, anonymous answers, one response per person per survey.
 
 Table ``surveys``:
 - partition ``index``: one row per survey (row key = survey id): the CoP, when it opened and closes, when the
@@ -50,8 +50,8 @@ REMIND_BEFORE_CLOSE = timedelta(days=3)
 @dataclass(frozen=True)
 class Statement:
     key: str
-    text: str  # seed 003's finding, in our own words, as a first-person statement
-    baseline: float  # share who agreed in UCL's 2021 impact survey (seed 003)
+    text: str  # the 2021 impact survey's finding, in our own words, as a first-person statement
+    baseline: float  # share who agreed in UCL's 2021 impact survey (the programme's impact page)
 
 
 STATEMENTS: tuple[Statement, ...] = (

@@ -1,4 +1,5 @@
-"""``health``: the CoP's scorecard over seed 004's seven areas, for its leads, its sponsor and programme admins.
+"""``health``: the CoP's scorecard over the CoP health framework's seven areas, for its leads, its sponsor and
+programme admins.
 
 Also keeps what the scorecard needs over time: a daily trend point per CoP (written when the scorecard is shown
 and by :func:`run_due`, the scheduler's daily job, which also refreshes the programme summary rows) and

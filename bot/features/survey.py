@@ -1,4 +1,5 @@
-"""``survey start`` / ``survey results``: the yearly impact survey (seed 003), sent to members in personal chat.
+"""``survey start`` / ``survey results``: the yearly impact survey (as in 2021), sent to members in personal
+chat.
 
 A lead starts it for their CoP, a programme admin for every CoP (one survey per CoP, one shared round). Members
 get the statements through the outbox, answer on the card, get one reminder before the close date

@@ -1,6 +1,6 @@
 """The health scorecard: pure functions from a CopSnapshot, ``now`` and Thresholds to seven rated areas.
 
-Seed 004's framework has seven areas; each area here is rated by its measured indicators: the area takes the
+The CoP health framework has seven areas; each area here is rated by its measured indicators: the area takes the
 worst rating among the indicators that could be measured, and is "not enough data" when none could. Every
 indicator carries its figure, the reason for its rating and a suggested next action; an area's next action is
 the one of its worst indicator. No I/O, no clock: tests drive this with hand-built snapshots.
@@ -121,7 +121,8 @@ def purpose(s: CopSnapshot, t: Thresholds) -> list[Indicator]:
     reason = (
         "Terms of reference and objectives are recorded."
         if not missing
-        else f"No {' or '.join(missing)} recorded: seed 004 asks for clear terms of reference citing the objectives."
+        else f"No {' or '.join(missing)} recorded: the CoP health framework asks for clear terms of reference "
+        "citing the objectives."
     )
     return [
         Indicator(
@@ -205,7 +206,8 @@ def leadership(s: CopSnapshot, now: datetime, t: Thresholds, tz: ZoneInfo) -> li
                 "Lead-sponsor meeting",
                 "none recorded",
                 "red",
-                f"No lead-sponsor meeting recorded; seed 002 recommends one every {t.lead_sponsor_weeks} weeks.",
+                f"No lead-sponsor meeting recorded; the programme's guidance recommends one every "
+                f"{t.lead_sponsor_weeks} weeks.",
                 "Book a lead-sponsor meeting with **event new** (kind: lead-sponsor meeting).",
             )
         )
@@ -242,8 +244,8 @@ def leadership(s: CopSnapshot, now: datetime, t: Thresholds, tz: ZoneInfo) -> li
                 "Core meeting this term",
                 "not yet",
                 rating,
-                f"No core meeting in {s.term.name} yet ({_pct(progress)} of the term gone); seed 002: at least once "
-                "a term.",
+                f"No core meeting in {s.term.name} yet ({_pct(progress)} of the term gone); the programme's guidance: "
+                "at least once a term.",
                 "Schedule this term's core meeting with **event new** (kind: core meeting).",
             )
         )
@@ -273,8 +275,8 @@ def vitality(s: CopSnapshot, t: Thresholds) -> list[Indicator]:
                 f"Contributors ({t.contributors_window_days} days)",
                 f"{s.contributors_30d} of {members} ({_pct(share)})",
                 rating,
-                f"{_pct(share)} of members posted or answered in the last {t.contributors_window_days} days; seed 004: "
-                "contributions come from a wide range of members.",
+                f"{_pct(share)} of members posted or answered in the last {t.contributors_window_days} days; "
+                "the CoP health framework: contributions come from a wide range of members.",
                 "" if rating == "green" else "Ask a different member each week to share a tip or question.",
             )
         )
@@ -299,7 +301,7 @@ def vitality(s: CopSnapshot, t: Thresholds) -> list[Indicator]:
                 f"{q.responded} of {q.asked} ({_pct(rate)})",
                 rating,
                 f"{_pct(rate)} of questions in {t.queries_window_days} days got a response "
-                "(seed 004: queries receive responses).",
+                "(the CoP health framework: queries receive responses).",
                 "" if rating == "green" else "Look at **unanswered** and agree who picks up questions each week.",
             )
         )
@@ -336,7 +338,7 @@ def vitality(s: CopSnapshot, t: Thresholds) -> list[Indicator]:
             f"{overdue} of {q.open_total} open",
             rating,
             f"{overdue} open questions got no response within the {q.answer_target_hours} h answer target; "
-            "seed 004: leaders find responses to unanswered questions.",
+            "the CoP health framework: leaders find responses to unanswered questions.",
             "" if overdue == 0 else "Work through **unanswered**, oldest first.",
         )
     )
@@ -374,7 +376,8 @@ def learning(s: CopSnapshot, now: datetime, t: Thresholds, tz: ZoneInfo) -> list
                 "FAQ entries added this term",
                 str(added),
                 rating,
-                f"{added} FAQ entries added or updated in {s.term.name}; seed 004: summarise threads into FAQs.",
+                f"{added} FAQ entries added or updated in {s.term.name}; "
+                "the CoP health framework: summarise threads into FAQs.",
                 "" if rating == "green" else "Turn an answered question into an FAQ entry with **faq add**.",
             )
         )
@@ -456,7 +459,8 @@ def sustainability(s: CopSnapshot, t: Thresholds) -> list[Indicator]:
                 f"Net membership growth ({t.growth_window_days} days)",
                 f"{sign}{abs(m.total - start)} ({sign}{_pct(abs(change))}){estimated}",
                 rating,
-                f"{start} → {m.total} members in {t.growth_window_days} days; seed 004: membership grows organically.",
+                f"{start} → {m.total} members in {t.growth_window_days} days; "
+                "the CoP health framework: membership grows organically.",
                 ""
                 if rating == "green"
                 else "Post the CoP in the staff newsletter and ask members to invite a colleague.",
@@ -479,7 +483,7 @@ def sustainability(s: CopSnapshot, t: Thresholds) -> list[Indicator]:
 
 
 def scorecard(snapshot: CopSnapshot, now: datetime, thresholds: Thresholds, tz: ZoneInfo) -> Scorecard:
-    """Rate the seven areas of seed 004 for one CoP."""
+    """Rate the seven areas of the CoP health framework for one CoP."""
     measured: dict[str, list[Indicator]] = {
         "purpose": purpose(snapshot, thresholds),
         "governance": governance(snapshot, thresholds),
