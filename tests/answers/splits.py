@@ -1,6 +1,6 @@
 """The labelled questions' splits (``bot/answers/examples.json``), in the order they were written.
 
-Each split is one batch of questions by one writer (a helper who saw only the programme's documents and the FAQ's
+Each split is one batch of questions by one writer (who saw only the programme's documents and the FAQ's
 questions and answers). ``tune`` and ``holdout-1`` tuned the lexical (BM25-only) ranker. Since 21b3f4c every
 split is both an example source for the index (:mod:`bot.answers.examples`) and fitting data for the semantic
 confidence model, and is measured by leaving it out of both: its figures come from an index built without its
