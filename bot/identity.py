@@ -43,10 +43,10 @@ class IdentityUnavailable(Exception):
     """The identity endpoint (OpenID metadata, signing keys or token service) could not be reached in time."""
 
 
-def bearer_problem(header: str, *, now: float | None = None) -> str | None:
+def bearer_problem(header: str, *, issuer: str | None = None, now: float | None = None) -> str | None:
     """Why ``header`` cannot carry a valid Bot Framework token, or None. Needs no network: a missing header,
-    another scheme, a token that is not a JWT, an unsupported algorithm, no key id, no issuer, or a token long
-    expired are refused before anything is fetched."""
+    another scheme, a token that is not a JWT, an unsupported algorithm, no key id, no issuer or not ``issuer``,
+    or a token long expired are refused before anything is fetched."""
     if not header:
         return "no Authorization header"
     if len(header) > MAX_HEADER_CHARS:
@@ -66,6 +66,8 @@ def bearer_problem(header: str, *, now: float | None = None) -> str | None:
         return "token has no key id"
     if not isinstance(claims.get("iss"), str) or not claims["iss"]:
         return "token has no issuer"
+    if issuer is not None and claims["iss"] != issuer:
+        return f"issuer {claims['iss'][:80]!r} is not accepted"
     expires = claims.get("exp")
     if not isinstance(expires, int | float) or isinstance(expires, bool):
         return "token has no expiry"

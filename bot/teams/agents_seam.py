@@ -48,9 +48,9 @@ from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 from bot.config import Settings
-from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken, bearer_problem
+from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken
 from bot.teams.activity import ADAPTIVE_CARD, invoke_response, person_of, to_request
-from bot.teams.claims import CHANNEL_ISSUER, check_channel_claims, check_issuer_first, endorsed_for_teams
+from bot.teams.claims import CHANNEL_ISSUER, bearer_token, check_channel_claims, endorsed_for_teams
 from bot.teams.errors import AuthError, DeliveryError, retry_after_seconds
 from bot.teams.gateway import OnRequest, TokenSource
 from bot.turn import JSON, Card, Person, Reply
@@ -426,11 +426,7 @@ class AgentsGateway:
             raise ValueError("activity has no type")
         if self._validator is None:  # local unauthenticated mode: a stray header triggers no key fetch
             return AgentsAuthenticated(body, activity, ClaimsIdentity())
-        problem = bearer_problem(auth_header)
-        if problem is not None:
-            raise AuthError(problem)
-        token = auth_header.strip().split(" ", 1)[1]
-        check_issuer_first(token)
+        token = bearer_token(auth_header)
         try:
             claims = await self._validator.validate_token(token)
         except IdentityUnavailable:

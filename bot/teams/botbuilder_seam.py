@@ -53,9 +53,9 @@ from msrest.universal_http.requests import ClientRetryPolicy
 from requests import Session
 
 from bot.config import Settings
-from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken, bearer_problem
+from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken
 from bot.teams.activity import ADAPTIVE_CARD, invoke_response, to_request
-from bot.teams.claims import check_channel_claims, check_issuer_first
+from bot.teams.claims import bearer_token, check_channel_claims
 from bot.teams.errors import AuthError, DeliveryError, retry_after_seconds
 from bot.teams.gateway import OnRequest, TokenSource
 from bot.turn import JSON, Card, Person, Reply, reference_without_person
@@ -339,10 +339,7 @@ class BotbuilderGateway:
         if not activity.type:
             raise ValueError("activity has no type")
         if self._settings.authenticated:
-            problem = bearer_problem(auth_header)
-            if problem is not None:
-                raise AuthError(problem)
-            check_issuer_first(auth_header.strip().split(" ", 1)[1])
+            bearer_token(auth_header)
         else:
             auth_header = ""  # local unauthenticated mode: a stray header must not trigger a key fetch
         try:

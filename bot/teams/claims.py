@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import jwt
-
+from bot.identity import bearer_problem
 from bot.teams.errors import AuthError
 
 CHANNEL_ISSUER = "https://api.botframework.com"
@@ -41,15 +40,14 @@ def check_channel_claims(claims: Mapping[str, Any], app_id: str, service_url: st
         raise AuthError("the token's service URL is not the activity's")
 
 
-def check_issuer_first(bearer_token: str) -> None:
-    """Refuse a token from any issuer but the channel's before a signing key is looked up: no key of another
-    issuer (Entra, the emulator) is ever fetched, and such a token is a 401 at once."""
-    try:
-        issuer = jwt.decode(bearer_token, options={"verify_signature": False}).get("iss")
-    except jwt.PyJWTError:
-        raise AuthError("malformed token") from None
-    if issuer != CHANNEL_ISSUER:
-        raise AuthError(f"issuer {str(issuer)[:80]!r} is not the Bot Framework channel")
+def bearer_token(auth_header: str) -> str:
+    """The token of ``auth_header``, or :class:`AuthError` if it cannot be a channel token: checked without any
+    network (:func:`bot.identity.bearer_problem`), the channel's issuer included, so no key of another issuer
+    (Entra, the emulator) is ever fetched and such a token is a 401 at once."""
+    problem = bearer_problem(auth_header, issuer=CHANNEL_ISSUER)
+    if problem is not None:
+        raise AuthError(problem)
+    return auth_header.strip().split(" ", 1)[1]
 
 
 def endorsed_for_teams(endorsements: list[str]) -> bool:
