@@ -95,3 +95,33 @@ async def test_hung_conversations_do_not_slow_healthy_ones(
     assert sum("did not answer in time" in m for m in messages) >= HUNG_TURNS
     assert not [r for r in caplog.records if r.name == "aiohttp.server"], "an unhandled error reached aiohttp"
     assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR], "a timeout is not an error"
+
+
+async def test_a_button_whose_reply_cannot_reach_teams_is_answered_with_a_clear_message(
+    sqlite_store: SqliteStore, connector: FakeConnector, hung_connector: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A card action's handler that posts a message through a connector that never answers: the invoke is still
+    answered (200, "couldn't reach Teams"), within the timeout, with a warning and no traceback, and its
+    redelivery claim is released so that Teams' retry is processed."""
+    from bot import messages
+    from bot.middleware import DEDUPE_TABLE
+    from bot.router import Turn
+
+    settings = test_settings(connector_timeout=1.0)
+    async with running_bot(sqlite_store, connector=connector, settings=settings) as bot:
+
+        @bot.services.router.action("test.post")
+        async def post_a_message(turn: Turn) -> None:
+            await turn.respond.reply("posted beside the card")
+
+        acts = Activities(hung_connector)
+        with caplog.at_level(logging.WARNING):
+            started = time.perf_counter()
+            clicked = await bot.post(acts.execute(user(1), "test.post", bot.sealed("test.post")))
+            elapsed = time.perf_counter() - started
+    assert clicked.status == 200
+    assert clicked.body["value"] == messages.CONNECTOR_DOWN
+    assert elapsed < 3.0
+    assert any("the Bot Connector failed status=0" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert await sqlite_store.query(DEDUPE_TABLE, None) == []
