@@ -1,16 +1,21 @@
-"""Durable outbox for proactive messages: write first, deliver after, within Teams' limits, never twice.
+"""Durable outbox for proactive messages: write first, deliver after, within Teams' limits, each kind with the
+delivery promise it chose (:mod:`bot.delivery`).
 
 Every proactive message (lead notifications, welcome cards, reminders, digests, survey invitations) is
 enqueued under an idempotency key; enqueuing the same key twice is a no-op, so a job that is re-run after a
-crash cannot duplicate what it already queued. ``flush(now)`` delivers what is due.
+crash cannot queue what it already queued. ``flush(now)`` delivers what is due.
 
 Table ``outbox``, partition ``q``, row = the encoded key. An item moves ``pending`` → ``sending`` (claimed
 with an ETag-conditional write and a lease, so two instances never send the same item) → ``sent``; or back to
-``pending`` with a later ``due`` (429: after ``Retry-After``; 412/5xx/unreachable: exponential backoff with
+``pending`` with a later ``due`` (429: after ``Retry-After``; 412/503/unreachable: exponential backoff with
 jitter); or to ``dead`` (403/404: the bot was removed or the conversation is gone — the target is recorded in
-``outboxdead`` and the CoP is flagged; other 4xx; too many failures). An item whose lease expired while
-``sending`` (the process died during the HTTP call) becomes ``unknown`` and is NOT sent again: we cannot tell
-whether Teams got it, and a duplicate is worse than a rare loss (logged as a warning).
+``outboxdead`` and the CoP is flagged; other 4xx; too many failures).
+
+A send whose outcome is unknown — a timeout or dropped connection after the request went out, 500/502/504, or
+a process that died while the item was ``sending`` (its lease expired) — may have reached Teams. Its kind
+decides: an at-most-once item (digests, announcements, invitations, reminders) becomes ``unknown`` and is not
+sent again; an at-least-once item (escalations, answers, RSVP notices) is retried like any failure and may
+arrive twice. ``bench/delivery.py`` measures both promises with a connector that accepts then times out.
 
 Pacing (per process): a token bucket at ``outbox_rate_per_s`` (Teams: ~50 requests/s per app per tenant; a
 personal message costs two requests, creating the 1:1 chat and posting), and at least
@@ -37,6 +42,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot import logsafe
+from bot.delivery import Promise, promise_of
 from bot.domain.codec import dump_reference, dumps, load_reference, loads
 from bot.domain.cops import CopCache, CopRepo
 from bot.sealing import seal_card
@@ -174,6 +180,7 @@ class FlushReport:
     dead: int = 0
     deferred: int = 0
     lost_race: int = 0
+    unknown: int = 0  # at-most-once items whose send may or may not have reached Teams: not sent again
 
 
 def _encode_message(message: Reply) -> str:
@@ -364,13 +371,14 @@ class Outbox:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        if report.sent or report.dead or report.throttled or report.retried:
+        if report.sent or report.dead or report.throttled or report.retried or report.unknown:
             log.info(
-                "outbox flush sent=%d throttled=%d retried=%d dead=%d deferred=%d",
+                "outbox flush sent=%d throttled=%d retried=%d dead=%d unknown=%d deferred=%d",
                 report.sent,
                 report.throttled,
                 report.retried,
                 report.dead,
+                report.unknown,
                 report.deferred,
             )
         return report.sent
@@ -441,18 +449,21 @@ class Outbox:
         from bot.teams import DeliveryError
 
         reference = load_reference(claimed.get("reference"))  # an item queued before the cut may name someone
+        posting = False
         try:
             if personal is not None:
                 reference = await self._proactive.open_personal_chat(reference, personal)
+            posting = True  # from here a failure may come after Teams accepted the message
             activity_id = await self._proactive.send(
                 reference, _decode_message(claimed.get("message")), mention=_person(claimed.get("mention"))
             )
         except DeliveryError as error:
-            await self._failed(claimed, target, personal, error.status, error.retry_after, clock(), dead, report)
+            maybe = posting and error.maybe_delivered
+            await self._failed(claimed, target, personal, error.status, error.retry_after, clock(), dead, report, maybe)
             return
         except Exception:
             log.exception("outbox send raised key=%s cop_id=%s", logsafe.key(claimed.get("key")), claimed.get("cop_id"))
-            await self._failed(claimed, target, personal, -1, None, clock(), dead, report)
+            await self._failed(claimed, target, personal, -1, None, clock(), dead, report, posting)
             return
         if await self._settle(claimed, {"status": "sent", "activity_id": activity_id or "", "sent_at": clock()}):
             report.sent += 1
@@ -467,16 +478,22 @@ class Outbox:
         now: datetime,
         dead: set[str],
         report: FlushReport,
+        maybe_delivered: bool = False,
     ) -> None:
         item = logsafe.key(claimed.get("key"))  # a key may hold a person's id: logged as its kind and a hash
         cop_id = str(claimed.get("cop_id", ""))
         failures = int(claimed.get("failures", 0))
-        if status == 429:
+        changes: dict[str, Any]
+        if maybe_delivered and promise_of(str(claimed.get("key", ""))) is Promise.AT_MOST_ONCE:
+            changes = {"status": "unknown", "error": f"no confirmation from Teams ({status}); not resent", "ended": now}
+            report.unknown += 1
+            log.warning("outbox send unconfirmed; not resending key=%s cop_id=%s status=%s", item, cop_id, status)
+        elif status == 429:
             wait = retry_after if retry_after is not None else self._backoff(failures + 1)
             self._pacer.hold(target, wait)
             self._retry_at(wait)
             throttled = int(claimed.get("throttled", 0)) + 1
-            changes: dict[str, Any] = {
+            changes = {
                 "status": "pending",
                 "due": now + timedelta(seconds=wait),
                 "throttled": throttled,
@@ -579,7 +596,8 @@ class Outbox:
         return revived
 
     async def _recover(self, now: datetime) -> None:
-        """Items left ``sending`` by a process that died mid-send become ``unknown``: never sent twice."""
+        """Items left ``sending`` by a process that died mid-send: an at-most-once item becomes ``unknown`` (never
+        sent again), an at-least-once item is due again (it may arrive twice)."""
         if self._last_recovery is not None and now - self._last_recovery < self.policy.recovery_every:
             return
         self._last_recovery = now
@@ -587,11 +605,14 @@ class Outbox:
             TABLE, PARTITION, [Where("status", "eq", "sending"), Where("lease_until", "lt", now)], limit=100
         )
         for row in stuck:
-            log.warning(
-                "outbox item abandoned mid-send; not resending key=%s cop_id=%s",
-                logsafe.key(row.get("key")),
-                row.get("cop_id"),
-            )
+            item, cop_id = logsafe.key(row.get("key")), row.get("cop_id")
+            if promise_of(str(row.get("key", ""))) is Promise.AT_LEAST_ONCE:
+                log.warning("outbox item abandoned mid-send; sending again key=%s cop_id=%s", item, cop_id)
+                failures = int(row.get("failures", 0)) + 1
+                await self._settle(row, {"status": "pending", "due": now, "failures": failures, "error": "abandoned"})
+                self.wakeup.set()
+                continue
+            log.warning("outbox item abandoned mid-send; not resending key=%s cop_id=%s", item, cop_id)
             await self._settle(row, {"status": "unknown", "error": "sender died mid-send", "ended": now})
 
     # -- personal data --------------------------------------------------------------------------------

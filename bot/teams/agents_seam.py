@@ -51,9 +51,9 @@ from bot.config import Settings
 from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken
 from bot.teams.activity import ADAPTIVE_CARD, invoke_response, person_of, to_request
 from bot.teams.claims import CHANNEL_ISSUER, bearer_token, check_channel_claims, endorsed_for_teams
-from bot.teams.errors import AuthError, DeliveryError, retry_after_seconds
+from bot.teams.errors import AMBIGUOUS_STATUSES, AuthError, DeliveryError, maybe_delivered, retry_after_seconds
 from bot.teams.gateway import OnRequest, TokenSource
-from bot.turn import JSON, Card, Person, Reply
+from bot.turn import JSON, Card, Person, Reply, RosterEntry
 
 log = logging.getLogger(__name__)
 
@@ -234,13 +234,15 @@ async def _delivery_errors(what: str) -> AsyncIterator[None]:
         yield
     except aiohttp.ClientResponseError as error:
         retry_after = retry_after_seconds(error.headers.get("Retry-After") if error.headers else None)
-        raise DeliveryError(error.status, retry_after, str(error.message)[:200]) from None
-    except TimeoutError:
+        raise DeliveryError(
+            error.status, retry_after, str(error.message)[:200], maybe_delivered=error.status in AMBIGUOUS_STATUSES
+        ) from None
+    except TimeoutError as error:
         log.warning("the Bot Connector did not answer in time what=%s", what)
-        raise DeliveryError(0, None, "timed out") from None
+        raise DeliveryError(0, None, "timed out", maybe_delivered=maybe_delivered(error)) from None
     except (aiohttp.ClientError, OSError) as error:
         log.warning("the Bot Connector is unreachable what=%s error=%s", what, type(error).__name__)
-        raise DeliveryError(0, None, str(error)[:200]) from None
+        raise DeliveryError(0, None, str(error)[:200], maybe_delivered=maybe_delivered(error)) from None
 
 
 def _reference_parts(reference: Mapping[str, Any]) -> tuple[str, ConversationAccount, ChannelAccount | None, str]:
@@ -367,6 +369,9 @@ class AgentsAuthenticated:
     payload: Mapping[str, Any]
     activity: Activity
     claims: ClaimsIdentity
+
+
+ROSTER_MAX_PAGES = 200  # 100,000 members: a roster that never ends is a fault, not a team
 
 
 class AgentsGateway:
@@ -503,6 +508,26 @@ class AgentsGateway:
         if bot is not None:
             personal["bot"] = {k: v for k, v in (("id", bot.id), ("name", bot.name)) if v}
         return personal
+
+    async def team_roster(self, reference: Mapping[str, Any], team_id: str) -> list[RosterEntry]:
+        """Every member of the team (pages of 500), with email and UPN where Teams gives them."""
+        service_url, _, _, _ = _reference_parts(reference)
+        client = await self._connectors.client(service_url)
+        entries: list[RosterEntry] = []
+        token: str | None = None
+        for _ in range(ROSTER_MAX_PAGES):
+            async with _delivery_errors("roster"):
+                page = await client.conversations.get_conversation_paged_members(team_id, 500, token)
+            for member in page.members or []:
+                extra = member.model_extra or {}
+                person = Person(member.id or "", member.aad_object_id or "", member.name or "")
+                entries.append(
+                    RosterEntry(person, str(extra.get("email") or ""), str(extra.get("userPrincipalName") or ""))
+                )
+            token = page.continuation_token
+            if not token:
+                break
+        return entries
 
     async def close(self) -> None:
         await self._connectors.close()

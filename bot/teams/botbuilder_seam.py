@@ -56,9 +56,9 @@ from bot.config import Settings
 from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken
 from bot.teams.activity import ADAPTIVE_CARD, invoke_response, to_request
 from bot.teams.claims import bearer_token, check_channel_claims
-from bot.teams.errors import AuthError, DeliveryError, retry_after_seconds
+from bot.teams.errors import AMBIGUOUS_STATUSES, AuthError, DeliveryError, maybe_delivered, retry_after_seconds
 from bot.teams.gateway import OnRequest, TokenSource
-from bot.turn import JSON, Card, Person, Reply, reference_without_person
+from bot.turn import JSON, Card, Person, Reply, RosterEntry, reference_without_person
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +298,9 @@ def _delivery_error(error: ErrorResponseException) -> DeliveryError:
     response = getattr(error, "response", None)
     status = int(getattr(response, "status_code", 0) or 0)
     header = response.headers.get("Retry-After") if response is not None and hasattr(response, "headers") else None
-    return DeliveryError(status, retry_after_seconds(header), str(error)[:200])
+    return DeliveryError(
+        status, retry_after_seconds(header), str(error)[:200], maybe_delivered=status in AMBIGUOUS_STATUSES
+    )
 
 
 @contextlib.contextmanager
@@ -309,7 +311,10 @@ def _delivery_errors() -> Iterator[None]:
     except ErrorResponseException as error:
         raise _delivery_error(error) from None
     except (TimeoutError, ClientRequestError, OSError) as error:
-        raise DeliveryError(0, None, str(error)[:200]) from None
+        raise DeliveryError(0, None, str(error)[:200], maybe_delivered=maybe_delivered(error)) from None
+
+
+ROSTER_MAX_PAGES = 200  # 100,000 members: a roster that never ends is a fault, not a team
 
 
 class BotbuilderGateway:
@@ -440,6 +445,24 @@ class BotbuilderGateway:
             service_url=ref.service_url,
         )
         return reference_without_person(cast(JSON, personal.serialize()))
+
+    async def team_roster(self, reference: Mapping[str, Any], team_id: str) -> list[RosterEntry]:
+        """Every member of the team (pages of 500), with email and UPN where Teams gives them."""
+        ref = _load_reference(reference)
+        client = await self._client(ref.service_url)
+        entries: list[RosterEntry] = []
+        token: str | None = None
+        for _ in range(ROSTER_MAX_PAGES):
+            with _delivery_errors():
+                page = await client.conversations.get_teams_conversation_paged_members(team_id, 500, token)
+            for member in page.members or []:
+                entries.append(
+                    RosterEntry(_person(member), str(member.email or ""), str(member.user_principal_name or ""))
+                )
+            token = page.continuation_token
+            if not token:
+                break
+        return entries
 
     async def close(self) -> None:
         for client in self._clients.values():

@@ -157,8 +157,16 @@ async def test_gone_target_is_marked_dead_cop_flagged_and_not_retried(bot: BotUn
     assert await outbox.flush(now) == 1
 
 
-@pytest.mark.parametrize("status", [412, 502, 503, 504])
-async def test_transient_errors_back_off_with_jitter_then_deliver(bot: BotUnderTest, status: int) -> None:
+@pytest.mark.parametrize(
+    ("status", "key"),
+    [
+        (412, "t"),
+        (503, "t"),
+        (502, "query|new|cop|q1|lead"),  # may have been accepted: retried only for an at-least-once kind
+        (504, "query|new|cop|q1|lead"),
+    ],
+)
+async def test_transient_errors_back_off_with_jitter_then_deliver(bot: BotUnderTest, status: int, key: str) -> None:
     failures = {"left": 2}
 
     def flaky(call: Call) -> tuple[int, dict[str, str]] | None:
@@ -170,15 +178,15 @@ async def test_transient_errors_back_off_with_jitter_then_deliver(bot: BotUnderT
     bot.connector.policy = flaky
     outbox = outbox_for(bot)
     now = now_of(bot)
-    await outbox.enqueue("t", channel_reference(bot.connector.url, TEAM.general), "hi", now)
+    await outbox.enqueue(key, channel_reference(bot.connector.url, TEAM.general), "hi", now)
     assert await outbox.flush(now) == 0
-    first = await row(bot.services.store, "t")
+    first = await row(bot.services.store, key)
     assert first["status"] == "pending"
     assert first["failures"] == 1
     wait = (first["due"] - now).total_seconds()
     assert 1.0 <= wait <= 2.5  # base 2 s, equal jitter: between 1 and 2 s (plus elapsed time)
     assert await outbox.flush(now + timedelta(seconds=wait + 0.1)) == 0
-    second = await row(bot.services.store, "t")
+    second = await row(bot.services.store, key)
     wait2 = (second["due"] - (now + timedelta(seconds=wait + 0.1))).total_seconds()
     assert 2.0 <= wait2 <= 4.5  # doubled
     assert await outbox.flush(now + timedelta(seconds=30)) == 1

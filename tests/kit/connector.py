@@ -92,6 +92,7 @@ class FakeConnector:
     teams: dict[str, dict[str, Any]] = field(default_factory=dict)  # team id -> details
     personal_chats: dict[str, str] = field(default_factory=dict)  # 1:1 chat the bot opened -> the member's user id
     policy: Policy | None = None  # return (status, headers) to fail a call
+    hang: Callable[[Call], float | None] | None = None  # seconds to stall AFTER accepting a call (then answer)
     latency: float = 0.0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: TestServer | None = None
@@ -179,6 +180,9 @@ class FakeConnector:
                 )
         self.calls.append(call)
         self.changed.set()
+        stall = self.hang(call) if self.hang is not None else None
+        if stall:
+            await asyncio.sleep(stall)  # accepted (recorded) but the answer comes too late for the caller
         if parts[:1] != ["v3"]:
             return web.json_response({"error": "not found"}, status=404)
         if parts[1] == "teams" and len(parts) == 3:

@@ -1,0 +1,67 @@
+"""What the outbox promises for each kind of proactive message: at most once, or at least once.
+
+A send can end without an answer that says whether Teams accepted the message: the connector timed out or the
+connection dropped after the request went out, it answered 500/502/504, or the sending process died between
+claiming the item and recording the result. Nothing in the Bot Connector API lets a bot ask afterwards whether
+a message arrived, and a resent activity is a second message, so each kind of message picks its risk:
+
+- **at most once**: an ambiguous send is recorded as ``unknown`` and never repeated. A duplicate would be noise
+  in front of a whole team, or a second copy of something that cannot be taken back (a digest, an announcement
+  whose card is later updated in place, an invitation, a reminder); a rare loss costs less and is visible as
+  ``unknown`` in the outbox.
+- **at least once**: an ambiguous send is retried until Teams confirms it (or the item gives up after the
+  policy's failure limit and is recorded ``dead``). Losing it leaves someone uninformed where it matters (a
+  question nobody is told about, an answer that never reaches the asker, a waitlist place or a cancellation the
+  person never hears of); a rare second copy does no harm.
+
+Both promises hold only for what could be ambiguous: a send that certainly failed (429, 503, 401, no
+connection, no token) is retried for every kind, and a target that is gone (403/404) is never retried.
+
+Kinds are named by the first word of the outbox key (``digest|<cop>|<week>`` → ``digest``). A kind not listed
+here is at most once: the outbox's older promise, so a new kind must choose to risk duplicates.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Promise(StrEnum):
+    AT_MOST_ONCE = "at most once"
+    AT_LEAST_ONCE = "at least once"
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # what people call it (docs, bench report)
+    promise: Promise
+    prefixes: tuple[str, ...]  # first words of the outbox keys of this kind
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind("digest", Promise.AT_MOST_ONCE, ("digest",)),
+    Kind("event announcement", Promise.AT_MOST_ONCE, ("event",)),
+    Kind("invitation", Promise.AT_MOST_ONCE, ("welcome", "invite", "invitation", "survey")),
+    Kind("reminder", Promise.AT_MOST_ONCE, ("reminder", "feedback", "survey-remind", "governance")),
+    Kind("RSVP notice", Promise.AT_LEAST_ONCE, ("promoted", "changed", "cancelled")),
+    Kind("escalation", Promise.AT_LEAST_ONCE, ("query",)),
+    Kind("digest preview", Promise.AT_LEAST_ONCE, ("digest-preview",)),
+)
+DEFAULT = Kind("other", Promise.AT_MOST_ONCE, ())
+
+_FIRST_WORD = re.compile(r"[|:]")
+
+
+def kind_of(key: str) -> Kind:
+    """The kind of the outbox item with ``key`` (a fallback post, ``<key>|fallback``, keeps its item's kind)."""
+    first = _FIRST_WORD.split(key, maxsplit=1)[0]
+    for kind in KINDS:
+        if first in kind.prefixes:
+            return kind
+    return DEFAULT
+
+
+def promise_of(key: str) -> Promise:
+    return kind_of(key).promise
