@@ -20,6 +20,7 @@ CARD_MODULES: tuple[str, ...] = (
     "cards.queries",
     "cards.digest",
     "cards.governance",
+    "cards.records",
     "cards.health",
     "cards.survey",
     "cards.programme",

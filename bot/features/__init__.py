@@ -20,6 +20,7 @@ FEATURES: tuple[str, ...] = (
     "bot.features.queries",
     "bot.features.digest",
     "bot.features.governance",
+    "bot.features.records",
     "bot.features.health",
     "bot.features.survey",
     "bot.features.programme",

@@ -4,12 +4,14 @@ weekday tick after 09:00 in the CoP's time zone) and sent privately to the leads
 outbox under ``governance|<cop>|<month>|<person>``: at most one reminder per person per month, none when all
 is well. ``governance`` shows the current check to a lead or sponsor.
 
-Meetings come from the events feature (kinds "lead-sponsor meeting" and "core meeting"), which is not on this
-branch yet: until it is wired into :func:`meetings`, the two meeting checks are skipped (never guessed).
+Meetings come from the events feature (kinds "lead-sponsor meeting" and "core meeting") and from what leads
+recorded of meetings held elsewhere (bot/domain/records.py). The monthly reminder leaves the lead-sponsor
+meeting out: a daily check (bot/features/records.py) reminds once as the 6-week mark approaches.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from zoneinfo import ZoneInfo
 from bot.config import Term
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import meeting_starts
+from bot.domain.records import RecordRepo, held_between
 from bot.domain.roles import COP_KEY
 from bot.leases import run_once
 from bot.links import Links
@@ -46,8 +49,14 @@ class Meetings:
 
 async def meetings(services: Services, cop_id: str, since: datetime, until: datetime) -> Meetings:
     """Lead-sponsor and core meetings between ``since`` and ``until`` (held or scheduled, not cancelled)."""
-    lead_sponsor, core = await meeting_starts(services.store, cop_id, since, until)
-    return Meetings(known=True, lead_sponsor=lead_sponsor, core=core)
+    (lead_sponsor, core), records = await asyncio.gather(
+        meeting_starts(services.store, cop_id, since, until), RecordRepo(services.store).of_cop(cop_id)
+    )
+    return Meetings(
+        known=True,
+        lead_sponsor=tuple(sorted((*lead_sponsor, *held_between(records, "lead_sponsor", since, until)))),
+        core=tuple(sorted((*core, *held_between(records, "core_meeting", since, until)))),
+    )
 
 
 def _day(moment: datetime, tz: ZoneInfo) -> str:
@@ -60,7 +69,14 @@ def current_term(terms: Sequence[Term], today: date) -> Term | None:
 
 
 def concerns(
-    cop: Cop, met: Meetings, now: datetime, *, terms: Sequence[Term], max_weeks: int, tz: ZoneInfo
+    cop: Cop,
+    met: Meetings,
+    now: datetime,
+    *,
+    terms: Sequence[Term],
+    max_weeks: int,
+    tz: ZoneInfo,
+    lead_sponsor: bool = True,
 ) -> list[str]:
     """What is out of line with the programme's governance rules, in words; empty when all is well."""
     found: list[str] = []
@@ -73,9 +89,10 @@ def concerns(
         found.append("The CoP has no sponsor. A lead can set one with `sponsor set @name`.")
     if met.known:
         held = [m for m in met.lead_sponsor if m <= now]
-        if not held:
+        # lead_sponsor=False: the monthly reminder leaves it to its own daily check (bot/features/records.py)
+        if lead_sponsor and not held:
             found.append(f"No lead-sponsor meeting is recorded; leads should meet the sponsor every {max_weeks} weeks.")
-        elif now - max(held) > timedelta(weeks=max_weeks):
+        elif lead_sponsor and now - max(held) > timedelta(weeks=max_weeks):
             found.append(
                 f"No lead-sponsor meeting in the last {max_weeks} weeks (the last was on {_day(max(held), tz)})."
             )
@@ -91,12 +108,20 @@ def concerns(
     return found
 
 
-async def check_cop(services: Services, cop: Cop, now: datetime) -> list[str]:
+async def check_cop(services: Services, cop: Cop, now: datetime, *, lead_sponsor: bool = True) -> list[str]:
     tz = zone(cop.timezone, services.settings.tz)
     settings = services.settings
     since = now - timedelta(days=400)
     met = await meetings(services, cop.cop_id, since, now + timedelta(days=200))
-    return concerns(cop, met, now, terms=settings.terms, max_weeks=settings.lead_sponsor_max_weeks, tz=tz)
+    return concerns(
+        cop,
+        met,
+        now,
+        terms=settings.terms,
+        max_weeks=settings.lead_sponsor_max_weeks,
+        tz=tz,
+        lead_sponsor=lead_sponsor,
+    )
 
 
 def recipients(cop: Cop) -> list[Person]:
@@ -111,7 +136,7 @@ def recipients(cop: Cop) -> list[Person]:
 
 
 async def remind(services: Services, cop: Cop, period: str, now: datetime) -> int:
-    found = await check_cop(services, cop, now)
+    found = await check_cop(services, cop, now, lead_sponsor=False)
     if not found:
         return 0
     if not cop.home_reference:

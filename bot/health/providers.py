@@ -4,8 +4,9 @@ entries (faq) and events, meetings and feedback (events).
 Sources owned by other features are read through :class:`Sources`, so a test (or a deployment without a
 feature) can supply its own; a source returning None is reported as a gap ("not measured yet"), never as zero.
 
-Round trips per CoP: roster 1, trend 1, contributions 1, queries 1, FAQ 1, events 2, survey tally 1 (the survey
-index is read once and shared across CoPs by the programme view), plus 1 write a day for the trend point.
+Round trips per CoP: roster 1, trend 1, contributions 1, queries 1, FAQ 1, events and records 3, survey tally 1
+(the survey index is read once and shared across CoPs by the programme view), plus 1 write a day for the trend
+point.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.domain.events import EventRepo
 from bot.domain.faq import TABLE as FAQ_TABLE
 from bot.domain.members import MembershipRepo
 from bot.domain.queries import QueryRepo
+from bot.domain.records import RecordRepo
 from bot.domain.survey import Survey as SurveyRecord
 from bot.domain.survey import SurveyRepo
 from bot.health import history
@@ -87,22 +89,26 @@ async def default_faq(store: TableStore, cop: Cop, term_start: datetime) -> int 
 async def default_events(
     store: TableStore, cop: Cop, term_start: datetime, term_end: datetime, now: datetime
 ) -> EventFacts | None:
-    """Two partition queries: the CoP's events, and its feedback rows."""
+    """Three partition queries: the CoP's events, its feedback rows, and what leads recorded of past activities
+    and meetings held elsewhere (bot/domain/records.py), which count exactly like events."""
     repo = EventRepo(store)
-    all_events, feedback = await asyncio.gather(repo.of_cop(cop.cop_id), repo.feedback(cop.cop_id))
+    all_events, feedback, records = await asyncio.gather(
+        repo.of_cop(cop.cop_id), repo.feedback(cop.cop_id), RecordRepo(store).of_cop(cop.cop_id)
+    )
     events = [e for e in all_events if not e.cancelled]
     held = [e for e in events if e.start <= now]
+    starts = [(e.kind, e.start) for e in events] + [(r.kind, r.held_at) for r in records]
 
     def last(kind: str) -> datetime | None:
-        starts = [e.start for e in held if e.kind == kind]
-        return max(starts) if starts else None
+        found = [start for k, start in starts if k == kind and start <= now]
+        return max(found) if found else None
 
-    in_term = [e for e in events if term_start <= e.start < term_end]
+    in_term = [(kind, start) for kind, start in starts if term_start <= start < term_end]
     recent = {e.event_id for e in held if e.start >= now - timedelta(days=FEEDBACK_WINDOW_DAYS)}
     ratings = [f.rating for f in feedback if f.event_id in recent and 1 <= f.rating <= 5]
     return EventFacts(
         events_this_term=len(in_term),
-        lunch_and_learns_this_term=sum(1 for e in in_term if e.kind == "lunch_and_learn"),
+        lunch_and_learns_this_term=sum(1 for kind, _ in in_term if kind == "lunch_and_learn"),
         last_core_meeting=last("core_meeting"),
         last_lead_sponsor_meeting=last("lead_sponsor"),
         feedback_average=sum(ratings) / len(ratings) if ratings else None,
