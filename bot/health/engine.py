@@ -208,7 +208,7 @@ def leadership(s: CopSnapshot, now: datetime, t: Thresholds, tz: ZoneInfo) -> li
                 "red",
                 f"No lead-sponsor meeting recorded; the programme's guidance recommends one every "
                 f"{t.lead_sponsor_weeks} weeks.",
-                "Book a lead-sponsor meeting with **event new** (kind: lead-sponsor meeting).",
+                "Book a lead-sponsor meeting with **event new**, or log one held elsewhere with **record meeting**.",
             )
         )
     else:
@@ -222,7 +222,7 @@ def leadership(s: CopSnapshot, now: datetime, t: Thresholds, tz: ZoneInfo) -> li
                 f"{max(weeks, 0):.0f} weeks ago" if weeks >= 1 else "this week",
                 rating,
                 f"Last met {last.astimezone(tz):%d %b %Y}; recommended every {t.lead_sponsor_weeks} weeks.",
-                "" if rating == "green" else "Book the next lead-sponsor meeting with **event new**.",
+                "" if rating == "green" else "Book the next one with **event new** (or log it: **record meeting**).",
             )
         )
     core = s.events.last_core_meeting
@@ -246,7 +246,7 @@ def leadership(s: CopSnapshot, now: datetime, t: Thresholds, tz: ZoneInfo) -> li
                 rating,
                 f"No core meeting in {s.term.name} yet ({_pct(progress)} of the term gone); the programme's guidance: "
                 "at least once a term.",
-                "Schedule this term's core meeting with **event new** (kind: core meeting).",
+                "Schedule this term's core meeting with **event new**, or record one held with **record event**.",
             )
         )
     return out
