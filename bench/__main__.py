@@ -7,7 +7,7 @@ pass/fail mark. Latency ratios below 1.0 mean CoP Bot is faster than that echo b
 if set, is passed to the CoP Bot processes to choose their SDK seam.
 
     python -m bench                   # everything
-    python -m bench help join ask     # only these scenarios (digest_fanout runs in its own process)
+    python -m bench help join ask     # only these scenarios (digest_fanout and delivery run in their own process)
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from tests.kit.activities import Activities
 from tests.kit.azurite import Azurite
 from tests.kit.connector import FakeConnector
 
-IN_PROCESS = ("digest_fanout",)  # scenarios that run in their own process, not through HTTP
+IN_PROCESS = ("digest_fanout", "delivery")  # scenarios that run in their own process, not through HTTP
 
 
 async def run(selected: set[str] | None) -> dict[str, Any]:
@@ -41,15 +41,15 @@ async def run(selected: set[str] | None) -> dict[str, Any]:
             results = await _run(selected, azurite)
     if selected is None or "digest_fanout" in selected:
         results["digest_fanout"] = await digest_fanout()
+    if selected is None or "delivery" in selected:
+        results["delivery"] = await digest_fanout("bench.delivery")
     return results
 
 
-async def digest_fanout() -> dict[str, Any]:
-    """1,000 CoPs' digests through the outbox against a connector answering 10 % of sends with 429; in a
-    child process so that its peak RSS is its own."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.digest_fanout", cwd=ROOT, stdout=asyncio.subprocess.PIPE
-    )
+async def digest_fanout(module: str = "bench.digest_fanout") -> dict[str, Any]:
+    """1,000 CoPs' digests through the outbox against a connector answering 10 % of sends with 429 (or another
+    in-process scenario's ``module``: bench.delivery); in a child process so that its peak RSS is its own."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", module, cwd=ROOT, stdout=asyncio.subprocess.PIPE)
     out, _ = await proc.communicate()
     if proc.returncode != 0:
         return {"error": f"exited with {proc.returncode}"}
@@ -179,6 +179,23 @@ async def seed(scenario: Scenario, data_dir: Path, azurite: Azurite, acts: Activ
         await store.close()
 
 
+def print_delivery(row: dict[str, Any]) -> None:
+    if "error" in row:
+        print(f"\ndelivery: {row['error']}")
+        return
+    print(
+        f"\ndelivery: {row['messages']} messages, {row['answered_late_share']:.0%} of posts accepted then answered "
+        f"too late, sender killed {row['kills']} times ({row['sending_when_killed']} items mid-send); promises "
+        f"{'hold' if row['promises_hold'] else 'BROKEN'}"
+    )
+    for kind, k in row["kinds"].items():
+        print(
+            f"  {kind:<20}{k['promise']:<15}{k['duplicates']:>4} duplicates{k['losses']:>4} losses   "
+            f"(answered late {k['answered_late']}, mid-send at a kill {k['sending_when_killed']}, "
+            f"statuses {k['status']})"
+        )
+
+
 def print_fanout(row: dict[str, Any]) -> None:
     if "error" in row:
         print(f"\ndigest_fanout: {row['error']}")
@@ -208,6 +225,8 @@ def print_table(results: dict[str, Any]) -> None:
     if "rss_mb_idle" not in results:
         if "digest_fanout" in results:
             print_fanout(results["digest_fanout"])
+        if "delivery" in results:
+            print_delivery(results["delivery"])
         print_targets(results)
         return
     judged = marks(results)
@@ -286,6 +305,8 @@ def print_table(results: dict[str, Any]) -> None:
         )
     if "digest_fanout" in results:
         print_fanout(results["digest_fanout"])
+    if "delivery" in results:
+        print_delivery(results["delivery"])
     print_targets(results)
 
 

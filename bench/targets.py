@@ -85,6 +85,8 @@ TARGETS: tuple[Target, ...] = (
     Target("peak RSS, Azurite bot", STANDING, ("rss_mb_peak_azure",), 250.0, "MB"),
     Target("FAQ ranking, 2,000 entries, p99", STANDING, ("ranking_2000_entries", "p99_ms"), 5.0, "ms"),
     Target("digest fan-out vs the minimum at 50 req/s", STANDING, ("digest_fanout", "ratio_to_minimum"), 1.2, "x"),
+    Target("at-most-once kinds: duplicates", STANDING, ("delivery", "at_most_once_duplicates"), 0.0, "duplicates"),
+    Target("at-least-once kinds: losses", STANDING, ("delivery", "at_least_once_losses"), 0.0, "losses"),
 )
 
 # The issue asks for these against both echo bots without a bound: printed beside the targets, not judged.
