@@ -16,6 +16,8 @@ CARD_MODULES: tuple[str, ...] = (
     "cards.setup",
     "cards.directory",
     "cards.events",
+    "cards.projects",
+    "cards.resources",
     "cards.faq",
     "cards.queries",
     "cards.digest",

@@ -16,6 +16,8 @@ FEATURES: tuple[str, ...] = (
     "bot.features.setup",
     "bot.features.directory",
     "bot.features.events",
+    "bot.features.projects",
+    "bot.features.resources",
     "bot.features.faq",
     "bot.features.queries",
     "bot.features.digest",
