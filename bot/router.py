@@ -119,7 +119,8 @@ class Router:
         return register
 
     def on(self, kind: str) -> Callable[[EventHandler], EventHandler]:
-        """Lifecycle events: installed, uninstalled, members_added, members_removed, channel_message."""
+        """Lifecycle events: installed, uninstalled, members_added, members_removed, channel_message, files (a
+        personal message carrying files)."""
 
         def register(handler: EventHandler) -> EventHandler:
             self._events.setdefault(kind, []).append(handler)
@@ -215,6 +216,10 @@ class Router:
                 # a button and waits, in a channel too, where a Submit carries no @mention
                 log.info("card submit with nothing to act on activity_id=%s", request.activity_id)
                 await turn.respond.reply(messages.EMPTY_SUBMIT)
+                return
+            if request.files and request.place.is_personal and self._events.get("files"):
+                for handler in self._events["files"]:  # a file sent in personal chat (e.g. a CSV to import)
+                    await handler(turn)
                 return
             if request.place.kind != "personal" and not request.mentioned_bot and not request.submitted:
                 for handler in self._events.get("channel_message", []):

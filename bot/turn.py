@@ -10,7 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 JSON = dict[str, Any]
 
@@ -78,6 +78,25 @@ class CardAction:
 
 
 @dataclass(frozen=True, slots=True)
+class FileOffer:
+    """A file a person sent the bot in personal chat: Teams stores it in their OneDrive and hands the bot a
+    short-lived, pre-authorised ``download_url`` (attachment ``application/vnd.microsoft.teams.file.download.info``)."""
+
+    name: str
+    download_url: str
+    file_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    """One member of a team's roster as the Bot Connector lists it (email and UPN may be empty, e.g. guests)."""
+
+    person: Person
+    email: str = ""
+    upn: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     """One incoming activity, in the project's terms."""
 
@@ -99,6 +118,7 @@ class Request:
     members: tuple[Person, ...] = ()  # for members_added / members_removed
     conversation_reference: JSON = field(default_factory=dict)  # serialised, for proactive messages later
     raw_channel_data: Mapping[str, Any] = field(default_factory=dict)
+    files: tuple[FileOffer, ...] = ()  # files sent with a personal message
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,3 +191,12 @@ class Proactive(Protocol):
 
     async def open_personal_chat(self, reference: Mapping[str, Any], person: Person) -> JSON:
         """Open the 1:1 chat with ``person`` (using any reference of the same tenant); returns its reference."""
+
+
+@runtime_checkable
+class Rosters(Protocol):
+    """Reading a team's roster outside a turn (implemented by the SDK seams)."""
+
+    async def team_roster(self, reference: Mapping[str, Any], team_id: str) -> list[RosterEntry]:
+        """Every member of team ``team_id`` (all pages), through the service of ``reference``. Raises
+        DeliveryError."""

@@ -235,7 +235,7 @@ def build_manifest(settings: AppSettings, router: Router) -> dict[str, Any]:
             {
                 "botId": settings.app_id,
                 "scopes": list(scopes),
-                "supportsFiles": False,
+                "supportsFiles": True,  # a lead sends a membership CSV in personal chat (import members)
                 "isNotificationOnly": False,
                 "commandLists": command_lists,
             }

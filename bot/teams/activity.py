@@ -10,9 +10,22 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.turn import JSON, Card, CardAction, Person, Place, PlaceKind, Request, RequestKind, reference_without_person
+from bot.turn import (
+    JSON,
+    Card,
+    CardAction,
+    FileOffer,
+    Person,
+    Place,
+    PlaceKind,
+    Request,
+    RequestKind,
+    reference_without_person,
+)
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
+MAX_FILES = 5
 
 _AT_TAG = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
@@ -70,6 +83,19 @@ def _clean_text(text: str) -> str:
     text = _TAG.sub(" ", _AT_TAG.sub(" ", text)).replace("&nbsp;", " ")
     # collapse runs of spaces but keep line breaks: pasted CSV and multi-line questions stay intact
     return "\n".join(" ".join(line.split()) for line in text.replace("\r\n", "\n").split("\n")).strip()
+
+
+def files_of(activity: Mapping[str, Any]) -> tuple[FileOffer, ...]:
+    """The files a personal message carries: attachments of type file.download.info with a downloadUrl."""
+    found: list[FileOffer] = []
+    for attachment in activity.get("attachments") or []:
+        if not isinstance(attachment, dict) or attachment.get("contentType") != FILE_DOWNLOAD_INFO:
+            continue
+        content = _sub(attachment, "content")
+        url = _str(content.get("downloadUrl"))
+        if url:
+            found.append(FileOffer(_str(attachment.get("name"))[:200], url[:4000], _str(content.get("fileType"))[:20]))
+    return tuple(found[:MAX_FILES])
 
 
 def to_request(activity: Mapping[str, Any], received_at: datetime) -> Request:
@@ -164,4 +190,5 @@ def to_request(activity: Mapping[str, Any], received_at: datetime) -> Request:
         members=members,
         conversation_reference=reference_of(activity),
         raw_channel_data=channel_data,
+        files=files_of(activity) if activity_type == "message" and kind_of_place == "personal" else (),
     )

@@ -83,7 +83,7 @@ def test_bot_scopes_ids_and_files(manifest: dict[str, Any]) -> None:
     assert bot["botId"] == APP_ID
     assert manifest["id"] == APP_ID
     assert set(bot["scopes"]) == {"personal", "team", "groupChat"}
-    assert bot["supportsFiles"] is False
+    assert bot["supportsFiles"] is True  # import members takes a CSV file in personal chat
     assert manifest["webApplicationInfo"]["id"] == APP_ID
     assert manifest["validDomains"] == ["copbot.example.ac.uk"]
 

@@ -1,0 +1,495 @@
+"""A membership list matched against the teams' rosters and the stored memberships: the preview, stored, and its
+application, atomically per person.
+
+Table ``imports``, partition = the import id. Row ``head``: who previewed it, for which CoPs, the digest of its
+changes, the status (``previewed`` → ``applying`` → ``applied``; the move to ``applying`` is an ETag-conditional
+write, so two clicks apply it once) and the counts. Rows ``e|00001``…: one per change to apply (add or change),
+naming the person (``person`` = their Entra object id, for ``my data`` and ``forget me``), the tier they had at
+preview time (``before``) and, once applied, the result. A change whose person no longer has the ``before`` tier
+is skipped (someone changed it since the preview), so a stale preview cannot undo a newer change; the one-core
+rule is held by :meth:`MembershipRepo.join`, and a conflict is listed, never resolved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+
+from bot.domain.codec import dumps, loads
+from bot.domain.cops import Cop
+from bot.domain.imports import BadRow, ImportRow, shown
+from bot.domain.members import CoreElsewhere, MembershipRepo, PersonState, Profile, Tier
+from bot.turn import RosterEntry
+from storage import paging
+from storage.base import BatchOp, NotFound, PreconditionFailed, Row, StorageError, TableStore, Where
+
+TABLE = "imports"
+HEAD = "head"
+PREVIEW_TTL = timedelta(hours=24)  # a preview not applied by then is refused, and purged a day later
+APPLY_LEASE = timedelta(minutes=10)
+CONCURRENCY = 16
+Action = Literal["add", "change", "unchanged", "conflict"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of a list, matched to a person and compared with what is stored."""
+
+    line: int
+    cop_id: str
+    aad_id: str
+    user_id: str
+    name: str
+    action: Action
+    tier: Tier
+    before: str = ""  # their tier in this CoP at preview time; "" = not a member
+    org_area: str = ""
+    job_family: str = ""
+    joined: date | None = None
+    note: str = ""  # why a conflict
+
+
+@dataclass(frozen=True)
+class Unknown:
+    line: int
+    identifier: str  # as shown (escaped by the card)
+
+
+@dataclass(frozen=True)
+class Plan:
+    entries: tuple[Entry, ...]
+    unknown: tuple[Unknown, ...]
+    bad: tuple[BadRow, ...]
+
+    def of(self, action: Action) -> list[Entry]:
+        return [e for e in self.entries if e.action == action]
+
+    @property
+    def changes(self) -> list[Entry]:
+        return [e for e in self.entries if e.action in ("add", "change")]
+
+    @property
+    def digest(self) -> str:
+        return digest_of(self.changes)
+
+
+@dataclass
+class Outcome:
+    applied: int = 0
+    added: int = 0
+    changed: int = 0
+    skipped: int = 0  # changed by someone else since the preview
+    conflicts: list[str] | None = None
+    refused: int = 0  # CoPs the importer no longer leads
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "changed": self.changed,
+            "skipped": self.skipped,
+            "conflicts": (self.conflicts or [])[:50],
+            "refused": self.refused,
+        }
+
+
+def digest_of(changes: Iterable[Entry]) -> str:
+    canonical = sorted(
+        (
+            e.cop_id,
+            e.aad_id,
+            e.action,
+            e.tier,
+            e.before,
+            e.org_area,
+            e.job_family,
+            e.joined.isoformat() if e.joined else "",
+        )
+        for e in changes
+    )
+    return hashlib.sha256(dumps(canonical).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def resolve_cop(value: str, cops: Sequence[Cop]) -> Cop | None:
+    """The CoP a ``cop`` cell names: its team id, or its name (case and spacing ignored)."""
+    wanted = " ".join(value.split()).casefold()
+    for cop in cops:
+        if value == cop.cop_id or " ".join(cop.name.split()).casefold() == wanted:
+            return cop
+    return None
+
+
+def index_roster(roster: Iterable[RosterEntry]) -> dict[str, RosterEntry]:
+    """Roster entries by lower-cased email, UPN and object id."""
+    found: dict[str, RosterEntry] = {}
+    for entry in roster:
+        for key in (entry.email, entry.upn, entry.person.aad_id):
+            if key:
+                found.setdefault(key.lower(), entry)
+    return found
+
+
+async def read_states(repo: MembershipRepo, aad_ids: Iterable[str]) -> dict[str, PersonState]:
+    """Each person's stored state, a few partition reads at a time."""
+    gate = asyncio.Semaphore(CONCURRENCY)
+    states: dict[str, PersonState] = {}
+
+    async def one(aad_id: str) -> None:
+        async with gate:
+            states[aad_id] = await repo.person(aad_id)
+
+    await asyncio.gather(*(one(a) for a in set(aad_ids)))
+    return states
+
+
+async def plan_import(
+    rows: Sequence[ImportRow],
+    bad: Sequence[BadRow],
+    targets: Mapping[int, Cop | str],  # line -> the row's CoP, or why the row has none it may use
+    rosters: Mapping[str, Mapping[str, RosterEntry]],  # cop id -> indexed roster
+    repo: MembershipRepo,
+    *,
+    enforce_one_core: bool,
+    cop_names: Mapping[str, str],
+) -> Plan:
+    """Compare each row with the stored memberships (nothing is written)."""
+    problems = list(bad)
+    matched: list[tuple[ImportRow, Cop, RosterEntry]] = []
+    unknown: list[Unknown] = []
+    for row in rows:
+        target = targets.get(row.line)
+        if not isinstance(target, Cop):
+            problems.append(BadRow(row.line, target or "no CoP for this row"))
+            continue
+        entry = rosters.get(target.cop_id, {}).get(row.identifier)
+        if entry is None or not entry.person.aad_id:
+            unknown.append(Unknown(row.line, shown(row.identifier, 80)))
+            continue
+        matched.append((row, target, entry))
+    states = await read_states(repo, (e.person.aad_id for _, _, e in matched))
+    seen: dict[tuple[str, str], int] = {}
+    core_in: dict[str, str] = {}  # person -> the CoP this list makes them core in
+    entries: list[Entry] = []
+    for row, cop, roster_entry in matched:
+        person = roster_entry.person
+        if (cop.cop_id, person.aad_id) in seen:
+            problems.append(BadRow(row.line, f"the same person as row {seen[(cop.cop_id, person.aad_id)]}"))
+            continue
+        seen[(cop.cop_id, person.aad_id)] = row.line
+        state = states[person.aad_id]
+        current = state.memberships.get(cop.cop_id)
+        before = current[0].tier if current else ""
+        profile = state.profile
+        base = Entry(
+            row.line,
+            cop.cop_id,
+            person.aad_id,
+            person.user_id,
+            person.name or (profile.name if profile else ""),
+            "add",
+            row.tier,
+            before,
+            row.org_area,
+            row.job_family,
+            row.joined,
+        )
+        same = (
+            before == row.tier
+            and (not row.org_area or (current is not None and current[0].org_area == row.org_area))
+            and (not row.job_family or (profile is not None and profile.job_family == row.job_family))
+        )
+        if same:
+            entries.append(replace(base, action="unchanged"))
+            continue
+        if row.tier == "core" and enforce_one_core:
+            other = state.core_cop_id
+            if other and other != cop.cop_id and other in state.memberships:
+                note = f"already a core member of {cop_names.get(other, 'another CoP')}"
+                entries.append(replace(base, action="conflict", note=note))
+                continue
+            listed = core_in.get(person.aad_id)
+            if listed and listed != cop.cop_id:
+                note = f"this list also makes them core in {cop_names.get(listed, 'another CoP')}"
+                entries.append(replace(base, action="conflict", note=note))
+                continue
+            core_in[person.aad_id] = cop.cop_id
+        entries.append(replace(base, action="change" if before else "add"))
+    problems.sort(key=lambda b: b.line)
+    return Plan(tuple(entries), tuple(unknown), tuple(problems))
+
+
+# -- storage ---------------------------------------------------------------------------------------------------
+def new_import_id() -> str:
+    return secrets.token_hex(8)
+
+
+def _entry_data(e: Entry) -> dict[str, Any]:
+    return {
+        "line": e.line,
+        "cop_id": e.cop_id,
+        "person": e.aad_id,
+        "user_id": e.user_id,
+        "name": e.name,
+        "action": e.action,
+        "tier": e.tier,
+        "before": e.before,
+        "org_area": e.org_area,
+        "job_family": e.job_family,
+        "joined": e.joined.isoformat() if e.joined else "",
+        "result": "",
+    }
+
+
+def _entry(row: Row) -> Entry:
+    joined = str(row.get("joined") or "")
+    action = str(row.get("action"))
+    return Entry(
+        line=int(row.get("line", 0)),
+        cop_id=str(row.get("cop_id", "")),
+        aad_id=str(row.get("person", "")),
+        user_id=str(row.get("user_id", "")),
+        name=str(row.get("name", "")),
+        action="change" if action == "change" else "add",
+        tier="core" if row.get("tier") == "core" else "wider",
+        before=str(row.get("before", "")),
+        org_area=str(row.get("org_area", "")),
+        job_family=str(row.get("job_family", "")),
+        joined=date.fromisoformat(joined) if joined else None,
+    )
+
+
+@dataclass(frozen=True)
+class Head:
+    import_id: str
+    importer: str
+    digest: str
+    status: str
+    created: datetime
+    cop_ids: tuple[str, ...]
+    reference: str  # where to tell the importer the result (a stored, person-free reference)
+    result: dict[str, Any]
+    lease_until: datetime | None
+    etag: str
+
+
+def _head(import_id: str, row: Row) -> Head:
+    return Head(
+        import_id,
+        str(row.get("importer", "")),
+        str(row.get("digest", "")),
+        str(row.get("status", "")),
+        row.get("created"),
+        tuple(loads(row.get("cop_ids"), [])),
+        str(row.get("reference", "")),
+        loads(row.get("result"), {}),
+        row.get("lease_until"),
+        row.etag,
+    )
+
+
+class ImportStore:
+    def __init__(self, store: TableStore) -> None:
+        self._store = store
+
+    async def save(self, plan: Plan, importer: str, reference: str, now: datetime) -> str:
+        """Store the preview's changes; returns its id (the confirm button names it and the digest)."""
+        import_id = new_import_id()
+        changes = plan.changes
+        for start in range(0, len(changes), 100):
+            ops = [
+                BatchOp("insert", f"e|{start + i:05d}", _entry_data(e))
+                for i, e in enumerate(changes[start : start + 100])
+            ]
+            await self._store.batch(TABLE, import_id, ops)
+        await self._store.insert(
+            TABLE,
+            import_id,
+            HEAD,
+            {
+                "importer": importer,
+                "person": importer,
+                "digest": plan.digest,
+                "status": "previewed",
+                "created": now,
+                "cop_ids": dumps(sorted({e.cop_id for e in changes})),
+                "changes": len(changes),
+                "reference": reference,
+                "result": "{}",
+            },
+        )
+        return import_id
+
+    async def head(self, import_id: str) -> Head | None:
+        try:
+            return _head(import_id, await self._store.get(TABLE, import_id, HEAD))
+        except (NotFound, StorageError):
+            return None
+
+    async def entries(self, import_id: str) -> list[tuple[Entry, Row]]:
+        found: list[tuple[Entry, Row]] = []
+        async for rows, _ in paging.pages(self._store, TABLE, import_id, [Where("RowKey", "ge", "e|")]):
+            found.extend((_entry(r), r) for r in rows if r.row_key.startswith("e|"))
+        return found
+
+    async def claim(self, head: Head, now: datetime) -> Head | None:
+        """Move a preview (or an application whose process died) to ``applying`` under a lease; None if another
+        click or instance got there first."""
+        try:
+            row = await self._store.get(TABLE, head.import_id, HEAD)
+            data = {**row.data, "status": "applying", "lease_until": now + APPLY_LEASE}
+            updated = await self._store.update(TABLE, head.import_id, HEAD, data, etag=head.etag)
+        except (NotFound, PreconditionFailed):
+            return None
+        return _head(head.import_id, updated)
+
+    async def finish(self, import_id: str, outcome: Outcome, now: datetime) -> None:
+        for _ in range(5):
+            row = await self._store.get(TABLE, import_id, HEAD)
+            data = {**row.data, "status": "applied", "result": dumps(outcome.as_json()), "applied_at": now}
+            try:
+                await self._store.update(TABLE, import_id, HEAD, data, etag=row.etag)
+                return
+            except PreconditionFailed:
+                continue
+
+    async def unfinished(self, now: datetime) -> list[Head]:
+        """Applications whose process stopped before the end (their lease ran out)."""
+        heads: list[Head] = []
+        where = [Where("RowKey", "eq", HEAD), Where("status", "eq", "applying"), Where("lease_until", "lt", now)]
+        async for rows, _ in paging.pages(self._store, TABLE, None, where, page_size=100):
+            heads.extend(_head(r.partition_key, r) for r in rows)
+        return heads
+
+    async def apply(
+        self,
+        head: Head,
+        repo: MembershipRepo,
+        now: datetime,
+        *,
+        enforce_one_core: bool,
+        may_import: Callable[[str], bool],
+        cop_names: Mapping[str, str],
+        notify: Callable[[Entry], Awaitable[None]],
+    ) -> Outcome:
+        """Apply the stored changes not applied yet, a few people at a time, each person in one atomic write."""
+        outcome = Outcome(conflicts=[])
+        gate = asyncio.Semaphore(CONCURRENCY)
+        stored = await self.entries(head.import_id)
+        for _, row in stored:  # results of an earlier, interrupted run count too
+            _count(outcome, str(row.get("result") or ""), str(row.get("note") or ""))
+
+        async def one(entry: Entry, row: Row) -> None:
+            if row.get("result"):
+                return
+            async with gate:
+                result, note = await _apply_one(entry, repo, now, enforce_one_core, may_import, cop_names)
+                if result in ("added", "changed"):
+                    await notify(entry)
+                data = {**row.data, "result": result, "note": note}
+                try:
+                    await self._store.update(TABLE, head.import_id, row.row_key, data, etag=row.etag)
+                except (NotFound, PreconditionFailed):
+                    return  # applied by another instance resuming the same import: counted there
+                _count(outcome, result, note)
+
+        await asyncio.gather(*(one(e, r) for e, r in stored))
+        return outcome
+
+    # -- personal data and retention ----------------------------------------------------------------------
+    async def export_person(self, aad_id: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        async for rows, _ in paging.pages(self._store, TABLE, None, [Where("person", "eq", aad_id)]):
+            for r in rows:
+                if r.row_key == HEAD:
+                    out.append({"import": r.partition_key, "role": "imported a list", "at": str(r.get("created"))})
+                else:
+                    out.append({"import": r.partition_key, "cop_id": r.get("cop_id"), "tier": r.get("tier")})
+        return out
+
+    async def erase_person(self, aad_id: str) -> int:
+        removed = 0
+        async for rows, _ in paging.pages(self._store, TABLE, None, [Where("person", "eq", aad_id)]):
+            for r in rows:
+                try:
+                    if r.row_key == HEAD:  # the list stays (it names others); who sent it does not
+                        await self._store.update(TABLE, r.partition_key, HEAD, {**r.data, "importer": "", "person": ""})
+                    else:
+                        await self._store.delete(TABLE, r.partition_key, r.row_key)
+                    removed += 1
+                except (NotFound, PreconditionFailed):
+                    continue
+        return removed
+
+    async def purge(self, now: datetime) -> int:
+        """Drop previews never applied and applied lists' rows once they are two days old."""
+        cutoff = now - 2 * PREVIEW_TTL
+        old: list[str] = []
+        async for rows, _ in paging.pages(
+            self._store, TABLE, None, [Where("RowKey", "eq", HEAD), Where("created", "lt", cutoff)], page_size=100
+        ):
+            old.extend(r.partition_key for r in rows if r.get("status") != "applying")
+        for import_id in old:
+            for row in await self._store.query(TABLE, import_id, limit=1000):
+                try:
+                    await self._store.delete(TABLE, import_id, row.row_key)
+                except (NotFound, PreconditionFailed):
+                    continue
+        return len(old)
+
+
+def _count(outcome: Outcome, result: str, note: str) -> None:
+    if result == "added":
+        outcome.added += 1
+    elif result == "changed":
+        outcome.changed += 1
+    elif result == "skipped":
+        outcome.skipped += 1
+    elif result == "conflict":
+        assert outcome.conflicts is not None
+        outcome.conflicts.append(note)
+    elif result == "refused":
+        outcome.refused += 1
+    outcome.applied = outcome.added + outcome.changed
+
+
+async def _apply_one(
+    entry: Entry,
+    repo: MembershipRepo,
+    now: datetime,
+    enforce: bool,
+    may_import: Callable[[str], bool],
+    cop_names: Mapping[str, str],
+) -> tuple[str, str]:
+    """(result, note) of one change: added, changed, skipped, conflict or refused."""
+    name = cop_names.get(entry.cop_id, "the CoP")
+    if not may_import(entry.cop_id):
+        return "refused", f"you no longer lead {name}"
+    state = await repo.person(entry.aad_id)
+    current = state.memberships.get(entry.cop_id)
+    if (current[0].tier if current else "") != entry.before:
+        return "skipped", f"row {entry.line}: changed since the preview"
+    old = state.profile
+    profile = Profile(
+        aad_id=entry.aad_id,
+        user_id=entry.user_id or (old.user_id if old else ""),
+        name=entry.name or (old.name if old else ""),
+        org_area=entry.org_area or (old.org_area if old else ""),
+        org_unit=old.org_unit if old else "",
+        job_family=entry.job_family or (old.job_family if old else ""),
+        interests=old.interests if old else (),
+        updated_at=now,
+    )
+    # a new member joined on the date the list gives; a change happens now
+    when = datetime.combine(entry.joined, time(9, 0), tzinfo=UTC) if entry.joined and not current else now
+    try:
+        await repo.join(entry.cop_id, profile, entry.tier, min(when, now), enforce_one_core=enforce, state=state)
+    except CoreElsewhere as elsewhere:
+        other = cop_names.get(elsewhere.other_cop_id, "another CoP")
+        return "conflict", f"row {entry.line} ({shown(entry.name, 60)}): already a core member of {other}"
+    except PreconditionFailed:
+        return "skipped", f"row {entry.line}: kept changing while applying"
+    return ("changed" if current else "added"), ""

@@ -1,0 +1,160 @@
+"""``import members`` end to end: paste or send a CSV, see the preview, apply it, and the imported get a notice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.domain.members import MembershipRepo
+from tests.features.imports_kit import (
+    apply_preview,
+    card_text,
+    email_of,
+    file_message,
+    file_server,
+    install_with_roster,
+)
+from tests.features.membership_kit import join, state
+from tests.kit.activities import team, user
+from tests.kit.harness import BotUnderTest
+
+LEAD = user(1, "Lena Lead")
+ANN = user(2, "Ann Archer")
+BEN = user(3, "Ben Baker")
+CAT = user(4, "Cat Cooper")
+OUT = user(9, "Olly Outsider")
+OTHER_LEAD = user(8, "Omar Other")
+DATA = team(1, "Data and Insight")
+COMMS = team(2, "Internal Communications")
+
+
+async def test_a_pasted_list_is_previewed_then_applied_and_the_imported_get_a_notice(bot: BotUnderTest) -> None:
+    await install_with_roster(bot, LEAD, DATA, ANN, BEN, CAT)
+    form = await bot.say(LEAD, "import members")
+    assert "Import members" in card_text(form)
+    csv = (
+        "email,tier,org area,job family,joined\n"
+        f"{email_of(ANN)},core,central,Analyst,2024-01-15\n"
+        f"{email_of(BEN).upper()},wider,,,\n"
+        "nobody@example.ac.uk,core,,,\n"
+        f"{email_of(CAT)},gold,,,\n"
+    )
+    preview = await bot.press(LEAD, form.card, "Preview", {"csv": csv})
+    shown = card_text(preview)
+    assert "To add" in shown
+    assert "Ann Archer" in shown
+    assert "Ben Baker" in shown
+    assert "nobody@example.ac.uk" in shown  # unknown person, listed
+    assert "tier 'gold' is neither core nor wider" in shown
+    assert await MembershipRepo(bot.services.store).members_of(DATA.id) == []  # nothing yet
+
+    bot.connector.clear()
+    clicked = await apply_preview(bot, LEAD, preview)
+    assert "Applying 2 changes" in card_text(clicked)
+    ann = await state(bot, ANN)
+    assert ann.memberships[DATA.id][0].tier == "core"
+    assert ann.memberships[DATA.id][0].joined_at == datetime(2024, 1, 15, 9, 0, tzinfo=UTC)
+    assert ann.profile is not None
+    assert ann.profile.job_family == "Analyst"
+    assert ann.profile.org_area == "central"
+    assert (await state(bot, BEN)).memberships[DATA.id][0].tier == "wider"
+    assert (await state(bot, CAT)).memberships == {}
+    notices = [c for c in bot.connector.sent() if "added you from their membership list" in c.everything]
+    assert sorted(bot.connector.recipient(c) for c in notices) == sorted([ANN.id, BEN.id])
+    result = [c for c in bot.connector.sent() if "Import done" in c.everything]
+    assert len(result) == 1
+    assert "Added" in result[0].everything
+
+
+async def test_the_same_list_again_changes_nothing_and_a_second_click_applies_once(bot: BotUnderTest) -> None:
+    await install_with_roster(bot, LEAD, DATA, ANN, BEN)
+    csv = f"email;tier\n{email_of(ANN)};core\n{email_of(BEN)};wider\n"  # semicolons: sniffed
+    first = await bot.say(LEAD, "import members\n" + csv)
+    await apply_preview(bot, LEAD, first)
+    again = await bot.press(LEAD, first.card, next(a["title"] for a in first.card["actions"]))  # type: ignore[index]
+    assert "already been applied" in card_text(again)
+    second = await bot.say(LEAD, "import members\n" + csv)
+    text = card_text(second)
+    assert "Nothing to change" in text
+    assert "Unchanged" in text
+    assert not [a for a in (second.card or {}).get("actions", []) if a["data"]["verb"] == "imports.apply"]
+
+
+async def test_one_core_conflicts_are_listed_and_never_resolved(bot: BotUnderTest) -> None:
+    await install_with_roster(bot, LEAD, DATA, ANN, BEN)
+    await install_with_roster(bot, LEAD, COMMS, ANN, BEN)
+    await join(bot, ANN, COMMS, "core")
+    preview = await bot.say(LEAD, "import members\n" + f"email,tier,cop\n{email_of(ANN)},core,{DATA.name}\n"
+                            f"{email_of(BEN)},core,{DATA.name}\n{email_of(BEN)},core,{COMMS.name}\n")  # fmt: skip
+    text = card_text(preview)
+    assert "already a core member of Internal Communications" in text
+    assert "this list also makes them core in Data and Insight" in text
+    await apply_preview(bot, LEAD, preview)
+    ann = await state(bot, ANN)
+    assert set(ann.memberships) == {COMMS.id}
+    assert ann.core_cop_id == COMMS.id
+    ben = await state(bot, BEN)
+    assert ben.core_cop_id == DATA.id
+    assert set(ben.memberships) == {DATA.id}
+
+
+async def test_a_conflict_arising_after_the_preview_is_reported_not_forced(bot: BotUnderTest) -> None:
+    await install_with_roster(bot, LEAD, DATA, ANN)
+    await install_with_roster(bot, OTHER_LEAD, COMMS, ANN)
+    preview = await bot.say(LEAD, f"import members\nemail,tier\n{email_of(ANN)},core\n")
+    await join(bot, ANN, COMMS, "core")  # between preview and confirm: Ann joins elsewhere as core
+    bot.connector.clear()
+    await apply_preview(bot, LEAD, preview)
+    assert (await state(bot, ANN)).core_cop_id == COMMS.id
+    assert DATA.id not in (await state(bot, ANN)).memberships
+    result = next(c for c in bot.connector.sent() if "Import done" in c.everything)
+    assert "already a core member of Internal Communications" in result.everything
+
+
+async def test_a_file_sent_in_personal_chat_is_fetched_and_previewed(bot: BotUnderTest) -> None:
+    await install_with_roster(bot, LEAD, DATA, ANN, BEN)
+    body = f'Email\tTier\tJob family\n{email_of(ANN)}\tcore\t=HYPERLINK("x")\n'.encode("utf-16")
+    async with file_server({"members.csv": body}) as base:
+        posted = await bot.post(file_message(bot, LEAD, f"{base}/members.csv"))
+    assert posted.status in (200, 201)
+    text = card_text(posted)
+    assert "Import preview" in text
+    assert "Ann Archer" in text
+    await apply_preview(bot, LEAD, posted)
+    ann = await state(bot, ANN)
+    assert ann.profile is not None
+    assert ann.profile.job_family == '=HYPERLINK("x")'
+
+
+async def test_only_leads_and_admins_may_import(bot: BotUnderTest) -> None:
+    await install_with_roster(bot, LEAD, DATA, ANN)
+    refused = await bot.say(ANN, "import members")
+    assert "only" in refused.everything.lower()
+    assert "lead" in refused.everything.lower()
+    async with file_server({"m.csv": b"email,tier\n"}) as base:
+        sent = await bot.post(file_message(bot, OUT, f"{base}/m.csv", "m.csv"))
+    assert "leads" in sent.everything
+    assert "Import preview" not in sent.everything
+    # a genuine preview button pressed by someone else applies nothing
+    preview = await bot.say(LEAD, f"import members\nemail,tier\n{email_of(ANN)},wider\n")
+    card = preview.card
+    assert card is not None
+    button = next(a for a in card["actions"] if a["data"]["verb"] == "imports.apply")
+    other = await bot.press(ANN, card, button["title"])
+    assert "Only the person who previewed" in card_text(other)
+    assert (await state(bot, ANN)).memberships == {}
+
+
+async def test_a_forged_or_stale_confirm_changes_nothing(bot: BotUnderTest) -> None:
+    await install_with_roster(bot, LEAD, DATA, ANN)
+    preview = await bot.say(LEAD, f"import members\nemail,tier\n{email_of(ANN)},wider\n")
+    card = preview.card
+    assert card is not None
+    data = next(a for a in card["actions"] if a["data"]["verb"] == "imports.apply")["data"]
+    import_id, _, digest = data["id"].partition(".")
+    forged = await bot.click(LEAD, "imports.apply", {**data, "id": f"{import_id}.{'0' * 32}"})
+    assert "didn't come from me" in card_text(forged) or "altered" in card_text(forged)
+    resealed = bot.sealed("imports.apply", {"cop_id": data["cop_id"], "id": f"{import_id}.{'0' * 32}"})
+    stale = await bot.click(LEAD, "imports.apply", resealed)
+    assert "out of date" in card_text(stale)
+    assert (await state(bot, ANN)).memberships == {}
+    assert digest
