@@ -28,6 +28,7 @@ CARD_MODULES: tuple[str, ...] = (
     "cards.programme",
     "cards.audit",
     "cards.privacy",
+    "cards.imports",
 )
 
 

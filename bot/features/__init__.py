@@ -27,6 +27,7 @@ FEATURES: tuple[str, ...] = (
     "bot.features.survey",
     "bot.features.programme",
     "bot.features.audit",
+    "bot.features.imports",
     "bot.features.privacy",
 )
 
