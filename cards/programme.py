@@ -30,6 +30,7 @@ def describe_row(row: ProgrammeRow) -> list[tuple[str, str]]:
         ("This term", f"{_or(row.events_term)} events, {_or(row.lunch_and_learns_term)} Lunch and Learns"),
         ("Questions", f"{_or(row.open_queries)} open, median first response {median}"),
         ("Survey", survey),
+        ("Projects", f"{_or(row.projects_with_outcomes)} finished with outcomes"),
     ]
 
 

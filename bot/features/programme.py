@@ -58,6 +58,7 @@ def to_csv(rows: Sequence[ProgrammeRow]) -> bytes:
             "Median first response (hours)",
             "Survey % agree",
             "Survey responses",
+            "Projects finished with outcomes",
         ]
     )
     for row in sorted(rows, key=lambda r: r.name.lower()):
@@ -77,6 +78,7 @@ def to_csv(rows: Sequence[ProgrammeRow]) -> bytes:
                 "" if row.median_response_hours is None else f"{row.median_response_hours:.1f}",
                 "" if row.survey_agree is None else round(row.survey_agree * 100),
                 "" if row.survey_responses is None else row.survey_responses,
+                "" if row.projects_with_outcomes is None else row.projects_with_outcomes,
             ]
         )
     return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8 names correctly

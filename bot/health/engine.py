@@ -434,7 +434,36 @@ def impact(s: CopSnapshot, t: Thresholds) -> list[Indicator]:
                 "" if rating == "green" else "Discuss the lowest-scoring statement at the next core meeting.",
             )
         )
+    out.append(projects(s))
     return out
+
+
+def projects(s: CopSnapshot) -> Indicator:
+    """Finished projects with a recorded outcome (what changed, who uses it): the CoP's outputs."""
+    label = "Projects finished with an outcome"
+    p = s.projects
+    if p is None:
+        return _no_data(label, "Projects are not recorded yet.")
+    if p.finished_without_outcome:
+        return Indicator(
+            label,
+            f"{p.finished_with_outcome} of {p.finished_with_outcome + p.finished_without_outcome} finished",
+            "amber",
+            f"{p.finished_without_outcome} finished projects have no outcome recorded, so their value cannot be shown.",
+            "Record what changed and who uses it with **Record outcome** on each project (see **projects**).",
+        )
+    if p.finished_with_outcome:
+        return Indicator(
+            label,
+            str(p.finished_with_outcome),
+            "green",
+            f"{p.finished_with_outcome} finished projects with their outcomes recorded, of {p.total} registered.",
+        )
+    return _no_data(
+        label,
+        f"No project has finished yet ({p.total} registered)." if p.total else "No projects are registered.",
+        "Register the CoP's projects with **project new**; finished ones with outcomes count here.",
+    )
 
 
 # -- sustainability ------------------------------------------------------------------------------------------

@@ -24,12 +24,21 @@ from bot.domain.cops import Cop
 from bot.domain.events import EventRepo
 from bot.domain.faq import TABLE as FAQ_TABLE
 from bot.domain.members import MembershipRepo
+from bot.domain.projects import ProjectRepo
 from bot.domain.queries import QueryRepo
 from bot.domain.records import RecordRepo
 from bot.domain.survey import Survey as SurveyRecord
 from bot.domain.survey import SurveyRepo
 from bot.health import history
-from bot.health.snapshot import CopSnapshot, EventFacts, MembershipFacts, QueryFacts, SurveyFacts, TrendPoint
+from bot.health.snapshot import (
+    CopSnapshot,
+    EventFacts,
+    MembershipFacts,
+    ProjectFacts,
+    QueryFacts,
+    SurveyFacts,
+    TrendPoint,
+)
 from bot.health.terms import Term, configured_terms, current_term
 from bot.health.thresholds import Thresholds
 from storage.base import TableStore, Where, encode_key
@@ -116,11 +125,20 @@ async def default_events(
     )
 
 
+async def default_projects(store: TableStore, cop: Cop) -> ProjectFacts | None:
+    """One partition query: the CoP's projects (bot/domain/projects.py)."""
+    projects = await ProjectRepo(store).of_cop(cop.cop_id)
+    finished = [p for p in projects if p.status == "finished"]
+    with_outcome = sum(1 for p in finished if p.outcome is not None)
+    return ProjectFacts(len(projects), with_outcome, len(finished) - with_outcome)
+
+
 @dataclass(frozen=True)
 class Sources:
     queries: QuerySource = default_queries
     faq: FaqSource = default_faq
     events: EventSource = default_events
+    projects: Callable[[TableStore, Cop], Awaitable[ProjectFacts | None]] = default_projects
 
 
 def sources_of(extras: dict[str, Any]) -> Sources:
@@ -198,7 +216,17 @@ async def gather(
     faq_task = asyncio.ensure_future(sources.faq(store, cop, term_start))
     events_task = asyncio.ensure_future(sources.events(store, cop, term_start, term_end, now))
     survey_task = asyncio.ensure_future(latest_survey())
-    tasks = (members_task, trend_task, contributors_task, reading_task, faq_task, events_task, survey_task)
+    projects_task = asyncio.ensure_future(sources.projects(store, cop))
+    tasks = (
+        members_task,
+        trend_task,
+        contributors_task,
+        reading_task,
+        faq_task,
+        events_task,
+        survey_task,
+        projects_task,
+    )
     try:
         await asyncio.gather(*tasks)
     except BaseException:
@@ -244,4 +272,5 @@ async def gather(
         survey=survey,
         trend=tuple(trend),
         gaps=tuple(gaps),
+        projects=projects_task.result(),
     )

@@ -58,6 +58,13 @@ class SurveyFacts:
 
 
 @dataclass(frozen=True)
+class ProjectFacts:
+    total: int  # the CoP's registered projects, any status
+    finished_with_outcome: int  # finished, with what changed and who uses it recorded
+    finished_without_outcome: int
+
+
+@dataclass(frozen=True)
 class TrendPoint:
     day: str  # YYYY-MM-DD (Europe/London)
     members: int
@@ -83,3 +90,4 @@ class CopSnapshot:
     survey: SurveyFacts | None = None
     trend: tuple[TrendPoint, ...] = field(default_factory=tuple)
     gaps: tuple[str, ...] = ()  # sources that could not be read (e.g. "events: not installed")
+    projects: ProjectFacts | None = None

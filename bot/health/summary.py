@@ -50,6 +50,7 @@ class ProgrammeRow:
     median_response_hours: float | None
     survey_agree: float | None
     survey_responses: int | None
+    projects_with_outcomes: int | None = None  # finished projects with their outcome recorded
 
     @property
     def members(self) -> int:
@@ -108,6 +109,7 @@ def row_of(snapshot: CopSnapshot, cop: Cop, now: datetime) -> ProgrammeRow:
         median_response_hours=snapshot.queries.median_first_response_hours if snapshot.queries else None,
         survey_agree=survey.agree_share if survey else None,
         survey_responses=survey.responses if survey else None,
+        projects_with_outcomes=snapshot.projects.finished_with_outcome if snapshot.projects else None,
     )
 
 
