@@ -116,6 +116,19 @@ def attach_button(cop_id: str, event_id: str) -> JSON:
     )
 
 
+def lunch_and_learns_card(cop_id: str, events: Sequence[tuple[str, str, datetime]]) -> Card:
+    """The CoP's recent and coming Lunch and Learns, each with its attach button."""
+    body: list[JSON] = [heading("Recordings and slides")]
+    if not events:
+        body.append(text("No Lunch and Learns in the last 90 days or to come.", subtle=True))
+    for event_id, title, start in events:
+        when = f"{start.day} {start:%b %Y}"
+        body.append(
+            container([text(f"**{safe(title, 120)}** · {when}"), attach_button(cop_id, event_id)], separator=True)
+        )
+    return card(body, summary="Lunch and Learns")
+
+
 def offered_card(items: Sequence[Shown]) -> Card:
     """Up to three shared resources that fit a question, sent beside the FAQ's answer (or the note that the leads
     have the question)."""
@@ -145,3 +158,8 @@ def examples() -> Iterable[tuple[str, Card]]:
     yield "share-form", share_form("c", "Data", "a1b2c3d4e5f6", {"title": "x"}, error="Link is required.")
     yield "attach-form", attach_form("c", "e1", "Lunch and Learn: dashboards", {})
     yield "offered", offered_card([Shown(r, "Data", False)])
+    yield (
+        "lunch-and-learns",
+        lunch_and_learns_card("c", [("e1", "Dashboards <b>", datetime(2026, 11, 2, 12, tzinfo=UTC))]),
+    )
+    yield "no-lunch-and-learns", lunch_and_learns_card("c", [])

@@ -65,6 +65,7 @@ from cards.events import (
     reminder_card,
     saved_card,
 )
+from cards.resources import attach_button
 from storage.base import BACKGROUND_TASK_PREFIX, AlreadyExists, NotFound, StorageError
 
 if TYPE_CHECKING:
@@ -493,7 +494,7 @@ async def _target_event(turn: Turn) -> tuple[Cop, Event] | None:
 
 def _personal_card(turn: Turn, event: Event, mine: Rsvp | None) -> Card:
     services = turn.services
-    return announcement_card(
+    shown = announcement_card(
         event,
         now=services.clock.now(),
         calendar_url=calendar_url(services, event),
@@ -501,6 +502,9 @@ def _personal_card(turn: Turn, event: Event, mine: Rsvp | None) -> Card:
         personal=True,
         lead=turn.role >= Role.LEAD,
     )
+    if turn.role >= Role.LEAD and event.kind == "lunch_and_learn" and not event.cancelled:
+        shown.content["body"].append(attach_button(event.cop_id, event.event_id))  # its recording and slides
+    return shown
 
 
 async def _create(turn: Turn) -> None:

@@ -36,6 +36,7 @@ from bot.domain.members import MembershipRepo
 from bot.domain.queries import MAX_TEXT_CHARS, Origin, QueryRepo
 from bot.domain.roles import MEMBERSHIPS_KEY
 from bot.features.queries import cop_of, lead_cop, open_query, thread_root_of
+from bot.features.resources import offer_for_question
 from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
@@ -299,10 +300,12 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     @router.command("ask", help="Ask a question; I answer from the FAQ or pass it to the leads", usage="<question>")
     async def ask(turn: Turn) -> None:
         await answer_question(turn, turn.args)
+        await offer_for_question(turn, turn.args)  # shared resources that fit, beside the answer
 
     @router.fallback
     async def free_text(turn: Turn) -> None:
         await answer_question(turn, turn.args)
+        await offer_for_question(turn, turn.args)
 
     @router.action("faq.helped")
     async def helped(turn: Turn) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import EventRepo, is_event_id
+from bot.domain.queries import MAX_TEXT_CHARS
 from bot.domain.resources import (
     MAX_PER_COP,
     Kind,
@@ -35,7 +36,7 @@ from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
 from bot.turn import Card, Role
 from cards.elements import notice
-from cards.resources import Shown, attach_form, offered_card, resources_card, share_form
+from cards.resources import Shown, attach_form, lunch_and_learns_card, offered_card, resources_card, share_form
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LISTED = 15
+ATTACH_DAYS = 90  # Lunch and Learns offered by resources attach: the last 90 days and any to come
 OFFERED = 3
 NO_COP = "Which CoP? Use this in the CoP's channel (or in our chat when you belong to one CoP)."
 NOT_YOURS = "Only whoever shared a resource, or the CoP's leads, can remove it."
@@ -95,7 +97,7 @@ async def _gather(services: Services, cops: list[Cop]) -> list[tuple[Cop, Resour
 async def offer_for_question(turn: Turn, question: str) -> None:
     """Up to three shared resources that fit ``question``, sent beside the FAQ's reply (nothing when none fit)."""
     question = question.strip()
-    if not question or len(question) > 2000 or turn.request.kind != "message":
+    if not question or len(question) > MAX_TEXT_CHARS or turn.request.kind != "message":
         return
     cops = await _cops_in_view(turn)
     if not cops:
@@ -257,6 +259,23 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         await repo.remove(cop.cop_id, resource.resource_id)
         log.info("resource removed cop_id=%s resource_id=%s", cop.cop_id, resource.resource_id)
         await _show(turn, notice(f"Removed the resource: {resource.title[:100]}", title="Removed"))
+
+    @router.command("resources attach", help="Attach a Lunch and Learn's recording and slides", role=Role.LEAD)
+    async def attach_list(turn: Turn) -> None:
+        cop = await _cop(turn)
+        if cop is None:
+            return
+        now = turn.services.clock.now()
+        events = await EventRepo(turn.services.store).of_cop(cop.cop_id)
+        recent = [
+            e
+            for e in events
+            if e.kind == "lunch_and_learn" and not e.cancelled and now - timedelta(days=ATTACH_DAYS) <= e.start
+        ]
+        recent.sort(key=lambda e: e.start, reverse=True)
+        await turn.respond.reply(
+            lunch_and_learns_card(cop.cop_id, [(e.event_id, e.title, e.local_start) for e in recent[:10]])
+        )
 
     @router.action("resource.attach_form", role=Role.LEAD)
     async def attach_form_action(turn: Turn) -> None:
