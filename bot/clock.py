@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")
 
 
 class Clock(Protocol):
@@ -32,3 +36,19 @@ class FakeClock:
 
     def set(self, when: datetime) -> None:
         self._now = when.astimezone(UTC)
+
+
+def named_zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone ``name`` (e.g. ``Europe/London``), or None for an empty, malformed or unknown name
+    (user input: checked by shape before the tz database sees it)."""
+    if not name or len(name) > 64 or not _ZONE_NAME.match(name):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def zone(name: str, fallback: ZoneInfo) -> ZoneInfo:
+    """A stored zone name (a CoP's, an event's), or ``fallback`` when it is empty or unknown."""
+    return named_zone(name) or fallback

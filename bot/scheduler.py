@@ -32,12 +32,13 @@ import time as monotonic_time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.clock import zone as zone  # features read a CoP's zone from here too
 from bot.leases import Leases, run_once
 from bot.middleware import purge_dedupe
 from bot.services import Services
@@ -90,13 +91,6 @@ def leases_of(services: Services) -> Leases:
         leases = Leases(services.store)
         services.extras[LEASES_KEY] = leases
     return leases
-
-
-def zone(name: str, fallback: ZoneInfo) -> ZoneInfo:
-    try:
-        return ZoneInfo(name) if name else fallback
-    except (ZoneInfoNotFoundError, ValueError):
-        return fallback
 
 
 def parse_hhmm(value: str) -> tuple[int, int] | None:

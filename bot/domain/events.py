@@ -29,8 +29,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from bot.clock import named_zone, zone
 from bot.domain.codec import dump_reference, dumps, load_reference, loads, written_before_the_cut
 from bot.turn import JSON, reference_without_person
 from storage.base import (
@@ -82,7 +83,6 @@ FEEDBACK_WINDOW = timedelta(days=7)
 REMINDERS: tuple[tuple[str, timedelta], ...] = (("24h", timedelta(hours=24)), ("1h", timedelta(hours=1)))
 
 _EVENT_ID = re.compile(r"^[0-9a-f]{12}$")
-_TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
 _T = TypeVar("_T")
@@ -157,15 +157,6 @@ def form_values(data: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
-def zone(name: str) -> ZoneInfo | None:
-    if not name or len(name) > 64 or not _TZ_NAME.match(name):
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
-
-
 def local_time(day: date, at: time, tz: ZoneInfo) -> datetime | None:
     """The aware moment of a wall-clock time, or None when clocks skip it (the spring-forward gap)."""
     moment = datetime.combine(day, at, tzinfo=tz)
@@ -196,7 +187,7 @@ def validate(values: Mapping[str, str], now: datetime, default_tz: str = "Europe
     if kind not in KINDS:
         return Invalid("Choose what kind of event this is.", "kind")
     tz_name = values.get("tz", "") or default_tz
-    tz = zone(tz_name)
+    tz = named_zone(tz_name)
     if tz is None:
         return Invalid(f"I don't know the time zone '{tz_name[:64]}'. Use a name like Europe/London.", "tz")
     day_text, start_text, end_text = values.get("date", ""), values.get("start", ""), values.get("end", "")
@@ -306,7 +297,7 @@ class Event:
 
     @property
     def zone(self) -> ZoneInfo:
-        return zone(self.tz) or ZoneInfo("Europe/London")
+        return zone(self.tz, ZoneInfo("Europe/London"))
 
     @property
     def local_start(self) -> datetime:
