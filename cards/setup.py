@@ -6,8 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.domain.cops import Cop, PersonRef
+from bot.domain.practice_areas import PracticeArea, area_name
+from bot.domain.proposals import Step
 from bot.turn import JSON, Card
 from cards.elements import card, execute, facts, heading, input_choice, input_number, input_text, safe, text
+from cards.proposals import checklist_items
 
 STATUSES: tuple[tuple[str, str], ...] = (
     ("launched", "Launched"),
@@ -27,6 +30,9 @@ class SetupView:
     cop: Cop
     here_is_home: bool  # the card is shown in the home channel already
     intro: str = ""  # e.g. the thanks on first install
+    areas: tuple[PracticeArea, ...] = ()  # the programme's practice areas (a choice when there are any)
+    proposals: tuple[tuple[str, str], ...] = ()  # approved proposals no team is linked to yet: (id, name)
+    steps: tuple[Step, ...] = ()  # the launch checklist of a CoP launched from a proposal
 
 
 def people(refs: Iterable[PersonRef]) -> str:
@@ -57,13 +63,7 @@ def setup_card(view: SetupView) -> Card:
     body.extend(
         [
             input_text("name", label="CoP name", value=cop.name, max_length=NAME_MAX, required=True),
-            input_text(
-                "practice_area",
-                label="Practice area",
-                value=cop.practice_area,
-                placeholder="e.g. Planning, Human Resources",
-                max_length=PRACTICE_AREA_MAX,
-            ),
+            _area_input(view),
             input_choice("status", label="Status", choices=[(title, key) for key, title in STATUSES], value=cop.status),
             input_text(
                 "terms_of_reference_url",
@@ -97,21 +97,43 @@ def setup_card(view: SetupView) -> Card:
             ),
         ]
     )
+    if view.proposals and not cop.proposal_id:
+        choices = [("No", "none"), *((f"Yes: {safe(name, 80)}", pid) for pid, name in view.proposals)]
+        body.append(input_choice("proposal", label="Is this team for an approved CoP proposal?", choices=choices))
+    body.extend(checklist_items(view.steps) if view.steps else [])
     if view.here_is_home:
         body.append(text("This channel is the home channel now.", subtle=True, size="small"))
     return card(
         body,
-        [execute("Save", "setup.save", {"cop_id": cop.cop_id}, style="positive")],
+        [
+            execute("Save", "setup.save", {"cop_id": cop.cop_id}, style="positive"),
+            execute("Invite the team's members", "invitations.offer", {"cop_id": cop.cop_id}),
+        ],
         summary=f"Set up {cop.name}",
     )
 
 
-def saved_card(cop: Cop, warnings: Iterable[str] = ()) -> Card:
+def _area_input(view: SetupView) -> JSON:
+    if view.areas:
+        choices = [(safe(a.name, PRACTICE_AREA_MAX), a.area_id) for a in view.areas]
+        return input_choice("practice_area_id", label="Practice area", choices=choices, value=view.cop.practice_area_id)
+    return input_text(
+        "practice_area",
+        label="Practice area",
+        value=view.cop.practice_area,
+        placeholder="e.g. Planning, Human Resources",
+        max_length=PRACTICE_AREA_MAX,
+    )
+
+
+def saved_card(
+    cop: Cop, warnings: Iterable[str] = (), *, areas: Iterable[PracticeArea] = (), steps: Iterable[Step] = ()
+) -> Card:
     body: list[JSON] = [
         heading(f"{safe(cop.name, NAME_MAX)} is set up"),
         facts(
             [
-                ("Practice area", safe(cop.practice_area, PRACTICE_AREA_MAX) or "—"),
+                ("Practice area", safe(area_name(cop, areas), PRACTICE_AREA_MAX) or "—"),
                 ("Status", STATUS_NAMES.get(cop.status, cop.status)),
                 ("Leads", people(cop.leads)),
                 ("Sponsor", people([cop.sponsor]) if cop.sponsor else "not set yet"),
@@ -123,6 +145,7 @@ def saved_card(cop: Cop, warnings: Iterable[str] = ()) -> Card:
     if cop.objectives:
         body.append(text(safe(cop.objectives, OBJECTIVES_MAX)))
     body.extend(text(w, color="warning") for w in warnings)
+    body.extend(checklist_items(list(steps)) if steps else [])
     return card(body, [execute("Edit again", "setup.open", {"cop_id": cop.cop_id})], summary=f"{cop.name} is set up")
 
 
@@ -142,3 +165,8 @@ def examples() -> Iterable[tuple[str, Card]]:
     yield "first-time", setup_card(SetupView(cop, here_is_home=True, intro="Thanks for adding me."))
     yield "reopened", setup_card(SetupView(cop, here_is_home=False))
     yield "saved", saved_card(cop, ["This CoP has 1 lead; 2 to 4 are recommended."])
+    areas = (PracticeArea("a1", "Planning"), PracticeArea("a2", "Human Resources"))
+    steps = (Step("A Teams team with the app installed", True, ""), Step("2 to 4 leads", False, "Add a lead."))
+    preparing = SetupView(cop, here_is_home=True, areas=areas, proposals=(("0123456789ab", "Technicians"),))
+    yield "with-areas-and-proposals", setup_card(preparing)
+    yield "checklist", setup_card(SetupView(cop, here_is_home=True, areas=areas, steps=steps))

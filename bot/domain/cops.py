@@ -53,7 +53,9 @@ class Cop:
     tenant_id: str
     service_url: str
     aad_group_id: str = ""
-    practice_area: str = ""
+    practice_area: str = ""  # free text typed before the programme kept a list of areas (shown when no id is set)
+    practice_area_id: str = ""  # one of the programme's practice areas (bot/domain/practice_areas.py)
+    proposal_id: str = ""  # the approved proposal this CoP was launched from (bot/domain/proposals.py), if any
     status: Status = "preparing"
     active: bool = True
     leads: tuple[PersonRef, ...] = ()
@@ -88,6 +90,8 @@ def _to_row(cop: Cop) -> dict[str, Any]:
         "service_url": cop.service_url,
         "aad_group_id": cop.aad_group_id,
         "practice_area": cop.practice_area,
+        "practice_area_id": cop.practice_area_id,
+        "proposal_id": cop.proposal_id,
         "status": cop.status,
         "active": cop.active,
         "leads": dumps([lead.as_json() for lead in cop.leads]),
@@ -131,6 +135,8 @@ def _from_row(row: Row) -> Cop:
         service_url=str(get("service_url", "")),
         aad_group_id=str(get("aad_group_id", "")),
         practice_area=str(get("practice_area", "")),
+        practice_area_id=str(get("practice_area_id", "") or ""),
+        proposal_id=str(get("proposal_id", "") or ""),
         status=get("status", "preparing"),
         active=bool(get("active", True)),
         leads=leads,

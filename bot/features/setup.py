@@ -11,6 +11,7 @@ from bot import audit
 from bot.domain.cops import Cop, PersonRef, cop_repo
 from bot.domain.validation import BadInput, clean_text
 from bot.features.membership import load_cop, show
+from bot.features.proposals import link, setup_choices, setup_view_extras
 from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
@@ -180,7 +181,8 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
                 return
         log.info("installed cop_id=%s intro=%s activity_id=%s", cop.cop_id, intro[:10], turn.request.activity_id)
         await _log(turn, cop.cop_id, "installed" if intro == FIRST_INSTALL else "reinstalled", cop.name, person)
-        await turn.respond.reply(setup_card(SetupView(cop, here_is_home=True, intro=intro)))
+        cop, extras = await setup_view_extras(services, cop)
+        await turn.respond.reply(setup_card(SetupView(cop, here_is_home=True, intro=intro, **extras)))
 
     @router.on("uninstalled")
     async def uninstalled(turn: Turn) -> None:
@@ -203,14 +205,16 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             await turn.respond.reply(WHICH_COP)
             return
         here = turn.request.place.channel_id == cop.home_channel_id
-        await turn.respond.reply(setup_card(SetupView(cop, here_is_home=here)))
+        cop, extras = await setup_view_extras(turn.services, cop)
+        await turn.respond.reply(setup_card(SetupView(cop, here_is_home=here, **extras)))
 
     @router.action("setup.open", role=Role.LEAD)
     async def reopen(turn: Turn) -> None:
         cop = await _card_cop(turn)
         if cop is not None:
             here = turn.request.place.channel_id == cop.home_channel_id
-            await show(turn, setup_card(SetupView(cop, here_is_home=here)))
+            cop, extras = await setup_view_extras(turn.services, cop)
+            await show(turn, setup_card(SetupView(cop, here_is_home=here, **extras)))
 
     @router.action("setup.save", role=Role.LEAD)
     async def save(turn: Turn) -> None:
@@ -218,17 +222,30 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         if cop is None:
             return
         assert turn.request.action is not None
+        data = turn.request.action.data
         try:
-            edit = _setup_edit(turn, turn.request.action.data, cop)
+            edit = _setup_edit(turn, data, cop)
+            area_id, proposal_id = await setup_choices(turn.services, cop, data)
         except BadInput as error:
             await turn.tell(f"{error} Nothing was changed.")
             return
-        saved = await cop_repo(turn.services).change(cop.cop_id, turn.services.clock.now(), edit)
+        now = turn.services.clock.now()
+        saved = await cop_repo(turn.services).change(
+            cop.cop_id, now, lambda c: edit(c) if area_id is None else replace(edit(c), practice_area_id=area_id)
+        )
         if saved is None:
             await turn.tell("I can't find this CoP any more.")
             return
         await _log(turn, cop.cop_id, "setup saved", f"status={saved.status} home={saved.home_channel_id[:60]}")
-        await show(turn, saved_card(saved, governance_warnings(saved)))
+        if proposal_id is not None:
+            try:
+                saved = await link(turn.services, saved, proposal_id, now)
+            except BadInput as error:
+                await turn.tell(f"The rest was saved, but not the proposal: {error}")
+                return
+            await _log(turn, cop.cop_id, "linked to a proposal", saved.proposal_id)
+        saved, extras = await setup_view_extras(turn.services, saved)
+        await show(turn, saved_card(saved, governance_warnings(saved), areas=extras["areas"], steps=extras["steps"]))
 
     @router.command("leads add", help="Make someone a lead of this CoP", role=Role.LEAD, places=("channel",))
     async def leads_add(turn: Turn) -> None:
