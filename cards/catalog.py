@@ -29,6 +29,7 @@ CARD_MODULES: tuple[str, ...] = (
     "cards.audit",
     "cards.privacy",
     "cards.imports",
+    "cards.invitations",
 )
 
 

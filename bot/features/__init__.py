@@ -28,6 +28,7 @@ FEATURES: tuple[str, ...] = (
     "bot.features.programme",
     "bot.features.audit",
     "bot.features.imports",
+    "bot.features.invitations",
     "bot.features.privacy",
 )
 
