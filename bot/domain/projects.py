@@ -23,6 +23,7 @@ from bot.domain.codec import dumps, loads
 from bot.domain.cops import PersonRef
 from bot.domain.validation import BadInput, clean_text
 from bot.domain.web_links import clean_links
+from bot.erasure import name_pattern, replace_whole
 from storage.base import AlreadyExists, NotFound, PreconditionFailed, Row, TableStore, Where, encode_key
 
 TABLE = "projects"
@@ -382,7 +383,8 @@ class ProjectRepo:
 
     async def erase_person(self, aad_id: str, now: datetime) -> int:
         """Take the person off every project (as lead or participant), keep their updates without their id or
-        name, and delete their follows. The projects stay the CoP's. Returns rows touched."""
+        name (their name as a whole word in their own updates' text becomes "former member", as in the audit
+        log), and delete their follows. The projects stay the CoP's. Returns rows touched."""
         if not aad_id:
             return 0
         touched = 0
@@ -390,11 +392,18 @@ class ProjectRepo:
             touched += int(await self.unfollow(follow.cop_id, follow.project_id, aad_id))
 
         def without(p: Project) -> Project:
+            names = {x.name for x in (*p.leads, *p.participants) if x.aad_id == aad_id}
+            names |= {u.by_name for u in p.updates if u.by_aad == aad_id}
+            pattern = name_pattern(names)
+
+            def anonymous(u: Update) -> Update:
+                return replace(u, by_aad="", by_name="", text=replace_whole(u.text, pattern))
+
             return replace(
                 p,
                 leads=tuple(x for x in p.leads if x.aad_id != aad_id),
                 participants=tuple(x for x in p.participants if x.aad_id != aad_id),
-                updates=tuple(replace(u, by_aad="", by_name="") if u.by_aad == aad_id else u for u in p.updates),
+                updates=tuple(anonymous(u) if u.by_aad == aad_id else u for u in p.updates),
             )
 
         for project in await self.naming(aad_id):
