@@ -158,6 +158,9 @@ class Settings:
     default_timezone: str = "Europe/London"
     # secrets for signed links and card tokens
     signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    # keys the impact survey's "already answered" markers; empty = the signing key (how markers were keyed before
+    # this setting, so markers already stored stay valid until it is set). Rotation: deployment/README.md
+    survey_marker_key: str = field(default="", repr=False)
     # scheduler on/off (tests drive jobs directly)
     scheduler_enabled: bool = True
     # outbox delivery: Teams allows about 50 requests/s per app per tenant and a few sends per second per thread
@@ -171,6 +174,11 @@ class Settings:
     # FAQ sentence encoder (bot/answers/encoder.py): where `make model` puts all-MiniLM-L6-v2; None ("off"): the
     # FAQ is ranked by BM25 alone
     model_dir: Path | None = DEFAULT_MODEL_DIR
+
+    @property
+    def marker_key(self) -> str:
+        """The key of the survey's "already answered" markers: its own setting, else the signing key."""
+        return self.survey_marker_key or self.signing_key
 
     @property
     def tz(self) -> ZoneInfo:
@@ -200,6 +208,9 @@ class Settings:
         signing_key = get("COPBOT_SIGNING_KEY", "").strip()
         if signing_key and len(signing_key) < 32:
             raise SettingsError("COPBOT_SIGNING_KEY must be at least 32 characters")
+        survey_marker_key = get("COPBOT_SURVEY_MARKER_KEY", "").strip()
+        if survey_marker_key and len(survey_marker_key) < 32:
+            raise SettingsError("COPBOT_SURVEY_MARKER_KEY must be at least 32 characters")
         if storage == "azure" and not (get("AZURE_STORAGE_CONNECTION_STRING") or get("AZURE_TABLES_ACCOUNT_URL")):
             raise SettingsError(
                 "COPBOT_STORAGE=azure needs AZURE_STORAGE_CONNECTION_STRING or AZURE_TABLES_ACCOUNT_URL"
@@ -251,6 +262,7 @@ class Settings:
             cop_cache_seconds=_float("COPBOT_COP_CACHE_SECONDS", get("COPBOT_COP_CACHE_SECONDS", "10"), 0.0, 300.0),
             default_timezone=tz_name,
             signing_key=signing_key or secrets.token_urlsafe(32),
+            survey_marker_key=survey_marker_key,
             scheduler_enabled=_bool("COPBOT_SCHEDULER", get("COPBOT_SCHEDULER", "true")),
             outbox_rate_per_s=_float("COPBOT_OUTBOX_RATE", get("COPBOT_OUTBOX_RATE", "50"), 0.1, 1000.0),
             outbox_conversation_gap_s=_float(

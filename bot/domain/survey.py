@@ -1,39 +1,50 @@
-"""The impact survey: the 2021 impact survey's statements, anonymous answers, one response per person per survey.
+"""The impact survey: the 2021 impact survey's statements, one anonymous response per person per round.
+
+A round is what one ``survey start`` opens: every CoP (an admin's) or one CoP (a lead's), one survey row per CoP
+under a shared round id. A person answers a round once, and the answer counts for each of their CoPs in it.
 
 Table ``surveys``:
-- partition ``index``: one row per survey (row key = survey id): the CoP, when it opened and closes, when the
-  one reminder is due, how many members were invited (who started it is in the audit log, not here). A survey
-  covers one CoP; an admin's ``survey start`` opens one per CoP under a shared round id, so results can be
-  shown per CoP and overall.
-- partition = the survey id: a ``tally`` row (response count and, per statement, the count of each of the five
-  answers) and one ``v|<marker>`` row per respondent, where marker = HMAC(signing key, survey id + AAD id).
+- partition ``index``: one row per CoP and round (row key = survey id): the CoP, round, scope, when it opened and
+  closes, when the one reminder is due, how many members were invited (who started it is in the audit log).
+- partition ``round|<round id>``: ``people`` (the round's tally of respondents, each counted once, and how many
+  comment pages there are), ``tally|<survey id>`` per CoP (each respondent who belongs to it), ``v|<marker>``
+  per respondent, where marker = HMAC(marker key, round id + AAD id), and ``c|<page>`` rows of comments.
 
-Why there are no per-response rows: an answer is added to the tally and the marker is inserted in ONE batch
-(same partition, so atomic). Either both happen or neither: a crash can never record a vote without its answer
-(which would lock the person out) nor an answer without its vote (which would let them count twice); a second
-answer fails on the marker's insert and changes nothing. Nothing stored says what any one person answered:
-the tally holds only sums, the marker holds nothing but its key, and the marker is a keyed hash that cannot be
-turned back into a person without the signing key. Markers are only needed while the survey is open, so
-:meth:`SurveyRepo.forget_markers` deletes them when it closes.
+An answer is one batch in that partition (atomic): the marker's insert, the people tally, the tally of each of the
+person's CoPs, and the comment page. Either all happen or none; a second answer fails on the marker's insert and
+changes nothing. Nothing stored says what any one person answered: tallies hold sums, the marker holds nothing
+but its key (a keyed hash, not reversible without the marker key), and a comment is put at a random place in a
+page, never in a row of its own, so neither its position nor a timestamp ties it to a marker. Markers exist only
+to refuse second answers, so :meth:`SurveyRepo.forget_markers` deletes them when the round closes.
+
+Surveys opened before rounds (no ``layout`` field) keep their old place: partition = the survey id, one ``tally``
+row and markers of HMAC(key, survey id + AAD id); each is a round of its own, answered and read the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
+import random
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.codec import dumps, loads
+from bot.domain.survey_disclosure import Figures
 from storage.base import AlreadyExists, BatchOp, NotFound, PreconditionFailed, Row, TableStore, Where, encode_key
 
 TABLE = "surveys"
 INDEX = "index"
-TALLY = "tally"
+TALLY = "tally"  # the one tally row of a survey opened before rounds
+PEOPLE = "people"
 MARKER_PREFIX = "v|"
+COMMENT_PREFIX = "c|"
+LEGACY, ROUNDS = 1, 2  # where a survey's answers live (see the module docstring)
 SCALE: tuple[tuple[int, str], ...] = (
     (5, "Strongly agree"),
     (4, "Agree"),
@@ -41,29 +52,54 @@ SCALE: tuple[tuple[int, str], ...] = (
     (2, "Disagree"),
     (1, "Strongly disagree"),
 )
+AGREE_VALUES = (4, 5)
+COMMENT_MAX_CHARS = 500
+PAGE_MAX_CHARS = 24_000  # a comment page's JSON stays well under Azure Tables' 32 K characters per property
 DEFAULT_OPEN_DAYS = 14
 MIN_OPEN_DAYS = 3
 MAX_OPEN_DAYS = 60
 REMIND_BEFORE_CLOSE = timedelta(days=3)
 
+# The 2021 findings as the programme's impact report words them (reported speech), in its order. A respondent
+# reads each in the first person: the report's words, with only they/their/them turned into I/my/me.
+_FIRST_PERSON = {"they": "I", "their": "my", "them": "me", "they've": "I've"}
+
+
+def first_person(reported: str) -> str:
+    words = [_FIRST_PERSON.get(word, word) for word in reported.split(" ")]
+    sentence = " ".join(words)
+    return sentence[0].upper() + sentence[1:] + "."
+
 
 @dataclass(frozen=True)
 class Statement:
     key: str
-    text: str  # the 2021 impact survey's finding, in our own words, as a first-person statement
-    baseline: float  # share who agreed in UCL's 2021 impact survey (the programme's impact page)
+    reported: str  # the impact report's words for the 2021 finding
+    baseline: float  # share of 2021 respondents who agreed, as the report gives it
+
+    @property
+    def text(self) -> str:
+        return first_person(self.reported)
 
 
 STATEMENTS: tuple[Statement, ...] = (
-    Statement("connections", "Through this CoP I have met colleagues I would not otherwise have met.", 0.92),
-    Statement("communication", "This CoP improves communication between different parts of the university.", 0.90),
-    Statement("skills", "Being in this CoP has developed my skills or my knowledge of my practice.", 0.84),
-    Statement("applied", "I have used new skills or knowledge from this CoP in my job.", 0.79),
-    Statement("belonging", "Being in this CoP gives me a greater sense of belonging at the university.", 0.89),
-    Statement("culture", "CoPs like this one make the university a better place to work.", 0.88),
-    Statement("team", "My team or department benefits from my being in this CoP.", 0.83),
-    Statement("service", "This CoP and what it produces improve service delivery in our practice area.", 0.80),
-    Statement("university", "This CoP's activities directly benefit the university.", 0.84),
+    Statement(
+        "connections",
+        "the CoP helped them form connections with colleagues whom they wouldn't have otherwise met",
+        0.92,
+    ),
+    Statement("communication", "CoPs help improve communication between different areas of UCL", 0.90),
+    Statement(
+        "skills",
+        "they have developed their skills and/or gained knowledge about their practice because of their CoP",
+        0.84,
+    ),
+    Statement("applied", "they've been able to apply new skills and knowledge to their job", 0.79),
+    Statement("belonging", "being in a CoP increases their sense of belonging at UCL", 0.89),
+    Statement("culture", "CoPs help improve UCL's workplace culture", 0.88),
+    Statement("team", "their team or department benefits from them being in a CoP", 0.83),
+    Statement("service", "their CoP and its outputs help improve service delivery in the practice area", 0.80),
+    Statement("university", "their CoP's activities directly benefit UCL", 0.84),
 )
 STATEMENT_KEYS = tuple(s.key for s in STATEMENTS)
 
@@ -73,11 +109,15 @@ class SurveyClosed(Exception):
 
 
 class AlreadyAnswered(Exception):
-    """This person already answered this survey."""
+    """This person already answered this round."""
 
 
 class BadAnswers(ValueError):
     """Answers missing or outside 1-5."""
+
+
+class CommentTooLong(ValueError):
+    """A comment over COMMENT_MAX_CHARS."""
 
 
 @dataclass(frozen=True)
@@ -89,14 +129,31 @@ class Survey:
     started_at: datetime
     closes_at: datetime
     remind_at: datetime
-    invited: int = 0
+    invited: int = 0  # members of this CoP invited
     invitations_sent: bool = False
     reminded: bool = False
     closed: bool = False  # markers deleted after the close date
     etag: str = ""
+    layout: int = ROUNDS
+    scope: str = "cop"  # "programme" when an admin opened the round for every CoP
+    round_invited: int = 0  # people invited to the round, each counted once
 
     def is_open(self, now: datetime) -> bool:
         return self.started_at <= now < self.closes_at
+
+    @property
+    def ballot(self) -> str:
+        """The partition one answer goes to: the round's (or, before rounds, the survey's own)."""
+        return encode_key(f"round|{self.round_id}" if self.layout >= ROUNDS else self.survey_id)
+
+    @property
+    def tally_row(self) -> str:
+        return f"{TALLY}|{self.survey_id}" if self.layout >= ROUNDS else TALLY
+
+
+def same_round(surveys: Sequence[Survey], survey: Survey) -> list[Survey]:
+    """The surveys answered together with ``survey``: its round's (one, for a survey opened before rounds)."""
+    return [s for s in surveys if s.ballot == survey.ballot]
 
 
 @dataclass(frozen=True)
@@ -106,7 +163,7 @@ class Tally:
 
     def agree(self, key: str) -> int:
         row = self.counts.get(key, [0] * 5)
-        return int(row[3]) + int(row[4])
+        return sum(int(row[v - 1]) for v in AGREE_VALUES)
 
     def answered(self, key: str) -> int:
         return sum(int(c) for c in self.counts.get(key, [0] * 5))
@@ -120,6 +177,9 @@ class Tally:
         answered = sum(self.answered(k) for k in STATEMENT_KEYS)
         return sum(self.agree(k) for k in STATEMENT_KEYS) / answered if answered else None
 
+    def figures(self) -> Figures:
+        return Figures(self.responses, tuple(self.agree(k) for k in STATEMENT_KEYS))
+
     @staticmethod
     def empty() -> Tally:
         return Tally(0, {k: [0] * 5 for k in STATEMENT_KEYS})
@@ -131,15 +191,25 @@ class Tally:
         }
         return Tally(self.responses + other.responses, counts)
 
+    def adding(self, answers: Mapping[str, int]) -> Tally:
+        counts = {k: list(v) for k, v in self.counts.items()}
+        for key, value in answers.items():
+            counts[key][value - 1] += 1
+        return Tally(self.responses + 1, counts)
+
 
 def survey_id_for(round_id: str, cop_id: str) -> str:
     return f"{round_id}-{hashlib.sha256(cop_id.encode()).hexdigest()[:12]}"
 
 
-def marker(signing_key: str, survey_id: str, aad_id: str) -> str:
-    """The respondent marker: a keyed hash of survey and person, irreversible without the signing key."""
-    digest = hmac.new(signing_key.encode(), f"survey-vote|{survey_id}|{aad_id}".encode(), hashlib.sha256)
-    return MARKER_PREFIX + digest.hexdigest()[:40]
+def marker(marker_key: str, survey: Survey, aad_id: str) -> str:
+    """The respondent marker: a keyed hash of round and person, irreversible without the marker key."""
+    text = (
+        f"survey-round|{survey.round_id}|{aad_id}"
+        if survey.layout >= ROUNDS
+        else f"survey-vote|{survey.survey_id}|{aad_id}"
+    )
+    return MARKER_PREFIX + hmac.new(marker_key.encode(), text.encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def parse_answers(values: Mapping[str, Any]) -> dict[str, int]:
@@ -157,6 +227,20 @@ def parse_answers(values: Mapping[str, Any]) -> dict[str, int]:
     return answers
 
 
+def parse_comments(values: Mapping[str, Any]) -> dict[str, str]:
+    """Card inputs ``c_<key>`` -> {key: comment}; optional, blank ones dropped, none over COMMENT_MAX_CHARS."""
+    comments: dict[str, str] = {}
+    for key in STATEMENT_KEYS:
+        raw = values.get(f"c_{key}")
+        if not isinstance(raw, str) or not raw.strip():
+            continue
+        comment = " ".join(raw.split())
+        if len(comment) > COMMENT_MAX_CHARS:
+            raise CommentTooLong(key)
+        comments[key] = comment
+    return comments
+
+
 def _survey_from_row(row: Row) -> Survey:
     get = row.get
     return Survey(
@@ -172,6 +256,9 @@ def _survey_from_row(row: Row) -> Survey:
         reminded=bool(get("reminded", False)),
         closed=bool(get("closed", False)),
         etag=row.etag,
+        layout=int(get("layout", LEGACY)),
+        scope=str(get("scope", "cop")),
+        round_invited=int(get("round_invited", get("invited", 0))),
     )
 
 
@@ -187,6 +274,9 @@ def _survey_data(s: Survey) -> dict[str, Any]:
         "invitations_sent": s.invitations_sent,
         "reminded": s.reminded,
         "closed": s.closed,
+        "layout": s.layout,
+        "scope": s.scope,
+        "round_invited": s.round_invited,
     }
 
 
@@ -197,6 +287,15 @@ def _tally_from_row(row: Row) -> Tally:
         for k in STATEMENT_KEYS
     }
     return Tally(int(row.get("responses", 0)), clean)
+
+
+def _tally_data(tally: Tally, **extra: Any) -> dict[str, Any]:
+    return {"responses": tally.responses, "counts": dumps(tally.counts), **extra}
+
+
+def _page_items(row: Row | None) -> list[list[str]]:
+    items = loads(row.get("items") if row is not None else None, [])
+    return [i for i in items if isinstance(i, list) and len(i) == 2 and all(isinstance(x, str) for x in i)]
 
 
 class SurveyRepo:
@@ -217,28 +316,64 @@ class SurveyRepo:
             return None
 
     async def tally(self, survey_id: str) -> Tally:
+        survey = await self.get(survey_id)
+        return Tally.empty() if survey is None else await self.tally_of(survey)
+
+    async def tally_of(self, survey: Survey) -> Tally:
         try:
-            return _tally_from_row(await self._store.get(TABLE, encode_key(survey_id), TALLY))
+            return _tally_from_row(await self._store.get(TABLE, survey.ballot, survey.tally_row))
         except NotFound:
             return Tally.empty()
 
-    async def markers(self, survey_id: str) -> set[str]:
-        rows = await self._store.query(TABLE, encode_key(survey_id), [Where("RowKey", "ge", MARKER_PREFIX)])
-        return {r.row_key for r in rows if r.row_key.startswith(MARKER_PREFIX)}
+    async def round_tallies(self, surveys: Sequence[Survey]) -> tuple[Tally, dict[str, Tally]]:
+        """One round's tallies: everyone who answered (each once), and per survey id its CoP's."""
+        if not surveys:
+            return Tally.empty(), {}
+        if surveys[0].layout < ROUNDS:
+            found = await asyncio.gather(*(self.tally_of(s) for s in surveys))
+            per = {s.survey_id: t for s, t in zip(surveys, found, strict=True)}
+            everyone = Tally.empty()
+            for t in found:
+                everyone = everyone.plus(t)
+            return everyone, per
+        rows = await self._store.query(
+            TABLE, surveys[0].ballot, [Where("RowKey", "ge", PEOPLE), Where("RowKey", "lt", MARKER_PREFIX)]
+        )
+        by_key = {r.row_key: r for r in rows}
+        people = by_key.get(PEOPLE)
+        per = {
+            s.survey_id: _tally_from_row(by_key[s.tally_row]) if s.tally_row in by_key else Tally.empty()
+            for s in surveys
+        }
+        return (_tally_from_row(people) if people is not None else Tally.empty()), per
 
-    async def has_answered(self, signing_key: str, survey_id: str, aad_id: str) -> bool:
+    async def comments(self, survey: Survey) -> list[tuple[str, str]]:
+        """The round's comments as (statement key, text), in no meaningful order."""
+        rows = await self._store.query(
+            TABLE, survey.ballot, [Where("RowKey", "ge", COMMENT_PREFIX), Where("RowKey", "lt", "c}")]
+        )
+        return [(k, t) for r in rows for k, t in _page_items(r) if k in STATEMENT_KEYS]
+
+    async def markers(self, survey: Survey) -> set[str]:
+        rows = await self._store.query(
+            TABLE, survey.ballot, [Where("RowKey", "ge", MARKER_PREFIX), Where("RowKey", "lt", "v}")]
+        )
+        return {r.row_key for r in rows}
+
+    async def has_answered(self, marker_key: str, survey: Survey, aad_id: str) -> bool:
         try:
-            await self._store.get(TABLE, encode_key(survey_id), marker(signing_key, survey_id, aad_id))
+            await self._store.get(TABLE, survey.ballot, marker(marker_key, survey, aad_id))
         except NotFound:
             return False
         return True
 
     # -- writes ---------------------------------------------------------------------------------------
     async def open(self, survey: Survey) -> Survey:
-        """Create the survey and its empty tally (tally first: an index row without a tally is never seen)."""
-        await self._store.upsert(
-            TABLE, encode_key(survey.survey_id), TALLY, {"responses": 0, "counts": dumps(Tally.empty().counts)}
-        )
+        """Create the survey and its empty tallies (tallies first: an index row without them is never seen)."""
+        if survey.layout >= ROUNDS:
+            with contextlib.suppress(AlreadyExists):
+                await self._store.insert(TABLE, survey.ballot, PEOPLE, _tally_data(Tally.empty(), pages=0))
+        await self._store.upsert(TABLE, survey.ballot, survey.tally_row, _tally_data(Tally.empty()))
         row = await self._store.insert(TABLE, INDEX, encode_key(survey.survey_id), _survey_data(survey))
         return _survey_from_row(row)
 
@@ -249,55 +384,83 @@ class SurveyRepo:
         return _survey_from_row(row)
 
     async def answer(
-        self, signing_key: str, survey: Survey, aad_id: str, answers: Mapping[str, int], now: datetime
+        self,
+        marker_key: str,
+        surveys: Sequence[Survey],
+        aad_id: str,
+        answers: Mapping[str, int],
+        now: datetime,
+        comments: Mapping[str, str] | None = None,
     ) -> None:
-        """Add one person's answers to the tally and record that they answered, atomically.
+        """Record one person's answer to a round, for each of ``surveys`` (their CoPs in it), atomically.
 
         Raises SurveyClosed after the close date, AlreadyAnswered on a second answer, BadAnswers on bad values."""
-        if not survey.is_open(now):
-            raise SurveyClosed(survey.survey_id)
+        if not surveys or any(not s.is_open(now) for s in surveys):
+            raise SurveyClosed(surveys[0].survey_id if surveys else "")
+        if len({s.ballot for s in surveys}) != 1:
+            raise BadAnswers("surveys of different rounds")
         if set(answers) != set(STATEMENT_KEYS) or any(not 1 <= v <= 5 for v in answers.values()):
             raise BadAnswers("answers")
-        pk = encode_key(survey.survey_id)
-        vote = marker(signing_key, survey.survey_id, aad_id)
-        for _ in range(20):  # the tally is per CoP: contention is a handful of members answering at once
+        first = surveys[0]
+        rounds = first.layout >= ROUNDS
+        notes = (
+            [[k, t[:COMMENT_MAX_CHARS]] for k, t in (comments or {}).items() if k in STATEMENT_KEYS and t]
+            if rounds
+            else []
+        )
+        vote = marker(marker_key, first, aad_id)
+        for attempt in range(30):
             try:
-                row = await self._store.get(TABLE, pk, TALLY)
+                ops = await self._answer_ops(surveys, vote, answers, notes)
             except NotFound:
-                raise SurveyClosed(survey.survey_id) from None
-            tally = _tally_from_row(row)
-            counts = {k: list(v) for k, v in tally.counts.items()}
-            for key, value in answers.items():
-                counts[key][value - 1] += 1
+                raise SurveyClosed(first.survey_id) from None
             try:
-                await self._store.batch(
-                    TABLE,
-                    pk,
-                    [
-                        BatchOp("insert", vote, {}),
-                        BatchOp("update", TALLY, {"responses": tally.responses + 1, "counts": dumps(counts)}, row.etag),
-                    ],
-                )
+                await self._store.batch(TABLE, first.ballot, ops)
                 return
             except AlreadyExists:
-                raise AlreadyAnswered(survey.survey_id) from None
+                if await self.has_answered(marker_key, first, aad_id):
+                    raise AlreadyAnswered(first.survey_id) from None
             except PreconditionFailed:
-                continue
-        raise PreconditionFailed("the survey tally kept changing; try again")
+                pass
+            # a round's tallies are shared by everyone answering it: wait a little, longer each time, then re-read
+            await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+        raise PreconditionFailed("the survey tallies kept changing; try again")
 
-    async def forget_markers(self, survey_id: str) -> int:
-        """Delete every respondent marker of a closed survey (they only exist to refuse second answers)."""
-        pk = encode_key(survey_id)
-        keys = sorted(await self.markers(survey_id))
+    async def _answer_ops(
+        self, surveys: Sequence[Survey], vote: str, answers: Mapping[str, int], notes: list[list[str]]
+    ) -> list[BatchOp]:
+        first = surveys[0]
+        ops = [BatchOp("insert", vote, {})]
+        rows = await asyncio.gather(*(self._store.get(TABLE, first.ballot, s.tally_row) for s in surveys))
+        for row in rows:
+            ops.append(BatchOp("update", row.row_key, _tally_data(_tally_from_row(row).adding(answers)), row.etag))
+        if first.layout < ROUNDS:
+            return ops
+        people = await self._store.get(TABLE, first.ballot, PEOPLE)
+        pages = int(people.get("pages", 0))
+        if notes:
+            page: Row | None = None
+            if pages:
+                with contextlib.suppress(NotFound):
+                    page = await self._store.get(TABLE, first.ballot, f"{COMMENT_PREFIX}{pages - 1:05d}")
+            items = _page_items(page)
+            if page is None or len(dumps(items + notes)) > PAGE_MAX_CHARS:
+                page, items, pages = None, [], pages + 1
+            for note in notes:  # at a random place, so the order says nothing about who answered when
+                items.insert(secrets.randbelow(len(items) + 1), note)
+            key = f"{COMMENT_PREFIX}{pages - 1:05d}"
+            data = {"items": dumps(items)}
+            ops.append(BatchOp("insert", key, data) if page is None else BatchOp("update", key, data, page.etag))
+        tally = _tally_from_row(people).adding(answers)
+        ops.append(BatchOp("update", PEOPLE, _tally_data(tally, pages=pages), people.etag))
+        return ops
+
+    async def forget_markers(self, survey: Survey) -> int:
+        """Delete every respondent marker of a closed round (they only exist to refuse second answers)."""
+        keys = sorted(await self.markers(survey))
         for start in range(0, len(keys), 100):
-            await self._store.batch(TABLE, pk, [BatchOp("delete", k) for k in keys[start : start + 100]])
+            await self._store.batch(TABLE, survey.ballot, [BatchOp("delete", k) for k in keys[start : start + 100]])
         return len(keys)
-
-    async def delete_marker(self, signing_key: str, survey_id: str, aad_id: str) -> bool:
-        with contextlib.suppress(NotFound):
-            await self._store.delete(TABLE, encode_key(survey_id), marker(signing_key, survey_id, aad_id))
-            return True
-        return False
 
 
 def new_round_id(now: datetime) -> str:

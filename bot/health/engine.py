@@ -419,7 +419,8 @@ def impact(s: CopSnapshot, t: Thresholds) -> list[Indicator]:
         out.append(
             _no_data(
                 "Impact survey agreement",
-                f"{sv.responses} responses; results show from {t.survey_min_responses} to protect anonymity.",
+                f"Fewer than {t.survey_min_responses} responses, or held back so that a smaller CoP's figures "
+                f"cannot be worked out; results show from {t.survey_min_responses} responses to protect anonymity.",
             )
         )
     else:

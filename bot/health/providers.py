@@ -29,6 +29,7 @@ from bot.domain.queries import QueryRepo
 from bot.domain.records import RecordRepo
 from bot.domain.survey import Survey as SurveyRecord
 from bot.domain.survey import SurveyRepo
+from bot.domain.survey_rounds import latest_shown
 from bot.health import history
 from bot.health.snapshot import (
     CopSnapshot,
@@ -174,13 +175,13 @@ async def survey_facts(
     store: TableStore, cop_id: str, surveys: Sequence[SurveyRecord], t: Thresholds, now: datetime
 ) -> SurveyFacts | None:
     """The CoP's latest survey that has opened (its results so far when still open)."""
-    mine = [s for s in surveys if s.cop_id == cop_id and s.started_at <= now]
-    if not mine:
+    found = await latest_shown(store, cop_id, surveys, t.survey_min_responses, now)
+    if found is None:
         return None
-    latest = max(mine, key=lambda s: s.started_at)
-    tally = await SurveyRepo(store).tally(latest.survey_id)
-    share = tally.overall_agree_share if tally.responses >= t.survey_min_responses else None
-    return SurveyFacts(latest.survey_id, latest.invited, tally.responses, share)
+    latest, tally = found  # tally None: under the minimum, or held back so a smaller CoP's stays hidden
+    if tally is None:
+        return SurveyFacts(latest.survey_id, latest.invited, None, None)
+    return SurveyFacts(latest.survey_id, latest.invited, tally.responses, tally.overall_agree_share)
 
 
 async def gather(

@@ -53,8 +53,8 @@ class EventFacts:
 class SurveyFacts:
     survey_id: str
     invited: int
-    responses: int
-    agree_share: float | None  # agree + strongly agree over all statements; None when hidden (< minimum)
+    responses: int | None  # None when held back (bot/domain/survey_disclosure.py), as is agree_share
+    agree_share: float | None  # agree + strongly agree over all statements; None when hidden
 
 
 @dataclass(frozen=True)

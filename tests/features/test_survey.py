@@ -69,8 +69,9 @@ async def test_lead_starts_the_survey_and_members_get_it_in_personal_chat(bot: B
         card = await invitation(bot, person)
         text = str(card)
         assert "Impact survey: Data and Insight" in text
-        assert "Through this CoP I have met colleagues I would not otherwise have met." in text
-        assert "Strongly agree" in text
+        assert "1. The CoP helped me form connections with colleagues whom I wouldn't have otherwise met." in text
+        assert "5: Strongly agree" in text
+        assert "1: Strongly disagree" in text
         assert "Open until" in text
     [survey] = await SurveyRepo(bot.services.store).all()
     assert survey.invited == 8
@@ -93,7 +94,7 @@ async def test_answers_are_tallied_anonymously_and_no_row_names_anyone(bot: BotU
         for identity in identities:
             assert identity not in blob, (identity, row.row_key)
     answer_rows = [r for r in rows if r.partition_key != INDEX]
-    assert sorted(r.row_key[:2] for r in answer_rows) == ["ta"] + ["v|"] * 6
+    assert sorted(r.row_key[:2] for r in answer_rows) == ["pe", "ta"] + ["v|"] * 6
     for row in answer_rows:
         if row.row_key.startswith("v|"):
             assert dict(row.data) == {}  # the "has answered" marker carries nothing
@@ -160,10 +161,10 @@ async def test_one_reminder_goes_to_those_who_have_not_answered_and_markers_go_a
     assert reminded == {p.name for p in MEMBERS[3:]}
     assert "A reminder" in str(to(bot, MEMBERS[4], new_calls)[0].card)
     [survey] = await SurveyRepo(services.store).all()
-    assert len(await SurveyRepo(services.store).markers(survey.survey_id)) == 3
+    assert len(await SurveyRepo(services.store).markers(survey)) == 3
     closed_at = NOW + timedelta(days=14, minutes=1)
     assert await survey_feature.due(services, closed_at) == {"reminded": 0, "closed": 1}
-    assert await SurveyRepo(services.store).markers(survey.survey_id) == set()
+    assert await SurveyRepo(services.store).markers(survey) == set()
     assert (await SurveyRepo(services.store).tally(survey.survey_id)).responses == 3  # the totals stay
 
 
@@ -174,8 +175,10 @@ async def test_results_are_hidden_below_five_responses(bot: BotUnderTest) -> Non
         await answer(bot, person)
     hidden = await bot.say_in(ALICE, TEAM, "survey results")
     text = hidden.everything
-    assert "4 responses so far" in text
+    assert "Fewer than 5 responses so far" in text
     assert "Results show from 5 responses" in text
+    assert "4 responses" not in text  # not even the count of a group under five
+    assert "4 of 8" not in text
     assert "92%" not in text
 
 
@@ -208,9 +211,11 @@ async def test_admin_surveys_every_cop_and_sees_per_cop_results_with_small_ones_
     text = posted.everything
     assert "all CoPs" in text
     assert "Response rate: 8 of 11 (73%)" in text
-    assert "Data and Insight" in text
-    assert "100% agree" in text
-    assert "1 CoPs have fewer than 5 responses" in text
+    assert "62%" in text  # 5 of 8 agreed with every statement
+    # Finance (3) is hidden, and so is Data and Insight: with it shown, 8 - 5 would give Finance away
+    assert "2 CoP(s) not shown separately" in text
+    assert "Data and Insight" not in text
+    assert "100% agree" not in text
     assert "Finance" not in text
     again = await bot.say(ADMIN, "survey start")
     assert "already has an open impact survey" in again.everything
@@ -238,6 +243,8 @@ async def test_survey_privacy_export_says_answers_are_anonymous(bot: BotUnderTes
     [source] = [s for s in bot.services.privacy.sources if s.name == "survey"]
     exported = await source.export(bot.services, MEMBERS[0].aad)
     assert exported["open_surveys_you_answered"] == ["Data and Insight"]
-    assert await source.export(bot.services, MEMBERS[1].aad) is None
+    nothing = await source.export(bot.services, MEMBERS[1].aad)
+    assert nothing["open_surveys_you_answered"] == []
+    assert "anonymous text" in nothing["comments"]
     await source.erase(bot.services, MEMBERS[0].aad)
     assert "already answered" in await answer(bot, MEMBERS[0])  # the marker stays until the survey closes

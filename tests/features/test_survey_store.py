@@ -1,5 +1,6 @@
-"""The survey's one-batch answer on both backends (SQLite and Azurite): the marker and the tally move together,
-a duplicate fails on the marker and changes nothing, concurrent answers all count."""
+"""The survey's one-batch answer on both backends (SQLite and Azurite): the marker, the round's tally, each of the
+person's CoP tallies and the comment page move together; a duplicate fails on the marker and changes nothing;
+concurrent answers all count; surveys opened before rounds are still answered in their own place."""
 
 from __future__ import annotations
 
@@ -8,34 +9,78 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.survey import STATEMENT_KEYS, AlreadyAnswered, Survey, SurveyClosed, SurveyRepo, marker
+from bot.domain.survey import (
+    LEGACY,
+    STATEMENT_KEYS,
+    AlreadyAnswered,
+    Survey,
+    SurveyClosed,
+    SurveyRepo,
+    marker,
+)
 from storage.base import TableStore
 
 KEY = "test-signing-key-0123456789abcdef0123456789"
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
-async def open_survey(store: TableStore, cop: str) -> Survey:
+async def open_survey(store: TableStore, round_id: str, cop: str, layout: int = 2) -> Survey:
     return await SurveyRepo(store).open(
-        Survey(f"r-{cop}", "r", cop, "CoP", NOW, NOW + timedelta(days=14), NOW + timedelta(days=11))
+        Survey(
+            f"{round_id}-{cop[3:9]}",
+            round_id,
+            cop,
+            "CoP",
+            NOW,
+            NOW + timedelta(days=14),
+            NOW + timedelta(days=11),
+            layout=layout,
+        )
     )
 
 
 async def test_answers_are_atomic_unique_and_concurrent(store: TableStore) -> None:
     repo = SurveyRepo(store)
-    cop = f"19:{id(store)}@thread.tacv2"
-    survey = await open_survey(store, cop)
+    round_id = f"r{id(store)}"
+    a = await open_survey(store, round_id, "19:aaaaaa@thread.tacv2")
+    b = await open_survey(store, round_id, "19:bbbbbb@thread.tacv2")
     answers = dict.fromkeys(STATEMENT_KEYS, 4)
-    await asyncio.gather(*(repo.answer(KEY, survey, f"aad-{i}", answers, NOW) for i in range(8)))
-    tally = await repo.tally(survey.survey_id)
-    assert tally.responses == 8
-    assert tally.counts["belonging"] == [0, 0, 0, 8, 0]
+    # eight people: the even ones belong to both CoPs, the odd ones to A only
+    await asyncio.gather(
+        *(
+            repo.answer(KEY, [a, b] if i % 2 == 0 else [a], f"aad-{i}", answers, NOW, {"skills": f"note {i}"})
+            for i in range(8)
+        )
+    )
+    people, per = await repo.round_tallies([a, b])
+    assert people.responses == 8
+    assert per[a.survey_id].responses == 8
+    assert per[b.survey_id].responses == 4
+    assert people.counts["belonging"] == [0, 0, 0, 8, 0]
+    assert sorted(t for _, t in await repo.comments(a)) == sorted(f"note {i}" for i in range(8))
     with pytest.raises(AlreadyAnswered):
-        await repo.answer(KEY, survey, "aad-3", dict.fromkeys(STATEMENT_KEYS, 1), NOW)
-    assert (await repo.tally(survey.survey_id)).responses == 8
-    assert marker(KEY, survey.survey_id, "aad-3") in await repo.markers(survey.survey_id)
+        await repo.answer(KEY, [b], "aad-3", dict.fromkeys(STATEMENT_KEYS, 1), NOW, {"team": "twice"})
+    people, per = await repo.round_tallies([a, b])
+    assert (people.responses, per[a.survey_id].responses, per[b.survey_id].responses) == (8, 8, 4)
+    assert len(await repo.comments(a)) == 8
+    assert marker(KEY, a, "aad-3") == marker(KEY, b, "aad-3")  # one marker per round, not per CoP
+    assert marker(KEY, a, "aad-3") in await repo.markers(a)
     with pytest.raises(SurveyClosed):
-        await repo.answer(KEY, survey, "aad-99", answers, NOW + timedelta(days=14))
-    assert await repo.forget_markers(survey.survey_id) == 8
-    assert await repo.markers(survey.survey_id) == set()
-    assert (await repo.tally(survey.survey_id)).responses == 8
+        await repo.answer(KEY, [a], "aad-99", answers, NOW + timedelta(days=14))
+    assert await repo.forget_markers(a) == 8
+    assert await repo.markers(b) == set()
+    assert (await repo.round_tallies([a, b]))[0].responses == 8
+
+
+async def test_a_survey_opened_before_rounds_is_answered_in_its_own_place(store: TableStore) -> None:
+    repo = SurveyRepo(store)
+    old = await open_survey(store, f"r{id(store)}old", "19:cccccc@thread.tacv2", layout=LEGACY)
+    answers = dict.fromkeys(STATEMENT_KEYS, 5)
+    await repo.answer(KEY, [old], "aad-1", answers, NOW)
+    with pytest.raises(AlreadyAnswered):
+        await repo.answer(KEY, [old], "aad-1", answers, NOW)
+    assert (await repo.tally(old.survey_id)).responses == 1
+    people, per = await repo.round_tallies([old])
+    assert people.responses == per[old.survey_id].responses == 1
+    # the marker is the one the bot wrote before rounds, so a marker stored then still refuses a second answer
+    assert await repo.markers(old) == {marker(KEY, old, "aad-1")}
