@@ -23,6 +23,8 @@ CARD_MODULES: tuple[str, ...] = (
     "cards.digest",
     "cards.governance",
     "cards.records",
+    "cards.practice_areas",
+    "cards.proposals",
     "cards.health",
     "cards.survey",
     "cards.programme",

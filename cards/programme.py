@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
+from bot.domain.practice_areas import UNSET, AreaRollup, roll_up
+from bot.domain.proposals import Preparing, Step
 from bot.health.summary import ProgrammeRow, totals
-from bot.turn import Card
+from bot.turn import JSON, Card
 from cards.elements import card, container, facts, heading, open_url, safe, text
+from cards.proposals import checklist_items
 
 
 def _or(value: object, fallback: str = "n/a") -> str:
@@ -34,7 +37,27 @@ def describe_row(row: ProgrammeRow) -> list[tuple[str, str]]:
     ]
 
 
-def programme_card(rows: Sequence[ProgrammeRow], term_name: str, csv_url: str | None) -> Card:
+def _by_area(rollups: Sequence[AreaRollup]) -> list[JSON]:
+    pairs = [
+        (
+            safe(a.name, 80),
+            f"{a.cops} CoPs ({a.launched} launched), {a.core + a.wider} members, {a.events_term} events this term, "
+            f"{a.red} red",
+        )
+        for a in rollups
+    ]
+    return [text("By practice area", weight="bolder", spacing="medium"), facts(pairs)]
+
+
+def programme_card(
+    rows: Sequence[ProgrammeRow],
+    term_name: str,
+    csv_url: str | None,
+    *,
+    area_of: Mapping[str, str] | None = None,
+    preparing: Sequence[Preparing] = (),
+    areas_csv_url: str | None = None,
+) -> Card:
     t = totals(rows)
     body = [
         heading(f"Programme: {t.cops} CoPs"),
@@ -49,14 +72,24 @@ def programme_card(rows: Sequence[ProgrammeRow], term_name: str, csv_url: str | 
     ]
     if not rows:
         body.append(text("No CoPs yet: install the app in a CoP's team to add it."))
+    if area_of is not None and rows:
+        body.extend(_by_area(roll_up(rows, area_of)))
     for row in sorted(rows, key=lambda r: r.name.lower()):
+        area = f" · {safe(area_of.get(row.cop_id) or UNSET, 80)}" if area_of is not None else ""
         body.append(
             container(
-                [text(f"**{safe(row.name, 120)}** · {safe(row.status, 20)}"), facts(describe_row(row))],
+                [text(f"**{safe(row.name, 120)}** · {safe(row.status, 20)}{area}"), facts(describe_row(row))],
                 separator=True,
             )
         )
+    if preparing:
+        body.append(text("Preparations underway", weight="bolder", spacing="large"))
+    for cop in preparing:
+        title = f"**{safe(cop.name, 120)}** · {safe(cop.area or UNSET, 80)}"
+        body.append(container([text(title), *checklist_items(cop.steps)], separator=True))
     actions = [open_url("Download CSV", csv_url)] if csv_url else []
+    if areas_csv_url:
+        actions.append(open_url("Download by practice area", areas_csv_url))
     return card(body, actions, summary=f"Programme: {t.cops} CoPs", full_width=True)
 
 
@@ -84,3 +117,15 @@ def examples() -> Iterable[tuple[str, Card]]:
     ]
     yield "two-cops", programme_card(rows, "Autumn 2026", "https://bot.example/files/tok")
     yield "empty", programme_card([], "Autumn 2026", None)
+    steps = (Step("A Teams team with the app installed", True, ""), Step("2 to 4 leads", False, "Add a lead."))
+    yield (
+        "by-area",
+        programme_card(
+            rows,
+            "Autumn 2026",
+            "https://bot.example/files/tok",
+            area_of={"a": "Planning"},
+            preparing=(Preparing("Technicians", "Estates", steps),),
+            areas_csv_url="https://bot.example/files/tok2",
+        ),
+    )

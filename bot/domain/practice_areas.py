@@ -7,8 +7,9 @@ can be removed only while no CoP and no open proposal names it.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.domain.codec import dumps, loads
 from bot.domain.cops import Cop
@@ -121,3 +122,60 @@ class PracticeAreaRepo:
 
         await self._change(edit)
         return gone[0]
+
+
+# -- the programme view's roll-up by practice area ------------------------------------------------------------
+class _Row(Protocol):
+    """What the roll-up reads of a programme row (bot/health/summary.py)."""
+
+    @property
+    def cop_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def core(self) -> int: ...
+    @property
+    def wider(self) -> int: ...
+    @property
+    def events_term(self) -> int | None: ...
+    @property
+    def lunch_and_learns_term(self) -> int | None: ...
+    @property
+    def open_queries(self) -> int | None: ...
+    @property
+    def ratings(self) -> tuple[tuple[str, str], ...]: ...
+
+
+@dataclass(frozen=True)
+class AreaRollup:
+    name: str
+    cops: int
+    launched: int
+    core: int
+    wider: int
+    events_term: int
+    lunch_and_learns_term: int
+    open_queries: int
+    red: int  # health areas rated red, over the area's CoPs
+
+
+def roll_up(rows: Sequence[_Row], area_of: Mapping[str, str]) -> list[AreaRollup]:
+    """One line per practice area (``area_of``: CoP id -> area name; CoPs without one under "Not set", last)."""
+    groups: dict[str, list[_Row]] = {}
+    for row in rows:
+        groups.setdefault(area_of.get(row.cop_id) or UNSET, []).append(row)
+    out = [
+        AreaRollup(
+            name=name,
+            cops=len(group),
+            launched=sum(1 for r in group if r.status == "launched"),
+            core=sum(r.core for r in group),
+            wider=sum(r.wider for r in group),
+            events_term=sum(r.events_term or 0 for r in group),
+            lunch_and_learns_term=sum(r.lunch_and_learns_term or 0 for r in group),
+            open_queries=sum(r.open_queries or 0 for r in group),
+            red=sum(1 for r in group for _, rating in r.ratings if rating == "red"),
+        )
+        for name, group in groups.items()
+    ]
+    return sorted(out, key=lambda a: (a.name == UNSET, a.name.lower()))

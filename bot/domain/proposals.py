@@ -294,5 +294,14 @@ def checklist(cop: Cop | None, proposal: Proposal | None, core_meeting_held: boo
     ]
 
 
+@dataclass(frozen=True)
+class Preparing:
+    """An approved CoP not launched yet, as the programme view shows it."""
+
+    name: str
+    area: str
+    steps: tuple[Step, ...]
+
+
 def complete(steps: Sequence[Step]) -> bool:
     return all(s.done for s in steps)

@@ -23,6 +23,8 @@ FEATURES: tuple[str, ...] = (
     "bot.features.digest",
     "bot.features.governance",
     "bot.features.records",
+    "bot.features.practice_areas",
+    "bot.features.proposals",
     "bot.features.health",
     "bot.features.survey",
     "bot.features.programme",

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.domain.practice_areas import roll_up
+from bot.features.programme_areas import area_context, rollup_csv
 from bot.health.summary import ProgrammeRow, programme_rows
 from bot.health.terms import configured_terms, current_term
 from bot.links import Download, Links
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CSV_KIND = "programme.csv"
+AREAS_CSV_KIND = "programme-areas.csv"
 CSV_TTL = timedelta(days=1)
 CONCURRENCY = 8  # CoPs read at once: ~6 queries each, kept well under Azure Tables' per-partition limits
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -39,7 +42,7 @@ def safe_cell(value: object) -> str:
     return "'" + cell if cell.startswith(FORMULA_START) else cell
 
 
-def to_csv(rows: Sequence[ProgrammeRow]) -> bytes:
+def to_csv(rows: Sequence[ProgrammeRow], area_of: Mapping[str, str] | None = None) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     area_titles = [title for title, _ in rows[0].ratings] if rows else []
@@ -59,6 +62,7 @@ def to_csv(rows: Sequence[ProgrammeRow]) -> bytes:
             "Survey % agree",
             "Survey responses",
             "Projects finished with outcomes",
+            "Practice area",
         ]
     )
     for row in sorted(rows, key=lambda r: r.name.lower()):
@@ -79,6 +83,7 @@ def to_csv(rows: Sequence[ProgrammeRow]) -> bytes:
                 "" if row.survey_agree is None else round(row.survey_agree * 100),
                 "" if row.survey_responses is None else row.survey_responses,
                 "" if row.projects_with_outcomes is None else row.projects_with_outcomes,
+                safe_cell((area_of or {}).get(row.cop_id, "")),
             ]
         )
     return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8 names correctly
@@ -92,11 +97,23 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         tz = services.settings.tz
         term = current_term(services.clock.now(), configured_terms(services.settings, services.clock.now().date()), tz)
         url = links.link(services, CSV_KIND, {}, CSV_TTL) if rows else None
+        areas_url = links.link(services, AREAS_CSV_KIND, {}, CSV_TTL) if rows else None
+        context = await area_context(services)
         log.info("programme cops=%d activity_id=%s", len(rows), turn.request.activity_id)
-        await turn.respond.reply(programme_card(rows, term.name, url))
+        await turn.respond.reply(
+            programme_card(
+                rows, term.name, url, area_of=context.area_of, preparing=context.preparing, areas_csv_url=areas_url
+            )
+        )
 
     @links.producer(CSV_KIND)
     async def programme_csv(services: Services, params: Mapping[str, Any]) -> Download | None:
         rows = await programme_rows(services)
         stamp = f"{services.clock.now():%Y-%m-%d}"
-        return Download("text/csv", f"cop-programme-{stamp}.csv", to_csv(rows))
+        return Download("text/csv", f"cop-programme-{stamp}.csv", to_csv(rows, (await area_context(services)).area_of))
+
+    @links.producer(AREAS_CSV_KIND)
+    async def areas_csv(services: Services, params: Mapping[str, Any]) -> Download | None:
+        rows, context = await programme_rows(services), await area_context(services)
+        stamp = f"{services.clock.now():%Y-%m-%d}"
+        return Download("text/csv", f"cop-practice-areas-{stamp}.csv", rollup_csv(roll_up(rows, context.area_of)))

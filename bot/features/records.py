@@ -45,6 +45,7 @@ from bot.domain.records import (
 from bot.domain.validation import BadInput, clean_text
 from bot.features.governance import meetings, recipients
 from bot.features.membership import load_cop, show
+from bot.features.proposals import sync_launch
 from bot.features.queries import lead_cop
 from bot.leases import run_once
 from bot.links import Links
@@ -269,6 +270,8 @@ async def _save(turn: Turn, *, meeting: bool) -> None:
         "recorded kind=%s actions=%d cop_id=%s activity_id=%s",
         record.kind, len(actions), cop.cop_id, turn.request.activity_id,
     )  # fmt: skip
+    if cop.proposal_id and record.kind == "core_meeting":
+        await sync_launch(services, cop, record.recorded_at)  # the first core meeting may complete its checklist
     await show(turn, recorded_card(record, actions))
 
 
@@ -336,6 +339,8 @@ async def run_due(services: Services, now: datetime) -> int:
         count = await remind_actions(services, cops, now)
         for cop in cops.values():
             count += await remind_lead_sponsor(services, cop, now)
+            if cop.proposal_id and cop.status == "preparing":
+                await sync_launch(services, cop, now)  # leads and sponsor set in the team since yesterday
         done.append(count)
 
     leases = leases_of(services)
