@@ -129,12 +129,13 @@ def file_url_allowed(url: str) -> bool:
         return False
 
 
-async def fetch_file(offer: FileOffer, limit: int = MAX_BYTES, timeout_s: float = FETCH_TIMEOUT_S) -> bytes | str:
-    """The file's bytes, or the reason to give the person. Never more than ``limit`` bytes are read."""
+async def fetch_file(offer: FileOffer, limit: int = MAX_BYTES, timeout_s: float | None = None) -> bytes | str:
+    """The file's bytes, or the reason to give the person. Never more than ``limit`` bytes are read, and never
+    for longer than ``timeout_s`` (default ``FETCH_TIMEOUT_S``)."""
     if not file_url_allowed(offer.download_url):
         return NO_FILE.format(why="not a Teams download link")
     try:
-        timeout = aiohttp.ClientTimeout(total=timeout_s)
+        timeout = aiohttp.ClientTimeout(total=timeout_s or FETCH_TIMEOUT_S)
         async with (
             aiohttp.ClientSession(timeout=timeout) as http,
             http.get(offer.download_url, allow_redirects=False) as response,
