@@ -7,6 +7,7 @@ STORAGE_DOWN = "I can't reach my storage right now, so nothing was changed. Plea
 UNKNOWN_COMMAND = "I didn't get that. Type **help** to see what I can do here."
 UNKNOWN_ACTION = "That button is no longer valid. Type **help** to start again."
 OTHER_COP = "That button belongs to another CoP's team, so I ignored it. Use it where it was posted."
+OTHER_TENANT = "That button belongs to a CoP of another organisation, so I ignored it."
 NOT_ALLOWED = "Sorry, only {who} can do that here."
 WRONG_PLACE = "**{command}** works in {places}, not here."
 EMPTY_MESSAGE = "Type **help** to see what I can do."

@@ -64,6 +64,8 @@ async def error_boundary(turn: Turn, next_: Next) -> None:
         await _forget_delivery(turn)
         if turn.request.kind == "action":
             turn.respond.answer_action(message=messages.CONNECTOR_DOWN)
+        elif turn.request.search is not None:
+            turn.respond.answer_search([], message=messages.CONNECTOR_DOWN)
     except Exception as error:
         ref = secrets.token_hex(4)
         log.exception("turn failed ref=%s activity_id=%s cop_id=%s", ref, turn.request.activity_id, turn.cop_id)
@@ -71,6 +73,9 @@ async def error_boundary(turn: Turn, next_: Next) -> None:
         text = (messages.STORAGE_DOWN if isinstance(error, Unavailable) else messages.APOLOGY).format(ref=ref)
         if turn.request.kind == "action":
             turn.respond.answer_action(message=text)
+            return
+        if turn.request.search is not None:
+            turn.respond.answer_search([], message=text)
             return
         if turn.request.kind == "message" and addressed_the_bot(turn.request):
             try:
@@ -106,7 +111,9 @@ async def dedupe(turn: Turn, next_: Next) -> None:
     request = turn.request
     activity_id = request.activity_id
     action = request.action
-    if not activity_id or (action is not None and turn.services.router.is_idempotent(action.verb)):
+    # a search reads and answers only: a redelivery must get its results too
+    read_only = request.search is not None
+    if not activity_id or read_only or (action is not None and turn.services.router.is_idempotent(action.verb)):
         await next_()
         return
     pk, rk = _dedupe_keys(request.place.conversation_id, activity_id)

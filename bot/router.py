@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALL_PLACES: frozenset[PlaceKind] = frozenset({"personal", "channel", "groupChat"})
+# turn.state keys the role resolver reads and writes for a card action (bot/domain/roles.py)
+ACTION_COP = "action_cop"  # a portable button's CoP: the role is resolved for it, not for the team it is pressed in
+REFUSED = "refused"  # the resolver's reason to refuse the card action (e.g. a CoP of another tenant)
 
 
 @dataclass
@@ -71,6 +74,8 @@ class Action:
     role: Role
     # handling the same activity twice has the same effect as once, so a redelivery needs no claim (a round trip)
     idempotent: bool = False
+    # the button works wherever it is shared (a message extension's card): in any chat or team of the CoP's tenant
+    portable: bool = False
 
 
 class Router:
@@ -106,14 +111,19 @@ class Router:
 
         return register
 
-    def action(self, verb: str, *, role: Role = Role.ANYONE, idempotent: bool = False) -> Callable[[Handler], Handler]:
+    def action(
+        self, verb: str, *, role: Role = Role.ANYONE, idempotent: bool = False, portable: bool = False
+    ) -> Callable[[Handler], Handler]:
         """``idempotent=True``: the handler may safely run twice for one activity (e.g. "set my RSVP to X"), so
-        the redelivery middleware skips its claim write for this verb."""
+        the redelivery middleware skips its claim write for this verb. ``portable=True``: the button acts for the
+        presser in the CoP its sealed data names wherever the card was shared (another team's channel, a group
+        chat), with the role resolved for that CoP; without it, a button of CoP A pressed in CoP B's team is
+        refused."""
 
         def register(handler: Handler) -> Handler:
             if verb in self._actions:
                 raise ValueError(f"action {verb!r} registered twice")
-            self._actions[verb] = Action(verb, handler, role, idempotent)
+            self._actions[verb] = Action(verb, handler, role, idempotent, portable)
             return handler
 
         return register
@@ -181,9 +191,13 @@ class Router:
 
     async def _route(self, turn: Turn) -> None:
         request = turn.request
+        action = self._actions.get(request.action.verb) if request.action is not None else None
+        if action is not None and action.portable and request.action is not None:
+            named_cop = request.action.data.get("cop_id")
+            if isinstance(named_cop, str) and 0 < len(named_cop) <= 512:
+                turn.state[ACTION_COP] = named_cop
         await self.resolve_role(turn)
         if request.action is not None:
-            action = self._actions.get(request.action.verb)
             refused = check_action(
                 request.action.verb, request.action.data, turn.services.signer, turn.services.clock.now()
             )
@@ -191,8 +205,18 @@ class Router:
                 log.info("refused card action verb=%s activity_id=%s", request.action.verb[:40], request.activity_id)
                 await turn.tell(refused)
                 return
+            refusal = turn.state.get(REFUSED)
+            if isinstance(refusal, str):
+                log.info(
+                    "refused a card action of another tenant verb=%s activity_id=%s",
+                    request.action.verb[:40],
+                    request.activity_id,
+                )
+                await turn.tell(refusal)
+                return
             named = request.action.data.get("cop_id")
-            if request.place.team_id and named and named != request.place.team_id:
+            portable = action is not None and action.portable
+            if request.place.team_id and named and named != request.place.team_id and not portable:
                 # a genuine button of CoP A pressed (or replayed) in CoP B's team: the role was resolved for B
                 log.info(
                     "refused a card action of another CoP verb=%s activity_id=%s cop_id=%s",

@@ -9,12 +9,13 @@ button, not that the clicker may use it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.signing import BadSignature, Expired, Signer
-from bot.turn import Card, Reply
+from bot.turn import Card, Reply, SearchResult
 
 PURPOSE = "action"
 SEAL = "_seal"
@@ -85,6 +86,13 @@ class SealingResponder:
     def answer_action(self, card: Card | None = None, *, message: str | None = None) -> None:
         sealed = self._seal(card) if card is not None else None
         self._inner.answer_action(sealed if isinstance(sealed, Card) else None, message=message)
+
+    def answer_search(self, results: Sequence[SearchResult], *, message: str | None = None) -> None:
+        now = self._services.clock.now()
+        sealed = [
+            replace(r, card=Card(_sealed(r.card.content, self._services.signer, now), r.card.summary)) for r in results
+        ]
+        self._inner.answer_search(sealed, message=message)
 
     async def team_members(self) -> Any:
         return await self._inner.team_members()

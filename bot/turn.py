@@ -7,7 +7,7 @@ SDK-independent and a move to the Microsoft 365 Agents SDK touches one module.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -22,6 +22,8 @@ RequestKind = Literal[
     "uninstalled",  # the bot was removed
     "members_added",  # people (not the bot) joined the team / chat
     "members_removed",
+    "search",  # composeExtension/query: a message extension search; answered with results within 5 s
+    "search_pick",  # composeExtension/selectItem: a result picked from the list; answered with its card
     "other",
 ]
 
@@ -97,6 +99,30 @@ class RosterEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Search:
+    """A message extension search (``composeExtension/query``) or a picked result (``composeExtension/selectItem``).
+    Everything here is what the person typed or what their client sent back: untrusted."""
+
+    command: str  # the manifest's command id
+    text: str = ""  # the search box
+    skip: int = 0  # paging: results already shown
+    count: int = 25  # paging: results wanted
+    initial_run: bool = False  # opened with nothing typed yet
+    picked: Mapping[str, Any] = field(default_factory=dict)  # selectItem: the picked preview's tap value
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """One result of a message extension search: the card inserted into the compose box when picked, the list
+    entry's title and subtitle, and the value Teams sends back with ``composeExtension/selectItem``."""
+
+    card: Card
+    title: str
+    subtitle: str = ""
+    pick: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     """One incoming activity, in the project's terms."""
 
@@ -119,6 +145,7 @@ class Request:
     conversation_reference: JSON = field(default_factory=dict)  # serialised, for proactive messages later
     raw_channel_data: Mapping[str, Any] = field(default_factory=dict)
     files: tuple[FileOffer, ...] = ()  # files sent with a personal message
+    search: Search | None = None  # for search and search_pick
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +199,9 @@ class Responder(Protocol):
 
     def answer_action(self, card: Card | None = None, *, message: str | None = None) -> None:
         """For an Action.Execute invoke: the card that replaces the clicked one (or a short message)."""
+
+    def answer_search(self, results: Sequence[SearchResult], *, message: str | None = None) -> None:
+        """For a message extension invoke: the results (best first), or a short message instead of results."""
 
     async def team_members(self) -> list[Person]:
         """The roster of the team (or chat) the activity came from."""

@@ -2,16 +2,19 @@
 from this process's short-lived copy (``CopCache``, COPBOT_COP_CACHE_SECONDS; see bot/domain/cops.py for the
 staleness trade-off); the caller's memberships are always read.
 
-In a team, the CoP is the team. In personal chat, the CoP is the one named by the card action's ``cop_id``
+In a team, the CoP is the team, except for a portable button (``Router.action(portable=True)``, e.g. on a message
+extension's card), whose CoP is the one its sealed data names; a CoP named by a card must be of the presser's tenant.
+In personal chat, the CoP is the one named by the card action's ``cop_id``
 (the role is still computed from storage for that CoP), else the only CoP the person leads, else the only CoP
 they belong to; otherwise None and CoP-specific commands ask which CoP.
 """
 
 from __future__ import annotations
 
+from bot import messages
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import MembershipRepo
-from bot.router import Turn
+from bot.router import ACTION_COP, REFUSED, Turn
 from bot.turn import Role
 
 COP_KEY = "cop"  # turn.state key holding the resolved Cop record
@@ -35,13 +38,20 @@ async def resolve_role(turn: Turn) -> tuple[Role, str | None]:
     aad_id = request.person.aad_id
     cops = cop_repo(services)
     admins = services.settings.programme_admins
-    cop_id: str | None = request.place.team_id
+    portable = turn.state.get(ACTION_COP)
+    cop_id: str | None = portable if isinstance(portable, str) else request.place.team_id
+    named_by_card = cop_id is not None and cop_id != request.place.team_id
     if cop_id is None and request.action is not None:
         named = request.action.data.get("cop_id")
         cop_id = named if isinstance(named, str) and 0 < len(named) <= 512 else None
+        named_by_card = cop_id is not None
     if cop_id is not None:
         # the one hot read of every CoP turn: a copy up to COPBOT_COP_CACHE_SECONDS old (see bot/domain/cops.py)
         cop = await cops.get_cached(cop_id)
+        if cop is not None and named_by_card and cop.tenant_id and cop.tenant_id != request.place.tenant_id:
+            # a card shared (or forwarded) outside the CoP's organisation: nobody there acts on the CoP
+            turn.state[REFUSED] = messages.OTHER_TENANT
+            return Role.ANYONE, None
         turn.state[COP_KEY] = cop
         if cop is None:
             return role_in(None, aad_id, False, admins), cop_id

@@ -6,7 +6,7 @@ SDK-free on purpose: both seams convert the same JSON the same way, so features 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +20,18 @@ from bot.turn import (
     PlaceKind,
     Request,
     RequestKind,
+    Search,
+    SearchResult,
     reference_without_person,
 )
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+THUMBNAIL_CARD = "application/vnd.microsoft.card.thumbnail"
+SEARCH_INVOKES: dict[str, RequestKind] = {
+    "composeExtension/query": "search",
+    "composeExtension/selectItem": "search_pick",
+}
+SEARCH_PAGE_MAX = 25  # Teams asks for 25 results a page; a larger count is not honoured
 FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
 MAX_FILES = 5
 
@@ -77,6 +85,56 @@ def invoke_response(card: Card | None = None, message: str | None = None) -> JSO
     if card is not None:
         return {"statusCode": 200, "type": ADAPTIVE_CARD, "value": card.content}
     return {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": message or "Done."}
+
+
+def search_response(results: Sequence[SearchResult], message: str | None = None) -> JSON:
+    """The body of a ``composeExtension/query`` or ``/selectItem`` invoke's HTTP 200: a list of results, each an
+    Adaptive Card with a thumbnail preview whose tap sends ``selectItem``; or a message shown instead."""
+    if message is not None:
+        return {"composeExtension": {"type": "message", "text": message}}
+    attachments: list[JSON] = []
+    for result in results:
+        preview: JSON = {"title": result.title}
+        if result.subtitle:
+            preview["text"] = result.subtitle
+        if result.pick:
+            preview["tap"] = {"type": "invoke", "value": dict(result.pick)}
+        attachments.append(
+            {
+                "contentType": ADAPTIVE_CARD,
+                "content": result.card.content,
+                "preview": {"contentType": THUMBNAIL_CARD, "content": preview},
+            }
+        )
+    return {"composeExtension": {"type": "result", "attachmentLayout": "list", "attachments": attachments}}
+
+
+def _count(value: Any, default: int, high: int) -> int:
+    return max(0, min(value, high)) if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def search_of(name: str, value: Any) -> Search:
+    """The search of a ``composeExtension/query`` (command, parameters, paging) or ``/selectItem`` (the tap value
+    of the picked preview) invoke."""
+    data = value if isinstance(value, dict) else {}
+    if name == "composeExtension/selectItem":
+        return Search(command="", picked=data)
+    text, initial = "", False
+    for parameter in data.get("parameters") or []:
+        if not isinstance(parameter, dict):
+            continue
+        if parameter.get("name") == "initialRun":
+            initial = str(parameter.get("value")).lower() == "true"
+        elif isinstance(parameter.get("value"), str) and not text:
+            text = parameter["value"]
+    options = _sub(data, "queryOptions")
+    return Search(
+        command=_str(data.get("commandId"))[:64],
+        text=text,
+        skip=_count(options.get("skip"), 0, 10_000),
+        count=_count(options.get("count"), SEARCH_PAGE_MAX, SEARCH_PAGE_MAX) or SEARCH_PAGE_MAX,
+        initial_run=initial,
+    )
 
 
 def _clean_text(text: str) -> str:
@@ -145,6 +203,7 @@ def to_request(activity: Mapping[str, Any], received_at: datetime) -> Request:
 
     kind: RequestKind = "other"
     action: CardAction | None = None
+    search: Search | None = None
     members: tuple[Person, ...] = ()
     activity_type = activity.get("type")
     value = activity.get("value")
@@ -159,6 +218,9 @@ def to_request(activity: Mapping[str, Any], received_at: datetime) -> Request:
         if not isinstance(verb, str) or not verb:
             raise ValueError("adaptiveCard/action without a verb")
         action = CardAction(verb=verb, data=_sub(inner, "data"), via_invoke=True)
+    elif activity_type == "invoke" and activity.get("name") in SEARCH_INVOKES:
+        name = str(activity.get("name"))
+        kind, search = SEARCH_INVOKES[name], search_of(name, value)
     elif activity_type == "conversationUpdate":
         added = [person_of(m) for m in activity.get("membersAdded") or [] if isinstance(m, dict)]
         removed = [person_of(m) for m in activity.get("membersRemoved") or [] if isinstance(m, dict)]
@@ -191,4 +253,5 @@ def to_request(activity: Mapping[str, Any], received_at: datetime) -> Request:
         conversation_reference=reference_of(activity),
         raw_channel_data=channel_data,
         files=files_of(activity) if activity_type == "message" and kind_of_place == "personal" else (),
+        search=search,
     )

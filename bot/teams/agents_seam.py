@@ -20,7 +20,7 @@ import contextlib
 import contextvars
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,11 +49,11 @@ from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 from bot.config import Settings
 from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken
-from bot.teams.activity import ADAPTIVE_CARD, invoke_response, person_of, to_request
+from bot.teams.activity import ADAPTIVE_CARD, invoke_response, person_of, search_response, to_request
 from bot.teams.claims import CHANNEL_ISSUER, bearer_token, check_channel_claims, endorsed_for_teams
 from bot.teams.errors import AMBIGUOUS_STATUSES, AuthError, DeliveryError, maybe_delivered, retry_after_seconds
 from bot.teams.gateway import OnRequest, TokenSource
-from bot.turn import JSON, Card, Person, Reply, RosterEntry
+from bot.turn import JSON, Card, Person, Reply, RosterEntry, SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -320,6 +320,9 @@ class AgentsResponder:
 
     def answer_action(self, card: Card | None = None, *, message: str | None = None) -> None:
         self.invoke_body = invoke_response(card, message)
+
+    def answer_search(self, results: Sequence[SearchResult], *, message: str | None = None) -> None:
+        self.invoke_body = search_response(results, message)
 
     def _team_id(self) -> str:
         channel_data = self._activity.get("channelData")

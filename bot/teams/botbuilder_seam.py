@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -54,11 +54,11 @@ from requests import Session
 
 from bot.config import Settings
 from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken
-from bot.teams.activity import ADAPTIVE_CARD, invoke_response, to_request
+from bot.teams.activity import ADAPTIVE_CARD, invoke_response, search_response, to_request
 from bot.teams.claims import bearer_token, check_channel_claims
 from bot.teams.errors import AMBIGUOUS_STATUSES, AuthError, DeliveryError, maybe_delivered, retry_after_seconds
 from bot.teams.gateway import OnRequest, TokenSource
-from bot.turn import JSON, Card, Person, Reply, RosterEntry, reference_without_person
+from bot.turn import JSON, Card, Person, Reply, RosterEntry, SearchResult, reference_without_person
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +262,9 @@ class BotbuilderResponder:
 
     def answer_action(self, card: Card | None = None, *, message: str | None = None) -> None:
         self.invoke_body = invoke_response(card, message)
+
+    def answer_search(self, results: Sequence[SearchResult], *, message: str | None = None) -> None:
+        self.invoke_body = search_response(results, message)
 
     async def team_members(self) -> list[Person]:
         people: list[Person] = []
