@@ -47,6 +47,10 @@ param publicHostName string = ''
 @minLength(32)
 param signingKey string
 
+@description('Key of the impact survey\'s "already answered" markers (at least 32 random characters), so they survive a signing-key rotation. Empty = the signing key (see deployment/README.md, "Survey marker key").')
+@secure()
+param surveyMarkerKey string = ''
+
 @description('Comma-separated Entra object ids of the programme team (Head of CoPs), for the `programme` command.')
 param programmeAdmins string = ''
 
@@ -217,6 +221,10 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
         {
           name: 'COPBOT_SIGNING_KEY'
           value: signingKey
+        }
+        {
+          name: 'COPBOT_SURVEY_MARKER_KEY'
+          value: surveyMarkerKey
         }
         {
           name: 'COPBOT_ALLOWED_TENANTS'
