@@ -13,6 +13,7 @@ rule is held by :meth:`MembershipRepo.join`, and a conflict is listed, never res
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -23,16 +24,27 @@ from typing import Any, Literal
 from bot.domain.codec import dumps, loads
 from bot.domain.cops import Cop
 from bot.domain.imports import BadRow, ImportRow, shown
-from bot.domain.members import CoreElsewhere, MembershipRepo, PersonState, Profile, Tier
+from bot.domain.members import PEOPLE, ROSTER, CoreElsewhere, Membership, MembershipRepo, PersonState, Profile, Tier
 from bot.turn import RosterEntry
 from storage import paging
-from storage.base import BatchOp, NotFound, PreconditionFailed, Row, StorageError, TableStore, Where
+from storage.base import (
+    BatchOp,
+    NotFound,
+    PreconditionFailed,
+    Row,
+    StorageError,
+    TableStore,
+    Where,
+    decode_key,
+    encode_key,
+)
 
 TABLE = "imports"
 HEAD = "head"
 PREVIEW_TTL = timedelta(hours=24)  # a preview not applied by then is refused, and purged a day later
 APPLY_LEASE = timedelta(minutes=10)
-CONCURRENCY = 16
+SCAN_FROM = 200  # people in a preview from which the whole people table is read page by page
+CONCURRENCY = 32  # people read or written at once (Azure Tables takes far more; SQLite serialises them)
 Action = Literal["add", "change", "unchanged", "conflict"]
 
 
@@ -133,17 +145,55 @@ def index_roster(roster: Iterable[RosterEntry]) -> dict[str, RosterEntry]:
     return found
 
 
-async def read_states(repo: MembershipRepo, aad_ids: Iterable[str]) -> dict[str, PersonState]:
-    """Each person's stored state, a few partition reads at a time."""
-    gate = asyncio.Semaphore(CONCURRENCY)
-    states: dict[str, PersonState] = {}
+async def read_states(store: TableStore, aad_ids: Iterable[str], cop_ids: Iterable[str]) -> dict[str, PersonState]:
+    """The stored state of each person, as far as a preview needs it: their profile, their core CoP and their
+    memberships of ``cop_ids``. A few people are read one partition each; a long list reads the CoPs' roster
+    indexes and the people table's ``core`` and ``profile`` rows page by page instead (a few requests for any
+    number of rows, where 2,000 partition reads would take longer than a preview should)."""
+    wanted = set(aad_ids)
+    if len(wanted) <= SCAN_FROM:
+        repo = MembershipRepo(store)
+        gate = asyncio.Semaphore(CONCURRENCY)
+        states: dict[str, PersonState] = {}
 
-    async def one(aad_id: str) -> None:
-        async with gate:
-            states[aad_id] = await repo.person(aad_id)
+        async def one(aad_id: str) -> None:
+            async with gate:
+                states[aad_id] = await repo.person(aad_id)
 
-    await asyncio.gather(*(one(a) for a in set(aad_ids)))
-    return states
+        await asyncio.gather(*(one(a) for a in wanted))
+        return states
+    core: dict[str, str] = {}
+    profiles: dict[str, Profile] = {}
+    async for rows, _ in paging.pages(store, PEOPLE, None, [Where("RowKey", "eq", "core")], page_size=1000):
+        core.update((decode_key(r.partition_key), str(r.get("cop_id", ""))) for r in rows)
+    async for rows, _ in paging.pages(store, PEOPLE, None, [Where("RowKey", "eq", "profile")], page_size=1000):
+        for r in rows:
+            aad_id = decode_key(r.partition_key)
+            if aad_id in wanted:
+                profiles[aad_id] = Profile(
+                    aad_id,
+                    str(r.get("user_id", "")),
+                    str(r.get("name", "")),
+                    org_area=str(r.get("org_area", "")),
+                    job_family=str(r.get("job_family", "")),
+                )
+    memberships: dict[str, dict[str, tuple[Membership, str]]] = {a: {} for a in wanted}
+    for cop_id in set(cop_ids):
+        async for rows, _ in paging.pages(store, ROSTER, encode_key(cop_id), page_size=1000):
+            for r in rows:
+                aad_id = str(r.get("aad_id", ""))
+                if aad_id in wanted:
+                    tier: Tier = "core" if r.get("tier") == "core" else "wider"
+                    member = Membership(cop_id, aad_id, "", "", tier, r.get("joined_at"), str(r.get("org_area", "")))
+                    memberships[aad_id][cop_id] = (member, r.etag)
+    out: dict[str, PersonState] = {}
+    for aad_id in wanted:
+        mine = memberships[aad_id]
+        other = core.get(aad_id)
+        if other and other not in mine:  # core elsewhere: the CoP's roster was not read, its row is implied
+            mine[other] = (Membership(other, aad_id, "", "", "core", datetime.now(UTC)), "")
+        out[aad_id] = PersonState(profiles.get(aad_id), other, None, mine)
+    return out
 
 
 async def plan_import(
@@ -151,7 +201,7 @@ async def plan_import(
     bad: Sequence[BadRow],
     targets: Mapping[int, Cop | str],  # line -> the row's CoP, or why the row has none it may use
     rosters: Mapping[str, Mapping[str, RosterEntry]],  # cop id -> indexed roster
-    repo: MembershipRepo,
+    store: TableStore,
     *,
     enforce_one_core: bool,
     cop_names: Mapping[str, str],
@@ -170,7 +220,7 @@ async def plan_import(
             unknown.append(Unknown(row.line, shown(row.identifier, 80)))
             continue
         matched.append((row, target, entry))
-    states = await read_states(repo, (e.person.aad_id for _, _, e in matched))
+    states = await read_states(store, (e.person.aad_id for _, _, e in matched), (c.cop_id for _, c, _ in matched))
     seen: dict[tuple[str, str], int] = {}
     core_in: dict[str, str] = {}  # person -> the CoP this list makes them core in
     entries: list[Entry] = []
@@ -382,21 +432,26 @@ class ImportStore:
         for _, row in stored:  # results of an earlier, interrupted run count too
             _count(outcome, str(row.get("result") or ""), str(row.get("note") or ""))
 
-        async def one(entry: Entry, row: Row) -> None:
-            if row.get("result"):
-                return
+        async def one(entry: Entry) -> tuple[str, str]:
             async with gate:
                 result, note = await _apply_one(entry, repo, now, enforce_one_core, may_import, cop_names)
                 if result in ("added", "changed"):
                     await notify(entry)
-                data = {**row.data, "result": result, "note": note}
-                try:
-                    await self._store.update(TABLE, head.import_id, row.row_key, data, etag=row.etag)
-                except (NotFound, PreconditionFailed):
-                    return  # applied by another instance resuming the same import: counted there
-                _count(outcome, result, note)
+                return result, note
 
-        await asyncio.gather(*(one(e, r) for e, r in stored))
+        todo = [(e, r) for e, r in stored if not r.get("result")]
+        for start in range(0, len(todo), 100):  # a page of people at a time, their results in one batch
+            chunk = todo[start : start + 100]
+            results = await asyncio.gather(*(one(e) for e, _ in chunk))
+            ops = [
+                BatchOp("update", r.row_key, {**r.data, "result": result, "note": note}, r.etag)
+                for (_, r), (result, note) in zip(chunk, results, strict=True)
+            ]
+            # another instance resuming the same import may have recorded some: the writes were idempotent
+            with contextlib.suppress(NotFound, PreconditionFailed):
+                await self._store.batch(TABLE, head.import_id, ops)
+            for result, note in results:
+                _count(outcome, result, note)
         return outcome
 
     # -- personal data and retention ----------------------------------------------------------------------

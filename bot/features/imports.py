@@ -198,7 +198,7 @@ async def preview(turn: Turn, importer: Importer, text: str, default: Cop | None
         parsed.bad,
         targets,
         rosters,
-        MembershipRepo(services.store),
+        services.store,
         enforce_one_core=services.settings.enforce_one_core,
         cop_names=names,
     )

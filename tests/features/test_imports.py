@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
+from bot.domain import import_plans
 from bot.domain.members import MembershipRepo
 from tests.features.imports_kit import (
     apply_preview,
@@ -79,7 +82,11 @@ async def test_the_same_list_again_changes_nothing_and_a_second_click_applies_on
     assert not [a for a in (second.card or {}).get("actions", []) if a["data"]["verb"] == "imports.apply"]
 
 
-async def test_one_core_conflicts_are_listed_and_never_resolved(bot: BotUnderTest) -> None:
+@pytest.mark.parametrize("scan_from", [200, 0], ids=["read-per-person", "read-page-by-page"])
+async def test_one_core_conflicts_are_listed_and_never_resolved(
+    bot: BotUnderTest, scan_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(import_plans, "SCAN_FROM", scan_from)  # a long list reads the people table page by page
     await install_with_roster(bot, LEAD, DATA, ANN, BEN)
     await install_with_roster(bot, LEAD, COMMS, ANN, BEN)
     await join(bot, ANN, COMMS, "core")
