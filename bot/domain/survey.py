@@ -54,7 +54,7 @@ SCALE: tuple[tuple[int, str], ...] = (
 )
 AGREE_VALUES = (4, 5)
 COMMENT_MAX_CHARS = 500
-PAGE_MAX_CHARS = 24_000  # a comment page's JSON stays well under Azure Tables' 32 K characters per property
+PAGE_MAX_CHARS = 24_000  # UTF-16 units of a comment page's JSON: under Azure Tables' 32 K per property
 DEFAULT_OPEN_DAYS = 14
 MIN_OPEN_DAYS = 3
 MAX_OPEN_DAYS = 60
@@ -154,6 +154,12 @@ class Survey:
 def same_round(surveys: Sequence[Survey], survey: Survey) -> list[Survey]:
     """The surveys answered together with ``survey``: its round's (one, for a survey opened before rounds)."""
     return [s for s in surveys if s.ballot == survey.ballot]
+
+
+def round_of(surveys: Sequence[Survey], survey: Survey) -> list[Survey]:
+    """The surveys whose figures are read together with ``survey``'s: its round's (before rounds, an admin's
+    ``survey start`` opened one survey per CoP under one round id, each answered on its own)."""
+    return [s for s in surveys if s.round_id == survey.round_id and (s.layout >= ROUNDS) == (survey.layout >= ROUNDS)]
 
 
 @dataclass(frozen=True)
@@ -444,7 +450,7 @@ class SurveyRepo:
                 with contextlib.suppress(NotFound):
                     page = await self._store.get(TABLE, first.ballot, f"{COMMENT_PREFIX}{pages - 1:05d}")
             items = _page_items(page)
-            if page is None or len(dumps(items + notes)) > PAGE_MAX_CHARS:
+            if page is None or len(dumps(items + notes).encode("utf-16-le")) // 2 > PAGE_MAX_CHARS:
                 page, items, pages = None, [], pages + 1
             for note in notes:  # at a random place, so the order says nothing about who answered when
                 items.insert(secrets.randbelow(len(items) + 1), note)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.survey import Survey, SurveyRepo, Tally, same_round
+from bot.domain.survey import Survey, SurveyRepo, Tally, round_of
 from bot.domain.survey_disclosure import Disclosure, disclose
 from storage.base import TableStore
 
@@ -53,5 +53,5 @@ async def latest_shown(
     if not mine:
         return None
     latest = max(mine, key=lambda s: s.started_at)
-    figures = await round_figures(store, same_round(surveys, latest), minimum)
+    figures = await round_figures(store, round_of(surveys, latest), minimum)
     return latest, figures.shown_tally(latest.survey_id)

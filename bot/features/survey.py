@@ -29,6 +29,7 @@ from bot.domain.survey import (
     MAX_OPEN_DAYS,
     MIN_OPEN_DAYS,
     REMIND_BEFORE_CLOSE,
+    ROUNDS,
     STATEMENT_KEYS,
     AlreadyAnswered,
     BadAnswers,
@@ -41,6 +42,7 @@ from bot.domain.survey import (
     new_round_id,
     parse_answers,
     parse_comments,
+    round_of,
     same_round,
     survey_id_for,
 )
@@ -170,10 +172,10 @@ def _latest_round(surveys: list[Survey], cop_id: str | None) -> list[Survey]:
     """The round to show: the CoP's latest (a lead), else the latest programme-wide round, else the latest."""
     if cop_id is not None:
         mine = [s for s in surveys if s.cop_id == cop_id]
-        return same_round(surveys, max(mine, key=lambda s: s.started_at)) if mine else []
-    rounds: dict[str, list[Survey]] = defaultdict(list)
+        return round_of(surveys, max(mine, key=lambda s: s.started_at)) if mine else []
+    rounds: dict[tuple[str, bool], list[Survey]] = defaultdict(list)
     for s in surveys:
-        rounds[s.ballot].append(s)
+        rounds[(s.round_id, s.layout >= ROUNDS)].append(s)
     if not rounds:
         return []
     wide = [r for r in rounds.values() if r[0].scope == "programme" or len(r) > 1]
@@ -217,7 +219,7 @@ async def results(services: Services, cop_id: str | None, *, admin: bool) -> Rou
     return RoundResults(
         "all CoPs" if f.programme_wide else f.first.cop_name,
         is_open,
-        f.first.round_invited,
+        f.first.round_invited if f.first.layout >= ROUNDS else sum(s.invited for s in chosen),
         f.people if d.total_shown else None,
         keys,
         cops if f.programme_wide else [],

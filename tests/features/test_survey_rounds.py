@@ -6,8 +6,12 @@ their own key, so rotating the signing key lets no one answer twice."""
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
+import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +25,7 @@ from tests.features.healthkit import ADMIN, NOW, Cast, clock, join, make_cop
 from tests.features.test_survey import all_agree, invitation, to
 from tests.kit.activities import User, team
 from tests.kit.connector import FakeConnector
-from tests.kit.harness import BotUnderTest, running_bot, test_settings
+from tests.kit.harness import TEST_SIGNING_KEY, BotUnderTest, running_bot, test_settings
 
 C = Cast()
 ALICE, BO, CY = C.leads
@@ -223,3 +227,47 @@ def test_the_marker_key_setting() -> None:
     assert Settings.from_env({"COPBOT_SIGNING_KEY": signing}).marker_key == signing
     with pytest.raises(SettingsError, match="COPBOT_SURVEY_MARKER_KEY"):
         Settings.from_env({"COPBOT_SURVEY_MARKER_KEY": "short"})
+
+
+async def test_a_survey_opened_before_rounds_still_takes_answers_and_refuses_second_ones(bot: BotUnderTest) -> None:
+    """Rows as the bot wrote them before rounds: no layout field, the tally in the survey's own partition, and a
+    marker of HMAC(signing key, survey id + person) already stored for one member."""
+    store = bot.services.store
+    await make_cop(store, bot.connector.url, DATA, NOW, leads=[ALICE])
+    members = [Cast.member(i) for i in range(6)]
+    await join(store, DATA, dict.fromkeys(members, ("wider", "central")), NOW)
+    sid = "1795428000000-abcdef123456"
+    await store.insert(
+        TABLE,
+        INDEX,
+        sid,
+        {
+            "round_id": "1795428000000",
+            "cop_id": DATA.id,
+            "cop_name": DATA.name,
+            "started_at": NOW,
+            "closes_at": NOW + timedelta(days=14),
+            "remind_at": NOW + timedelta(days=11),
+            "invited": 6,
+            "invitations_sent": True,
+            "reminded": False,
+            "closed": False,
+        },
+    )
+    counts = {s.key: [0, 0, 0, 0, 1] for s in STATEMENTS}
+    await store.insert(TABLE, sid, "tally", {"responses": 1, "counts": json.dumps(counts)})
+    text = f"survey-vote|{sid}|{members[0].aad}".encode()
+    old_marker = "v|" + hmac.new(TEST_SIGNING_KEY.encode(), text, hashlib.sha256).hexdigest()[:40]
+    await store.insert(TABLE, sid, old_marker, {})
+    data: dict[str, Any] = bot.sealed("survey.answer", {"cop_id": DATA.id, "id": sid})
+    again = await bot.click(members[0], "survey.answer", {**data, **all_agree(1)})
+    assert "already answered" in str(again.body)
+    for person in members[1:5]:
+        posted = await bot.click(person, "survey.answer", {**data, **all_agree(4)})
+        assert "Thank you" in str(posted.body)
+    results = (await bot.say_in(ALICE, DATA, "survey results")).everything
+    assert "Response rate: 5 of 6 (83%)" in results
+    assert "100%" in results
+    assert await survey_feature.due(bot.services, NOW + timedelta(days=15)) == {"reminded": 0, "closed": 1}
+    [survey] = await SurveyRepo(store).all()
+    assert await SurveyRepo(store).markers(survey) == set()
