@@ -28,6 +28,7 @@ CARD_MODULES: tuple[str, ...] = (
     "cards.health",
     "cards.survey",
     "cards.programme",
+    "cards.programme_note",
     "cards.audit",
     "cards.privacy",
     "cards.imports",

@@ -28,6 +28,7 @@ FEATURES: tuple[str, ...] = (
     "bot.features.health",
     "bot.features.survey",
     "bot.features.programme",
+    "bot.features.programme_note",
     "bot.features.audit",
     "bot.features.imports",
     "bot.features.invitations",
