@@ -54,6 +54,7 @@ from bot.router import Router, Turn
 from bot.turn import Person, Role
 from cards.elements import notice
 from cards.survey import CopResult, RoundResults, comments_card, invitation_card, results_card
+from storage.base import PreconditionFailed
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -74,6 +75,7 @@ DUPLICATE = "You have already answered this survey. Thank you! Each person answe
 CLOSED = "Sorry, this survey closed on {until}; answers are no longer accepted."
 INCOMPLETE = "Please choose an answer for each of the nine statements, then send again."
 TOO_LONG = "Please keep each comment to {limit} characters, then send again. Nothing was recorded."
+BUSY = "Many people are answering right now and yours was not recorded. Please press Send my answers again."
 NOT_MEMBER = "Sorry, only members of this CoP (or of the other CoPs it was sent to) can answer this survey."
 NO_COMMENTS = (
     "No comments to show: comments show once at least {minimum} people have answered, and only if any were left."
@@ -320,6 +322,10 @@ async def _answer(turn: Turn) -> None:
         return
     except CommentTooLong:
         await turn.tell(TOO_LONG.format(limit=COMMENT_MAX_CHARS))
+        return
+    except PreconditionFailed:
+        log.warning("survey answer not recorded: tallies kept changing round_id=%s", survey.round_id)
+        await turn.tell(BUSY)
         return
     # no log line names the person, their CoPs or the answers
     log.info("survey answer recorded round_id=%s", survey.round_id)

@@ -11,15 +11,17 @@ import hmac
 import io
 import json
 import re
+from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.config import Settings, SettingsError
-from bot.domain.survey import INDEX, STATEMENTS, TABLE, SurveyRepo, first_person
+from bot.domain.survey import INDEX, PEOPLE, STATEMENTS, TABLE, SurveyRepo, first_person
 from bot.features import survey as survey_feature
-from storage.base import Row
+from storage.base import BatchOp, Row
 from storage.sqlite import SqliteStore
 from tests.features.healthkit import ADMIN, NOW, Cast, clock, join, make_cop
 from tests.features.test_survey import all_agree, invitation, to
@@ -271,3 +273,38 @@ async def test_a_survey_opened_before_rounds_still_takes_answers_and_refuses_sec
     assert await survey_feature.due(bot.services, NOW + timedelta(days=15)) == {"reminded": 0, "closed": 1}
     [survey] = await SurveyRepo(store).all()
     assert await SurveyRepo(store).markers(survey) == set()
+
+
+class RacingStore(SqliteStore):
+    """SQLite with another writer that always gets to the round's tally first: every answer batch finds it changed."""
+
+    racing = False
+
+    async def batch(self, table: str, partition_key: str, ops: Sequence[BatchOp]) -> list[Row | None]:
+        if self.racing and table == TABLE and any(op.row_key == PEOPLE for op in ops):
+            row = await self.get(table, partition_key, PEOPLE)
+            await self.update(table, partition_key, PEOPLE, dict(row.data))
+        return await super().batch(table, partition_key, ops)
+
+
+async def test_an_answer_that_keeps_losing_the_race_is_refused_clearly_and_changes_nothing(
+    tmp_path: Path, connector: FakeConnector
+) -> None:
+    store = RacingStore(tmp_path / "racing.sqlite3")
+    try:
+        async with running_bot(store, connector=connector) as bot:
+            await make_cop(store, bot.connector.url, DATA, NOW, leads=[ALICE])
+            members = [Cast.member(i) for i in range(2)]
+            await join(store, DATA, dict.fromkeys(members, ("wider", "central")), NOW)
+            await bot.say_in(ALICE, DATA, "survey start")
+            await bot.services.outbox.flush(NOW)
+            store.racing = True
+            busy = await answer(bot, members[0])
+            assert "was not recorded" in busy
+            [survey] = await SurveyRepo(store).all()
+            assert (await SurveyRepo(store).tally_of(survey)).responses == 0
+            assert await SurveyRepo(store).markers(survey) == set()
+            store.racing = False
+            assert "Thank you" in await answer(bot, members[0])  # nothing stood in the way of a second try
+    finally:
+        await store.close()
