@@ -9,7 +9,6 @@ from bot.domain.proposals import Preparing, Step
 from bot.health.summary import ProgrammeRow, totals
 from bot.turn import JSON, Card
 from cards.elements import card, container, facts, heading, open_url, safe, text
-from cards.proposals import checklist_items
 
 
 def _or(value: object, fallback: str = "n/a") -> str:
@@ -84,9 +83,11 @@ def programme_card(
         )
     if preparing:
         body.append(text("Preparations underway", weight="bolder", spacing="large"))
-    for cop in preparing:
-        title = f"**{safe(cop.name, 120)}** · {safe(cop.area or UNSET, 80)}"
-        body.append(container([text(title), *checklist_items(cop.steps)], separator=True))
+    for cop in preparing:  # compact: the setup card and ``proposals`` say how to do each step
+        done = sum(s.done for s in cop.steps)
+        missing = ", ".join(s.label for s in cop.steps if not s.done)
+        line = f"**{safe(cop.name, 120)}** · {safe(cop.area or UNSET, 80)} · {done} of {len(cop.steps)} done"
+        body.append(text(line + (f"; to do: {missing}" if missing else ""), size="small"))
     actions = [open_url("Download CSV", csv_url)] if csv_url else []
     if areas_csv_url:
         actions.append(open_url("Download by practice area", areas_csv_url))
