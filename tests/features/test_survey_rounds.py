@@ -308,3 +308,22 @@ async def test_an_answer_that_keeps_losing_the_race_is_refused_clearly_and_chang
             assert "Thank you" in await answer(bot, members[0])  # nothing stood in the way of a second try
     finally:
         await store.close()
+
+
+async def test_a_statement_every_hidden_respondent_agreed_with_is_held_back_in_the_total(bot: BotUnderTest) -> None:
+    people = await three_cops(bot, (6, 5, 2))
+    await admin_round(bot)
+    for i, person in enumerate(people["Data and Insight"]):
+        await answer(bot, person, all_agree(5 if i < 3 else 2))
+    for i, person in enumerate(people["Finance"]):
+        await answer(bot, person, {**all_agree(5), "s_team": "2" if i == 0 else "5"})
+    for person in people["HR"]:
+        await answer(bot, person, all_agree(5))
+    text = (await bot.say(ADMIN, "survey results")).everything
+    assert "Response rate: 13 of 13 (100%)" in text
+    assert "50% agree · 6 of 6" in text  # Data and Insight
+    # Finance and HR are hidden; all 7 of their respondents agreed with eight statements, so the total's figure
+    # for those would give their answers away (13 - 6 = 7 people, 10 - 3 = 7 agreed); on "team" one did not
+    assert text.count("held back") == 8 + 1  # eight statements, and the note on the hidden CoPs
+    assert "Held back: every respondent" in text
+    assert "69%" in text  # team: (3 + 4 + 2) of 13
