@@ -16,6 +16,7 @@ CARD_MODULES: tuple[str, ...] = (
     "cards.setup",
     "cards.directory",
     "cards.events",
+    "cards.compose_search",
     "cards.projects",
     "cards.resources",
     "cards.faq",

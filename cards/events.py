@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.domain.events import AUDIENCES, KINDS, Event, Rsvp, Status
+from bot.domain.events import AUDIENCES, KINDS, MAX_VIEWERS, Event, Rsvp, Status
 from bot.turn import JSON, Card
 from cards.elements import (
     action_set,
@@ -108,6 +108,10 @@ def announcement_card(
                     ANSWER_TITLES[choice], "event.rsvp", {**ids, "choice": choice}, style="positive" if chosen else None
                 )
             )
+    if not personal and closed is None:
+        # Teams refreshes the shared card for at most 60 listed people (``refresh`` below); anyone else sees their
+        # own answer with this button (or the card menu's Refresh)
+        actions.append(execute("Show my answer", "event.view", ids))
     if event.link and not event.cancelled:
         actions.append(open_url("Join online", event.link))
     if calendar_url and not (event.cancelled and not personal):
@@ -115,11 +119,13 @@ def announcement_card(
     if personal and lead and closed is None:
         body.append(action_set([execute("Edit", "event.edit", ids), execute("Cancel event", "event.cancel", ids)]))
     result = card(body, actions, summary=f"{event.title[:60]}: {when_text(event)}")
-    if not personal and event.viewers and closed is None:
-        # Universal Actions: Teams re-asks the bot for these users' own view (their answer) when they see the card
+    if not personal and closed is None:
+        # Universal Actions: Teams re-asks the bot for these users' own view (their answer) when they see the card;
+        # ``userIds`` are the latest responders' Teams ids (at most 60, the platform's limit); an empty list means
+        # nobody automatically, everyone by the card menu's Refresh
         result.content["refresh"] = {
             "action": {"type": "Action.Execute", "verb": "event.view", "data": {"verb": "event.view", **ids}},
-            "userIds": list(event.viewers),
+            "userIds": list(event.viewers[-MAX_VIEWERS:]),
         }
     return result
 

@@ -199,6 +199,33 @@ def _description(command: Command) -> str:
     return f"{text} (e.g. {command.name} {command.usage})" if command.usage else text
 
 
+def compose_extension(settings: AppSettings) -> dict[str, Any]:
+    """The message extension: CoP Bot's searches (answers, CoPs, events) from the compose box of any chat or
+    channel and the command box; each opens with defaults before anything is typed (``initialRun``)."""
+    from bot.features.compose_search import QUERY_PARAMETER, SEARCH_COMMANDS
+
+    commands = [
+        {
+            "id": command.id,
+            "type": "query",
+            "title": _clip(command.title, MAX_TITLE),
+            "description": _clip(command.description, MAX_DESCRIPTION),
+            "initialRun": True,
+            "context": ["compose", "commandBox"],
+            "parameters": [
+                {
+                    "name": QUERY_PARAMETER,
+                    "title": _clip(command.parameter_title, MAX_TITLE),
+                    "description": _clip(command.parameter_description, MAX_DESCRIPTION),
+                    "inputType": "text",
+                }
+            ],
+        }
+        for command in SEARCH_COMMANDS
+    ]
+    return {"botId": settings.app_id, "canUpdateConfiguration": False, "commands": commands}
+
+
 def build_manifest(settings: AppSettings, router: Router) -> dict[str, Any]:
     commands = router.commands
     scopes: tuple[ManifestScope, ...] = ("personal", "team", "groupChat")
@@ -240,6 +267,7 @@ def build_manifest(settings: AppSettings, router: Router) -> dict[str, Any]:
                 "commandLists": command_lists,
             }
         ],
+        "composeExtensions": [compose_extension(settings)],
         "validDomains": [settings.host],
         "webApplicationInfo": {"id": settings.app_id, "resource": f"api://botid-{settings.app_id}"},
         "authorization": {

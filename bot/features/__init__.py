@@ -16,6 +16,7 @@ FEATURES: tuple[str, ...] = (
     "bot.features.setup",
     "bot.features.directory",
     "bot.features.events",
+    "bot.features.compose_search",
     "bot.features.projects",
     "bot.features.resources",
     "bot.features.faq",

@@ -382,12 +382,14 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     async def create(turn: Turn) -> None:
         await _create(turn)
 
-    # idempotent: the same choice twice writes nothing, so a redelivered click needs no dedupe claim
-    @router.action("event.rsvp", idempotent=True)
+    # idempotent: the same choice twice writes nothing, so a redelivered click needs no dedupe claim; portable: a
+    # message extension's event card works wherever it was inserted (bot/features/compose_search.py)
+    @router.action("event.rsvp", idempotent=True, portable=True)
     async def rsvp(turn: Turn) -> None:
         await _rsvp(turn)
 
-    @router.action("event.view")
+    # also the cards' refresh (Universal Actions): it only reads, so a refresh costs no dedupe claim
+    @router.action("event.view", idempotent=True, portable=True)
     async def view(turn: Turn) -> None:
         target = await _target(turn)
         if target is None:

@@ -130,7 +130,8 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         choices = sorted((choice_of(c) for c in named or cops), key=lambda c: c.name.lower())
         await turn.respond.reply(join_card(None, profile, prefill=True, choices=choices))
 
-    @router.action("membership.start")
+    # portable: the Join button of a message extension's CoP card works wherever the card was inserted
+    @router.action("membership.start", portable=True)
     async def start(turn: Turn) -> None:
         """A directory card's Join button: the join card for that CoP, replacing the clicked card for the
         clicker only, so it may carry their own profile."""
@@ -155,7 +156,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             ),
         )
 
-    @router.action("membership.join")
+    @router.action("membership.join", portable=True)
     async def submit_join(turn: Turn) -> None:
         assert turn.request.action is not None
         data = turn.request.action.data

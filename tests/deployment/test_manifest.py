@@ -271,3 +271,22 @@ def test_module_entry_point(tmp_path: Path, env: dict[str, str], code: int) -> N
     assert out.exists() is (code == 0)
     if code:
         assert f"{AGENTS_APP_ID} or MICROSOFT_APP_ID is required" in result.stderr
+
+
+def test_the_message_extension_declares_every_search_the_bot_answers(
+    manifest: dict[str, Any], validator: Draft4Validator
+) -> None:
+    from bot.features.compose_search import QUERY_PARAMETER, SEARCH_COMMANDS
+
+    [extension] = manifest["composeExtensions"]
+    assert extension["botId"] == APP_ID
+    assert [c["id"] for c in extension["commands"]] == [c.id for c in SEARCH_COMMANDS] == ["answers", "cops", "events"]
+    for command in extension["commands"]:
+        assert command["type"] == "query"
+        assert command["initialRun"] is True  # defaults before anything is typed
+        assert 0 < len(command["title"]) <= m.MAX_TITLE
+        assert 0 < len(command["description"]) <= m.MAX_DESCRIPTION
+        [parameter] = command["parameters"]
+        assert parameter["name"] == QUERY_PARAMETER
+        assert parameter["description"]
+    assert not list(validator.iter_errors(manifest))

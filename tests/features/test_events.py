@@ -308,8 +308,11 @@ async def test_bad_rsvps_change_nothing(bot: BotUnderTest) -> None:
         where=TEAM,
     )
     assert "can't find that event" in unknown.body["value"]
-    # a genuine button of this CoP's event, clicked in another CoP's team
-    elsewhere = await bot.press(BO, card, "Going", where=other)
+    # a genuine lead's button of this CoP's event, clicked in another CoP's team (RSVP buttons are portable: a shared
+    # card answers in its own CoP, tests/features/test_compose_search.py)
+    elsewhere = await bot.click(
+        ALICE, "event.edit", bot.sealed("event.edit", {"cop_id": TEAM.id, "id": event.event_id}), where=other
+    )
     assert "belongs to another CoP" in elsewhere.body["value"]
     # another CoP's id swapped into the data: the seal refuses it
     action = find_action(card, "Going")

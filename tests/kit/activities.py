@@ -181,6 +181,50 @@ class Activities:
         activity["replyToId"] = reply_to
         return activity
 
+    def refresh(self, sender: User, card: dict[str, Any], *, where: Team | None = None) -> dict[str, Any]:
+        """The invoke Teams sends when a card with a ``refresh`` clause is shown to someone it refreshes for
+        (Universal Actions): the refresh action, with ``trigger: automatic``."""
+        action = card["refresh"]["action"]
+        activity = self.execute(sender, action["verb"], where=where)
+        activity["value"]["action"]["data"] = dict(action["data"])
+        activity["value"]["trigger"] = "automatic"
+        return activity
+
+    # -- message extension (compose box search) ---------------------------------------------------------
+    def group_chat_conversation(self, chat_id: str = "19:group-chat-1@thread.v2") -> dict[str, Any]:
+        return {"isGroup": True, "conversationType": "groupChat", "tenantId": self.tenant, "id": chat_id}
+
+    def _compose(self, sender: User, name: str, value: dict[str, Any], where: Team | None) -> dict[str, Any]:
+        if where is None:
+            activity = self._base("invoke", sender, self.group_chat_conversation(), {})
+        else:
+            activity = self._base("invoke", sender, self.channel_conversation(where), self.team_data(where))
+        activity["name"] = name
+        activity["value"] = value
+        activity["channelData"]["source"] = {"name": "compose"}
+        return activity
+
+    def compose_query(
+        self,
+        sender: User,
+        command: str,
+        text: str = "",
+        *,
+        where: Team | None = None,
+        skip: int = 0,
+        count: int = 25,
+        initial_run: bool = False,
+    ) -> dict[str, Any]:
+        """composeExtension/query: a search typed in the message extension (in a group chat, or a team's channel
+        with ``where``); ``initial_run`` as Teams sends it when the extension opens with nothing typed."""
+        parameters = [{"name": "initialRun", "value": "true"}] if initial_run else [{"name": "query", "value": text}]
+        value = {"commandId": command, "parameters": parameters, "queryOptions": {"skip": skip, "count": count}}
+        return self._compose(sender, "composeExtension/query", value, where)
+
+    def compose_select(self, sender: User, value: dict[str, Any], *, where: Team | None = None) -> dict[str, Any]:
+        """composeExtension/selectItem: a result picked from the list; ``value`` is its preview's tap value."""
+        return self._compose(sender, "composeExtension/selectItem", value, where)
+
     # -- conversation updates ---------------------------------------------------------------------------
     def installed_in_team(self, installer: User, where: Team) -> dict[str, Any]:
         activity = self._base("conversationUpdate", installer, self.channel_conversation(where), self.team_data(where))
