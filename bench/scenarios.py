@@ -245,6 +245,81 @@ async def _seed_health(store: TableStore, acts: Activities) -> None:
     await health_seed.seed(store, acts.service_url, datetime.now(UTC))
 
 
+# -- projects and resources: a member lists the CoP's projects, or finds shared resources by words -------------
+
+SHARE_TEAM: Team = team(5151, "Bench Sharing CoP")
+SHARE_MEMBERS = 50
+SHARE_WORDS = ("report template", "onboarding guide", "dashboard recording", "data tool", "survey slides")
+
+
+async def _seed_projects(store: TableStore, acts: Activities) -> None:
+    """A CoP with 50 members, 20 projects (some finished with outcomes) and 150 shared resources."""
+    from bot.domain.cops import Cop, CopRepo, PersonRef
+    from bot.domain.members import MembershipRepo, Profile
+    from bot.domain.projects import Outcome, Project, ProjectRepo
+    from bot.domain.resources import KINDS, Kind, Resource, ResourceRepo
+    from storage.base import AlreadyExists
+
+    earliest, _ = _clocks()
+    lead = user(5100)
+    try:
+        await CopRepo(store).create(
+            Cop(
+                cop_id=SHARE_TEAM.id,
+                name=SHARE_TEAM.name,
+                tenant_id=acts.tenant,
+                service_url=acts.service_url,
+                status="launched",
+                leads=(PersonRef(lead.aad, lead.id, lead.name),),
+                created_at=earliest,
+            )
+        )
+    except AlreadyExists:
+        return
+    members = MembershipRepo(store)
+    for n in range(SHARE_MEMBERS):
+        person = user(5200 + n)
+        await members.join(SHARE_TEAM.id, Profile(person.aad, person.id, person.name), "wider", earliest)
+    people = tuple(PersonRef(user(5200 + n).aad, user(5200 + n).id, user(5200 + n).name) for n in range(6))
+    for n in range(20):
+        finished = n % 4 == 0
+        outcome = Outcome("Reports in a day", "Finance", "", ("https://example.org/case",), earliest)
+        await ProjectRepo(store).create(
+            Project(
+                SHARE_TEAM.id,
+                f"{n:012x}",
+                f"Bench project {n}",
+                "A goal",
+                "finished" if finished else "running",
+                people[:2],
+                people[2:],
+                outcome=outcome if finished else None,
+                created_at=earliest,
+            )
+        )
+    topics = ("report", "onboarding", "dashboard", "data quality", "survey", "budget", "recruitment", "power bi")
+    kinds: tuple[Kind, ...] = ("guide", "template", "recording", "slides", "tool")
+    repo = ResourceRepo(store)
+    for n in range(150):
+        topic, kind = topics[n % len(topics)], kinds[n % len(kinds)]
+        title = f"{topic.title()} {KINDS[kind].lower()} {n}"
+        why = f"Helps with {topic} work."
+        resource = Resource(
+            SHARE_TEAM.id, f"bench{n:07d}", title, f"https://example.org/r/{n}", kind, (topic, "bench"), why,
+            lead.aad, lead.name, earliest,
+        )  # fmt: skip
+        await repo.add(resource, existing=n)
+
+
+def _projects(acts: Activities) -> Callable[[int], dict[str, Any]]:
+    return lambda i: acts.channel(user(5200 + i % SHARE_MEMBERS), SHARE_TEAM, "projects")
+
+
+def _resources(acts: Activities) -> Callable[[int], dict[str, Any]]:
+    words = SHARE_WORDS
+    return lambda i: acts.channel(user(5200 + i % SHARE_MEMBERS), SHARE_TEAM, f"resources {words[i % len(words)]}")
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("help", _help),
     Scenario("ask", _ask, setup=_warm_faq),
@@ -252,6 +327,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("rsvp", _rsvp, concurrency=(1, 20), storage="azurite", seed=_seed_event),
     Scenario("health", _health, storage="azurite", seed=_seed_health, concurrency=(1, 5), total=200),
     Scenario("programme", _programme, storage="azurite", seed=_seed_health, concurrency=(1, 2), total=40),
+    Scenario("projects", _projects, seed=_seed_projects),
+    Scenario("resources", _resources, seed=_seed_projects),
     # DESIGN §6 / issue 10: 200 concurrent users on Azurite; ~3,000 activities ≈ a minute at Azurite's pace
     Scenario(
         "mixed_load",

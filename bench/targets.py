@@ -72,6 +72,8 @@ TARGETS: tuple[Target, ...] = (
     Target("help p50 vs agents echo", ISSUE, _row("help", "ratio_p50_agents"), 1.0, "x"),
     Target("join p50 vs agents echo", ISSUE, _row("join", "ratio_p50_agents"), 1.0, "x"),
     Target("ask p50 vs agents echo", ISSUE, _row("ask", "ratio_p50_agents"), 1.5, "x"),
+    Target("projects p50 vs agents echo", STANDING, _row("projects", "ratio_p50_agents"), 1.5, "x"),
+    Target("resources p50 vs agents echo", STANDING, _row("resources", "ratio_p50_agents"), 1.5, "x"),
     Target("help@20 p99 vs agents echo", ISSUE, _row("help@20", "ratio_p99_agents"), 1.0, "x"),
     Target("rsvp@20 p99 vs agents echo (Azurite)", ISSUE, _row("rsvp@20", "ratio_p99_agents"), 1.5, "x"),
     Target("rsvp@20 p99 (Azurite)", ISSUE, _row("rsvp@20", "p99_ms"), 1000.0, "ms", strict=True),

@@ -25,7 +25,6 @@ from bot.turn import JSON, Card
 from cards.elements import (
     action_set,
     card,
-    container,
     execute,
     facts,
     heading,
@@ -61,25 +60,27 @@ def _ids(project: Project) -> dict[str, str]:
 
 
 def projects_list_card(items: Sequence[Listed], *, show_cop: bool, new_for: Sequence[tuple[str, str]] = ()) -> Card:
-    """``new_for``: (CoP id, name) of the CoPs where the viewer may register a project (a button each)."""
+    """The projects, one line each, grouped by CoP, with one "Open" button per CoP under a list to choose from (one
+    button rather than one per project: a card with many buttons is slow to seal and heavy to send). ``new_for``:
+    (CoP id, name) of the CoPs where the viewer may register a project (a button each)."""
     body: list[JSON] = [heading("Projects")]
     if not items:
         body.append(text("No projects are registered yet.", subtle=True))
+    groups: dict[str, list[Listed]] = {}
     for item in items:
-        p = item.project
-        where = f" · {safe(item.cop_name, 80)}" if show_cop else ""
-        line = f"**{safe(p.title, TITLE_MAX)}** · {STATUSES[p.status]}{where}"
-        detail = f"Led by {_names(p.leads)}" + (" · outcome recorded" if p.outcome else "")
-        body.append(
-            container(
-                [
-                    text(line),
-                    text(detail, subtle=True, spacing="none"),
-                    action_set([execute("Open", "project.view", _ids(p))]),
-                ],
-                separator=True,
-            )
-        )
+        groups.setdefault(item.project.cop_id, []).append(item)
+    for n, (cop_id, group) in enumerate(groups.items()):
+        if show_cop:
+            body.append(text(safe(group[0].cop_name, 120), weight="bolder", spacing="medium"))
+        for item in group:
+            p = item.project
+            outcome = " · outcome recorded" if p.outcome else ""
+            line = f"**{safe(p.title, TITLE_MAX)}** · {STATUSES[p.status]} · led by {_names(p.leads)}{outcome}"
+            body.append(text(line, spacing="small"))
+        field = f"project_{n}"
+        choices = [(p.project.title[:TITLE_MAX], p.project.project_id) for p in group]
+        body.append(input_choice(field, label="Open a project", choices=choices, value=choices[0][1]))
+        body.append(action_set([execute("Open", "project.view", {"cop_id": cop_id, "id": "", "field": field})]))
     actions = [
         execute(
             "Register a project" + (f" in {safe(name, 40)}" if len(new_for) > 1 else ""),

@@ -25,14 +25,16 @@ def _line(r: Resource) -> str:
 
 
 def _block(item: Shown, *, show_cop: bool) -> JSON:
+    """Two lines and the buttons: a card of many resources stays light to seal and send."""
     r = item.resource
-    items: list[JSON] = [text(f"**{safe(r.title, TITLE_MAX)}**"), text(_line(r), subtle=True, spacing="none")]
-    if r.why:
-        items.append(text(safe(r.why, WHY_MAX), spacing="small"))
-    who = f"Shared by {safe(r.shared_by_name, 80)}" if r.shared_by_name else "Shared by a member"
+    who = f"shared by {safe(r.shared_by_name, 80)}" if r.shared_by_name else "shared by a member"
     if show_cop:
         who += f" · {safe(item.cop_name, 80)}"
-    items.append(text(who, subtle=True, size="small", spacing="small"))
+    detail = f"{safe(r.why, WHY_MAX)} ({who})" if r.why else who[0].upper() + who[1:]
+    items: list[JSON] = [
+        text(f"**{safe(r.title, TITLE_MAX)}** · {_line(r)}"),
+        text(detail, subtle=True, size="small", spacing="none"),
+    ]
     buttons = [open_url("Open", r.url)]
     if item.removable:
         buttons.append(execute("Remove", "resource.remove", {"cop_id": r.cop_id, "id": r.resource_id}))

@@ -34,6 +34,7 @@ from bot.domain.projects import (
 )
 from bot.domain.roles import COP_KEY, MEMBERSHIPS_KEY, PERSON_KEY
 from bot.domain.validation import BadInput
+from bot.expiring import ExpiringCopies
 from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PEOPLE_CHOICES_MAX = 200
+COPIES_KEY = "projects.copies"
 NO_COP = "Which CoP? Use this in the CoP's channel (or in our chat when you belong to one CoP)."
 NOT_CREATOR = "Only the CoP's leads and core members can register a project."
 NOT_EDITOR = "Only the project's leads and the CoP's leads can change this project."
@@ -60,6 +62,26 @@ UNFOLLOWED = "You no longer follow this project."
 
 def projects_repo(services: Services) -> ProjectRepo:
     return ProjectRepo(services.store)
+
+
+def copies(services: Services) -> ExpiringCopies[list[Project]]:
+    """This process's copies of each CoP's project list for ``projects``, kept COPBOT_COP_CACHE_SECONDS (0 in tests:
+    none kept). A change made on this instance drops the copy at once; one made on another instance shows in the
+    list when the copy expires (a project's own card is always read afresh)."""
+    found = services.extras.get(COPIES_KEY)
+    if not isinstance(found, ExpiringCopies):
+        found = services.extras[COPIES_KEY] = ExpiringCopies[list[Project]](services.settings.cop_cache_seconds)
+    return found
+
+
+async def projects_of(services: Services, cop_id: str) -> list[Project]:
+    cache = copies(services)
+    found = cache.get(cop_id)
+    if found is None:
+        generation = cache.generation
+        found = await projects_repo(services).of_cop(cop_id)
+        cache.put(cop_id, found, generation)
+    return found
 
 
 async def _show(turn: Turn, shown: Card) -> None:
@@ -110,6 +132,8 @@ async def _target(turn: Turn) -> tuple[Cop, Project] | None:
     if cop is None:
         return None
     project_id = action.data.get("id")
+    if project_id == "" and isinstance(action.data.get("field"), str):  # chosen from the list's "Open a project"
+        project_id = action.data.get(str(action.data["field"]))
     project = await projects_repo(turn.services).get(cop.cop_id, str(project_id)) if is_project_id(project_id) else None
     if project is None:
         await turn.tell(UNKNOWN)
@@ -172,8 +196,10 @@ async def _change(
     try:
         changed = await projects_repo(services).change(cop.cop_id, project.project_id, now, edit)
     except Busy:
+        copies(services).forget(cop.cop_id)
         await turn.tell(BUSY)
         return None
+    copies(services).forget(cop.cop_id)
     if changed is None:
         await turn.tell(UNKNOWN)
         return None
@@ -203,11 +229,10 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
                     "You aren't in any CoP yet, so there are no projects to show. Type **cops** to find one."
                 )
                 return
-        repo = projects_repo(services)
         items: list[Listed] = []
         creators: list[tuple[str, str]] = []
         for cop in cops:
-            items += [Listed(p, cop.name) for p in await repo.of_cop(cop.cop_id)]
+            items += [Listed(p, cop.name) for p in await projects_of(services, cop.cop_id)]
             if await _is_core_or_lead(turn, cop):
                 creators.append((cop.cop_id, cop.name))
         order = {"running": 0, "proposed": 1, "paused": 2, "finished": 3}
@@ -275,6 +300,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         )
         try:
             project = await projects_repo(services).create(draft)
+            copies(services).forget(cop.cop_id)
         except TooMany:
             await turn.tell(TOO_MANY.format(n=len(await projects_repo(services).of_cop(cop.cop_id))))
             return
@@ -482,6 +508,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     async def erase(services: Services, aad_id: str) -> None:
         touched = await projects_repo(services).erase_person(aad_id, services.clock.now())
+        copies(services).clear()
         log.info("projects: erased personal data rows=%d", touched)
 
     privacy.register("projects", export, erase)

@@ -31,6 +31,7 @@ from bot.domain.resources import (
 from bot.domain.roles import COP_KEY, MEMBERSHIPS_KEY
 from bot.domain.validation import BadInput
 from bot.domain.web_links import clean_link
+from bot.expiring import ExpiringCopies
 from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LISTED = 15
+LISTED = 10
+COPIES_KEY = "resources.copies"
 ATTACH_DAYS = 90  # Lunch and Learns offered by resources attach: the last 90 days and any to come
 OFFERED = 3
 NO_COP = "Which CoP? Use this in the CoP's channel (or in our chat when you belong to one CoP)."
@@ -83,14 +85,33 @@ async def _cops_in_view(turn: Turn) -> list[Cop]:
     return [c for c in await cop_repo(turn.services).all() if c.cop_id in mine or (aad and c.is_lead(aad))]
 
 
+def copies(services: Services) -> ExpiringCopies[list[Resource]]:
+    """This process's copies of each CoP's resources, kept COPBOT_COP_CACHE_SECONDS (0 in tests: none kept), so
+    that ``ask``'s offers and repeated searches cost no storage round trip. A change made on this instance drops
+    the copy at once; one made on another instance is seen here when the copy expires."""
+    found = services.extras.get(COPIES_KEY)
+    if not isinstance(found, ExpiringCopies):
+        found = services.extras[COPIES_KEY] = ExpiringCopies[list[Resource]](services.settings.cop_cache_seconds)
+    return found
+
+
+async def resources_of(services: Services, cop_id: str) -> list[Resource]:
+    cache = copies(services)
+    found = cache.get(cop_id)
+    if found is None:
+        generation = cache.generation
+        found = await ResourceRepo(services.store).of_cop(cop_id)
+        cache.put(cop_id, found, generation)
+    return found
+
+
 def _removable(turn: Turn, cop: Cop, r: Resource) -> bool:
     aad = turn.request.person.aad_id
     return bool(aad) and (cop.is_lead(aad) or r.shared_by == aad)
 
 
 async def _gather(services: Services, cops: list[Cop]) -> list[tuple[Cop, Resource]]:
-    repo = ResourceRepo(services.store)
-    found = await asyncio.gather(*(repo.of_cop(c.cop_id) for c in cops))
+    found = await asyncio.gather(*(resources_of(services, c.cop_id) for c in cops))
     return [(cop, r) for cop, rs in zip(cops, found, strict=True) for r in rs]
 
 
@@ -99,7 +120,13 @@ async def offer_for_question(turn: Turn, question: str) -> None:
     question = question.strip()
     if not question or len(question) > MAX_TEXT_CHARS or turn.request.kind != "message":
         return
-    cops = await _cops_in_view(turn)
+    if turn.cop_id:
+        cops = await _cops_in_view(turn)
+    else:  # the CoPs the person belongs to, from the copies role resolution keeps: no read of every CoP per question
+        memberships = turn.state.get(MEMBERSHIPS_KEY)
+        named = [m.cop_id for m in memberships] if isinstance(memberships, list) else []
+        found = await asyncio.gather(*(cop_repo(turn.services).get_cached(c) for c in named))
+        cops = [c for c in found if c is not None and c.active]
     if not cops:
         return
     pairs = await _gather(turn.services, cops)
@@ -153,6 +180,8 @@ async def _attach(turn: Turn, cop: Cop, event_id: str, data: Any, now: datetime)
             await resources.add(resource, existing=existing)
         except TooMany:
             return notice(TOO_MANY)
+        finally:
+            copies(turn.services).forget(cop.cop_id)
         done.append(kind)
     log.info(
         "lunch and learn resources attached cop_id=%s event_id=%s kinds=%s", cop.cop_id, event.event_id, ",".join(done)
@@ -235,6 +264,8 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         except TooMany:
             await turn.tell(TOO_MANY)
             return
+        finally:
+            copies(turn.services).forget(cop.cop_id)
         log.info("resource shared cop_id=%s resource_id=%s", cop.cop_id, stored.resource_id)
         await _show(
             turn, resources_card([Shown(stored, cop.name, True)], "", show_cop=False, share_in=[(cop.cop_id, cop.name)])
@@ -257,6 +288,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             await turn.tell(NOT_YOURS)
             return
         await repo.remove(cop.cop_id, resource.resource_id)
+        copies(turn.services).forget(cop.cop_id)
         log.info("resource removed cop_id=%s resource_id=%s", cop.cop_id, resource.resource_id)
         await _show(turn, notice(f"Removed the resource: {resource.title[:100]}", title="Removed"))
 
@@ -326,6 +358,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     async def erase(services: Services, aad_id: str) -> None:
         touched = await ResourceRepo(services.store).forget_sharer(aad_id)
+        copies(services).clear()
         log.info("resources: erased personal data rows=%d", touched)
 
     privacy.register("resources", export, erase)

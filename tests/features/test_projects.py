@@ -154,7 +154,8 @@ async def test_a_member_sees_no_edit_buttons_but_can_follow(bot: BotUnderTest) -
     await setup(bot)
     _, _created = await register(bot)
     listed = await bot.say_in(WIDER, TEAM, "projects")
-    opened = await bot.press(WIDER, listed.card, "Open", where=TEAM)
+    project = await the_project(bot)
+    opened = await bot.press(WIDER, listed.card, "Open", {"project_0": project.project_id}, where=TEAM)
     assert has_button(opened.card, "Follow")
     assert not has_button(opened.card, "Save status")
     assert not has_button(opened.card, "Record outcome")
@@ -183,3 +184,16 @@ async def test_editing_details_and_people(bot: BotUnderTest) -> None:
     project = await the_project(bot)
     assert {p.aad_id for p in project.leads} == {CORE.aad, CORE2.aad}
     assert project.participants == ()
+
+
+async def test_the_list_opens_the_chosen_project_of_its_own_cop_only(bot: BotUnderTest) -> None:
+    await setup(bot)
+    await register(bot)
+    await register(bot, inputs={"title": "Second project"})
+    listed = await bot.say_in(WIDER, TEAM, "projects")
+    projects = {p.title: p.project_id for p in await ProjectRepo(bot.services.store).of_cop(TEAM.id)}
+    second = await bot.press(WIDER, listed.card, "Open", {"project_0": projects["Second project"]}, where=TEAM)
+    assert "Second project" in str(second.body)
+    for chosen in ("", "0" * 12, "../p|x", 42):
+        refused = await bot.press(WIDER, listed.card, "Open", {"project_0": chosen}, where=TEAM)
+        assert "can't find that project" in str(refused.body)

@@ -70,7 +70,7 @@ async def test_forget_me_takes_the_person_off_projects_and_keeps_everyone_elses(
             assert CORE.id not in str(row.data), (table, row.row_key)
     # the card still shows the project, its update now by "a former member"
     listed = await bot.say_in(WIDER, TEAM, "projects")
-    opened = await bot.press(WIDER, listed.card, "Open", where=TEAM)
+    opened = await bot.press(WIDER, listed.card, "Open", {"project_0": project_id}, where=TEAM)
     assert "a former member" in str(opened.body)
     after = (await my_data(bot, CORE))["sources"]
     assert after["projects"] is None
