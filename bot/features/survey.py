@@ -399,7 +399,8 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             seen.add(s.ballot)
             if await repo.has_answered(key, s, aad_id):
                 batch = same_round(surveys, s)
-                answered.append(batch[0].cop_name if len(batch) == 1 else f"all CoPs (opened {s.started_at:%d %b %Y})")
+                opened = s.started_at.astimezone(services.settings.tz)
+                answered.append(batch[0].cop_name if len(batch) == 1 else f"all CoPs (opened {opened:%d %b %Y})")
         return {
             "open_surveys_you_answered": answered,
             "note": "Survey answers are anonymous: only totals are kept, so there is no answer of yours to show.",
