@@ -5,12 +5,16 @@ and the ``programme note`` preview for admins only."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.clock import FakeClock
 from bot.domain.cops import PersonRef
 from bot.domain.proposals import Proposal, ProposalRepo
 from bot.domain.records import Record, RecordRepo
 from bot.features import programme_note
+from bot.health import red_streaks
+from bot.health.terms import Term
+from storage.base import TableStore
 from storage.sqlite import SqliteStore
 from tests.features.healthkit import ADMIN, clock, make_cop
 from tests.kit.activities import team, user
@@ -113,3 +117,24 @@ async def test_a_quiet_week_sends_nothing(bot: BotUnderTest) -> None:
     assert await programme_note.run_due(bot.services, FIRST_CHECK) == 0
     preview = await bot.say(ADMIN, "programme note")
     assert "Nothing needs you this week" in preview.everything
+
+
+async def test_red_streaks_on_each_store(store: TableStore) -> None:
+    first = datetime(2026, 9, 21, 9, tzinfo=UTC)
+    ratings = [("Governance and structure", "red"), ("Purpose", "green")]
+    assert await red_streaks.update(store, "19:c@thread.tacv2", ratings, first) == {"Governance and structure": first}
+    later = first + timedelta(weeks=8)  # 16 Nov: the autumn term is still on
+    still = [("Governance and structure", "red"), ("Purpose", "red")]
+    assert await red_streaks.update(store, "19:c@thread.tacv2", still, later) == {
+        "Governance and structure": first,
+        "Purpose": later,
+    }
+    assert await red_streaks.current(store, "19:c@thread.tacv2", ["Purpose"]) == {"Purpose": later}
+    terms = [Term(date(2026, 9, 28), date(2026, 12, 11))]
+    london = ZoneInfo("Europe/London")
+    since = await red_streaks.current(store, "19:c@thread.tacv2", ["Governance and structure", "Purpose"])
+    assert red_streaks.red_whole_term(since, terms, AFTER_TERM, london) == ["Governance and structure"]
+    assert red_streaks.red_whole_term(since, terms, later, london) == []  # the term has not ended yet
+    recovered = [("Governance and structure", "amber"), ("Purpose", "red")]
+    assert await red_streaks.update(store, "19:c@thread.tacv2", recovered, AFTER_TERM) == {"Purpose": later}
+    assert await red_streaks.current(store, "19:c@thread.tacv2", ["Governance and structure"]) == {}
