@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.teams import DeliveryError, Gateway, open_gateway
-from bot.turn import Card, Person, Request, Responder
+from bot.turn import Card, Person, Request, Responder, SearchResult
 from storage.sqlite import SqliteStore
 from tests.kit.activities import Activities, team, user
 from tests.kit.connector import Call, FakeConnector, Member
@@ -206,3 +206,55 @@ async def test_an_invoke_answered_by_the_handler_returns_its_card(gateway: Gatew
     assert body["statusCode"] == 200
     assert body["value"]["body"][0]["text"] == "Going"
     assert connector.calls == []  # the answer is the HTTP response, not a connector call
+
+
+async def test_a_message_extension_search_and_pick_are_answered_with_results(
+    gateway: Gateway, connector: FakeConnector
+) -> None:
+    seen: list[Request] = []
+    card = Card({"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": "An answer"}]})
+
+    async def handler(request: Request, responder: Responder) -> None:
+        seen.append(request)
+        responder.answer_search([SearchResult(card, "How do I join?", "Programme", {"kind": "answer", "id": "p1"})])
+
+    acts = Activities(connector.url)
+    query = acts.compose_query(ALICE, "answers", "join a cop", where=TEAM, skip=25, count=10)
+    status, body = await _turn(gateway, query, handler)
+    assert status == 200
+    assert connector.calls == []  # the results are the HTTP response
+    # the body Teams documents for search results (Respond to search command)
+    assert set(body) == {"composeExtension"}
+    assert body["composeExtension"]["type"] == "result"
+    assert body["composeExtension"]["attachmentLayout"] == "list"
+    [attachment] = body["composeExtension"]["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert attachment["content"] == card.content
+    assert attachment["preview"]["contentType"] == "application/vnd.microsoft.card.thumbnail"
+    assert attachment["preview"]["content"] == {
+        "title": "How do I join?",
+        "text": "Programme",
+        "tap": {"type": "invoke", "value": {"kind": "answer", "id": "p1"}},
+    }
+    status, picked = await _turn(gateway, acts.compose_select(ALICE, {"kind": "answer", "id": "p1"}), handler)
+    assert status == 200
+    assert picked["composeExtension"]["attachments"][0]["content"] == card.content
+    search, pick = (r.search for r in seen)
+    assert [r.kind for r in seen] == ["search", "search_pick"]
+    assert search is not None
+    assert (search.command, search.text, search.skip, search.count, search.initial_run) == (
+        "answers",
+        "join a cop",
+        25,
+        10,
+        False,
+    )
+    assert seen[0].place.team_id == TEAM.id
+    assert pick is not None
+    assert dict(pick.picked) == {"kind": "answer", "id": "p1"}
+
+    async def refuses(request: Request, responder: Responder) -> None:
+        responder.answer_search([], message="That search is too long.")
+
+    status, body = await _turn(gateway, acts.compose_query(ALICE, "answers", initial_run=True), refuses)
+    assert (status, body) == (200, {"composeExtension": {"type": "message", "text": "That search is too long."}})
