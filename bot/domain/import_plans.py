@@ -44,7 +44,7 @@ HEAD = "head"
 PREVIEW_TTL = timedelta(hours=24)  # a preview not applied by then is refused, and purged a day later
 APPLY_LEASE = timedelta(minutes=10)
 SCAN_FROM = 200  # people in a preview from which the whole people table is read page by page
-CONCURRENCY = 32  # people read or written at once (Azure Tables takes far more; SQLite serialises them)
+CONCURRENCY = 8  # people read or written at once: more only queues up in Azure Tables' emulator and costs time
 Action = Literal["add", "change", "unchanged", "conflict"]
 
 

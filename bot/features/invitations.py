@@ -39,6 +39,7 @@ GONE = "That offer is no longer valid. Type **invite** for a fresh one."
 UNDER_WAY = "These invitations are already under way (another lead may have started them). Each person gets one card."
 DONE = "These invitations have already been sent. Type **invite** to invite anyone who has joined the team since."
 NOT_HERE = "Type **invite** in a channel of the CoP's team."
+INACTIVE = "{name} is not active at the moment, so I won't invite anyone to it."
 
 
 async def member_ids(services: Services, cop_id: str) -> set[str]:
@@ -51,6 +52,8 @@ async def member_ids(services: Services, cop_id: str) -> set[str]:
 
 async def make_offer(services: Services, cop: Cop, reference: dict[str, Any]) -> Card | str:
     """The offer card for the people in the team who are neither members nor invited, or why there is none."""
+    if not cop.active:
+        return INACTIVE.format(name=cop.name)
     roster = await team_roster(services, cop)
     if roster is None:
         return NO_ROSTER

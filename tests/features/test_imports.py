@@ -17,7 +17,7 @@ from tests.features.imports_kit import (
     install_with_roster,
 )
 from tests.features.membership_kit import join, state
-from tests.kit.activities import team, user
+from tests.kit.activities import User, team, user
 from tests.kit.harness import BotUnderTest
 
 LEAD = user(1, "Lena Lead")
@@ -165,3 +165,40 @@ async def test_a_forged_or_stale_confirm_changes_nothing(bot: BotUnderTest) -> N
     assert "out of date" in card_text(stale)
     assert (await state(bot, ANN)).memberships == {}
     assert digest
+
+
+async def test_my_data_and_forget_me_cover_import_rows(bot: BotUnderTest) -> None:
+    await install_with_roster(bot, LEAD, DATA, ANN, BEN)
+    preview = await bot.say(LEAD, f"import members\nemail,tier\n{email_of(ANN)},core\n{email_of(BEN)},wider\n")
+    await apply_preview(bot, LEAD, preview)
+    source = next(s for s in bot.services.privacy.sources if s.name == "imports")
+    assert [row["tier"] for row in await source.export(bot.services, ANN.aad)] == ["core"]
+    assert [row["role"] for row in await source.export(bot.services, LEAD.aad)] == ["imported a list"]
+    await source.erase(bot.services, ANN.aad)
+    await source.erase(bot.services, LEAD.aad)
+    assert await source.export(bot.services, ANN.aad) == []
+    assert await source.export(bot.services, LEAD.aad) == []
+    assert [row["tier"] for row in await source.export(bot.services, BEN.aad)] == ["wider"]
+
+
+async def test_a_programme_admin_imports_across_cops_with_a_cop_column(bot: BotUnderTest) -> None:
+    admin = User("29:admin", "aad-admin", "Ada Admin")  # a programme admin in the test settings
+    await install_with_roster(bot, LEAD, DATA, ANN, BEN)
+    await install_with_roster(bot, OTHER_LEAD, COMMS, ANN, CAT)
+    csv = (
+        "email,tier,cop\n"
+        f"{email_of(ANN)},core,{DATA.name}\n"
+        f"{email_of(ANN)},wider,{COMMS.name.upper()}\n"
+        f"{email_of(CAT)},core,{COMMS.id}\n"
+        f"{email_of(BEN)},wider,No Such CoP\n"
+    )
+    preview = await bot.say(admin, "import members\n" + csv)
+    assert "no active CoP is called 'No Such CoP'" in card_text(preview)
+    await apply_preview(bot, admin, preview)
+    ann = await state(bot, ANN)
+    assert {cop: m.tier for cop, (m, _) in ann.memberships.items()} == {DATA.id: "core", COMMS.id: "wider"}
+    assert (await state(bot, CAT)).core_cop_id == COMMS.id
+    assert (await state(bot, BEN)).memberships == {}
+    # a lead may name only the CoPs they lead
+    led = await bot.say(LEAD, f"import members\nemail,tier,cop\n{email_of(CAT)},wider,{COMMS.name}\n")
+    assert "you don't lead Internal Communications" in card_text(led)
