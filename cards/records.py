@@ -34,6 +34,7 @@ from cards.elements import (
     text,
 )
 
+RECORDS_SHOWN = 15
 PAST_KINDS = ("lunch_and_learn", "core_meeting", "workshop", "social", "lead_sponsor")
 
 
@@ -153,6 +154,33 @@ def actions_card(cop_id: str, cop_name: str, actions: Sequence[Action], today: d
     return card(body, summary=f"{len(actions)} open actions in {cop_name[:60]}")
 
 
+def records_card(cop_id: str, cop_name: str, records: Sequence[Record], message: str = "") -> Card:
+    """The most recent records, newest first, each with a button to remove one entered by mistake."""
+    body: list[JSON] = [heading(f"Recorded: {safe(cop_name, 120)}")]
+    if message:
+        body.append(text(safe(message, 300), color="good"))
+    if not records:
+        body.append(text("Nothing recorded yet. Use **record event** or **record meeting**."))
+    for r in records[:RECORDS_SHOWN]:
+        what = f"{_day(r.day)} · {KINDS[r.kind]}" + (f" · {safe(r.title, TITLE_MAX)}" if r.title else "")
+        body.append(
+            container(
+                [
+                    text(what),
+                    text(f"recorded by {safe(r.by.name, 80)}", subtle=True, size="small"),
+                    {
+                        "type": "ActionSet",
+                        "actions": [execute("Remove", "record.remove", {"cop_id": cop_id, "id": r.record_id})],
+                    },
+                ],
+                separator=True,
+            )
+        )
+    if len(records) > RECORDS_SHOWN:
+        body.append(text(f"… and {len(records) - RECORDS_SHOWN} older ones.", subtle=True))
+    return card(body, summary=f"Recorded in {cop_name[:60]}")
+
+
 def action_reminder_card(cop_id: str, cop_name: str, action: Action) -> Card:
     body = [
         heading("An action is due today"),
@@ -214,6 +242,8 @@ def examples() -> Iterable[tuple[str, Card]]:
     yield "recorded", recorded_card(record, [action])
     yield "actions", actions_card("19:c@thread.tacv2", "Data and Insight", [action], today)
     yield "actions-none", actions_card("19:c@thread.tacv2", "Data and Insight", [], today)
+    yield "records", records_card("19:c@thread.tacv2", "Data and Insight", [record], "Removed one record.")
+    yield "records-none", records_card("19:c@thread.tacv2", "Data and Insight", [])
     yield "action-reminder", action_reminder_card("19:c@thread.tacv2", "Data and Insight", action)
     yield (
         "lead-sponsor-due",

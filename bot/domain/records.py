@@ -237,6 +237,21 @@ class RecordRepo:
         )
         return [a for a in map(_action, rows) if not a.reminded]
 
+    async def remove(self, cop_id: str, record_id: str) -> Record | None:
+        """Delete a record entered by mistake, with its actions (None if it is gone already)."""
+        pk = encode_key(cop_id)
+        try:
+            found = _record(await self._store.get(TABLE, pk, "m|" + record_id))
+        except NotFound:
+            return None
+        for action in await self.actions_of(cop_id, open_only=False):
+            if action.record_id == record_id:
+                with contextlib.suppress(NotFound):
+                    await self._store.delete(TABLE, pk, "a|" + action.action_id)
+        with contextlib.suppress(NotFound):
+            await self._store.delete(TABLE, pk, "m|" + record_id)
+        return found
+
     async def action(self, cop_id: str, action_id: str) -> Action | None:
         try:
             return _action(await self._store.get(TABLE, encode_key(cop_id), "a|" + action_id))

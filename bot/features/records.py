@@ -5,10 +5,13 @@ closed from a button by a lead or the owner). Records count in the scorecard, th
 programme view like events the bot announced (bot/health/providers.py, bot/features/governance.py).
 
 The daily pass :func:`run_due` (from 09:00 in the default time zone, once a day across instances: a lease per
-day) reminds each action's owner privately on its due day, and reminds a CoP's leads and sponsor once when five
-weeks have passed since their last lead-sponsor meeting (one week before the programme's 6-week mark), unless
-one is already booked. Outbox keys keep every message single: ``action|<cop>|<action>`` and
+day) reminds each action's owner privately on its due day, reminds a CoP's leads and sponsor once when five weeks
+have passed since their last lead-sponsor meeting (one week before the programme's 6-week mark) unless one is
+already booked, and launches any CoP whose launch checklist has become complete (bot/features/proposals.py).
+Outbox keys keep every message single: ``action|<cop>|<action>`` and
 ``leadsponsor|<cop>|<day of the last meeting>|<person>``.
+
+``records`` lists what was recorded, newest first, so a lead can remove an entry made by mistake.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from cards.records import (
     record_event_card,
     record_meeting_card,
     recorded_card,
+    records_card,
 )
 
 log = logging.getLogger(__name__)
@@ -201,6 +205,39 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         cop = await lead_cop(turn)
         if cop is not None:
             await turn.respond.reply(await _actions_card(turn, cop))
+
+    @router.command(
+        "records",
+        help="What was recorded for the CoP; remove a mistake",
+        role=Role.LEAD,
+        places=("channel", "personal"),
+    )
+    async def list_records(turn: Turn) -> None:
+        cop = await lead_cop(turn)
+        if cop is not None:
+            found = await RecordRepo(turn.services.store).of_cop(cop.cop_id)
+            await turn.respond.reply(records_card(cop.cop_id, cop.name, found[::-1]))
+
+    @router.action("record.remove", role=Role.LEAD)
+    async def remove(turn: Turn) -> None:
+        cop = await card_cop(turn)
+        if cop is None:
+            return
+        assert turn.request.action is not None
+        record_id = turn.request.action.data.get("id")
+        repo = RecordRepo(turn.services.store)
+        gone = await repo.remove(cop.cop_id, str(record_id)) if is_id(record_id) else None
+        if gone is None:
+            await turn.tell("That record was removed already, so nothing was changed.")
+            return
+        now, person = turn.services.clock.now(), turn.request.person
+        await audit.record(
+            turn.services.store, cop.cop_id, now, person.aad_id, person.name, "record removed",
+            f"{gone.kind} on {gone.day.isoformat()}",
+        )  # fmt: skip
+        found = await repo.of_cop(cop.cop_id)
+        message = f"Removed the {KINDS[gone.kind].lower()} of {gone.day.isoformat()}."
+        await show(turn, records_card(cop.cop_id, cop.name, found[::-1], message))
 
     @router.action("record.save", role=Role.LEAD)
     async def save(turn: Turn) -> None:

@@ -245,3 +245,28 @@ async def test_my_data_and_forget_me_cover_attendees_and_action_owners(bot: BotU
     [action] = await RecordRepo(bot.services.store).actions_of(TEAM.id)
     assert action.owner.name == "former member"
     assert await source.export(bot.services, CORA.aad) == {"records": [], "actions": []}
+
+
+async def test_a_lead_removes_a_record_made_by_mistake(bot: BotUnderTest) -> None:
+    await setup_cops(bot)
+    meeting = (await bot.say_in(ALICE, TEAM, "record meeting")).card
+    inputs = {
+        "kind": "core_meeting",
+        "date": "2026-10-20",
+        "action1": "Tidy up",
+        "owner1": BO.aad,
+        "due1": "2026-12-01",
+    }
+    await bot.press(ALICE, meeting, "Log meeting", inputs, where=TEAM)
+    assert await figure(bot, "Core meeting this term") == ("held 20 Oct", "green")
+    listed = await bot.say_in(BO, TEAM, "records")
+    assert "Tue 20 Oct 2026" in listed.everything
+    assert "Alice Adams" in listed.everything
+    assert "only this CoP's leads" in (await bot.press(CORA, listed.card, "Remove", where=TEAM)).everything
+    removed = await bot.press(BO, listed.card, "Remove", where=TEAM)
+    assert "Removed the core members' meeting of 2026-10-20" in removed.everything
+    assert "Nothing recorded yet" in removed.everything
+    assert await record_rows(bot) == []  # its action went with it
+    again = await bot.press(BO, listed.card, "Remove", where=TEAM)
+    assert "removed already" in again.everything
+    assert (await figure(bot, "Core meeting this term"))[1] == "red"
