@@ -4,6 +4,8 @@ and closing them from the button, the lead-sponsor reminder once at five weeks, 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -83,9 +85,16 @@ async def test_recorded_core_and_lead_sponsor_meetings_turn_the_scorecard_green(
     assert await figure(bot, "Core meeting this term") == ("held 20 Oct", "green")
     assert await figure(bot, "Lead-sponsor meeting") == ("3 weeks ago", "green")
     assert await figure(bot, "Lunch and Learns this term") == ("1", "green")
-    # the governance check sees them too
+    # the governance check sees them too, and the programme view and its CSV count them like events
     check = await bot.say_in(ALICE, TEAM, "governance")
     assert "Everything is in order" in check.everything
+    programme = await bot.say(ADMIN, "programme")
+    assert "3 events, 1 Lunch and Learns" in programme.everything
+    [url] = [a["url"] for a in (programme.card or {}).get("actions", []) if a["title"] == "Download CSV"]
+    status, body, _ = await bot.get(url.split("127.0.0.1:3978", 1)[1])
+    assert status == 200
+    [row] = [r for r in csv.DictReader(io.StringIO(body.decode("utf-8-sig"))) if r["CoP"] == TEAM.name]
+    assert (row["Events this term"], row["Lunch and Learns this term"]) == ("3", "1")
 
 
 async def test_past_records_are_checked_and_refused_clearly(bot: BotUnderTest) -> None:
