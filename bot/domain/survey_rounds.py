@@ -41,7 +41,9 @@ class RoundFigures:
 async def round_figures(store: TableStore, surveys: Sequence[Survey], minimum: int) -> RoundFigures:
     people, tallies = await SurveyRepo(store).round_tallies(surveys)
     groups = {s.survey_id: tallies[s.survey_id].figures() for s in surveys}
-    return RoundFigures(list(surveys), people, tallies, disclose(groups, people.figures(), minimum), minimum)
+    order = [s.survey_id for s in sorted(surveys, key=lambda s: (s.invited, s.survey_id))]  # not by any answer
+    shown = disclose(groups, people.figures(), minimum, order)
+    return RoundFigures(list(surveys), people, tallies, shown, minimum)
 
 
 async def latest_shown(

@@ -1,6 +1,7 @@
 """Complementary suppression, property-tested: for random rounds, a reader who has every shown figure tries every
 subtraction (the total minus any subset of the shown groups, for the response count and each statement's
-agreement) and must never pin a hidden group's count or agreement."""
+agreement) and must never pin a hidden group's count or agreement; and, stronger, for every hidden figure there is
+another round that looks the same to a reader who knows the rule (so its bounds too) in which that figure differs."""
 
 from __future__ import annotations
 
@@ -99,23 +100,43 @@ def test_the_attack_finds_the_leak_of_hiding_small_groups_alone() -> None:
     assert "agreement 0 of small = total - ('big', 'other')" in found
 
 
-def test_a_small_group_takes_the_smallest_other_group_with_it() -> None:
+def test_a_small_group_takes_the_first_other_group_of_the_order_with_it() -> None:
     groups = {"a": Figures(12, (10,)), "b": Figures(7, (5,)), "c": Figures(3, (1,)), "d": Figures(30, (20,))}
-    shown = disclose(groups, total_of(groups, 1), MINIMUM)
+    shown = disclose(groups, total_of(groups, 1), MINIMUM, order=["c", "b", "a", "d"])
     assert shown.shown == {"a", "d"}
     assert shown.total_shown
     assert shown.total_statements == {0}
 
 
-def test_two_small_groups_that_together_reach_the_minimum_hide_nothing_else() -> None:
-    groups = {"a": Figures(12, (10,)), "b": Figures(3, (2,)), "c": Figures(4, (1,))}
+def test_small_groups_take_a_complement_even_when_they_reach_the_minimum_together() -> None:
+    """b and c hold at most 4 each: were they alone hidden, a total 8 above the shown ones would say 4 and 4."""
+    groups = {"a": Figures(12, (10,)), "b": Figures(4, (2,)), "c": Figures(4, (1,)), "d": Figures(20, (9,))}
     shown = disclose(groups, total_of(groups, 1), MINIMUM)
-    assert shown.shown == {"a"}
+    assert shown.shown == {"d"}
+    assert shown.total_shown
+
+
+def test_empty_small_groups_beside_a_complement_of_exactly_the_minimum_take_a_second_one() -> None:
+    """Hidden {a: 0, c: 5}: the difference 5 would say c holds 5 (a complement holds at least 5) and a none."""
+    groups = {"a": Figures(0, (0,)), "c": Figures(5, (3,)), "d": Figures(9, (4,)), "e": Figures(20, (9,))}
+    shown = disclose(groups, total_of(groups, 1), MINIMUM, order=["c", "d", "e"])
+    assert shown.shown == {"e"}
+    alone = {"a": Figures(0, (0,)), "c": Figures(5, (3,))}
+    assert not disclose(alone, total_of(alone, 1), MINIMUM).total_shown
+
+
+def test_when_every_group_is_small_a_total_that_would_pin_them_is_not_shown() -> None:
+    pinned = {"a": Figures(4, (2,)), "b": Figures(4, (1,))}
+    assert not disclose(pinned, total_of(pinned, 1), MINIMUM).total_shown
+    loose = {"a": Figures(4, (2,)), "b": Figures(3, (1,))}
+    shown = disclose(loose, total_of(loose, 1), MINIMUM)
+    assert shown.total_shown
+    assert shown.shown == frozenset()
 
 
 def test_when_every_hidden_respondent_agreed_the_totals_figure_for_that_statement_is_withheld() -> None:
     groups = {"a": Figures(12, (10, 6)), "b": Figures(6, (6, 3)), "c": Figures(2, (2, 1))}
-    shown = disclose(groups, total_of(groups, 2), MINIMUM)
+    shown = disclose(groups, total_of(groups, 2), MINIMUM, order=["b"])
     assert shown.shown == {"a"}
     assert shown.total_shown
     assert shown.total_statements == {1}  # statement 0: all 8 hidden respondents agreed
@@ -126,3 +147,75 @@ def test_one_small_group_alone_shows_nothing() -> None:
     shown = disclose(groups, total_of(groups, 1), MINIMUM)
     assert not shown.total_shown
     assert not shown.shown
+
+
+# -- a stronger reader: any reasoning at all, the rule's own bounds included -----------------------------------------
+
+
+def display(groups: Mapping[str, Figures], statements: int) -> tuple[object, ...]:
+    """Everything a reader sees of a round, and the decision itself (a reader knows the rule)."""
+    total = total_of(groups, statements)
+    d = disclose(groups, total, MINIMUM)
+    shown = tuple((g, groups[g]) for g in sorted(d.shown))
+    seen = (total.responses, tuple(total.agree[i] for i in sorted(d.total_statements))) if d.total_shown else None
+    return d, shown, seen
+
+
+def neighbours(groups: dict[str, Figures], hidden: list[str]) -> Iterator[dict[str, Figures]]:
+    """Rounds that differ only inside the hidden groups: one respondent (with any answers) moved between two of
+    them, one agreement moved between two of them, or one statement's agreement flipped for all of them."""
+    statements = len(next(iter(groups.values())).agree)
+    for a in hidden:
+        for b in hidden:
+            if a == b:
+                continue
+            fa, fb = groups[a], groups[b]
+            for i in range(statements):
+                if fa.agree[i] > 0 and fb.agree[i] < fb.responses:
+                    yield {
+                        **groups,
+                        a: Figures(fa.responses, tuple(x - (j == i) for j, x in enumerate(fa.agree))),
+                        b: Figures(fb.responses, tuple(x + (j == i) for j, x in enumerate(fb.agree))),
+                    }
+            if fa.responses == 0:
+                continue
+            for mask in range(2**statements):
+                moved = tuple((mask >> i) & 1 for i in range(statements))
+                left = tuple(x - y for x, y in zip(fa.agree, moved, strict=True))
+                if any(not 0 <= x <= fa.responses - 1 for x in left):
+                    continue
+                arrived = tuple(x + y for x, y in zip(fb.agree, moved, strict=True))
+                yield {**groups, a: Figures(fa.responses - 1, left), b: Figures(fb.responses + 1, arrived)}
+    for i in range(statements):
+        everyone = all(groups[h].agree[i] == groups[h].responses for h in hidden)
+        nobody = all(groups[h].agree[i] == 0 for h in hidden)
+        if everyone or nobody:
+            flipped = {h: 0 if everyone else groups[h].responses for h in hidden}
+            yield {
+                **groups,
+                **{
+                    h: Figures(
+                        groups[h].responses, tuple(flipped[h] if j == i else x for j, x in enumerate(groups[h].agree))
+                    )
+                    for h in hidden
+                },
+            }
+
+
+@settings(max_examples=400, deadline=None)
+@given(groups_of())
+def test_no_hidden_figure_is_pinned_even_by_a_reader_who_knows_the_rule(drawn: tuple[dict[str, Figures], int]) -> None:
+    """For every hidden group and figure there is another round, identical to the reader (same shown figures, same
+    decisions), in which that figure differs: so nothing a reader does with what is shown can pin it."""
+    groups, statements = drawn
+    d = disclose(groups, total_of(groups, statements), MINIMUM)
+    hidden = d.hidden(groups)
+    if not d.total_shown or not hidden:
+        return  # nothing hidden, or no total: hidden groups share no figure with anything shown
+    seen = display(groups, statements)
+    alike = [w for w in neighbours(groups, hidden) if display(w, statements) == seen]
+    for h in hidden:
+        assert any(w[h].responses != groups[h].responses for w in alike), f"count of {h} pinned"
+        for i in range(statements):
+            if groups[h].responses:
+                assert any(w[h].agree[i] != groups[h].agree[i] for w in alike), f"agreement {i} of {h} pinned"
