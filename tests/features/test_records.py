@@ -279,3 +279,29 @@ async def test_a_lead_removes_a_record_made_by_mistake(bot: BotUnderTest) -> Non
     again = await bot.press(BO, listed.card, "Remove", where=TEAM)
     assert "removed already" in again.everything
     assert (await figure(bot, "Core meeting this term"))[1] == "red"
+
+
+async def test_no_reminder_when_the_next_lead_sponsor_meeting_is_booked_and_none_on_the_monthly_tick(
+    bot: BotUnderTest,
+) -> None:
+    from bot.features import governance
+    from tests.features.healthkit import add_event
+
+    await setup_cops(bot)
+    services = bot.services
+    meeting = (await bot.say_in(ALICE, TEAM, "record meeting")).card
+    await bot.press(ALICE, meeting, "Log meeting", {"kind": "lead_sponsor", "date": "2026-10-01"}, where=TEAM)
+    await add_event(services.store, TEAM, "lead_sponsor", datetime(2026, 12, 1, 12, tzinfo=UTC), lead=ALICE)
+    # seven weeks since the last one, but the next is booked: no reminder for TEAM (OTHER's lead gets one)
+    bot.connector.clear()
+    assert await records_feature.run_due(services, NOW) == 1
+    await services.outbox.flush(NOW)
+    assert {bot.connector.recipient(c) for c in bot.connector.sent()} == {OLLY.id}
+    # the monthly governance reminder leaves the lead-sponsor meeting to the daily check
+    bot.connector.clear()
+    assert await governance.run_due(services, NOW) > 0  # TEAM has no core meeting this term
+    await services.outbox.flush(NOW)
+    texts = [c.card_text for c in bot.connector.sent()]
+    assert any("core-member meeting" in t for t in texts)
+    assert not any("No lead-sponsor meeting" in t for t in texts)
+    assert "No lead-sponsor meeting in the last 6 weeks" not in "".join(texts)
