@@ -8,14 +8,16 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from bot.domain.invitations import INVITEES, Invitations
 from bot.features import invitations
 from storage.base import Where
 from tests.features.imports_kit import install_with_roster
 from tests.features.membership_kit import answer, join
 from tests.kit.activities import team, user
-from tests.kit.connector import Call
-from tests.kit.harness import BotUnderTest, find_action, running_bot
+from tests.kit.connector import Call, FakeConnector, Member
+from tests.kit.harness import BotUnderTest, find_action, running_bot, test_settings
 
 LEAD = user(1, "Lena Lead")
 CO_LEAD = user(2, "Carl Colead")
@@ -204,3 +206,20 @@ async def test_my_data_and_forget_me_cover_invitation_rows(bot: BotUnderTest) ->
     assert not await bot.services.store.query(INVITEES, None, [Where("person", "eq", PEOPLE[0].aad)])
     assert await bot.services.store.query(INVITEES, None, [Where("person", "eq", PEOPLE[1].aad)])
     assert await Invitations(bot.services.store).export_person(PEOPLE[0].aad) == []
+
+
+@pytest.mark.parametrize("sdk", ["agents", "botbuilder"])
+async def test_a_big_team_is_read_page_by_page_on_both_seams(
+    sqlite_store: Any, connector: FakeConnector, sdk: str
+) -> None:
+    everyone = [Member(f"29:many-{i}", f"aad-many-{i:05d}", f"Many {i}") for i in range(1203)]
+    async with running_bot(sqlite_store, connector=connector, settings=test_settings(sdk=sdk)) as bot:
+        connector.teams[DATA.id] = {"id": DATA.id, "name": DATA.name, "aadGroupId": DATA.aad_group_id}
+        connector.rosters[DATA.id] = [Member(LEAD.id, LEAD.aad, LEAD.name), *everyone]
+        await bot.post(bot.acts.installed_in_team(LEAD, DATA))
+        pages = [c for c in connector.calls if c.path.endswith("/pagedmembers")]
+        assert len(pages) >= 3  # 1,204 people at 500 a page
+        offer = offer_of(connector.calls)
+        facts = {f["title"]: f["value"] for f in offer["body"][1]["facts"]}
+        assert facts["People in the team"] == "1,204"
+        assert facts["Not invited yet"] == "1,204"

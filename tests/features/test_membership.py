@@ -23,7 +23,9 @@ DIGITAL = team(3, "Digital Communications")
 # -- install, setup, removal -----------------------------------------------------------------------------
 async def test_install_registers_the_cop_with_the_installer_as_first_lead(bot: BotUnderTest) -> None:
     posted = await install(bot, ALICE, DATA)
-    [call] = [c for c in posted.calls if c.method == "POST" and "/activities" in c.path]
+    # the setup card, then the offer to invite the team's people (tests/features/test_invitations.py)
+    call, offer = [c for c in posted.calls if c.method == "POST" and "/activities" in c.path]
+    assert "Invite the team to Data and Insight" in offer.card_text
     assert call.conversation_id == DATA.general
     assert "Set up Data and Insight" in call.card_text
     assert "made you its first lead" in call.card_text

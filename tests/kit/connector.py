@@ -203,8 +203,14 @@ class FakeConnector:
                     if wanted in (member.id, member.aad_object_id):
                         return web.json_response(member.as_json())
                 return web.json_response({"error": {"code": "MemberNotFoundInConversation"}}, status=404)
-            if parts[3] == "pagedmembers":
-                return web.json_response({"members": [m.as_json() for m in members]})
+            if parts[3] == "pagedmembers":  # pages of pageSize, as the service pages big teams
+                asked, token = request.query.get("pageSize", ""), request.query.get("continuationToken", "")
+                size = int(asked) if asked.isdigit() and int(asked) > 0 else max(1, len(members))
+                start = int(token) if token.isdigit() else 0
+                page: dict[str, Any] = {"members": [m.as_json() for m in members[start : start + size]]}
+                if start + size < len(members):
+                    page["continuationToken"] = str(start + size)
+                return web.json_response(page)
             return web.json_response([m.as_json() for m in members])
         if parts[1] == "conversations" and len(parts) >= 4 and parts[3] == "activities":
             if request.method == "POST":
