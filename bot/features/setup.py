@@ -376,7 +376,8 @@ def _setup_edit(turn: Turn, data: Any, cop: Cop) -> Any:
         updated = replace(
             current,
             name=name,
-            practice_area=practice_area,
+            # the typed area is on the card only while the programme keeps no list of areas: keep it otherwise
+            practice_area=practice_area if "practice_area" in data else current.practice_area,
             status=status,  # type: ignore[arg-type]
             terms_of_reference_url=tor,
             objectives=objectives,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -139,3 +140,20 @@ async def test_practice_area_repository(store: TableStore) -> None:
         await repo.remove(second.area_id, lambda a: a == second.area_id)
     await repo.remove(second.area_id, lambda a: False)
     assert [a.name for a in await repo.all()] == ["Planning and Insight"]
+
+
+async def test_an_area_typed_before_the_list_existed_is_kept_until_one_is_chosen(bot: BotUnderTest) -> None:
+    await build(bot)
+    store = bot.services.store
+    cop = await CopRepo(store).get(DATA.id)
+    assert cop is not None
+    await CopRepo(store).save(replace(cop, practice_area="Planning (typed)"), NOW)
+    await PracticeAreaRepo(store).add("Estates")
+    setup = await bot.say_in(ALICE, DATA, "setup")
+    saved = await bot.press(ALICE, setup.card, "Save", {"name": DATA.name, "objectives": "New aims."}, where=DATA)
+    assert "Planning (typed)" in saved.everything
+    kept = await CopRepo(store).get(DATA.id)
+    assert kept is not None
+    assert (kept.practice_area, kept.practice_area_id, kept.objectives) == ("Planning (typed)", "", "New aims.")
+    posted = await bot.say(ADMIN, "programme")
+    assert "Planning (typed)" in posted.calls[0].card_text
