@@ -43,11 +43,17 @@ class Kind:
 KINDS: tuple[Kind, ...] = (
     Kind("digest", Promise.AT_MOST_ONCE, ("digest",)),
     Kind("event announcement", Promise.AT_MOST_ONCE, ("event",)),
-    Kind("invitation", Promise.AT_MOST_ONCE, ("welcome", "invite", "invitation", "survey")),
-    Kind("reminder", Promise.AT_MOST_ONCE, ("reminder", "feedback", "survey-remind", "governance")),
+    Kind("invitation", Promise.AT_MOST_ONCE, ("welcome", "invite", "survey", "imported")),
+    Kind(
+        "reminder",
+        Promise.AT_MOST_ONCE,
+        ("reminder", "feedback", "survey-remind", "governance", "action", "leadsponsor"),
+    ),
+    Kind("project notice", Promise.AT_MOST_ONCE, ("project",)),
     Kind("RSVP notice", Promise.AT_LEAST_ONCE, ("promoted", "changed", "cancelled")),
     Kind("escalation", Promise.AT_LEAST_ONCE, ("query",)),
-    Kind("digest preview", Promise.AT_LEAST_ONCE, ("digest-preview",)),
+    Kind("report to leads", Promise.AT_LEAST_ONCE, ("invite-report", "import-result", "digest-preview")),
+    Kind("proposal", Promise.AT_LEAST_ONCE, ("proposal",)),
 )
 DEFAULT = Kind("other", Promise.AT_MOST_ONCE, ())
 

@@ -43,7 +43,16 @@ TIMEOUT_S = 0.4
         ("query|escalated|cop-1|q1|aad-1", "escalation", Promise.AT_LEAST_ONCE),
         ("query|answer|cop-1|q1", "escalation", Promise.AT_LEAST_ONCE),
         ("query|new|cop-1|q1|aad-1|fallback", "escalation", Promise.AT_LEAST_ONCE),
-        ("digest-preview|cop-1|aad-1|act-1", "digest preview", Promise.AT_LEAST_ONCE),
+        ("digest-preview|cop-1|aad-1|act-1", "report to leads", Promise.AT_LEAST_ONCE),
+        ("invite|cop-1|aad-1", "invitation", Promise.AT_MOST_ONCE),
+        ("imported|cop-1|aad-1", "invitation", Promise.AT_MOST_ONCE),
+        ("invite-report|cop-1|run-1", "report to leads", Promise.AT_LEAST_ONCE),
+        ("import-result|imp-1", "report to leads", Promise.AT_LEAST_ONCE),
+        ("action|cop-1|act-1", "reminder", Promise.AT_MOST_ONCE),
+        ("leadsponsor|cop-1|2026-11-01|aad-1", "reminder", Promise.AT_MOST_ONCE),
+        ("project|cop-1|p1|20261206|aad-1", "project notice", Promise.AT_MOST_ONCE),
+        ("proposal|new|p1|aad-1", "proposal", Promise.AT_LEAST_ONCE),
+        ("proposal|decided|p1", "proposal", Promise.AT_LEAST_ONCE),
         ("something-new|x", "other", Promise.AT_MOST_ONCE),  # a new kind must choose to risk duplicates
     ],
 )
