@@ -162,6 +162,10 @@ class Router:
         action = self._actions.get(verb)
         return action is not None and action.idempotent
 
+    def is_portable(self, verb: str) -> bool:
+        action = self._actions.get(verb)
+        return action is not None and action.portable
+
     def match_command(self, text: str) -> tuple[Command, str] | None:
         words = text.split()
         lowered = [w.lower() for w in words]

@@ -141,6 +141,8 @@ class Gen:
         self.rng = rng
         self.acts = bot.acts
         self.verbs = bot.services.router.action_verbs
+        # buttons that stay with their team (a portable one acts in its own CoP wherever its card was shared)
+        self.team_verbs = [v for v in self.verbs if not bot.services.router.is_portable(v)]
         self.signer = bot.services.signer
         self.now = bot.services.clock.now()
         self.salt = 0
@@ -271,7 +273,7 @@ class Gen:
     def foreign_action(self) -> Case:
         """Another CoP's genuine button pressed in this CoP's team: refused, nothing written."""
         r = self.rng
-        verb = r.choice(self.verbs)
+        verb = r.choice(self.team_verbs)
         data = {"verb": verb, "cop_id": OTHER.id, "id": r.choice(["1", "2"])}
         data["_seal"] = self.seal(verb, data)
         activity = self.press(
