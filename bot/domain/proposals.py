@@ -221,6 +221,8 @@ class ProposalRepo:
 
     # -- personal data ----------------------------------------------------------------------------------
     async def of_person(self, aad_id: str) -> list[Proposal]:
+        if not aad_id:
+            return []  # "former member" proposals hold an empty id: they are nobody's
         return [
             p
             for p in await self.all()

@@ -284,19 +284,16 @@ class RecordRepo:
 
     # -- personal data ------------------------------------------------------------------------------------
     async def rows_of_person(self, aad_id: str) -> tuple[list[Record], list[Action]]:
+        if not aad_id:
+            return [], []  # "former member" rows hold an empty id: they are nobody's
         rows = await self._store.query(TABLE, None)
         records = [
             _record(r) for r in rows if r.get("kind_of") == "record" and aad_id in str(r.get("people", "")).split()
         ]
         actions = [
-            _action(r)
-            for r in rows
-            if r.get("kind_of") == "action" and aad_id in (r.get("owner_aad"), r.get("created_by_aad"))
-        ]
-        actions += [
             a
-            for a in map(_action, (r for r in rows if r.get("kind_of") == "action"))
-            if a.closed_by is not None and a.closed_by.aad_id == aad_id and a not in actions
+            for a in (_action(r) for r in rows if r.get("kind_of") == "action")
+            if aad_id in (a.owner.aad_id, a.created_by.aad_id, a.closed_by.aad_id if a.closed_by else None)
         ]
         return records, actions
 
