@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain.resources import ResourceRepo
-from tests.features.healthkit import NOW, add_event
-from tests.features.projects_kit import CORE, LEAD, OUTSIDER, TEAM, WIDER, has_button, setup
+from tests.features.healthkit import NOW, add_event, join
+from tests.features.projects_kit import CORE, LEAD, OTHER, OUTSIDER, TEAM, WIDER, has_button, setup
 from tests.kit.activities import User
 from tests.kit.harness import BotUnderTest, Posted
 
@@ -146,3 +146,30 @@ async def test_a_lead_attaches_a_lunch_and_learns_recording_and_slides(bot: BotU
         LEAD, "resource.attach_form", bot.sealed("resource.attach_form", {"cop_id": TEAM.id, "id": meeting}), where=TEAM
     )
     assert "Lunch and Learns only" in str(not_lunch.body)
+
+
+async def test_help_lists_the_commands_for_whoever_may_use_them(bot: BotUnderTest) -> None:
+    await setup(bot)
+    outsider = (await bot.say_in(OUTSIDER, TEAM, "help")).everything
+    assert "projects" in outsider
+    assert "resources" in outsider
+    assert "share resource" not in outsider
+    assert "project new" not in outsider
+    member = (await bot.say_in(WIDER, TEAM, "help")).everything
+    assert "share resource" in member
+    assert "project new" in member
+    assert "resources attach" not in member
+    assert "resources attach" in (await bot.say_in(LEAD, TEAM, "help")).everything
+
+
+async def test_in_personal_chat_resources_of_several_cops_name_their_cop(bot: BotUnderTest) -> None:
+    await setup(bot)
+    await join(bot.services.store, OTHER, {CORE: ("wider", "central")}, NOW)
+    await share(bot, CORE, REPORT)
+    form = await bot.say_in(CORE, OTHER, "share resource")
+    await bot.press(CORE, form.card, "Share", {**ONBOARDING, "title": "Finance onboarding"}, where=OTHER)
+    listed = await bot.say(CORE, "resources")
+    assert "Monthly report template" in listed.everything
+    assert "Finance onboarding" in listed.everything
+    assert "Data and Insight" in listed.everything
+    assert "Share a resource in Finance" in listed.everything
