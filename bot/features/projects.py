@@ -8,6 +8,7 @@ recorded. Finished projects with an outcome count in the health scorecard's Impa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -177,8 +178,13 @@ async def _notify(services: Services, cop: Cop, project: Project, what: str, sta
     now = services.clock.now()
     message = notice_card(project, cop.name, what)
     queued = 0
-    for f in await projects_repo(services).followers(cop.cop_id, project.project_id):
-        if f.aad_id == actor or not f.user_id:
+    followers, members = await asyncio.gather(
+        projects_repo(services).followers(cop.cop_id, project.project_id),
+        MembershipRepo(services.store).members_of(cop.cop_id),
+    )
+    still_in = {m.aad_id for m in members} | {lead.aad_id for lead in cop.leads}
+    for f in followers:
+        if f.aad_id == actor or not f.user_id or f.aad_id not in still_in:  # not those who left the CoP since
             continue
         key = f"project|{cop.cop_id}|{project.project_id}|{stamp}|{f.aad_id}"
         person = Person(f.user_id, f.aad_id, f.name)

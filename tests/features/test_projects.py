@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from bot.domain.members import MembershipRepo
 from bot.domain.projects import ProjectRepo
 from tests.features.healthkit import clock
 from tests.features.projects_kit import CORE, CORE2, LEAD, OTHER, OUTSIDER, TEAM, WIDER, has_button, setup, to
@@ -197,3 +198,15 @@ async def test_the_list_opens_the_chosen_project_of_its_own_cop_only(bot: BotUnd
     for chosen in ("", "0" * 12, "../p|x", 42):
         refused = await bot.press(WIDER, listed.card, "Open", {"project_0": chosen}, where=TEAM)
         assert "can't find that project" in str(refused.body)
+
+
+async def test_a_follower_who_left_the_cop_is_not_told(bot: BotUnderTest) -> None:
+    await setup(bot)
+    _, created = await register(bot)
+    await bot.press(WIDER, created.card, "Follow", where=TEAM)
+    await bot.press(CORE2, created.card, "Follow", where=TEAM)
+    await MembershipRepo(bot.services.store).leave(TEAM.id, WIDER.aad, clock(bot).now())
+    await bot.press(LEAD, created.card, "Save status", {"status": "paused"}, where=TEAM)
+    await bot.services.outbox.flush(clock(bot).now())
+    assert not to(bot, WIDER)
+    assert "changed from Running to Paused" in to(bot, CORE2)[0].everything
