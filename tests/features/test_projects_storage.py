@@ -22,7 +22,7 @@ ALICE = AL = PersonRef("", "", "")
 
 @pytest.fixture(autouse=True)
 def fresh_ids() -> None:
-    """Azurite is shared by the whole test session and these tables have fixed names: each test's rows carry ids
+    """Azurite is shared by every test of a run and these tables have fixed names: each test's rows carry ids
     of their own, so one test's scans never see another's rows."""
     global COP, OTHER, ALICE, AL, BO
     run = uuid.uuid4().hex[:10]
