@@ -488,11 +488,10 @@ class ImportStore:
         ):
             old.extend(r.partition_key for r in rows if r.get("status") != "applying")
         for import_id in old:
-            for row in await self._store.query(TABLE, import_id, limit=1000):
-                try:
-                    await self._store.delete(TABLE, import_id, row.row_key)
-                except (NotFound, PreconditionFailed):
-                    continue
+            while rows := await self._store.query(TABLE, import_id, limit=100):
+                for row in rows:
+                    with contextlib.suppress(NotFound, PreconditionFailed):
+                        await self._store.delete(TABLE, import_id, row.row_key)
         return len(old)
 
 

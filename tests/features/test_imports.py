@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.domain import import_plans
 from bot.domain.members import MembershipRepo
+from bot.features import imports
 from tests.features.imports_kit import (
     apply_preview,
     card_text,
@@ -202,3 +203,17 @@ async def test_a_programme_admin_imports_across_cops_with_a_cop_column(bot: BotU
     # a lead may name only the CoPs they lead
     led = await bot.say(LEAD, f"import members\nemail,tier,cop\n{email_of(CAT)},wider,{COMMS.name}\n")
     assert "you don't lead Internal Communications" in card_text(led)
+
+
+async def test_previews_and_applied_lists_are_dropped_after_two_days(bot: BotUnderTest) -> None:
+    await install_with_roster(bot, LEAD, DATA, ANN, BEN)
+    applied = await bot.say(LEAD, f"import members\nemail,tier\n{email_of(ANN)},core\n")
+    await apply_preview(bot, LEAD, applied)
+    await bot.say(LEAD, f"import members\nemail,tier\n{email_of(BEN)},core\n")  # previewed, never applied
+    assert len(await bot.services.store.query(import_plans.TABLE, None)) == 4
+    now = bot.services.clock.now()
+    await imports.run_due(bot.services, now.replace(minute=0) + timedelta(days=1))
+    assert len(await bot.services.store.query(import_plans.TABLE, None)) == 4  # a day on: kept
+    await imports.run_due(bot.services, now.replace(minute=0) + timedelta(days=2, hours=1))
+    assert await bot.services.store.query(import_plans.TABLE, None) == []
+    assert (await state(bot, ANN)).memberships[DATA.id][0].tier == "core"  # the membership stays
