@@ -23,7 +23,7 @@ from bot.answers.text import generic_stems, tokenize
 from bot.domain.codec import dumps, loads
 from bot.domain.validation import BadInput, clean_tags, clean_text
 from bot.domain.web_links import clean_link
-from storage.base import NotFound, Row, TableStore, Where, encode_key
+from storage.base import AlreadyExists, NotFound, Row, TableStore, Where, encode_key
 
 TABLE = "resources"
 PREFIX = "r|"
@@ -135,6 +135,10 @@ class TooMany(Exception):
     """The CoP already holds :data:`MAX_PER_COP` resources."""
 
 
+class Taken(Exception):
+    """Someone else already shared a resource with this form (its id is theirs)."""
+
+
 class ResourceRepo:
     def __init__(self, store: TableStore) -> None:
         self._store = store
@@ -149,16 +153,24 @@ class ResourceRepo:
         except NotFound:
             return None
 
-    async def add(self, resource: Resource, *, existing: int | None = None) -> Resource:
-        """Store a new resource (or replace the one with the same id: an event's recording attached again)."""
+    async def add(self, resource: Resource, *, existing: int | None = None, replace: bool = False) -> Resource:
+        """Store a new resource. The same share form sent twice stores it once; a form someone else already used
+        raises :class:`Taken`. ``replace``: overwrite the one with the same id (an event's recording attached
+        again)."""
         if existing is None:
             existing = len(await self.of_cop(resource.cop_id))
         if existing >= MAX_PER_COP:
             raise TooMany
-        row = await self._store.upsert(
-            TABLE, encode_key(resource.cop_id), PREFIX + encode_key(resource.resource_id), _to_row(resource)
-        )
-        return _from_row(row)
+        partition, key = encode_key(resource.cop_id), PREFIX + encode_key(resource.resource_id)
+        if replace:
+            return _from_row(await self._store.upsert(TABLE, partition, key, _to_row(resource)))
+        try:
+            return _from_row(await self._store.insert(TABLE, partition, key, _to_row(resource)))
+        except AlreadyExists:
+            found = await self.get(resource.cop_id, resource.resource_id)
+            if found is None or found.shared_by != resource.shared_by:
+                raise Taken from None
+            return found
 
     async def remove(self, cop_id: str, resource_id: str) -> bool:
         try:

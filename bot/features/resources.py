@@ -20,6 +20,7 @@ from bot.domain.resources import (
     Kind,
     Resource,
     ResourceRepo,
+    Taken,
     TooMany,
     draft_from,
     event_resource_id,
@@ -51,6 +52,9 @@ OFFERED = 3
 NO_COP = "Which CoP? Use this in the CoP's channel (or in our chat when you belong to one CoP)."
 NOT_YOURS = "Only whoever shared a resource, or the CoP's leads, can remove it."
 GONE = "That resource has already been removed."
+USED_FORM = (
+    "Someone already shared a resource with that form, so nothing was changed. Type **share resource** for yours."
+)
 NOT_LUNCH = "Recordings and slides can be attached to this CoP's Lunch and Learns only."
 TOO_MANY = f"This CoP already shares the most resources I keep ({MAX_PER_COP}); remove some first. Nothing was added."
 
@@ -177,7 +181,7 @@ async def _attach(turn: Turn, cop: Cop, event_id: str, data: Any, now: datetime)
             event.event_id,
         )
         try:
-            await resources.add(resource, existing=existing)
+            await resources.add(resource, existing=existing, replace=True)
         except TooMany:
             return notice(TOO_MANY)
         finally:
@@ -263,6 +267,9 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             stored = await ResourceRepo(turn.services.store).add(resource)
         except TooMany:
             await turn.tell(TOO_MANY)
+            return
+        except Taken:
+            await turn.tell(USED_FORM)
             return
         finally:
             copies(turn.services).forget(cop.cop_id)

@@ -173,3 +173,15 @@ async def test_in_personal_chat_resources_of_several_cops_name_their_cop(bot: Bo
     assert "Finance onboarding" in listed.everything
     assert "Data and Insight" in listed.everything
     assert "Share a resource in Finance" in listed.everything
+
+
+async def test_a_share_form_used_by_one_member_cannot_be_reused_by_another(bot: BotUnderTest) -> None:
+    await setup(bot)
+    form = await bot.say_in(WIDER, TEAM, "share resource")
+    await bot.press(WIDER, form.card, "Share", REPORT, where=TEAM)
+    again = await bot.press(WIDER, form.card, "Share", REPORT, where=TEAM)  # a double click stores it once
+    assert "Monthly report template" in str(again.body)
+    taken = await bot.press(CORE, form.card, "Share", {**REPORT, "title": "Mine now"}, where=TEAM)
+    assert "Someone already shared a resource with that form" in str(taken.body)
+    [kept] = await stored(bot)
+    assert (kept.title, kept.shared_by) == ("Monthly report template", WIDER.aad)
