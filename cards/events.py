@@ -91,10 +91,14 @@ def announcement_card(
         body.append(text("This event has started, so answers are closed.", subtle=True))
     body += _details(event)
     body.append(container([text(counts_text(event))], separator=True))
+    ids = {"cop_id": event.cop_id, "id": event.event_id}
+    if not personal and closed is None:
+        # Teams refreshes the shared card for at most 60 listed people (``refresh`` below); anyone else sees their
+        # own answer with this button (or the card menu's Refresh). In the body: Teams shows at most 5 actions
+        body.append(action_set([execute("Show my answer", "event.view", ids)]))
     if personal:
         answer = YOUR_ANSWER[mine.status] if mine else "You haven't answered yet."
         body.append(text(answer, weight="bolder", color="good" if mine and mine.status == "going" else "default"))
-    ids = {"cop_id": event.cop_id, "id": event.event_id}
     actions: list[JSON] = []
     if closed is None:
         for choice in ("going", "maybe", "no"):
@@ -108,10 +112,6 @@ def announcement_card(
                     ANSWER_TITLES[choice], "event.rsvp", {**ids, "choice": choice}, style="positive" if chosen else None
                 )
             )
-    if not personal and closed is None:
-        # Teams refreshes the shared card for at most 60 listed people (``refresh`` below); anyone else sees their
-        # own answer with this button (or the card menu's Refresh)
-        actions.append(execute("Show my answer", "event.view", ids))
     if event.link and not event.cancelled:
         actions.append(open_url("Join online", event.link))
     if calendar_url and not (event.cancelled and not personal):

@@ -144,8 +144,11 @@ def join_card(
     choices: Sequence[CopChoice] = (),
     current: Tier | None = None,
     greeting: str = "",
+    shared: bool = False,
 ) -> Card:
-    """The join card for one CoP, or (``cop`` None) with a choice of CoP for personal chat."""
+    """The join card for one CoP, or (``cop`` None) with a choice of CoP for personal chat. ``shared``: a card
+    everyone in a channel sees, which each of them may refresh (the card menu's Refresh, Universal Actions) into
+    their own join card: their membership ("You are already a core member") and their profile."""
     body: list[JSON] = []
     if cop is not None:
         body.append(heading(f"Join {safe(cop.name, 120)}"))
@@ -178,7 +181,15 @@ def join_card(
         execute("Join as wider", "membership.join", {**base, "tier": "wider"}),
     ]
     name = cop.name if cop else "a CoP"
-    return card(body, actions, summary=f"Join {name}")
+    result = card(body, actions, summary=f"Join {name}")
+    if shared and cop is not None:
+        start = {"verb": "membership.start", "cop_id": cop.cop_id}
+        # nobody listed (no ids on a card everyone receives): no automatic refresh, anyone may ask for theirs
+        result.content["refresh"] = {
+            "action": {"type": "Action.Execute", "verb": start["verb"], "data": start},
+            "userIds": [],
+        }
+    return result
 
 
 def core_elsewhere_card(cop: CopChoice, other: CopChoice, carried: dict[str, str]) -> Card:
@@ -302,7 +313,7 @@ def examples() -> Iterable[tuple[str, Card]]:
     profile = Profile(
         "aad-0001", "29:user-1", "Alice Adams", "central", "Planning", "Professional services", ("Power BI", "SQL")
     )
-    yield "join-channel", join_card(cop, None, prefill=False)
+    yield "join-channel", join_card(cop, None, prefill=False, shared=True)
     yield "join-personal-choice", join_card(None, profile, prefill=True, choices=[cop, other])
     yield "join-current", join_card(cop, profile, prefill=True, current="wider")
     yield "welcome", join_card(cop, None, prefill=False, greeting="Welcome to the team! Would you like to join?")

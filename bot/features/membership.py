@@ -111,7 +111,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
                 await turn.respond.reply(INACTIVE_COP.format(name=cop.name))
                 return
             # a channel card is seen by everyone: no personal data prefilled on it
-            await turn.respond.reply(join_card(choice_of(cop), None, prefill=False))
+            await turn.respond.reply(join_card(choice_of(cop), None, prefill=False, shared=True))
             return
         cops = await cop_repo(turn.services).all()
         if not cops:

@@ -117,3 +117,21 @@ async def test_a_refresh_of_a_cancelled_or_unknown_event_answers_without_persona
     stale = await refreshed(bot, BO, card)
     assert "cancelled" in stale
     assert "event.rsvp" not in stale
+
+
+async def test_the_channel_join_card_refreshes_into_each_persons_own_membership(bot: BotUnderTest) -> None:
+    await setup(bot, TEAM, leads=[ALICE], members={BO: "core", CY: "wider"})
+    posted = await bot.say_in(DEE, TEAM, "join")
+    card = posted.card
+    assert card is not None
+    assert card["refresh"]["userIds"] == []  # no ids on a card everyone receives: each asks for their own
+    assert card["refresh"]["action"]["verb"] == "membership.start"
+    bo = await refreshed(bot, BO, card)
+    cy = await refreshed(bot, CY, card)
+    dee = await refreshed(bot, DEE, card)
+    assert "You are already a core member" in bo
+    assert "You are already a wider member" in cy
+    assert "already" not in dee
+    assert "You are already a wider member" not in bo
+    assert BO.name not in cy
+    assert CY.name not in bo
