@@ -139,6 +139,13 @@ class Invitations:
         row = await self._store.insert(RUNS, partition, run_id, data)
         return _run(row)
 
+    async def under_way(self, cop_id: str) -> bool:
+        """Whether a run of this CoP is still queueing or waiting for its cards (a new offer waits for it)."""
+        for status in ("sending", "queued"):
+            if await self._store.query(RUNS, encode_key(cop_id), [Where("status", "eq", status)], limit=1):
+                return True
+        return False
+
     async def run(self, cop_id: str, run_id: str) -> Run | None:
         try:
             return _run(await self._store.get(RUNS, encode_key(cop_id), run_id))

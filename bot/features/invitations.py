@@ -39,6 +39,10 @@ GONE = "That offer is no longer valid. Type **invite** for a fresh one."
 UNDER_WAY = "These invitations are already under way (another lead may have started them). Each person gets one card."
 DONE = "These invitations have already been sent. Type **invite** to invite anyone who has joined the team since."
 NOT_HERE = "Type **invite** in a channel of the CoP's team."
+UNDER_WAY_NO_OFFER = (
+    "Invitations to this CoP are still going out; I'll post how it went when they're done. Then type **invite** "
+    "again to invite anyone who has joined the team since."
+)
 INACTIVE = "{name} is not active at the moment, so I won't invite anyone to it."
 
 
@@ -54,6 +58,8 @@ async def make_offer(services: Services, cop: Cop, reference: dict[str, Any]) ->
     """The offer card for the people in the team who are neither members nor invited, or why there is none."""
     if not cop.active:
         return INACTIVE.format(name=cop.name)
+    if await Invitations(services.store).under_way(cop.cop_id):
+        return UNDER_WAY_NO_OFFER
     roster = await team_roster(services, cop)
     if roster is None:
         return NO_ROSTER

@@ -59,6 +59,9 @@ async def test_install_offers_the_invitations_and_confirming_sends_one_card_each
     bot.connector.clear()
     clicked = await bot.press(LEAD, offer, "Invite 8 people", where=DATA)
     assert "Inviting 8 people" in answer(clicked)
+    await invitations.settle(bot.services)
+    during = await bot.say_in(LEAD, DATA, "invite")  # no second offer while this run's cards are going out
+    assert "still going out" in during.everything
     await finish(bot)
     cards = invitation_cards(bot)
     assert cards == {p.id: 1 for p in (LEAD, CO_LEAD, *PEOPLE)}
