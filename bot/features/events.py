@@ -42,6 +42,7 @@ from bot.domain.events import (
 )
 from bot.domain.members import MembershipRepo, PersonState
 from bot.domain.roles import COP_KEY, MEMBERSHIPS_KEY, PERSON_KEY
+from bot.features.resources import with_recordings
 from bot.links import Download, Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
@@ -405,7 +406,10 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         if event.audience == "leads" and turn.role < Role.SPONSOR:
             await turn.tell(NOT_AUDIENCE["leads"])
             return
-        turn.respond.answer_action(_personal_card(turn, event, mine))
+        shown = _personal_card(turn, event, mine)
+        if event.kind == "lunch_and_learn":  # its recording and slides, once attached
+            shown = await with_recordings(turn.services, shown, event.cop_id, event.event_id)
+        turn.respond.answer_action(shown)
 
     @router.action("event.edit", role=Role.LEAD)
     async def edit(turn: Turn) -> None:

@@ -16,6 +16,7 @@ from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import EventRepo, is_event_id
 from bot.domain.queries import MAX_TEXT_CHARS
 from bot.domain.resources import (
+    KINDS,
     MAX_PER_COP,
     Kind,
     Resource,
@@ -37,7 +38,7 @@ from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
 from bot.turn import Card, Role
-from cards.elements import notice
+from cards.elements import action_set, notice, open_url
 from cards.resources import Shown, attach_form, lunch_and_learns_card, offered_card, resources_card, share_form
 
 if TYPE_CHECKING:
@@ -141,6 +142,16 @@ async def offer_for_question(turn: Turn, question: str) -> None:
     shown = [Shown(r, by_id[(r.cop_id, r.resource_id)].name, False) for r, _ in ranked]
     log.info("resources offered with an answer count=%d cop_id=%s", len(shown), turn.cop_id)
     await turn.respond.reply(offered_card(shown))
+
+
+async def with_recordings(services: Services, shown: Card, cop_id: str, event_id: str) -> Card:
+    """``shown`` (a Lunch and Learn's card) with buttons to its recording and slides, when they were attached."""
+    attached = sorted((r for r in await resources_of(services, cop_id) if r.event_id == event_id), key=lambda r: r.kind)
+    if not attached:
+        return shown
+    buttons = [open_url(KINDS[r.kind], r.url) for r in attached]
+    body = [*shown.content.get("body", []), action_set(buttons)]
+    return Card({**shown.content, "body": body}, shown.summary)
 
 
 async def _attach(turn: Turn, cop: Cop, event_id: str, data: Any, now: datetime) -> Card:

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.domain.resources import ResourceRepo
 from tests.features.healthkit import NOW, add_event, join
-from tests.features.projects_kit import CORE, LEAD, OTHER, OUTSIDER, TEAM, WIDER, has_button, setup
+from tests.features.projects_kit import CORE, LEAD, OTHER, OUTSIDER, TEAM, WIDER, buttons, has_button, setup
 from tests.kit.activities import User
 from tests.kit.harness import BotUnderTest, Posted
 
@@ -140,6 +140,8 @@ async def test_a_lead_attaches_a_lunch_and_learns_recording_and_slides(bot: BotU
         WIDER, "event.view", bot.sealed("event.view", {"cop_id": TEAM.id, "id": lunch}), where=TEAM
     )
     assert not has_button(member_view.card, "Attach recording or slides")
+    assert {"Recording", "Slides"} <= buttons(member_view.card)  # the event's card opens what was attached
+    assert "https://stream.example/r2" in str(member_view.card)
     refused = await bot.press(WIDER, form.card, "Attach", {"recording": "https://evil.example/"}, where=TEAM)
     assert "Sorry, only this CoP's leads" in str(refused.body)
     not_lunch = await bot.click(
