@@ -471,7 +471,8 @@ class ImportStore:
             for r in rows:
                 try:
                     if r.row_key == HEAD:  # the list stays (it names others); who sent it does not
-                        await self._store.update(TABLE, r.partition_key, HEAD, {**r.data, "importer": "", "person": ""})
+                        forgotten = {**r.data, "importer": "", "person": "", "reference": ""}  # their 1:1 chat too
+                        await self._store.update(TABLE, r.partition_key, HEAD, forgotten)
                     else:
                         await self._store.delete(TABLE, r.partition_key, r.row_key)
                     removed += 1

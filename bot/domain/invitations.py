@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import outbox as outbox_module
-from bot.domain.codec import dumps, loads
+from bot.domain.codec import dumps, load_reference, loads
 from bot.turn import Person, RosterEntry
 from storage import paging
 from storage.base import BatchOp, NotFound, PreconditionFailed, Row, TableStore, Where, encode_key
@@ -270,7 +270,10 @@ class Invitations:
         async for rows, _ in paging.pages(self._store, RUNS, None, [Where("confirmed_by", "eq", aad_id)]):
             for r in rows:
                 try:
-                    await self._store.update(RUNS, r.partition_key, r.row_key, {**r.data, "confirmed_by": ""})
+                    forgotten = {**r.data, "confirmed_by": ""}
+                    if _personal(r.get("reference")):  # confirmed in their 1:1 chat: forget where that is too
+                        forgotten["reference"] = ""
+                    await self._store.update(RUNS, r.partition_key, r.row_key, forgotten)
                     removed += 1
                 except (NotFound, PreconditionFailed):
                     continue
@@ -289,6 +292,11 @@ class Invitations:
                     except (NotFound, PreconditionFailed):
                         continue
         return removed
+
+
+def _personal(reference: Any) -> bool:
+    conversation = load_reference(reference).get("conversation")
+    return isinstance(conversation, dict) and conversation.get("conversationType") == "personal"
 
 
 def _cop_of(row: Row) -> str:

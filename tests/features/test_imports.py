@@ -217,3 +217,14 @@ async def test_previews_and_applied_lists_are_dropped_after_two_days(bot: BotUnd
     await imports.run_due(bot.services, now.replace(minute=0) + timedelta(days=2, hours=1))
     assert await bot.services.store.query(import_plans.TABLE, None) == []
     assert (await state(bot, ANN)).memberships[DATA.id][0].tier == "core"  # the membership stays
+
+
+async def test_forgetting_the_importer_forgets_their_chat_too(bot: BotUnderTest) -> None:
+    await install_with_roster(bot, LEAD, DATA, ANN)
+    preview = await bot.say(LEAD, f"import members\nemail,tier\n{email_of(ANN)},core\n")
+    await apply_preview(bot, LEAD, preview)
+    source = next(s for s in bot.services.privacy.sources if s.name == "imports")
+    await source.erase(bot.services, LEAD.aad)
+    [head] = [r for r in await bot.services.store.query(import_plans.TABLE, None) if r.row_key == import_plans.HEAD]
+    assert (head.get("importer"), head.get("person"), head.get("reference")) == ("", "", "")
+    assert LEAD.id not in str(head.data)
