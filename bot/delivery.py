@@ -71,3 +71,39 @@ def kind_of(key: str) -> Kind:
 
 def promise_of(key: str) -> Promise:
     return kind_of(key).promise
+
+
+# The broadcast a message belongs to: its key without the person it went to. Parts are separated by "|" or ":"
+# as the features write them; the listed kinds end in (or, for reminders, carry) the recipient's id.
+_PERSON_PART: dict[str, int] = {  # first word -> index of the recipient's part among the key's parts
+    "welcome": 2,  # welcome|<cop>|<person>
+    "invite": 2,  # invite|<cop>|<person>
+    "imported": 2,  # imported|<cop>|<person>
+    "survey": 2,  # survey|<round>|<person>
+    "survey-remind": 2,  # survey-remind|<round>|<person>
+    "reminder": 3,  # reminder:<event>:<24h|1h>:<person>:<start>
+    "feedback": 2,  # feedback:<event>:<person>
+    "promoted": 2,  # promoted:<event>:<person>:<seq>
+    "changed": 3,  # changed:<event>:<sequence>:<person>
+    "cancelled": 2,  # cancelled:<event>:<person>
+    "governance": 3,  # governance|<cop>|<period>|<person>
+    "project": 4,  # project|<cop>|<project>|<stamp>|<person>
+    "leadsponsor": 3,  # leadsponsor|<cop>|<day>|<person>
+    "query": 4,  # query|<new|escalated>|<cop>|<query>|<lead or "channel">
+}
+
+
+def run_of(key: str) -> str:
+    """The broadcast of the outbox item ``key``: one digest post, one event's announcement, one reminder round,
+    one CoP's invitations: the key with the recipient's part left out (``reminder:e1:24h:<person>:<start>`` →
+    ``reminder:e1:24h:<start>``). A fallback post belongs to its item's broadcast."""
+    key = key.removesuffix("|fallback")
+    found = _FIRST_WORD.search(key)
+    if found is None:
+        return key
+    sep = found.group()  # a key's parts are split by the separator after its first word only (ids hold ':')
+    parts = key.split(sep)
+    index = _PERSON_PART.get(parts[0])
+    if index is None or index >= len(parts):
+        return key
+    return sep.join(parts[:index] + parts[index + 1 :])

@@ -42,9 +42,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot import logsafe
-from bot.delivery import Promise, promise_of
+from bot.delivery import Promise, kind_of, promise_of, run_of
 from bot.domain.codec import dump_reference, dumps, load_reference, loads
 from bot.domain.cops import CopCache, CopRepo
+from bot.domain.engagement import EngagementRepo, SentMessage
 from bot.sealing import seal_card
 from bot.signing import Signer
 from bot.turn import Card, Person, Proactive, Reply, reference_without_person
@@ -279,6 +280,7 @@ class Outbox:
             "created": now,
             "cop_id": cop_id,
             "target": target_of(reference, personal_for)[:1000],
+            "run": run_of(key)[:1000],  # the broadcast it belongs to, for delivery reports
         }
         if personal_for is not None:
             data["personal_for"] = _person_json(personal_for)
@@ -467,6 +469,20 @@ class Outbox:
             return
         if await self._settle(claimed, {"status": "sent", "activity_id": activity_id or "", "sent_at": clock()}):
             report.sent += 1
+        await self._remember(claimed, reference, activity_id, clock())
+
+    async def _remember(
+        self, claimed: Row, reference: Mapping[str, Any], activity_id: str | None, now: datetime
+    ) -> None:
+        """Which broadcast this message is, for attributing its buttons' presses later (bot/domain/engagement.py)."""
+        conversation = reference.get("conversation")
+        conversation_id = str(conversation.get("id") or "") if isinstance(conversation, dict) else ""
+        key = str(claimed.get("key", ""))
+        sent = SentMessage(str(claimed.get("run") or run_of(key)), str(claimed.get("cop_id") or ""), kind_of(key).name)
+        try:
+            await EngagementRepo(self._store).remember_sent(conversation_id, activity_id or "", sent, now)
+        except StorageError:
+            log.warning("could not record a sent message key=%s", logsafe.key(key))
 
     async def _failed(
         self,

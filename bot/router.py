@@ -130,7 +130,8 @@ class Router:
 
     def on(self, kind: str) -> Callable[[EventHandler], EventHandler]:
         """Lifecycle events: installed, uninstalled, members_added, members_removed, channel_message, files (a
-        personal message carrying files)."""
+        personal message carrying files), action_accepted (a card action that passed its seal and role checks,
+        just before its handler)."""
 
         def register(handler: EventHandler) -> EventHandler:
             self._events.setdefault(kind, []).append(handler)
@@ -236,6 +237,8 @@ class Router:
             if turn.role < action.role:
                 await turn.tell(messages.NOT_ALLOWED.format(who=messages.ROLE_NAMES[action.role]))
                 return
+            for hook in self._events.get("action_accepted", []):  # e.g. counting presses of a sent card's buttons
+                await hook(turn)
             await action.handler(turn)
             return
         if request.kind == "message":

@@ -39,8 +39,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import zone as zone  # features read a CoP's zone from here too
+from bot.domain.engagement import EngagementRepo
 from bot.leases import Leases, run_once
 from bot.middleware import purge_dedupe
+from bot.outbox import RETENTION as OUTBOX_RETENTION
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -186,6 +188,7 @@ class Scheduler:
         async def work() -> None:
             removed["dedupe"] = await purge_dedupe(services.store, now)
             removed["outbox"] = await services.outbox.purge(now)
+            removed["sent"] = await EngagementRepo(services.store).purge(now, OUTBOX_RETENTION)
             removed["leases"] = 0
             for job in PERIODIC_JOBS:
                 removed["leases"] += await self.leases.forget(job, now - LEASE_RETENTION)
@@ -193,7 +196,7 @@ class Scheduler:
         day = now.astimezone(services.settings.tz).date().isoformat()
         await run_once(self.leases, "retention", "daily", day, now, work, ttl=timedelta(minutes=30))
         if removed:
-            log.info("retention purged dedupe=%d outbox=%d leases=%d", *removed.values())
+            log.info("retention purged dedupe=%d outbox=%d sent=%d leases=%d", *removed.values())
         return removed
 
     # -- life cycle -----------------------------------------------------------------------------------

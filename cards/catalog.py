@@ -22,6 +22,7 @@ CARD_MODULES: tuple[str, ...] = (
     "cards.faq",
     "cards.queries",
     "cards.digest",
+    "cards.delivery_report",
     "cards.governance",
     "cards.records",
     "cards.practice_areas",

@@ -11,6 +11,7 @@ from bot.turn import JSON, Card
 from cards.elements import card, container, execute, facts, heading, notice, safe, text
 
 MAX_ITEMS = 8
+FEEDBACK_VERB = "digest.feedback"  # "was this digest useful?" (bot/features/delivery_report.py)
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -78,7 +79,13 @@ def digest_card(data: DigestData, *, preview: bool = False) -> Card | None:
         body.append(_section("New or updated in the FAQ", [*items, *_more(len(data.new_faqs))]))
     if data.highlight:
         body.append(container([text(safe(data.highlight, 300), color="good")], style="good", separator=True))
-    actions = [execute("Post now", "digest.post", {"cop_id": data.cop_id})] if preview else []
+    if preview:
+        actions = [execute("Post now", "digest.post", {"cop_id": data.cop_id})]
+    else:
+        actions = [
+            execute("Useful", FEEDBACK_VERB, {"cop_id": data.cop_id, "useful": True}),
+            execute("Not useful", FEEDBACK_VERB, {"cop_id": data.cop_id, "useful": False}),
+        ]
     return card(body, actions, summary=f"{data.cop_name[:60]}: this week's digest")
 
 

@@ -22,6 +22,7 @@ FEATURES: tuple[str, ...] = (
     "bot.features.faq",
     "bot.features.queries",
     "bot.features.digest",
+    "bot.features.delivery_report",
     "bot.features.governance",
     "bot.features.records",
     "bot.features.practice_areas",

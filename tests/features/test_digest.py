@@ -64,7 +64,9 @@ def test_full_digest_has_every_section_in_local_time() -> None:
         "grew by 5",
     ):
         assert expected in flat, expected
-    assert "actions" not in card.content  # only the preview has a button
+    # only the preview has the post button; the posted digest asks whether it was useful (counted per person)
+    assert [a["title"] for a in card.content["actions"]] == ["Useful", "Not useful"]
+    assert "digest.post" not in flat
 
 
 def test_summer_time_events_are_shown_in_london_time() -> None:
