@@ -26,6 +26,7 @@ from bot.features.faq import close_indexes
 from bot.links import Links
 from bot.outbox import DeliveryPolicy, Outbox
 from bot.privacy import PrivacyRegistry
+from bot.report.routes import register as register_report
 from bot.router import Turn
 from bot.scheduler import start_scheduler, stop_scheduler
 from bot.sealing import SealingResponder
@@ -341,4 +342,5 @@ def create_app(
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/readyz", handle_readyz)
     app.router.add_get("/files/{token}", handle_files)
+    register_report(app, SERVICES)  # /report/...: the leadership report page, its CSVs and the Teams tab
     return app

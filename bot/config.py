@@ -137,6 +137,8 @@ class Settings:
     # identity endpoints: how long a key or token fetch may take before the request is refused (503)
     identity_timeout: float = 3.0
     openid_metadata_url: str = ""  # empty = the Bot Framework's public metadata (tests point it at a fake)
+    # the report tab's sign-in tokens: Entra ID's OpenID metadata; empty = the public cloud's (tests point it at a fake)
+    entra_metadata_url: str = ""
     # HTTP
     host: str = "127.0.0.1"
     port: int = 3978
@@ -248,6 +250,7 @@ class Settings:
             authority=get(CONNECTION + "AUTHORITY", "").strip(),
             connector_timeout=_float("COPBOT_CONNECTOR_TIMEOUT", get("COPBOT_CONNECTOR_TIMEOUT", "5"), 0.5, 60.0),
             identity_timeout=identity_timeout,
+            entra_metadata_url=get("COPBOT_ENTRA_METADATA_URL", "").strip(),
             host=host,
             port=port,
             public_url=(get("COPBOT_PUBLIC_URL", "") or f"http://{host}:{port}").rstrip("/"),

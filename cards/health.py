@@ -12,7 +12,7 @@ from bot.health.snapshot import CopSnapshot, EventFacts, MembershipFacts, QueryF
 from bot.health.terms import Term
 from bot.health.thresholds import DEFAULT_THRESHOLDS
 from bot.turn import Card
-from cards.elements import Color, card, column, columns, container, execute, heading, image, safe, text
+from cards.elements import Color, card, column, columns, container, execute, heading, image, open_url, safe, text
 
 BADGE: dict[Rating, tuple[str, Color]] = {
     "green": ("● Green", "good"),
@@ -49,7 +49,9 @@ def _area(area: Area) -> dict[str, object]:
     return container(items, separator=True)
 
 
-def health_card(sc: Scorecard, *, chart_url: str | None, chart_alt: str, tz: ZoneInfo) -> Card:
+def health_card(
+    sc: Scorecard, *, chart_url: str | None, chart_alt: str, tz: ZoneInfo, report_url: str | None = None
+) -> Card:
     body = [
         heading(f"Health of {safe(sc.name, 200)}"),
         text(
@@ -64,6 +66,8 @@ def health_card(sc: Scorecard, *, chart_url: str | None, chart_alt: str, tz: Zon
     if sc.gaps:
         body.append(text("Not measured yet: " + "; ".join(sc.gaps) + ".", size="small", subtle=True))
     actions = [execute("Refresh", "health.show", {"cop_id": sc.cop_id})]
+    if report_url:
+        actions.append(open_url("Open the report", report_url))
     return card(body, actions, summary=f"Health of {sc.name[:80]}: {sc.summary}", full_width=True)
 
 
@@ -96,7 +100,16 @@ def examples() -> Iterable[tuple[str, Card]]:
         trend=(TrendPoint("2026-09-01", 150, 38, 30.0), TrendPoint("2026-11-23", 160, 40, 20.0)),
     )
     sc = scorecard(rich, now, DEFAULT_THRESHOLDS, tz)
-    yield "rich", health_card(sc, chart_url="https://bot.example/files/abc", chart_alt="Members 150 → 160", tz=tz)
+    yield (
+        "rich",
+        health_card(
+            sc,
+            chart_url="https://bot.example/files/abc",
+            chart_alt="Members 150 → 160",
+            tz=tz,
+            report_url="https://bot.example/report/tok",
+        ),
+    )
     empty = CopSnapshot(
         cop_id="19:new@thread.tacv2",
         name="New CoP",

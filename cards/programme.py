@@ -56,6 +56,7 @@ def programme_card(
     area_of: Mapping[str, str] | None = None,
     preparing: Sequence[Preparing] = (),
     areas_csv_url: str | None = None,
+    report_url: str | None = None,
 ) -> Card:
     t = totals(rows)
     body = [
@@ -91,6 +92,8 @@ def programme_card(
     actions = [open_url("Download CSV", csv_url)] if csv_url else []
     if areas_csv_url:
         actions.append(open_url("Download by practice area", areas_csv_url))
+    if report_url:
+        actions.append(open_url("Open the report", report_url))
     return card(body, actions, summary=f"Programme: {t.cops} CoPs", full_width=True)
 
 
@@ -128,5 +131,6 @@ def examples() -> Iterable[tuple[str, Card]]:
             area_of={"a": "Planning"},
             preparing=(Preparing("Technicians", "Estates", steps),),
             areas_csv_url="https://bot.example/files/tok2",
+            report_url="https://bot.example/report/tok3",
         ),
     )

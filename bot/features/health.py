@@ -31,6 +31,7 @@ from bot.health.thresholds import DEFAULT_THRESHOLDS
 from bot.leases import run_once
 from bot.links import Download, Links, Rate
 from bot.privacy import PrivacyRegistry
+from bot.report.auth import report_link
 from bot.router import Router, Turn
 from bot.scheduler import leases_of
 from bot.turn import Card, Role
@@ -102,11 +103,16 @@ async def compute(services: Services, cop: Cop) -> tuple[Scorecard, CopSnapshot]
     return scorecard(snapshot, now, DEFAULT_THRESHOLDS, tz), snapshot
 
 
-async def build_card(services: Services, links: Links, cop: Cop) -> Card:
+async def build_card(services: Services, links: Links, cop: Cop, viewer: tuple[str, Role] | None = None) -> Card:
+    """The scorecard; with ``viewer`` (AAD id, role), a signed link to the report for a lead, sponsor or admin."""
     sc, snapshot = await compute(services, cop)
     url = links.link(services, CHART_KIND, {"cop": cop.cop_id}, CHART_TTL) if snapshot.trend else None
     tz = ZoneInfo(cop.timezone or "Europe/London")
-    return health_card(sc, chart_url=url, chart_alt=describe(snapshot.trend), tz=tz)
+    report_url = None
+    if viewer is not None and viewer[0] and viewer[1] >= Role.SPONSOR:
+        role = "admin" if viewer[1] >= Role.ADMIN else "lead" if viewer[1] >= Role.LEAD else "sponsor"
+        report_url = report_link(services, viewer[0], role)
+    return health_card(sc, chart_url=url, chart_alt=describe(snapshot.trend), tz=tz, report_url=report_url)
 
 
 async def _cop_of(turn: Turn) -> Cop | None:
@@ -157,7 +163,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             await turn.respond.reply(NO_COP if turn.cop_id is None else UNKNOWN_COP)
             return
         log.info("health cop_id=%s activity_id=%s", cop.cop_id, turn.request.activity_id)
-        await turn.respond.reply(await build_card(turn.services, links, cop))
+        await turn.respond.reply(await build_card(turn.services, links, cop, (turn.request.person.aad_id, turn.role)))
 
     @router.action("health.show", role=Role.SPONSOR)
     async def refresh_health(turn: Turn) -> None:
@@ -165,7 +171,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         if cop is None:
             await turn.tell(UNKNOWN_COP)
             return
-        card = await build_card(turn.services, links, cop)
+        card = await build_card(turn.services, links, cop, (turn.request.person.aad_id, turn.role))
         if turn.request.kind == "action":
             turn.respond.answer_action(card)
         else:

@@ -20,6 +20,7 @@ from bot.health.summary import ProgrammeRow, programme_rows
 from bot.health.terms import configured_terms, current_term
 from bot.links import Download, Links
 from bot.privacy import PrivacyRegistry
+from bot.report.auth import report_link
 from bot.router import Router, Turn
 from bot.turn import Role
 from cards.programme import programme_card
@@ -102,7 +103,13 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         log.info("programme cops=%d activity_id=%s", len(rows), turn.request.activity_id)
         await turn.respond.reply(
             programme_card(
-                rows, term.name, url, area_of=context.area_of, preparing=context.preparing, areas_csv_url=areas_url
+                rows,
+                term.name,
+                url,
+                area_of=context.area_of,
+                preparing=context.preparing,
+                areas_csv_url=areas_url,
+                report_url=report_link(services, turn.request.person.aad_id, "admin"),
             )
         )
 
