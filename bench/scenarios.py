@@ -320,6 +320,83 @@ def _resources(acts: Activities) -> Callable[[int], dict[str, Any]]:
     return lambda i: acts.channel(user(5200 + i % SHARE_MEMBERS), SHARE_TEAM, f"resources {words[i % len(words)]}")
 
 
+# -- compose_query: message extension searches from the compose box (answers, CoPs, events, in turn) ---------------
+
+COMPOSE_COPS = 12
+COMPOSE_PEOPLE = 40
+COMPOSE_SEARCHES = (
+    ("answers", "how do I join a CoP"),
+    ("cops", "data"),
+    ("events", "lunch"),
+    ("answers", "core or wider member"),
+    ("cops", "research software"),
+    ("events", ""),
+)
+
+
+async def _seed_compose(store: TableStore, acts: Activities) -> None:
+    """Twelve CoPs (the first with members and an event) for searches to rank and list."""
+    from bot.domain.cops import Cop, CopRepo, PersonRef
+    from bot.domain.members import MembershipRepo, Profile
+    from storage.base import AlreadyExists
+
+    await _seed_event(store, acts)  # the RSVP team's CoP and its upcoming lunch and learn
+    earliest, _ = _clocks()
+    areas = ("Data and insight", "Research software", "Teaching", "Digital", "Estates", "Finance")
+    for n in range(COMPOSE_COPS):
+        where = team(5600 + n, f"{areas[n % len(areas)]} {n}")
+        lead = user(5700 + n)
+        area = areas[n % len(areas)]
+        cop = Cop(
+            cop_id=where.id,
+            name=where.name,
+            tenant_id=acts.tenant,
+            service_url=acts.service_url,
+            status="launched",
+            practice_area=area,
+            leads=(PersonRef(lead.aad, lead.id, lead.name),),
+            objectives=f"share practice in {area.lower()}",
+            created_at=earliest,
+        )
+        try:
+            await CopRepo(store).create(cop)
+        except AlreadyExists:
+            return
+    members = MembershipRepo(store)
+    for i in range(COMPOSE_PEOPLE):
+        person = user(5800 + i)
+        await members.join(RSVP_TEAM.id, Profile(person.aad, person.id, person.name), "wider", earliest)
+
+
+def _compose_query(acts: Activities) -> Callable[[int], dict[str, Any]]:
+    def make(i: int) -> dict[str, Any]:
+        command, words = COMPOSE_SEARCHES[i % len(COMPOSE_SEARCHES)]
+        sender = user(5800 + i % COMPOSE_PEOPLE)
+        return acts.compose_query(sender, command, words, initial_run=not words, where=RSVP_TEAM)
+
+    return make
+
+
+# -- card_refresh: Teams re-asking for each viewer's own view of the event card (Universal Actions refresh) -------
+
+
+def _card_refresh(acts: Activities) -> Callable[[int], dict[str, Any]]:
+    from bot.sealing import PURPOSE, SEAL
+
+    earliest, latest = _clocks()
+    signer = Signer(SIGNING_KEY)
+    bound = {"v": "event.view", "c": RSVP_TEAM.id, "i": RSVP_EVENT}
+    seal = signer.sign(PURPOSE, bound, now=earliest, ttl=latest - earliest + timedelta(days=30))
+    data = {"verb": "event.view", "cop_id": RSVP_TEAM.id, "id": RSVP_EVENT, SEAL: seal}
+
+    def make(i: int) -> dict[str, Any]:
+        activity = acts.execute(user(3000 + i % RSVP_PEOPLE), "event.view", data, where=RSVP_TEAM)
+        activity["value"]["trigger"] = "automatic"
+        return activity
+
+    return make
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("help", _help),
     Scenario("ask", _ask, setup=_warm_faq),
@@ -329,6 +406,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("programme", _programme, storage="azurite", seed=_seed_health, concurrency=(1, 2), total=40),
     Scenario("projects", _projects, seed=_seed_projects),
     Scenario("resources", _resources, seed=_seed_projects),
+    Scenario("compose_query", _compose_query, seed=_seed_compose),
+    Scenario("card_refresh", _card_refresh, seed=_seed_event),
     # DESIGN §6 / issue 10: 200 concurrent users on Azurite; ~3,000 activities ≈ a minute at Azurite's pace
     Scenario(
         "mixed_load",
