@@ -32,7 +32,7 @@ class Cast:
 
 
 def cast() -> Cast:
-    """People and a team of their own: Azurite's tables are shared by the whole test session."""
+    """People and a team of their own: Azurite's tables are shared by every test of a run."""
     n = random.randint(100_000, 900_000)
     people = tuple(user(n + 10 + i, f"Person {n + i}") for i in range(12))
     return Cast(user(n, f"Lead {n}"), user(n + 1, f"Colead {n}"), people, team(n, f"Data {n}"))
