@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from botbuilder.core import (
+    BotAdapter,
     MessageFactory,
     TurnContext,
 )
@@ -368,6 +369,12 @@ class BotbuilderGateway:
         request = to_request(authenticated.payload, self._now())
 
         async def logic(context: TurnContext) -> None:
+            # the connector client the SDK made for this turn: the same per-call timeout as proactive sends, and no
+            # msrest retries (its defaults: ~100 s per call, retried), so a hung connector stalls only this turn
+            client = context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
+            if client is not None:
+                client.config.connection.timeout = self._settings.connector_timeout
+                client.config.retry_policy.retries = 0
             responder = BotbuilderResponder(context)
             holder["r"] = responder
             await on_request(request, responder)

@@ -125,3 +125,19 @@ async def test_a_button_whose_reply_cannot_reach_teams_is_answered_with_a_clear_
     assert any("the Bot Connector failed status=0" in r.getMessage() for r in caplog.records)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert await sqlite_store.query(DEDUPE_TABLE, None) == []
+
+
+async def test_the_botbuilder_seams_replies_give_up_after_the_connector_timeout(
+    sqlite_store: SqliteStore, connector: FakeConnector, hung_connector: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The archived SDK makes a connector client per turn with msrest's defaults (a long timeout, retries): the
+    seam gives it the same per-call timeout as every other connector call."""
+    settings = test_settings(sdk="botbuilder", connector_timeout=1.0)
+    async with running_bot(sqlite_store, connector=connector, settings=settings) as bot:
+        started = time.perf_counter()
+        with caplog.at_level(logging.WARNING):
+            posted = await asyncio.wait_for(bot.post(Activities(hung_connector).personal(user(5000), "help")), 30)
+        elapsed = time.perf_counter() - started
+    assert posted.status in (200, 201)
+    assert elapsed < 6.0, elapsed  # one timed-out reply (1 s) and at most one timed-out apology, no retries
+    assert not [r for r in caplog.records if r.name == "aiohttp.server"], "an unhandled error reached aiohttp"
