@@ -1,4 +1,4 @@
-"""The impact survey: the 2021 impact survey's statements, one anonymous response per person per round.
+"""The impact survey: one anonymous response per person per round (the statements: survey_statements.py).
 
 A round is what one ``survey start`` opens: every CoP (an admin's) or one CoP (a lead's), one survey row per CoP
 under a shared round id. A person answers a round once, and the answer counts for each of their CoPs in it.
@@ -36,6 +36,12 @@ from typing import Any
 
 from bot.domain.codec import dumps, loads
 from bot.domain.survey_disclosure import Figures
+from bot.domain.survey_statements import AGREE_VALUES
+from bot.domain.survey_statements import SCALE as SCALE  # the bot's modules read the survey from here
+from bot.domain.survey_statements import STATEMENT_KEYS as STATEMENT_KEYS
+from bot.domain.survey_statements import STATEMENTS as STATEMENTS
+from bot.domain.survey_statements import Statement as Statement
+from bot.domain.survey_statements import first_person as first_person
 from storage.base import AlreadyExists, BatchOp, NotFound, PreconditionFailed, Row, TableStore, Where, encode_key
 
 TABLE = "surveys"
@@ -45,63 +51,12 @@ PEOPLE = "people"
 MARKER_PREFIX = "v|"
 COMMENT_PREFIX = "c|"
 LEGACY, ROUNDS = 1, 2  # where a survey's answers live (see the module docstring)
-SCALE: tuple[tuple[int, str], ...] = (
-    (5, "Strongly agree"),
-    (4, "Agree"),
-    (3, "Neither agree nor disagree"),
-    (2, "Disagree"),
-    (1, "Strongly disagree"),
-)
-AGREE_VALUES = (4, 5)
 COMMENT_MAX_CHARS = 500
 PAGE_MAX_CHARS = 24_000  # UTF-16 units of a comment page's JSON: under Azure Tables' 32 K per property
 DEFAULT_OPEN_DAYS = 14
 MIN_OPEN_DAYS = 3
 MAX_OPEN_DAYS = 60
 REMIND_BEFORE_CLOSE = timedelta(days=3)
-
-# The 2021 findings as the programme's impact report words them (reported speech), in its order. A respondent
-# reads each in the first person: the report's words, with only they/their/them turned into I/my/me.
-_FIRST_PERSON = {"they": "I", "their": "my", "them": "me", "they've": "I've"}
-
-
-def first_person(reported: str) -> str:
-    words = [_FIRST_PERSON.get(word, word) for word in reported.split(" ")]
-    sentence = " ".join(words)
-    return sentence[0].upper() + sentence[1:] + "."
-
-
-@dataclass(frozen=True)
-class Statement:
-    key: str
-    reported: str  # the impact report's words for the 2021 finding
-    baseline: float  # share of 2021 respondents who agreed, as the report gives it
-
-    @property
-    def text(self) -> str:
-        return first_person(self.reported)
-
-
-STATEMENTS: tuple[Statement, ...] = (
-    Statement(
-        "connections",
-        "the CoP helped them form connections with colleagues whom they wouldn't have otherwise met",
-        0.92,
-    ),
-    Statement("communication", "CoPs help improve communication between different areas of UCL", 0.90),
-    Statement(
-        "skills",
-        "they have developed their skills and/or gained knowledge about their practice because of their CoP",
-        0.84,
-    ),
-    Statement("applied", "they've been able to apply new skills and knowledge to their job", 0.79),
-    Statement("belonging", "being in a CoP increases their sense of belonging at UCL", 0.89),
-    Statement("culture", "CoPs help improve UCL's workplace culture", 0.88),
-    Statement("team", "their team or department benefits from them being in a CoP", 0.83),
-    Statement("service", "their CoP and its outputs help improve service delivery in the practice area", 0.80),
-    Statement("university", "their CoP's activities directly benefit UCL", 0.84),
-)
-STATEMENT_KEYS = tuple(s.key for s in STATEMENTS)
 
 
 class SurveyClosed(Exception):
@@ -299,6 +254,15 @@ def _tally_data(tally: Tally, **extra: Any) -> dict[str, Any]:
     return {"responses": tally.responses, "counts": dumps(tally.counts), **extra}
 
 
+def _cells(row: Row | None) -> list[frozenset[str]]:
+    found = loads(row.get("cells") if row is not None else None, [])
+    return [frozenset(c) for c in found if isinstance(c, list) and c and all(isinstance(x, str) for x in c)]
+
+
+def _cells_data(cells: Sequence[frozenset[str]]) -> str:
+    return dumps(sorted(sorted(c) for c in cells))
+
+
 def _page_items(row: Row | None) -> list[list[str]]:
     items = loads(row.get("items") if row is not None else None, [])
     return [i for i in items if isinstance(i, list) and len(i) == 2 and all(isinstance(x, str) for x in i)]
@@ -333,15 +297,21 @@ class SurveyRepo:
 
     async def round_tallies(self, surveys: Sequence[Survey]) -> tuple[Tally, dict[str, Tally]]:
         """One round's tallies: everyone who answered (each once), and per survey id its CoP's."""
+        everyone, per, _ = await self.round_state(surveys)
+        return everyone, per
+
+    async def round_state(self, surveys: Sequence[Survey]) -> tuple[Tally, dict[str, Tally], list[frozenset[str]]]:
+        """The round's tallies, and its cells: each combination of the round's surveys that someone invited (or
+        answering) belongs to, as survey ids (membership, not answers; empty before rounds)."""
         if not surveys:
-            return Tally.empty(), {}
+            return Tally.empty(), {}, []
         if surveys[0].layout < ROUNDS:
             found = await asyncio.gather(*(self.tally_of(s) for s in surveys))
             per = {s.survey_id: t for s, t in zip(surveys, found, strict=True)}
             everyone = Tally.empty()
             for t in found:
                 everyone = everyone.plus(t)
-            return everyone, per
+            return everyone, per, []
         rows = await self._store.query(
             TABLE, surveys[0].ballot, [Where("RowKey", "ge", PEOPLE), Where("RowKey", "lt", MARKER_PREFIX)]
         )
@@ -351,7 +321,25 @@ class SurveyRepo:
             s.survey_id: _tally_from_row(by_key[s.tally_row]) if s.tally_row in by_key else Tally.empty()
             for s in surveys
         }
-        return (_tally_from_row(people) if people is not None else Tally.empty()), per
+        everyone = _tally_from_row(people) if people is not None else Tally.empty()
+        return everyone, per, _cells(people)
+
+    async def add_cells(self, survey: Survey, cells: Sequence[frozenset[str]]) -> None:
+        """Record which combinations of the round's CoPs its invited members belong to (a set, no counts)."""
+        for _ in range(30):
+            row = await self._store.get(TABLE, survey.ballot, PEOPLE)
+            known = _cells(row)
+            merged = sorted({*known, *cells}, key=sorted)
+            if len(merged) == len(known):
+                return
+            try:
+                await self._store.update(
+                    TABLE, survey.ballot, PEOPLE, {**dict(row.data), "cells": _cells_data(merged)}, etag=row.etag
+                )
+                return
+            except PreconditionFailed:
+                await asyncio.sleep(random.uniform(0, 0.01))
+        raise PreconditionFailed("the survey round kept changing; try again")
 
     async def comments(self, survey: Survey) -> list[tuple[str, str]]:
         """The round's comments as (statement key, text), in no meaningful order."""
@@ -458,7 +446,12 @@ class SurveyRepo:
             data = {"items": dumps(items)}
             ops.append(BatchOp("insert", key, data) if page is None else BatchOp("update", key, data, page.etag))
         tally = _tally_from_row(people).adding(answers)
-        ops.append(BatchOp("update", PEOPLE, _tally_data(tally, pages=pages), people.etag))
+        cells = _cells(people)
+        mine = frozenset(s.survey_id for s in surveys)
+        if mine not in cells:  # someone who joined a CoP after the invitations: the set of combinations grows
+            cells = [*cells, mine]
+        data = _tally_data(tally, pages=pages, cells=_cells_data(cells))
+        ops.append(BatchOp("update", PEOPLE, data, people.etag))
         return ops
 
     async def forget_markers(self, survey: Survey) -> int:

@@ -12,6 +12,11 @@ group), which pins a small group when counts tie. Two corners remain, and are cl
 empty beside a complement of exactly ``minimum`` (the difference would say so) take a second complement, or show
 nothing when there is none; and when every group is small, the total is shown only if it does not pin them.
 
+Where groups share members (a person in several CoPs counts in each, and once in the total), sums combine in
+more ways than a subtraction: a group whose members all belong to a shown one drops out of ``total - shown``.
+Given which combinations of groups people belong to (membership, never answers), more groups and then the total
+are held back until no hidden group is a linear combination of what is shown.
+
 Answers can still give a hidden group away when every hidden respondent answered a statement alike: then
 ``total agreed - shown agreed`` is 0 or all of the hidden responses, which pins each hidden group's agreement
 (0 % or 100 %). The total's figure for such a statement is withheld, and the total's overall share is taken over
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 
 @dataclass(frozen=True)
@@ -56,18 +62,82 @@ def zero(statements: int) -> Figures:
     return Figures(0, (0,) * statements)
 
 
-def disclose(groups: Mapping[str, Figures], total: Figures, minimum: int, order: Sequence[str] = ()) -> Disclosure:
+def _rank(rows: list[list[Fraction]]) -> int:
+    rows = [list(r) for r in rows]
+    rank = 0
+    width = len(rows[0]) if rows else 0
+    for col in range(width):
+        pivot = next((i for i in range(rank, len(rows)) if rows[i][col] != 0), None)
+        if pivot is None:
+            continue
+        rows[rank], rows[pivot] = rows[pivot], rows[rank]
+        for i in range(len(rows)):
+            if i != rank and rows[i][col] != 0:
+                factor = rows[i][col] / rows[rank][col]
+                rows[i] = [a - factor * b for a, b in zip(rows[i], rows[rank], strict=True)]
+        rank += 1
+    return rank
+
+
+def derivable(visible: list[frozenset[str]], target: frozenset[str], cells: Sequence[frozenset[str]]) -> bool:
+    """Whether a sum over the ``target`` groups' members is a linear combination of sums over ``visible`` sets of
+    groups, whatever the members of each cell (the groups a person belongs to) answered."""
+
+    def vector(names: frozenset[str]) -> list[Fraction]:
+        return [Fraction(1 if names & cell else 0) for cell in cells]
+
+    aim = vector(target)
+    if not any(aim):
+        return False  # nobody belongs to it: there is no figure to work out
+    rows = [vector(v) for v in visible]
+    return _rank([*rows, aim]) == _rank(rows) if rows else False
+
+
+def _shared_members(
+    groups: Mapping[str, Figures], hidden: set[str], queue: list[str], cells: Sequence[frozenset[str]]
+) -> tuple[set[str], bool]:
+    """Where CoPs share members, the total and the shown groups can combine into a hidden one in more ways than a
+    subtraction (a CoP whose members all belong to a shown one drops out of the total). Hold back more groups,
+    then the total, until no hidden group is a linear combination of what is shown. Only membership decides."""
+    everyone = frozenset(groups)
+    total_shown = True
+    while True:
+        visible = [frozenset({g}) for g in groups if g not in hidden] + ([everyone] if total_shown else [])
+        if not any(derivable(visible, frozenset({h}), cells) for h in hidden):
+            return hidden, total_shown
+        if total_shown and queue:
+            hidden.add(queue.pop(0))
+        elif total_shown:
+            total_shown = False
+        elif queue:
+            hidden.add(queue.pop(0))
+        else:
+            return set(groups), False
+
+
+def disclose(
+    groups: Mapping[str, Figures],
+    total: Figures,
+    minimum: int,
+    order: Sequence[str] = (),
+    members: Sequence[frozenset[str]] = (),
+) -> Disclosure:
     """What of ``groups`` and ``total`` may be shown so that no group under ``minimum`` responses can be worked
     out, alone or from the total minus shown groups. ``total`` is the round's figure over everyone (for groups that
     share no member, the sum of the groups). ``order`` ranks the groups to hold back as a complement, first
-    first (the rest by id); it must not depend on the figures (membership size does not)."""
+    first (the rest by id); it must not depend on the figures (membership size does not). ``members`` lists, for
+    each combination of groups some person belongs to, that set of groups (needed only where groups share
+    members)."""
     statements = len(total.agree)
     nothing = Disclosure(frozenset(), False, frozenset())
     if total.responses < minimum:
         return nothing
-    hidden = {g for g, f in groups.items() if f.responses < minimum}
+    cells = sorted({frozenset(c) & frozenset(groups) for c in members} - {frozenset()}, key=sorted)
+    # a group nobody belongs to, with no response, is known to be empty: nothing in it to protect or to show
+    empty = {g for g, f in groups.items() if cells and f.responses == 0 and not any(g in c for c in cells)}
+    hidden = {g for g, f in groups.items() if f.responses < minimum} - empty
     rank = {g: i for i, g in enumerate(order)}
-    candidates = sorted((rank.get(g, len(rank)), g) for g in groups if g not in hidden)
+    candidates = sorted((rank.get(g, len(rank)), g) for g in groups if g not in hidden | empty)
     if hidden and candidates:
         # one complement always, even when the small groups reach the minimum together: a reader knows each hidden
         # group is under the minimum, so small groups alone (4 + 4 = 8) can pin each other; a complement has no
@@ -83,7 +153,12 @@ def disclose(groups: Mapping[str, Figures], total: Figures, minimum: int, order:
     elif hidden and (len(hidden) < 2 or total.responses >= (minimum - 1) * len(hidden)):
         # every group is small: one group's total is that group, and a total of (minimum - 1) per group says each
         return nothing
-    shown = frozenset(g for g in groups if g not in hidden)
+    if hidden and cells:
+        queue = [g for _, g in candidates if g not in hidden]
+        hidden, total_shown = _shared_members(groups, hidden, queue, cells)
+        if not total_shown:
+            return Disclosure(frozenset(g for g in groups if g not in hidden | empty), False, frozenset())
+    shown = frozenset(g for g in groups if g not in hidden | empty)
     if not hidden:
         return Disclosure(shown, True, frozenset(range(statements)))
     residual = zero(statements)  # what the hidden groups hold together

@@ -39,10 +39,10 @@ class RoundFigures:
 
 
 async def round_figures(store: TableStore, surveys: Sequence[Survey], minimum: int) -> RoundFigures:
-    people, tallies = await SurveyRepo(store).round_tallies(surveys)
+    people, tallies, cells = await SurveyRepo(store).round_state(surveys)
     groups = {s.survey_id: tallies[s.survey_id].figures() for s in surveys}
     order = [s.survey_id for s in sorted(surveys, key=lambda s: (s.invited, s.survey_id))]  # not by any answer
-    shown = disclose(groups, people.figures(), minimum, order)
+    shown = disclose(groups, people.figures(), minimum, order, cells)
     return RoundFigures(list(surveys), people, tallies, shown, minimum)
 
 

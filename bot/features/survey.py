@@ -127,6 +127,9 @@ async def _invite(
             )
 
     await asyncio.gather(*(one(person, theirs) for person, theirs in people.values()))
+    cells = {frozenset(s.survey_id for s in theirs) for _, theirs in people.values()}
+    if cells:  # which CoPs share members, so figures that add up across them are held back too
+        await SurveyRepo(services.store).add_cells(round_surveys[0], sorted(cells, key=sorted))
     return invited, len(people)
 
 

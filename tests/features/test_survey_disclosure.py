@@ -6,7 +6,7 @@ another round that looks the same to a reader who knows the rule (so its bounds 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from itertools import combinations
+from itertools import combinations, product
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -219,3 +219,56 @@ def test_no_hidden_figure_is_pinned_even_by_a_reader_who_knows_the_rule(drawn: t
         for i in range(statements):
             if groups[h].responses:
                 assert any(w[h].agree[i] != groups[h].agree[i] for w in alike), f"agreement {i} of {h} pinned"
+
+
+# -- CoPs that share members ------------------------------------------------------------------------------------------
+
+
+@st.composite
+def shared_rounds(draw: st.DrawFn) -> tuple[dict[str, Figures], Figures, list[frozenset[str]]]:
+    """Random rounds where people may belong to several groups: each cell (a set of groups) has respondents, who
+    count once in the total and once in each of their groups."""
+    names = [f"g{i}" for i in range(draw(st.integers(2, 5)))]
+    cells = draw(
+        st.lists(st.frozensets(st.sampled_from(names), min_size=1, max_size=3), min_size=1, max_size=6, unique=True)
+    )
+    people = {c: draw(st.integers(0, 8)) for c in cells}
+    agreed = {c: draw(st.integers(0, n)) for c, n in people.items()}
+    groups = {
+        g: Figures(sum(n for c, n in people.items() if g in c), (sum(a for c, a in agreed.items() if g in c),))
+        for g in names
+    }
+    total = Figures(sum(people.values()), (sum(agreed.values()),))
+    return groups, total, cells
+
+
+@settings(max_examples=400, deadline=None)
+@given(shared_rounds())
+def test_with_shared_members_no_combination_of_shown_figures_gives_a_hidden_group(
+    drawn: tuple[dict[str, Figures], Figures, list[frozenset[str]]],
+) -> None:
+    """A reader who knows who belongs to which groups adds and subtracts shown figures with any coefficients from
+    -2 to 2; a combination that equals a hidden group for every possible set of answers must never exist."""
+    groups, total, cells = drawn
+    shown = disclose(groups, total, MINIMUM, members=cells)
+    for name in shown.shown:
+        assert groups[name].responses >= MINIMUM
+    hidden = shown.hidden(groups)
+    visible = [tuple(int(g in c) for c in cells) for g in sorted(shown.shown)]
+    if shown.total_shown:
+        visible.append(tuple(1 for _ in cells))
+    targets = {h: tuple(int(h in c) for c in cells) for h in hidden}
+    for coefficients in product(range(-2, 3), repeat=len(visible)):
+        combined = tuple(sum(k * v[i] for k, v in zip(coefficients, visible, strict=True)) for i in range(len(cells)))
+        for h, target in targets.items():
+            assert combined != target or not any(target), f"{h} = {coefficients} x shown"
+
+
+def test_a_cop_inside_a_shown_one_cannot_hand_over_a_small_one() -> None:
+    """Everyone in c also belongs to b; a is on its own. With a (small) and c hidden, total - b would be a."""
+    cells = [frozenset({"a"}), frozenset({"b"}), frozenset({"b", "c"})]
+    groups = {"a": Figures(3, (1,)), "b": Figures(20, (15,)), "c": Figures(6, (4,))}
+    total = Figures(23, (16,))
+    assert disclose(groups, total, MINIMUM, order=["c", "b"]).shown == {"b"}  # without the members, as before
+    shown = disclose(groups, total, MINIMUM, order=["c", "b"], members=cells)
+    assert "b" not in shown.shown or not shown.total_shown

@@ -330,3 +330,24 @@ async def test_a_statement_every_hidden_respondent_agreed_with_is_held_back_in_t
     assert text.count("held back") == 8 + 1  # eight statements, and the note on the hidden CoPs
     assert "Held back: every respondent" in text
     assert "69%" in text  # team: (3 + 4 + 2) of 13
+
+
+async def test_a_cop_whose_members_all_belong_to_a_shown_one_does_not_hand_over_a_small_one(
+    bot: BotUnderTest,
+) -> None:
+    """Everyone in Finance is also in Data and Insight; HR has 3 members of its own. With HR (2 answers) and Finance
+    hidden and Data and Insight shown, the total minus Data and Insight would be HR exactly."""
+    people = await three_cops(bot, (8, 0, 3))
+    data = people["Data and Insight"]
+    await join(bot.services.store, FINANCE, dict.fromkeys(data[:6], ("wider", "central")), NOW)
+    await admin_round(bot)
+    for person in data[:7]:
+        await answer(bot, person, all_agree(5))
+    for person in people["HR"][:2]:
+        await answer(bot, person, all_agree(1))
+    text = (await bot.say(ADMIN, "survey results")).everything
+    assert numbers(text) == {"9 of 11"}  # the total only
+    assert "7 of 8" not in text
+    assert "Data and Insight" not in text
+    assert "3 CoP(s) not shown separately" in text
+    assert "held back" in (await bot.say_in(ALICE, DATA, "survey results")).everything
