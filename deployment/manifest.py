@@ -226,6 +226,25 @@ def compose_extension(settings: AppSettings) -> dict[str, Any]:
     return {"botId": settings.app_id, "canUpdateConfiguration": False, "commands": commands}
 
 
+def sso_resource(settings: AppSettings) -> str:
+    """The Application ID URI the tab asks Teams for a token to: ``api://<public host>/<app id>``."""
+    return f"api://{settings.host}/{settings.app_id}"
+
+
+def static_tabs(settings: AppSettings) -> list[dict[str, Any]]:
+    """The personal app's tabs: the chat with the bot first (the reserved ``conversations`` id keeps it), then the
+    report page (bot/report/), which signs in with Teams."""
+    return [
+        {"entityId": "conversations", "scopes": ["personal"]},
+        {
+            "entityId": "report",
+            "name": "Report",
+            "contentUrl": f"{settings.public_url}/report/tab",
+            "scopes": ["personal"],
+        },
+    ]
+
+
 def build_manifest(settings: AppSettings, router: Router) -> dict[str, Any]:
     commands = router.commands
     scopes: tuple[ManifestScope, ...] = ("personal", "team", "groupChat")
@@ -268,8 +287,11 @@ def build_manifest(settings: AppSettings, router: Router) -> dict[str, Any]:
             }
         ],
         "composeExtensions": [compose_extension(settings)],
+        "staticTabs": static_tabs(settings),
         "validDomains": [settings.host],
-        "webApplicationInfo": {"id": settings.app_id, "resource": f"api://botid-{settings.app_id}"},
+        # the report tab's single sign-on: the Application ID URI exposed on the bot's app registration
+        # (deployment/README.md "Report tab sign-in"); also what resource-specific consent needs
+        "webApplicationInfo": {"id": settings.app_id, "resource": sso_resource(settings)},
         "authorization": {
             "permissions": {
                 "resourceSpecific": [{"name": name, "type": "Application"} for name, _ in RSC_PERMISSIONS],

@@ -196,7 +196,15 @@ def test_app_id_comes_from_either_name(ids: dict[str, str], router: Router) -> N
     assert settings.app_id == settings.teams_app_id == APP_ID
     manifest = m.build_manifest(settings, router)
     assert manifest["bots"][0]["botId"] == manifest["webApplicationInfo"]["id"] == APP_ID
-    assert manifest["webApplicationInfo"]["resource"] == f"api://botid-{APP_ID}"
+    assert manifest["webApplicationInfo"]["resource"] == f"api://copbot.example.ac.uk/{APP_ID}"
+
+
+def test_the_report_is_a_personal_tab_behind_the_chat(manifest: dict[str, Any]) -> None:
+    chat, report = manifest["staticTabs"]
+    assert chat == {"entityId": "conversations", "scopes": ["personal"]}
+    assert report["contentUrl"] == "https://copbot.example.ac.uk/report/tab"
+    assert report["scopes"] == ["personal"]
+    assert report["contentUrl"].split("/")[2] in manifest["validDomains"]
 
 
 def test_cli_refuses_bad_settings_without_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
