@@ -23,6 +23,7 @@ from bot.domain.cops import CopCache
 from bot.features import build_router
 from bot.features.events import settle as settle_event_updates
 from bot.features.faq import close_indexes
+from bot.http_log import MalformedRequests
 from bot.links import Links
 from bot.outbox import DeliveryPolicy, Outbox
 from bot.privacy import PrivacyRegistry
@@ -284,6 +285,7 @@ def create_app(
             f"host, not {settings.host!r}. Set the Bot Framework credentials or COPBOT_HOST=127.0.0.1."
         )
     clock = clock or SystemClock()
+    MalformedRequests.install()
     app = web.Application(client_max_size=settings.max_body_bytes)
     gateway = open_gateway(settings, clock.now, token_source=token_source)
     store_ = store if store is not None else open_store(settings)
