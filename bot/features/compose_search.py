@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QUERY_MAX = 200  # characters in the search box; Teams' own limit is larger
+# Teams waits about 5 s for a search's results, then shows an error: past this budget the person is told to try again
+# (the search finishes in the background, e.g. warming the FAQ model up for the next one)
+SEARCH_BUDGET_S = 4.0
 MAX_RESULTS = 100  # over all pages of one search
 DEFAULT_ANSWERS = 10
 WEEK = timedelta(days=7)
@@ -83,6 +86,7 @@ QUERY_PARAMETER = "query"
 
 TOO_LONG = f"That search is too long: use at most {QUERY_MAX} characters."
 UNKNOWN_SEARCH = "That search isn't one I know. Choose Answers, CoPs or Events."
+SLOW = "That search is taking too long. Please try again in a moment."
 GONE = "That result isn't available any more. Search again."
 
 # (turn, words, page) -> the results of that page; a search reads what it shows on the page only where it can
@@ -110,7 +114,16 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             return
         words = "" if wanted.initial_run else " ".join(_CONTROL.sub(" ", wanted.text).split())
         start = min(wanted.skip, MAX_RESULTS)
-        page = await find(turn, words, slice(start, min(start + wanted.count, MAX_RESULTS)))
+        running = asyncio.ensure_future(find(turn, words, slice(start, min(start + wanted.count, MAX_RESULTS))))
+        done, _ = await asyncio.wait({running}, timeout=SEARCH_BUDGET_S)
+        if not done:
+            running.add_done_callback(_consume)
+            log.warning(
+                "search over its time budget command=%s activity_id=%s", wanted.command, turn.request.activity_id
+            )
+            turn.respond.answer_search([], message=SLOW)
+            return
+        page = running.result()
         log.info(
             "search command=%s words=%d skip=%d shown=%d", wanted.command, len(words.split()), wanted.skip, len(page)
         )
@@ -126,6 +139,12 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             turn.respond.answer_search([], message=GONE)
             return
         turn.respond.answer_search([picked])
+
+
+def _consume(task: asyncio.Future[list[SearchResult]]) -> None:
+    """A search nobody waits for any more: its failure is logged, not left unretrieved."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a search that ran past its time budget failed: %s", type(task.exception()).__name__)
 
 
 # -- who may see what -------------------------------------------------------------------------------------------

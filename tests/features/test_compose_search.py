@@ -210,3 +210,17 @@ async def test_result_titles_and_previews_carry_no_markup(bot: BotUnderTest) -> 
     heading = found["content"]["body"][0]["text"]
     assert "\\*\\*bold\\*\\*" in heading
     assert "\\<at\\>" in heading
+
+
+async def test_a_search_past_its_time_budget_is_answered_in_time_with_a_message(
+    bot: BotUnderTest, monkeypatch: Any
+) -> None:
+    from bot.features import compose_search
+
+    await two_cops(bot)
+    monkeypatch.setattr(compose_search, "SEARCH_BUDGET_S", 0.0)  # nothing finishes in no time
+    slow = await bot.post(bot.acts.compose_query(BO, "cops", "data"))
+    assert slow.status == 200
+    assert result_of(slow.body) == {"type": "message", "text": compose_search.SLOW}
+    monkeypatch.setattr(compose_search, "SEARCH_BUDGET_S", 4.0)
+    assert titles(await search(bot, BO, "cops", "data insight")) == ["Data and Insight"]
