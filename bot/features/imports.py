@@ -24,16 +24,8 @@ import aiohttp
 from bot import audit
 from bot.domain.codec import dump_reference, load_reference
 from bot.domain.cops import Cop, cop_repo
-from bot.domain.import_plans import (
-    PREVIEW_TTL,
-    Entry,
-    Head,
-    ImportStore,
-    Plan,
-    index_roster,
-    plan_import,
-    resolve_cop,
-)
+from bot.domain.import_plans import Entry, Plan, digest_of, index_roster, plan_import, resolve_cop
+from bot.domain.import_store import PREVIEW_TTL, Head, ImportStore
 from bot.domain.imports import MAX_BYTES, MAX_ROWS, ImportRow, Unreadable, decode, parse, shown
 from bot.domain.members import MembershipRepo
 from bot.links import Links
@@ -440,8 +432,6 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             await turn.tell(EXPIRED)
             return
         entries = await store.entries(import_id)
-        from bot.domain.import_plans import digest_of
-
         if digest_of(e for e, _ in entries) != digest:
             log.warning("import's stored changes do not match its digest id=%s", import_id)
             await turn.tell(STALE)

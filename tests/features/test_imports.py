@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain import import_plans
+from bot.domain import import_plans, import_store
 from bot.domain.members import MembershipRepo
 from bot.features import imports
 from tests.features.imports_kit import (
@@ -210,12 +210,12 @@ async def test_previews_and_applied_lists_are_dropped_after_two_days(bot: BotUnd
     applied = await bot.say(LEAD, f"import members\nemail,tier\n{email_of(ANN)},core\n")
     await apply_preview(bot, LEAD, applied)
     await bot.say(LEAD, f"import members\nemail,tier\n{email_of(BEN)},core\n")  # previewed, never applied
-    assert len(await bot.services.store.query(import_plans.TABLE, None)) == 4
+    assert len(await bot.services.store.query(import_store.TABLE, None)) == 4
     now = bot.services.clock.now()
     await imports.run_due(bot.services, now.replace(minute=0) + timedelta(days=1))
-    assert len(await bot.services.store.query(import_plans.TABLE, None)) == 4  # a day on: kept
+    assert len(await bot.services.store.query(import_store.TABLE, None)) == 4  # a day on: kept
     await imports.run_due(bot.services, now.replace(minute=0) + timedelta(days=2, hours=1))
-    assert await bot.services.store.query(import_plans.TABLE, None) == []
+    assert await bot.services.store.query(import_store.TABLE, None) == []
     assert (await state(bot, ANN)).memberships[DATA.id][0].tier == "core"  # the membership stays
 
 
@@ -225,6 +225,6 @@ async def test_forgetting_the_importer_forgets_their_chat_too(bot: BotUnderTest)
     await apply_preview(bot, LEAD, preview)
     source = next(s for s in bot.services.privacy.sources if s.name == "imports")
     await source.erase(bot.services, LEAD.aad)
-    [head] = [r for r in await bot.services.store.query(import_plans.TABLE, None) if r.row_key == import_plans.HEAD]
+    [head] = [r for r in await bot.services.store.query(import_store.TABLE, None) if r.row_key == import_store.HEAD]
     assert (head.get("importer"), head.get("person"), head.get("reference")) == ("", "", "")
     assert LEAD.id not in str(head.data)

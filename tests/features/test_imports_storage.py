@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.import_plans import ImportStore
+from bot.domain.import_store import ImportStore
 from bot.domain.members import MembershipRepo
 from bot.features import imports, invitations
 from storage.base import TableStore
