@@ -381,6 +381,28 @@ class ProjectRepo:
         found = [_from_row(row) for row in rows]
         return [p for p in found if p.names(aad_id) or any(u.by_aad == aad_id for u in p.updates)]
 
+    async def export_person(self, aad_id: str) -> dict[str, Any] | None:
+        """What ``my data`` shows: the projects naming the person (as lead, participant, author of updates) and
+        their follows; None when there are none."""
+        named = await self.naming(aad_id)
+        follows = await self.follows_of(aad_id)
+        if not named and not follows:
+            return None
+        return {
+            "projects": [
+                {
+                    "cop_id": p.cop_id,
+                    "project_id": p.project_id,
+                    "title": p.title,
+                    "lead": p.is_lead(aad_id),
+                    "taking_part": any(x.aad_id == aad_id for x in p.participants),
+                    "your_updates": [{"at": u.at.isoformat(), "text": u.text} for u in p.updates if u.by_aad == aad_id],
+                }
+                for p in named
+            ],
+            "following": [{"cop_id": f.cop_id, "project_id": f.project_id} for f in follows],
+        }
+
     async def erase_person(self, aad_id: str, now: datetime) -> int:
         """Take the person off every project (as lead or participant), keep their updates without their id or
         name (their name as a whole word in their own updates' text becomes "former member", as in the audit

@@ -492,25 +492,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             await turn.respond.reply(UNFOLLOWED)
 
     async def export(services: Services, aad_id: str) -> Any:
-        repo = projects_repo(services)
-        named = await repo.naming(aad_id)
-        follows = await repo.follows_of(aad_id)
-        if not named and not follows:
-            return None
-        return {
-            "projects": [
-                {
-                    "cop_id": p.cop_id,
-                    "project_id": p.project_id,
-                    "title": p.title,
-                    "lead": p.is_lead(aad_id),
-                    "taking_part": any(x.aad_id == aad_id for x in p.participants),
-                    "your_updates": [{"at": u.at.isoformat(), "text": u.text} for u in p.updates if u.by_aad == aad_id],
-                }
-                for p in named
-            ],
-            "following": [{"cop_id": f.cop_id, "project_id": f.project_id} for f in follows],
-        }
+        return await projects_repo(services).export_person(aad_id)
 
     async def erase(services: Services, aad_id: str) -> None:
         touched = await projects_repo(services).erase_person(aad_id, services.clock.now())
