@@ -43,6 +43,10 @@ OUTLINE_ICON = "outline.png"
 # The newest numbered (not devPreview) schema that the npm package @microsoft/app-manifest ships; the tests
 # validate against node_modules/@microsoft/app-manifest/build/json-schemas/teams/v<this>/MicrosoftTeams.schema.json.
 MANIFEST_VERSION: Final = "1.30"
+COPILOT_DISCLAIMER: Final = (
+    "CoP Bot answers from the Communities of Practice programme's FAQ and your CoPs' own FAQs; when it is not sure, "
+    "it passes your question to the people who know. It does not use generative AI."
+)
 SCHEMA_URL: Final = f"https://developer.microsoft.com/json-schemas/teams/v{MANIFEST_VERSION}/MicrosoftTeams.schema.json"
 ACCENT_COLOR: Final = "#4B53BC"
 
@@ -287,6 +291,12 @@ def build_manifest(settings: AppSettings, router: Router) -> dict[str, Any]:
             }
         ],
         "composeExtensions": [compose_extension(settings)],
+        # Microsoft 365 Copilot: the bot as a custom engine agent (public preview; the schema allows one), so people
+        # can ask the programme's questions from Copilot chat where their tenant has Copilot; it is the same bot in
+        # personal scope, answering as it does in its 1:1 chat
+        "copilotAgents": {
+            "customEngineAgents": [{"id": settings.app_id, "type": "bot", "disclaimer": {"text": COPILOT_DISCLAIMER}}]
+        },
         "staticTabs": static_tabs(settings),
         "validDomains": [settings.host],
         # the report tab's single sign-on: the Application ID URI exposed on the bot's app registration

@@ -199,6 +199,18 @@ def test_app_id_comes_from_either_name(ids: dict[str, str], router: Router) -> N
     assert manifest["webApplicationInfo"]["resource"] == f"api://copbot.example.ac.uk/{APP_ID}"
 
 
+def test_the_bot_is_a_custom_engine_agent_for_copilot(manifest: dict[str, Any]) -> None:
+    """Copilot chat reaches the same bot: its id, of type bot, with personal scope and the names the schema needs."""
+    [agent] = manifest["copilotAgents"]["customEngineAgents"]
+    [bot] = manifest["bots"]
+    assert agent["id"] == bot["botId"]
+    assert agent["type"] == "bot"
+    assert "personal" in bot["scopes"]
+    assert manifest["name"]["short"]
+    assert manifest["description"]["short"]
+    assert 0 < len(agent["disclaimer"]["text"]) <= 500
+
+
 def test_the_report_is_a_personal_tab_behind_the_chat(manifest: dict[str, Any]) -> None:
     chat, report = manifest["staticTabs"]
     assert chat == {"entityId": "conversations", "scopes": ["personal"]}
