@@ -162,9 +162,9 @@ async def _person(turn: Turn) -> PersonState | None:
 
 
 async def _tenant_cops(turn: Turn) -> list[Cop]:
-    """The active CoPs of the person's tenant (a CoP with no recorded tenant is kept)."""
+    """The active CoPs of the person's tenant."""
     tenant = turn.request.place.tenant_id
-    return [c for c in await cop_repo(turn.services).all() if not c.tenant_id or c.tenant_id == tenant]
+    return [c for c in await cop_repo(turn.services).all() if c.tenant_id == tenant]
 
 
 def _may_see(event: Event, cop: Cop, turn: Turn, state: PersonState | None) -> bool:
