@@ -54,7 +54,8 @@ $(MODEL_DIR)/programme_vectors.npz: $(MODEL_DIR)/encoder.onnx bot/answers/progra
 
 model: $(MODEL_DIR)/encoder.onnx $(MODEL_DIR)/programme_vectors.npz
 
-run: install model
+# node: the Teams JavaScript SDK that the report tab loads from the bot
+run: install node model
 	$(BIN)/python -m bot
 
 lint: install

@@ -62,6 +62,10 @@ Term = tuple[date, date]
 DEFAULT_MODEL_DIR = Path("var/models/all-MiniLM-L6-v2")
 
 
+# The Teams JavaScript SDK the report tab loads from the bot, as `make node` installs it from package.json (npm).
+DEFAULT_TEAMS_JS = Path("node_modules/@microsoft/teams-js/dist/umd/MicrosoftTeams.min.js")
+
+
 def _model_dir(value: str) -> Path | None:
     if value.lower() in ("off", "none"):
         return None
@@ -176,6 +180,8 @@ class Settings:
     # FAQ sentence encoder (bot/answers/encoder.py): where `make model` puts all-MiniLM-L6-v2; None ("off"): the
     # FAQ is ranked by BM25 alone
     model_dir: Path | None = DEFAULT_MODEL_DIR
+    # the report tab's Teams JavaScript SDK file, served at /report/static/teams.js (never from a CDN)
+    teams_js: Path = DEFAULT_TEAMS_JS
 
     @property
     def marker_key(self) -> str:
@@ -278,4 +284,5 @@ class Settings:
             ),
             log_level=get("COPBOT_LOG_LEVEL", "INFO").strip().upper() or "INFO",
             model_dir=_model_dir(get("COPBOT_MODEL_DIR", "").strip()),
+            teams_js=Path(get("COPBOT_TEAMS_JS", "").strip() or DEFAULT_TEAMS_JS),
         )

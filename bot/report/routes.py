@@ -35,14 +35,10 @@ from storage.base import StorageError
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-# the Teams JavaScript SDK as `make node` (npm ci) installs it from package.json
-TEAMS_JS = ROOT / "node_modules" / "@microsoft" / "teams-js" / "dist" / "umd" / "MicrosoftTeams.min.js"
 STATIC_FILES: dict[str, tuple[Path, str]] = {
     "report.css": (HERE / "static" / "report.css", "text/css"),
     "report.js": (HERE / "static" / "report.js", "text/javascript"),
     "tab.js": (HERE / "static" / "tab.js", "text/javascript"),
-    "teams.js": (TEAMS_JS, "text/javascript"),
 }
 CSV_GRANT_TTL = timedelta(hours=1)  # the tab's download links: as long as a sitting with the report
 COP_MAX = 512
@@ -210,12 +206,15 @@ def register(app: web.Application, services_key: web.AppKey[Services]) -> None:
         return web.Response(text=body, content_type="text/html", headers=_headers())
 
     async def static(request: web.Request) -> web.StreamResponse:
-        found = STATIC_FILES.get(request.match_info["name"])
+        name = request.match_info["name"]
+        # the Teams JavaScript SDK as npm installed it (COPBOT_TEAMS_JS), the rest from this package
+        teams_js = (request.app[services_key].settings.teams_js, "text/javascript")
+        found = teams_js if name == "teams.js" else STATIC_FILES.get(name)
         if found is None:
             raise web.HTTPNotFound()
         path, content_type = found
         if not path.is_file():
-            log.warning("report file missing path=%s (run `make node` for the Teams JavaScript SDK)", path.name)
+            log.warning("report file missing name=%s (the Teams JavaScript SDK: `make node`, COPBOT_TEAMS_JS)", name)
             raise web.HTTPNotFound()
         return web.Response(
             body=path.read_bytes(),
