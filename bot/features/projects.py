@@ -33,9 +33,10 @@ from bot.domain.projects import (
     update_text_from,
     with_update,
 )
-from bot.domain.roles import COP_KEY, MEMBERSHIPS_KEY, PERSON_KEY
+from bot.domain.roles import COP_KEY, PERSON_KEY
 from bot.domain.validation import BadInput
 from bot.expiring import ExpiringCopies
+from bot.features.resources import cops_in_view
 from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
@@ -220,16 +221,13 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     async def list_projects(turn: Turn) -> None:
         services = turn.services
         cops: list[Cop]
-        if turn.cop_id:
+        if not turn.request.place.is_personal:
             cop = await _cop(turn)
             if cop is None:
                 return
             cops = [cop]
         else:
-            memberships = turn.state.get(MEMBERSHIPS_KEY)
-            mine = {m.cop_id for m in memberships} if isinstance(memberships, list) else set()
-            aad = turn.request.person.aad_id
-            cops = [c for c in await cop_repo(services).all() if c.cop_id in mine or c.is_lead(aad)]
+            cops = await cops_in_view(turn)
             if not cops:
                 await turn.tell(
                     "You aren't in any CoP yet, so there are no projects to show. Type **cops** to find one."

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import EventRepo, is_event_id
+from bot.domain.members import MembershipRepo
 from bot.domain.queries import MAX_TEXT_CHARS
 from bot.domain.resources import (
     KINDS,
@@ -77,16 +78,19 @@ async def _cop(turn: Turn) -> Cop | None:
     return cop
 
 
-async def _cops_in_view(turn: Turn) -> list[Cop]:
-    """The turn's CoP, else (personal chat) the CoPs the person belongs to or leads."""
-    if turn.cop_id:
+async def cops_in_view(turn: Turn) -> list[Cop]:
+    """In a team, its CoP. In a personal chat, every CoP the person belongs to or leads (not only the one the role
+    check settled on)."""
+    if not turn.request.place.is_personal:
         cop = turn.state.get(COP_KEY)
-        if not isinstance(cop, Cop) or cop.cop_id != turn.cop_id:
+        if turn.cop_id and (not isinstance(cop, Cop) or cop.cop_id != turn.cop_id):
             cop = await cop_repo(turn.services).get(turn.cop_id)
-        return [cop] if isinstance(cop, Cop) and cop.active else []
+        return [cop] if isinstance(cop, Cop) and cop.active and cop.cop_id == turn.cop_id else []
     aad = turn.request.person.aad_id
     memberships = turn.state.get(MEMBERSHIPS_KEY)
-    mine = {m.cop_id for m in memberships} if isinstance(memberships, list) else set()
+    if not isinstance(memberships, list):  # the role check found the one CoP they lead without reading them
+        memberships = await MembershipRepo(turn.services.store).memberships_of(aad) if aad else []
+    mine = {m.cop_id for m in memberships}
     return [c for c in await cop_repo(turn.services).all() if c.cop_id in mine or (aad and c.is_lead(aad))]
 
 
@@ -125,8 +129,9 @@ async def offer_for_question(turn: Turn, question: str) -> None:
     question = question.strip()
     if not question or len(question) > MAX_TEXT_CHARS or turn.request.kind != "message":
         return
-    if turn.cop_id:
-        cops = await _cops_in_view(turn)
+    if turn.cop_id:  # the CoP the FAQ answered from, as the role check read it
+        cop = turn.state.get(COP_KEY)
+        cops = [cop] if isinstance(cop, Cop) and cop.cop_id == turn.cop_id and cop.active else []
     else:  # the CoPs the person belongs to, from the copies role resolution keeps: no read of every CoP per question
         memberships = turn.state.get(MEMBERSHIPS_KEY)
         named = [m.cop_id for m in memberships] if isinstance(memberships, list) else []
@@ -210,7 +215,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     @router.command("resources", help="The CoP's shared guides, templates, recordings and tools", usage="[words]")
     async def find(turn: Turn) -> None:
         words = turn.args.strip()[:200]
-        cops = await _cops_in_view(turn)
+        cops = await cops_in_view(turn)
         if not cops:
             await turn.tell(NO_COP if turn.cop_id else "You aren't in any CoP yet. Type **cops** to find one.")
             return

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.domain.members import MembershipRepo
 from bot.domain.projects import ProjectRepo
-from tests.features.healthkit import clock
+from tests.features.healthkit import NOW, Cast, clock, join
 from tests.features.projects_kit import CORE, CORE2, LEAD, OTHER, OUTSIDER, TEAM, WIDER, has_button, setup, to
 from tests.kit.activities import User
 from tests.kit.harness import BotUnderTest, Posted
@@ -210,3 +210,16 @@ async def test_a_follower_who_left_the_cop_is_not_told(bot: BotUnderTest) -> Non
     await bot.services.outbox.flush(clock(bot).now())
     assert not to(bot, WIDER)
     assert "changed from Running to Paused" in to(bot, CORE2)[0].everything
+
+
+async def test_personal_chat_lists_every_cop_i_lead_or_belong_to(bot: BotUnderTest) -> None:
+    await setup(bot)
+    await register(bot)
+    other_lead = Cast.leads[1]
+    await join(bot.services.store, OTHER, {LEAD: ("wider", "central")}, NOW)
+    form = await bot.say_in(other_lead, OTHER, "project new")
+    await bot.press(other_lead, form.card, "Register", {"title": "Budget model", "status": "proposed"}, where=OTHER)
+    listed = await bot.say(LEAD, "projects")  # LEAD leads one CoP and is a member of the other
+    assert "Shared dashboard templates" in listed.everything
+    assert "Budget model" in listed.everything
+    assert "Finance" in listed.everything
