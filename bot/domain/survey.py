@@ -254,13 +254,22 @@ def _tally_data(tally: Tally, **extra: Any) -> dict[str, Any]:
     return {"responses": tally.responses, "counts": dumps(tally.counts), **extra}
 
 
+CELLS_CHUNK = 30_000  # characters per property of the cells' JSON (Azure Tables: 32 K UTF-16 units a property)
+
+
 def _cells(row: Row | None) -> list[frozenset[str]]:
-    found = loads(row.get("cells") if row is not None else None, [])
+    if row is None:
+        return []
+    text = "".join(str(row.get(f"cells{i}", "")) for i in range(int(row.get("cells_parts", 0))))
+    found = loads(text, [])
     return [frozenset(c) for c in found if isinstance(c, list) and c and all(isinstance(x, str) for x in c)]
 
 
-def _cells_data(cells: Sequence[frozenset[str]]) -> str:
-    return dumps(sorted(sorted(c) for c in cells))
+def _cells_data(cells: Sequence[frozenset[str]]) -> dict[str, Any]:
+    """The cells as JSON split over as many properties as it needs (ids are ASCII: one unit a character)."""
+    text = dumps(sorted(sorted(c) for c in cells))
+    parts = [text[i : i + CELLS_CHUNK] for i in range(0, len(text), CELLS_CHUNK)]
+    return {"cells_parts": len(parts), **{f"cells{i}": part for i, part in enumerate(parts)}}
 
 
 def _page_items(row: Row | None) -> list[list[str]]:
@@ -334,7 +343,7 @@ class SurveyRepo:
                 return
             try:
                 await self._store.update(
-                    TABLE, survey.ballot, PEOPLE, {**dict(row.data), "cells": _cells_data(merged)}, etag=row.etag
+                    TABLE, survey.ballot, PEOPLE, {**dict(row.data), **_cells_data(merged)}, etag=row.etag
                 )
                 return
             except PreconditionFailed:
@@ -450,7 +459,7 @@ class SurveyRepo:
         mine = frozenset(s.survey_id for s in surveys)
         if mine not in cells:  # someone who joined a CoP after the invitations: the set of combinations grows
             cells = [*cells, mine]
-        data = _tally_data(tally, pages=pages, cells=_cells_data(cells))
+        data = _tally_data(tally, pages=pages, **_cells_data(cells))
         ops.append(BatchOp("update", PEOPLE, data, people.etag))
         return ops
 

@@ -84,3 +84,18 @@ async def test_a_survey_opened_before_rounds_is_answered_in_its_own_place(store:
     assert people.responses == per[old.survey_id].responses == 1
     # the marker is the one the bot wrote before rounds, so a marker stored then still refuses a second answer
     assert await repo.markers(old) == {marker(KEY, old, "aad-1")}
+
+
+async def test_a_round_remembers_thousands_of_combinations_of_cops(store: TableStore) -> None:
+    """Which CoPs people share is kept as a set of combinations; with many CoPs it outgrows one property."""
+    repo = SurveyRepo(store)
+    round_id = f"r{id(store)}cells"
+    surveys = [await open_survey(store, round_id, f"19:{i:06d}@thread.tacv2") for i in range(30)]
+    ids = [s.survey_id for s in surveys]
+    cells = [frozenset({ids[a], ids[b], ids[c]}) for a in range(30) for b in range(a + 1, 30) for c in range(b + 1, 30)]
+    cells = cells[:2000]  # about 110,000 characters of JSON
+    await repo.add_cells(surveys[0], cells)
+    await repo.answer(KEY, [surveys[0], surveys[1]], "aad-1", dict.fromkeys(STATEMENT_KEYS, 4), NOW)
+    _, per, found = await repo.round_state(surveys)
+    assert set(found) == {*cells, frozenset({ids[0], ids[1]})}
+    assert per[ids[0]].responses == per[ids[1]].responses == 1
