@@ -284,6 +284,15 @@ def notice_card(project: Project, cop_name: str, what: str) -> Card:
     )
 
 
+def export_card(scope: str, url: str, minutes: int) -> Card:
+    body = [
+        heading(f"Projects of {safe(scope, 120)} (CSV)"),
+        text("Each project with its status, people, dates and outcome: what changed, who uses it, the case study."),
+        text(f"The link works for {minutes} minutes and only for people who have it; don't forward it.", subtle=True),
+    ]
+    return card(body, [open_url("Download CSV", url)], summary="Projects CSV")
+
+
 def examples() -> Iterable[tuple[str, Card]]:
     lead = PersonRef("aad-1", "29:1", "Alice [Lead]")
     when = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -314,3 +323,4 @@ def examples() -> Iterable[tuple[str, Card]]:
     yield "form", project_form("c", "Data", "0123456789ab", [lead], {"title": "x"}, error="Title is required.")
     yield "outcome-form", outcome_form(project, {}, error="What changed is required.")
     yield "notice", notice_card(project, "Data and Insight", "Its outcome was recorded.")
+    yield "export", export_card("every CoP", "https://bot.example/files/tok", 15)

@@ -36,6 +36,7 @@ from bot.domain.projects import (
 from bot.domain.roles import COP_KEY, PERSON_KEY
 from bot.domain.validation import BadInput
 from bot.expiring import ExpiringCopies
+from bot.features.project_reports import register_reports
 from bot.features.resources import cops_in_view
 from bot.links import Links
 from bot.privacy import PrivacyRegistry
@@ -498,3 +499,4 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         log.info("projects: erased personal data rows=%d", touched)
 
     privacy.register("projects", export, erase)
+    register_reports(router, links)
