@@ -36,7 +36,7 @@ def test_programme_faq_loads_with_version_and_entries() -> None:
     version, entries = load_programme_faq()
     assert isinstance(version, int)
     assert version >= 1
-    assert 35 <= len(entries) <= 50
+    assert 35 <= len(entries) <= 60
     assert len({e.entry_id for e in entries}) == len(entries)
     for entry in entries:
         assert isinstance(entry, FaqEntry)
@@ -99,7 +99,7 @@ def test_entry_round_trip() -> None:
         ({"version": 1, "entries": [_entry(id="Bad Id")]}, "entries[0].id: must be a slug"),
         ({"version": 1, "entries": [_entry(question=" ")]}, "entries[0].question: must be a non-empty string"),
         ({"version": 1, "entries": [_entry(answer="x" * 801)]}, "entries[0].answer: longer than 800"),
-        ({"version": 1, "entries": [_entry(alternatives=["one"])]}, "entries[0].alternatives: must have 2 to 32"),
+        ({"version": 1, "entries": [_entry(alternatives=["one"])]}, "entries[0].alternatives: must have 2 to 40"),
         ({"version": 1, "entries": [_entry(alternatives="a, b")]}, "entries[0].alternatives: must be a list"),
         ({"version": 1, "entries": [_entry(tags=["Not A Slug"])]}, "entries[0].tags[0]: must be a slug"),
         ({"version": 1, "entries": [_entry(colour="red")]}, "entries[0]: unknown field(s) colour"),
