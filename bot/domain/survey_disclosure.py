@@ -30,6 +30,7 @@ reader who knows this rule, in which that figure differs. Both assume groups tha
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -79,18 +80,34 @@ def _rank(rows: list[list[Fraction]]) -> int:
     return rank
 
 
-def derivable(visible: list[frozenset[str]], target: frozenset[str], cells: Sequence[frozenset[str]]) -> bool:
-    """Whether a sum over the ``target`` groups' members is a linear combination of sums over ``visible`` sets of
-    groups, whatever the members of each cell (the groups a person belongs to) answered."""
+TOTAL = "\x00total"  # the total's place among the groups in the dot products (no group id starts with NUL)
 
-    def vector(names: frozenset[str]) -> list[Fraction]:
-        return [Fraction(1 if names & cell else 0) for cell in cells]
 
-    aim = vector(target)
-    if not any(aim):
-        return False  # nobody belongs to it: there is no figure to work out
-    rows = [vector(v) for v in visible]
-    return _rank([*rows, aim]) == _rank(rows) if rows else False
+def dot_products(cells: Sequence[frozenset[str]]) -> dict[tuple[str, str], int]:
+    """The figures as vectors over cells (a group's marks the cells holding it, the total's every cell), reduced to
+    their dot products: linear dependence is the same, and the matrix is groups by groups, not groups by cells."""
+    gram: dict[tuple[str, str], int] = defaultdict(int)
+    for cell in cells:
+        inside = [*sorted(cell), TOTAL]
+        for a in inside:
+            for b in inside:
+                gram[(a, b)] += 1
+    return gram
+
+
+def _matrix(keys: Sequence[str], gram: Mapping[tuple[str, str], int]) -> list[list[Fraction]]:
+    return [[Fraction(gram.get((a, b), 0)) for b in keys] for a in keys]
+
+
+def derivable(
+    visible: Sequence[str], target: str, gram: Mapping[tuple[str, str], int], visible_rank: int | None = None
+) -> bool:
+    """Whether ``target``'s figure is a linear combination of the ``visible`` figures (groups, or TOTAL),
+    whatever the members of each cell answered."""
+    if not gram.get((target, target), 0) or not visible:
+        return False  # nobody belongs to it (nothing to work out), or nothing is shown
+    base = _rank(_matrix(visible, gram)) if visible_rank is None else visible_rank
+    return _rank(_matrix([*visible, target], gram)) == base
 
 
 def _shared_members(
@@ -99,11 +116,12 @@ def _shared_members(
     """Where CoPs share members, the total and the shown groups can combine into a hidden one in more ways than a
     subtraction (a CoP whose members all belong to a shown one drops out of the total). Hold back more groups,
     then the total, until no hidden group is a linear combination of what is shown. Only membership decides."""
-    everyone = frozenset(groups)
+    gram = dot_products(cells)
     total_shown = True
     while True:
-        visible = [frozenset({g}) for g in groups if g not in hidden] + ([everyone] if total_shown else [])
-        if not any(derivable(visible, frozenset({h}), cells) for h in hidden):
+        visible = [g for g in sorted(groups) if g not in hidden] + ([TOTAL] if total_shown else [])
+        base = _rank(_matrix(visible, gram))
+        if not any(derivable(visible, h, gram, base) for h in sorted(hidden)):
             return hidden, total_shown
         if total_shown and queue:
             hidden.add(queue.pop(0))
