@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.cops import Cop
 from bot.health.engine import AREAS
+from bot.health.providers import TREND_DAYS
 from bot.report import svg
 from bot.report.data import Cell, Report, Table
 
@@ -32,7 +33,7 @@ def document(title: str, body: str, *, scripts: Sequence[str] = (f"{STATIC}/repo
     tags = "".join(f'<script src="{escape(src)}" defer></script>' for src in scripts)
     return (
         '<!DOCTYPE html><html lang="en-GB"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
         f'<title>{escape(title)}</title><link rel="stylesheet" href="{STATIC}/report.css">{tags}</head>'
         f"<body>{body}</body></html>"
     )
@@ -142,7 +143,7 @@ def report_body(
     heat = svg.heat_map(titles, report.health)
     legend = (
         '<p class="note">G green, A amber, R red, N not enough data. The line is the number of members each day over '
-        "the last 90 days.</p>"
+        f"the last {TREND_DAYS} days (the scorecard's daily trend points).</p>"
     )
     survey = t["survey"]
     first_scope = survey.rows[0][0] if survey.rows else ""
@@ -161,9 +162,11 @@ def report_body(
         if survey_rows
         else ""
     )
-    queries = t["queries"]
+    answered = [r for r in t["queries"].rows if isinstance(r[3], int | float)]  # terms with a response
     query_chart = svg.bars(
-        "Median hours to a first response by term", _labels(queries), [("Median hours", _numbers(queries, 3))]
+        "Median hours to a first response by term",
+        [str(r[0]) for r in answered],
+        [("Median hours", [float(r[3]) for r in answered])],
     )
     main = "".join(
         [

@@ -90,7 +90,7 @@ def bars(
 
 def heat_map(titles: Sequence[str], rows: Sequence[HealthRow]) -> str:
     """One row per CoP, one cell per health area (colour and letter), and the members trend as a sparkline."""
-    name_w, cell_w, cell_h, spark_w, head_h = 200, 62, 26, 80, 56
+    name_w, cell_w, cell_h, spark_w, head_h = 200, 76, 26, 90, 58
     width = name_w + cell_w * len(titles) + spark_w + 16
     height = head_h + cell_h * max(len(rows), 1) + 8
     summary = "; ".join(
@@ -100,9 +100,7 @@ def heat_map(titles: Sequence[str], rows: Sequence[HealthRow]) -> str:
     parts = [head]
     for i, title in enumerate(titles):
         x = name_w + cell_w * i + cell_w / 2
-        words = title.split(" ")
-        lines = [" ".join(words[:2]), " ".join(words[2:])] if len(words) > 2 else [title]
-        for k, line in enumerate(lines):
+        for k, line in enumerate(_wrap(title, 12)[:3]):
             parts.append(f'<text x="{x:.1f}" y="{18 + k * 14}" text-anchor="middle" class="axis">{escape(line)}</text>')
     parts.append(f'<text x="{width - spark_w / 2 - 8:.0f}" y="18" text-anchor="middle" class="axis">Members</text>')
     for r_index, row in enumerate(rows):
@@ -131,6 +129,16 @@ def _spark(points: Sequence[int], x: float, y: float, w: float, h: float) -> str
     step = w / (len(points) - 1)
     path = " ".join(f"{x + i * step:.1f},{y + h - (p - low) / span * h:.1f}" for i, p in enumerate(points))
     return f'<polyline points="{path}" fill="none" stroke="{SERIES_COLOURS[0]}" stroke-width="1.5"/>'
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
 
 
 def _clip(text: str, limit: int) -> str:

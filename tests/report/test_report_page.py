@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
 
+from bot.domain.cops import CopRepo
+from bot.domain.practice_areas import PracticeAreaRepo
+from bot.features import health as health_feature
+from bot.health.engine import AREAS
 from bot.report.auth import report_link
 from tests.features.healthkit import clock
 from tests.kit.harness import BotUnderTest
-from tests.report.kit import ADMIN, ALICE, DATA, EVE, FIN, MEMBER, OTHER, build, local_path
+from tests.report.kit import ADMIN, ALICE, DATA, EVE, FIN, MEMBER, NOW, OTHER, build, local_path
 
 
 async def link_from_card(bot: BotUnderTest, who: str) -> str:
@@ -160,3 +165,29 @@ async def test_the_pages_files_are_served_from_the_bot(bot: BotUnderTest, name: 
     assert body
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert (await bot.get("/report/static/other.js"))[0] == 404
+
+
+async def test_practice_areas_are_broken_down_once_a_cop_has_one(bot: BotUnderTest) -> None:
+    await build(bot)
+    path = await link_from_card(bot, "admin")
+    _, html, _ = await page(bot, path)
+    assert "no breakdown by practice area" in html
+    area = await PracticeAreaRepo(bot.services.store).add("Planning")
+    await CopRepo(bot.services.store).change(DATA.id, NOW, lambda c: replace(c, practice_area_id=area.area_id))
+    _, html, _ = await page(bot, path)
+    assert "Members by practice area" in html
+    rows = {r["Practice area"]: r for r in await table(bot, path, "practice-areas")}
+    assert (rows["Planning"]["CoPs"], rows["Planning"]["People"], rows["Planning"]["Memberships"]) == ("1", "10", "10")
+    assert (rows["Not set"]["CoPs"], rows["Not set"]["Memberships"]) == ("2", "8")
+
+
+async def test_the_heat_map_rates_each_area_as_the_health_card_does(bot: BotUnderTest) -> None:
+    await build(bot)
+    path = await link_from_card(bot, "sponsor")
+    rows = {r["CoP"]: r for r in await table(bot, path, "health")}
+    for where in (DATA, FIN):
+        cop = await CopRepo(bot.services.store).get(where.id)
+        assert cop is not None
+        card, _ = await health_feature.compute(bot.services, cop)  # what the health card shows
+        expected = {a.title: (a.rating if a.rating != "none" else "not enough data") for a in card.areas}
+        assert {title: rows[cop.name][title] for _, title in AREAS} == expected

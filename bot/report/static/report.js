@@ -3,7 +3,8 @@
 (function () {
   function wire() {
     var button = document.getElementById("print");
-    if (button) {
+    if (button && !button.dataset.wired) {
+      button.dataset.wired = "yes";
       button.addEventListener("click", function () { window.print(); });
     }
   }
