@@ -138,6 +138,10 @@ class Settings:
     authority: str = ""  # the identity platform's authority URL; empty = the public cloud's, for the tenant
     # how long one Bot Connector call (a reply, a send, a roster page) may take before it counts as failed
     connector_timeout: float = 5.0
+    # online events get a Teams meeting made through Microsoft Graph (needs OnlineMeetings.ReadWrite.All and an
+    # application access policy; deployment/README.md); off: leads paste a meeting link
+    teams_meetings: bool = False
+    graph_url: str = "https://graph.microsoft.com/v1.0"  # tests point it at a fake Graph
     # identity endpoints: how long a key or token fetch may take before the request is refused (503)
     identity_timeout: float = 3.0
     openid_metadata_url: str = ""  # empty = the Bot Framework's public metadata (tests point it at a fake)
@@ -273,6 +277,8 @@ class Settings:
             signing_key=signing_key or secrets.token_urlsafe(32),
             survey_marker_key=survey_marker_key,
             scheduler_enabled=_bool("COPBOT_SCHEDULER", get("COPBOT_SCHEDULER", "true")),
+            teams_meetings=_bool("COPBOT_TEAMS_MEETINGS", get("COPBOT_TEAMS_MEETINGS", "false")),
+            graph_url=(get("COPBOT_GRAPH_URL", "") or "https://graph.microsoft.com/v1.0").rstrip("/"),
             outbox_rate_per_s=_float("COPBOT_OUTBOX_RATE", get("COPBOT_OUTBOX_RATE", "50"), 0.1, 1000.0),
             outbox_conversation_gap_s=_float(
                 "COPBOT_OUTBOX_CONVERSATION_GAP_S", get("COPBOT_OUTBOX_CONVERSATION_GAP_S", "1"), 0.0, 60.0

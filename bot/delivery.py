@@ -52,7 +52,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("project notice", Promise.AT_MOST_ONCE, ("project",)),
     Kind("RSVP notice", Promise.AT_LEAST_ONCE, ("promoted", "changed", "cancelled")),
     Kind("escalation", Promise.AT_LEAST_ONCE, ("query",)),
-    Kind("report to leads", Promise.AT_LEAST_ONCE, ("invite-report", "import-result", "digest-preview")),
+    Kind("report to leads", Promise.AT_LEAST_ONCE, ("invite-report", "import-result", "digest-preview", "meeting")),
     Kind("proposal", Promise.AT_LEAST_ONCE, ("proposal",)),
 )
 DEFAULT = Kind("other", Promise.AT_MOST_ONCE, ())
@@ -90,6 +90,7 @@ _PERSON_PART: dict[str, int] = {  # first word -> index of the recipient's part 
     "project": 4,  # project|<cop>|<project>|<stamp>|<person>
     "leadsponsor": 3,  # leadsponsor|<cop>|<day>|<person>
     "query": 4,  # query|<new|escalated>|<cop>|<query>|<lead or "channel">
+    "meeting": 4,  # meeting|<cop>|<event>|<outcome>|<organiser>
 }
 
 

@@ -224,6 +224,14 @@ class Proactive(Protocol):
 
 
 @runtime_checkable
+class AppTokens(Protocol):
+    """The bot's own tokens for other resources, e.g. Microsoft Graph (implemented by the SDK seams)."""
+
+    async def app_token(self, scope: str) -> str:
+        """An access token for ``scope``; raises IdentityUnavailable when there is none."""
+
+
+@runtime_checkable
 class Rosters(Protocol):
     """Reading a team's roster outside a turn (implemented by the SDK seams)."""
 

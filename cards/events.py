@@ -21,6 +21,7 @@ from cards.elements import (
     input_number,
     input_text,
     input_time,
+    input_toggle,
     open_url,
     safe,
     text,
@@ -63,6 +64,10 @@ def _details(event: Event) -> list[JSON]:
         pairs.append(("Where", safe(event.place, 200)))
     if event.link:
         pairs.append(("Online", "Join link below"))
+    elif event.meeting_state == "requested":
+        pairs.append(("Online", "Teams meeting being set up"))
+    elif event.meeting_state.startswith("failed"):
+        pairs.append(("Online", "the organiser will share the link"))
     pairs.append(("For", AUDIENCES.get(event.audience, event.audience)))
     if event.created_by_name:
         pairs.append(("Organiser", safe(event.created_by_name, 100)))
@@ -138,9 +143,12 @@ def event_form(
     event_id: str,
     editing: bool = False,
     error: str = "",
+    meetings: bool = False,
 ) -> Card:
     """The create / edit form; ``error`` is shown at the top and the user's values are kept. A new event's
-    id is allocated when the form is made (and sealed into its button), so a double click creates it once."""
+    id is allocated when the form is made (and sealed into its button), so a double click creates it once.
+    ``meetings``: the bot may make Teams meetings in this tenant (a new event offers one; otherwise the form says to
+    paste a link)."""
     body: list[JSON] = [heading("Edit the event" if editing else "New event"), text(safe(cop_name, 120), subtle=True)]
     if error:
         body.append(text(safe(error, 300), color="attention", weight="bolder"))
@@ -159,9 +167,7 @@ def event_form(
         input_time("start", label="Starts", value=values.get("start", ""), required=True),
         input_time("end", label="Ends", value=values.get("end", ""), required=True),
         input_text("tz", label="Time zone", value=values.get("tz", "") or "Europe/London", max_length=64),
-        input_text(
-            "link", label="Online link (Teams meeting, https://…)", value=values.get("link", ""), max_length=500
-        ),
+        *_online_inputs(values, editing=editing, meetings=meetings),
         input_text("place", label="Place (room, building)", value=values.get("place", ""), max_length=200),
         input_number("capacity", label="Capacity (empty for no limit)", value=capacity_value, low=1, high=10000),
         input_choice(
@@ -184,6 +190,27 @@ def event_form(
     else:
         actions = [execute("Create and announce", "event.create", {"cop_id": cop_id, "id": event_id}, style="positive")]
     return card(body, actions, summary="Edit the event" if editing else "New event")
+
+
+def _online_inputs(values: Mapping[str, str], *, editing: bool, meetings: bool) -> list[JSON]:
+    link = input_text(
+        "link", label="Online link (Teams meeting, https://…)", value=values.get("link", ""), max_length=500
+    )
+    if editing:
+        return [link]
+    if meetings:
+        toggle = input_toggle(
+            "teams_meeting",
+            title="Make a Teams meeting for it (its link goes on the announcement and the calendar file)",
+            value=values.get("teams_meeting", "") == "true",
+        )
+        return [toggle, link]
+    note = text(
+        "CoP Bot can't make Teams meetings in this tenant: for an online event, paste the meeting's link.",
+        subtle=True,
+        spacing="small",
+    )
+    return [note, link]
 
 
 def created_card(event: Event, where: str) -> Card:
@@ -399,6 +426,9 @@ def examples() -> Iterable[tuple[str, Card]]:
     )
     yield "announcement-cancelled", announcement_card(_sample(cancelled=True), now=now, calendar_url=url)
     yield "form-new", event_form(event.cop_id, "Data and Insight", {"tz": "Europe/London"}, event_id="0123456789ab")
+    yield "form-new-with-meetings", event_form(
+        event.cop_id, "Data and Insight", {"tz": "Europe/London"}, event_id="0123456789ab", meetings=True
+    )
     yield (
         "form-error",
         event_form(

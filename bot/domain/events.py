@@ -130,6 +130,7 @@ class Draft:
     capacity: int | None = None
     audience: Audience = "all"
     description: str = ""
+    teams_meeting: bool = False  # make a Teams meeting for it (when the tenant allows; no link given)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,20 @@ class Invalid:
     field: str
 
 
-FORM_FIELDS = ("title", "kind", "date", "start", "end", "tz", "link", "place", "capacity", "audience", "description")
+FORM_FIELDS = (
+    "title",
+    "kind",
+    "date",
+    "start",
+    "end",
+    "tz",
+    "link",
+    "place",
+    "capacity",
+    "audience",
+    "description",
+    "teams_meeting",
+)
 
 
 def form_values(data: Mapping[str, Any]) -> dict[str, str]:
@@ -226,7 +240,8 @@ def validate(values: Mapping[str, str], now: datetime, default_tz: str = "Europe
     place = values.get("place", "")
     if len(place) > PLACE_MAX:
         return Invalid(f"The place is too long: at most {PLACE_MAX} characters.", "place")
-    if not link and not place:
+    teams_meeting = values.get("teams_meeting", "") == "true" and not link  # a pasted link wins
+    if not link and not place and not teams_meeting:
         return Invalid("Say where it happens: an online link, a place, or both.", "place")
     capacity: int | None = None
     capacity_text = values.get("capacity", "")
@@ -255,6 +270,7 @@ def validate(values: Mapping[str, str], now: datetime, default_tz: str = "Europe
         capacity=capacity,
         audience=audience,  # type: ignore[arg-type]
         description=description,
+        teams_meeting=teams_meeting,
     )
 
 
@@ -289,6 +305,8 @@ class Event:
     next_seq: int = 1
     viewers: tuple[str, ...] = ()  # Teams user ids the channel card refreshes for (the latest responders)
     stages_done: tuple[str, ...] = ()  # reminder / feedback rounds fully queued ("24h:<start>", "feedback")
+    meeting_id: str = ""  # the Teams meeting Graph made for it (its link is ``link``)
+    meeting_state: str = ""  # "", "requested", "ready", or "failed: <why>" (bot/features/event_meetings.py)
     etag: str = ""
 
     @property
@@ -380,6 +398,8 @@ def _event_data(event: Event) -> dict[str, Any]:
         "next_seq": event.next_seq,
         "viewers": dumps(list(event.viewers)),
         "stages_done": dumps(list(event.stages_done)),
+        "meeting_id": event.meeting_id,
+        "meeting_state": event.meeting_state,
     }
     if event.created_at is not None:
         data["created_at"] = event.created_at
@@ -418,6 +438,8 @@ def _event_from_row(row: Row) -> Event:
         next_seq=int(get("next_seq", 1)),
         viewers=tuple(str(v) for v in loads(get("viewers"), [])),
         stages_done=tuple(str(v) for v in loads(get("stages_done"), [])),
+        meeting_id=str(get("meeting_id", "") or ""),
+        meeting_state=str(get("meeting_state", "") or ""),
         etag=row.etag,
     )
 
@@ -593,6 +615,7 @@ class EventRepo:
             created_at=now,
             updated_at=now,
             announce_reference=reference_without_person(announce_reference or {}),
+            meeting_state="requested" if draft.teams_meeting else "",
         )
         row = await self._store.insert(TABLE, encode_key(cop_id), event.key, _event_data(event))
         return replace(event, etag=row.etag)
@@ -675,6 +698,33 @@ class EventRepo:
                     return
                 except PreconditionFailed:
                     await _backoff(attempt)
+        raise Busy(f"event {event_id} kept changing")
+
+    async def set_meeting(
+        self, cop_id: str, event_id: str, state: str, meeting_id: str = "", link: str = ""
+    ) -> Event | None:
+        """Record what became of the event's Teams meeting: ``ready`` with its id and join link (the link is set
+        only where the lead has not given one meanwhile), or ``failed: <why>``. None if the event is gone."""
+        async with self._lock(cop_id, event_id):
+            for attempt in range(MAX_ATTEMPTS):
+                event = await self.get(cop_id, event_id)
+                if event is None:
+                    return None
+                changed = replace(
+                    event,
+                    meeting_state=state,
+                    meeting_id=meeting_id or event.meeting_id,
+                    link=event.link or link,
+                )
+                try:
+                    row = await self._store.update(
+                        TABLE, encode_key(cop_id), event.key, _event_data(changed), etag=event.etag
+                    )
+                except PreconditionFailed:
+                    await _backoff(attempt)
+                    continue
+                self._shared.forget(f"{cop_id}|{event_id}")
+                return replace(changed, etag=row.etag)
         raise Busy(f"event {event_id} kept changing")
 
     async def cancel(self, cop_id: str, event_id: str, now: datetime) -> Event | None:

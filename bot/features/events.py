@@ -42,6 +42,7 @@ from bot.domain.events import (
 )
 from bot.domain.members import MembershipRepo, PersonState
 from bot.domain.roles import COP_KEY, MEMBERSHIPS_KEY, PERSON_KEY
+from bot.features import event_meetings
 from bot.features.resources import with_recordings
 from bot.links import Download, Links
 from bot.privacy import PrivacyRegistry
@@ -197,8 +198,24 @@ def events_repo(services: Services) -> EventRepo:
 
 
 async def settle(services: Services) -> None:
-    """Wait for pending announcement updates (used by tests and by a clean shutdown)."""
+    """Wait for pending Teams meeting work and announcement updates (used by tests and by a clean shutdown)."""
+    await event_meetings.settle(services)
     await runtime(services).refresher.settle()
+
+
+ANNOUNCED_WAIT_S = 60.0
+
+
+async def _refresh(services: Services, event: Event) -> None:
+    """Update the event's channel card in place once it has been posted (the outbox may not have sent it yet when
+    a Teams meeting comes back); if it is not posted within a minute, the next answer's update shows the change."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ANNOUNCED_WAIT_S
+    while await services.outbox.sent_activity_id(announce_key(event.event_id)) is None:
+        if loop.time() > deadline or event.audience == "leads":
+            return
+        await asyncio.sleep(0.5)
+    runtime(services).refresher.request(services, event)
 
 
 def calendar_url(services: Services, event: Event) -> str:
@@ -456,7 +473,9 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
 def _blank_form(turn: Turn, cop: Cop) -> Card:
     tz = cop.timezone or turn.services.settings.default_timezone
-    return event_form(cop.cop_id, cop.name, {"tz": tz}, event_id=new_event_id())
+    return event_form(
+        cop.cop_id, cop.name, {"tz": tz}, event_id=new_event_id(), meetings=turn.services.settings.teams_meetings
+    )
 
 
 async def _cop_of_action(turn: Turn) -> Cop | None:
@@ -526,9 +545,14 @@ async def _create(turn: Turn) -> None:
         return
     now = services.clock.now()
     values = form_values(turn.request.action.data)
+    meetings = services.settings.teams_meetings
+    if not meetings:
+        values["teams_meeting"] = ""  # a forged toggle asks for nothing the tenant does not allow
     draft = validate(values, now, cop.timezone or services.settings.default_timezone)
     if isinstance(draft, Invalid):
-        turn.respond.answer_action(event_form(cop.cop_id, cop.name, values, event_id=str(event_id), error=draft.reason))
+        turn.respond.answer_action(
+            event_form(cop.cop_id, cop.name, values, event_id=str(event_id), error=draft.reason, meetings=meetings)
+        )
         return
     request = turn.request
     channel = _channel_reference(cop.home_reference) if cop.home_reference else {}
@@ -543,6 +567,7 @@ async def _create(turn: Turn) -> None:
                 event_id=str(event_id),
                 error="I don't know this CoP's channel yet, so I can't announce the event. "
                 "Create it from the CoP's channel (mention me there), or set the home channel first.",
+                meetings=meetings,
             )
         )
         return
@@ -566,6 +591,9 @@ async def _create(turn: Turn) -> None:
     )
     where = await _announce(services, cop, event, request.conversation_reference)
     log.info("event created cop_id=%s event=%s audience=%s", cop.cop_id, event.event_id, event.audience)
+    if event.meeting_state == "requested":
+        event_meetings.make_later(services, cop, event, request.conversation_reference, _refresh)
+        where += " I'm making its Teams meeting now and will tell you when its link is on the announcement."
     turn.respond.answer_action(created_card(event, where))
 
 
@@ -714,6 +742,8 @@ async def _save(turn: Turn) -> None:
         services.store, cop.cop_id, now, person.key, person.name, "event.edit", f"{event_id} {event.title}"
     )
     runtime(services).refresher.request(services, event)
+    if event.meeting_id and (event.start, event.end, event.title) != (current.start, current.end, current.title):
+        event_meetings.move_later(services, cop, event, turn.request.conversation_reference)
     link = calendar_url(services, event)
     reference = _any_reference(cop, event)
     promoted_keys = {r.aad_id for r in promoted}
@@ -765,6 +795,8 @@ async def _cancel(turn: Turn) -> None:
         services.store, cop.cop_id, now, person.key, person.name, "event.cancel", f"{event_id} {event.title}"
     )
     runtime(services).refresher.request(services, event)
+    if event.meeting_id:
+        event_meetings.cancel_later(services, cop, event, turn.request.conversation_reference)
     people = await repo.rsvps(cop.cop_id, event_id, ("going", "waitlist", "maybe"))
     told = await _tell_people(
         services,

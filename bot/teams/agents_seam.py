@@ -387,13 +387,11 @@ class AgentsGateway:
         self._settings = settings
         self._now = now
         self._config = auth_configuration(settings)
+        self._token_source = token_source
+        self._app_tokens: dict[str, OutgoingToken] = {}  # other resources' tokens of the bot (Microsoft Graph)
         token: OutgoingToken | None = None
         if settings.authenticated:
-            if token_source is not None:
-                source = token_source
-                token = OutgoingToken.threaded(lambda: source(CONNECTOR_SCOPE), settings.identity_timeout)
-            else:
-                token = OutgoingToken(self._msal_token(), settings.identity_timeout)
+            token = self._outgoing(CONNECTOR_RESOURCE, CONNECTOR_SCOPE)
             keys = OpenIdKeys(settings.openid_metadata_url or CHANNEL_METADATA_URL, settings.identity_timeout)
             self._validator: _TeamsTokenValidator | None = _TeamsTokenValidator(self._config, keys)
         else:
@@ -402,13 +400,29 @@ class AgentsGateway:
         self._adapter = _Adapter(self._connectors)
         _IncomingRefusals.install()
 
-    def _msal_token(self) -> Callable[[], Any]:
+    def _outgoing(self, resource: str, scope: str) -> OutgoingToken:
+        if self._token_source is not None:
+            source = self._token_source
+            return OutgoingToken.threaded(lambda: source(scope), self._settings.identity_timeout)
+        return OutgoingToken(self._msal_token(resource, scope), self._settings.identity_timeout)
+
+    async def app_token(self, scope: str) -> str:
+        """The bot's own token for another resource (``https://graph.microsoft.com/.default``), from the same
+        identity as its Bot Connector token; cached and renewed like it."""
+        if not self._settings.authenticated:
+            raise IdentityUnavailable("the bot has no app identity (unauthenticated local mode)")
+        token = self._app_tokens.get(scope)
+        if token is None:
+            token = self._app_tokens[scope] = self._outgoing(scope.removesuffix("/.default"), scope)
+        return await token.ensure()
+
+    def _msal_token(self, resource: str, scope: str) -> Callable[[], Any]:
         from microsoft_agents.authentication.msal import MsalAuth
 
         msal = MsalAuth(self._config)
 
         async def in_own_loop() -> str:
-            return str(await msal.get_access_token(CONNECTOR_RESOURCE, [CONNECTOR_SCOPE]) or "")
+            return str(await msal.get_access_token(resource, [scope]) or "")
 
         async def fetch() -> str:
             # MsalAuth makes its MSAL client on first use, on the calling loop, and MSAL discovers the authority
@@ -416,7 +430,7 @@ class AgentsGateway:
             # an unreachable identity platform never freezes this loop (OutgoingToken bounds the wait)
             token = await asyncio.to_thread(asyncio.run, in_own_loop())
             if not token:
-                raise PermissionError("the identity platform gave no token for the Bot Connector")
+                raise PermissionError(f"the identity platform gave no token for {resource}")
             return token
 
         return fetch

@@ -341,6 +341,16 @@ class BotbuilderGateway:
         self._adapter = CloudAdapter(self._auth)
         self._clients: dict[str, ConnectorClient] = {}
 
+    async def app_token(self, scope: str) -> str:
+        """The bot's own token for another resource (``https://graph.microsoft.com/.default``): the SDK's
+        credentials for that scope, fetched in a worker thread with a timeout and cached like the connector's."""
+        if not self._settings.authenticated:
+            raise IdentityUnavailable("the bot has no app identity (unauthenticated local mode)")
+        credentials = await self._credentials.create_credentials(
+            self._settings.app_id, scope, "https://login.microsoftonline.com", True
+        )
+        return str(await credentials.token.ensure())
+
     # -- incoming -----------------------------------------------------------------------------------
     async def authenticate(self, body: Mapping[str, Any], auth_header: str) -> BotbuilderAuthenticated:
         """Parse and authenticate one activity (see :class:`bot.teams.gateway.Gateway`)."""

@@ -38,6 +38,10 @@ class Gateway(Proactive, Protocol):
 
     async def open_personal_chat(self, reference: Mapping[str, Any], person: Person) -> JSON: ...
 
+    async def app_token(self, scope: str) -> str:
+        """The bot's own access token for another resource (e.g. Microsoft Graph); IdentityUnavailable when the
+        bot has no identity (local mode) or the identity platform cannot be reached in time."""
+
     async def close(self) -> None:
         """Close connector sessions."""
 
