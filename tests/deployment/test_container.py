@@ -133,6 +133,7 @@ STAND_INS = {
     "COPBOT_PORT": "3978",
     "COPBOT_PUBLIC_URL": "https://copbot-abc.azurewebsites.net",
     "COPBOT_SIGNING_KEY": "k" * 48,
+    "COPBOT_SURVEY_MARKER_KEY": "m" * 48,
     "COPBOT_ALLOWED_TENANTS": TENANT_ID,
     "COPBOT_PROGRAMME_ADMINS": "",
 }
