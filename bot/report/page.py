@@ -110,7 +110,7 @@ def report_body(
     header = (
         f"<header><h1>Communities of Practice report: {escape(report.scope)}</h1>"
         f'<p class="meta">For the {escape(ROLE_NAMES.get(report.role, report.role))} · '
-        f"{when:%d %B %Y, %H:%M} ({escape(tz.key)})</p>"
+        f"{when:%d %B %Y, %H:%M} ({escape(tz.key)}); figures at most 5 minutes old, health at most 15</p>"
         f'<p class="headline"><strong>{report.people}</strong> people in <strong>{report.memberships}</strong> '
         f"memberships across <strong>{report.cops}</strong> CoP{'s' if report.cops != 1 else ''}.</p>"
         f'<nav class="sections" aria-label="Sections"><ul>{nav}</ul></nav>'

@@ -17,7 +17,7 @@ from bot.domain.practice_areas import PracticeAreaRepo
 from bot.features import health as health_feature
 from bot.health.engine import AREAS
 from bot.report.auth import report_link
-from tests.features.healthkit import clock
+from tests.features.healthkit import Cast, clock, join
 from tests.kit.harness import BotUnderTest
 from tests.report.kit import ADMIN, ALICE, DATA, EVE, FIN, MEMBER, NOW, OTHER, build, local_path
 
@@ -191,3 +191,16 @@ async def test_the_heat_map_rates_each_area_as_the_health_card_does(bot: BotUnde
         card, _ = await health_feature.compute(bot.services, cop)  # what the health card shows
         expected = {a.title: (a.rating if a.rating != "none" else "not enough data") for a in card.areas}
         assert {title: rows[cop.name][title] for _, title in AREAS} == expected
+
+
+async def test_figures_are_reused_for_five_minutes_then_read_again(bot: BotUnderTest) -> None:
+    await build(bot)
+    path = await link_from_card(bot, "lead")
+    _, html, _ = await page(bot, path)
+    assert "<strong>10</strong> people" in html
+    await join(bot.services.store, DATA, {Cast.member(60): ("wider", "other")}, NOW)
+    _, html, _ = await page(bot, path)
+    assert "<strong>10</strong> people" in html  # this instance's copy, at most five minutes old
+    clock(bot).advance(timedelta(minutes=5, seconds=1))
+    _, html, _ = await page(bot, path)
+    assert "<strong>11</strong> people" in html
