@@ -111,7 +111,8 @@ def rates(
     """(answered right with confidence / answerable, answered wrong with confidence / total) at ``threshold``,
     over the questions ``among`` selects (all by default)."""
     confident = p >= threshold if among is None else among & (p >= threshold)
-    return float((confident & (y == 1)).sum()) / answerable, float((confident & (y == 0)).sum()) / total
+    right = float((confident & (y == 1)).sum()) / answerable if answerable else 1.0  # nothing to answer: none missed
+    return right, float((confident & (y == 0)).sum()) / total
 
 
 def choose_threshold(p: _Floats, y: _Floats, answerable: int, total: int) -> float | None:

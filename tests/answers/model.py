@@ -17,6 +17,7 @@ from bot.answers.adapter import Adapter
 from bot.answers.encoder import EncoderUnavailable, SentenceEncoder
 from bot.answers.ranker import FloatArray
 from bot.config import DEFAULT_MODEL_DIR
+from tests.answers.splits import NEWER_THAN_ADAPTER
 
 REPO = Path(__file__).resolve().parents[2]
 # Encoder adapters each trained without some splits (tests/answers/finetune.py), for measuring a split as unseen.
@@ -92,6 +93,8 @@ def encoder_without(split: str) -> _Cached:
     are as new to the encoder as to the index built without them); remembers what it encoded."""
     encoder_for_tests()  # fails or skips as that does when there is no model
     folds = adapter_folds()
+    if split in NEWER_THAN_ADAPTER and split not in folds:
+        return _cached()  # the shipped adapter was trained before the split was written
     if split not in folds:
         pytest.fail(f"no adapter in {ADAPTER_FOLDS} was trained without {split} (see tests/answers/finetune.py)")
     return _cached_with(folds[split])

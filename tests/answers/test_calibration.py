@@ -65,6 +65,7 @@ from typing import Any
 
 import pytest
 
+from bot.answers.examples import load_examples
 from bot.answers.faq import FaqEntry, load_programme_faq
 from bot.answers.ranker import DEFAULT_CALIBRATION, Answer, FaqIndex
 from tests.answers.fit_confidence import (
@@ -76,24 +77,26 @@ from tests.answers.fit_confidence import (
     index_without,
     rates,
 )
+from tests.answers.model import encoder_without
 from tests.answers.splits import (
     CALIBRATION_FILE,
     FIT_SPLITS,
     LEXICAL_TUNING_SPLITS,
     MAX_WRONG_CONFIDENT,
     MIN_ANSWERED_RIGHT,
+    NEAR_MISS,
     SPLITS,
 )
 
 # Regression floors: (min answered right, max wrong with confidence), a little below the figures achieved (see the
 # module docstring), so a change that makes things worse fails while the printed figures say how far off the
 # targets they are.
-LEXICAL_FLOORS = {"holdout": (0.78, 0.05), "holdout-2": (0.70, 0.05)}
+LEXICAL_FLOORS = {"holdout": (0.78, 0.07), "holdout-2": (0.70, 0.07)}
 SEMANTIC_FLOORS = {
     "tune": (0.94, 0.03),
     "holdout-1": (0.94, 0.02),
-    "holdout": (0.92, 0.03),
-    "holdout-2": (0.93, 0.03),
+    "holdout": (0.91, 0.03),
+    "holdout-2": (0.92, 0.04),
     "holdout-3": (0.92, 0.05),
     "holdout-4": (0.96, 0.04),
     "holdout-5": (0.92, 0.04),
@@ -101,44 +104,48 @@ SEMANTIC_FLOORS = {
     "holdout-7": (0.92, 0.04),
     "holdout-8": (0.91, 0.05),
     "holdout-9": (0.94, 0.07),
-    "holdout-10": (0.94, 0.04),
+    "holdout-10": (0.93, 0.04),
     "holdout-11": (0.91, 0.03),
-    "holdout-12": (0.93, 0.03),
+    "holdout-12": (0.92, 0.03),
     "holdout-13": (0.84, 0.04),
     "holdout-14": (0.89, 0.05),
-    "holdout-15": (0.81, 0.05),
-    "holdout-16": (0.94, 0.06),
-    "holdout-17": (0.74, 0.08),
+    "holdout-15": (0.77, 0.05),
+    "holdout-16": (0.92, 0.06),
+    "holdout-17": (0.73, 0.08),
     "holdout-18": (0.82, 0.09),
-    "holdout-19": (0.88, 0.09),
+    "holdout-19": (0.87, 0.09),
     "holdout-20": (0.87, 0.03),
+    "near-miss": (0.00, 0.30),  # nothing to answer: only its confident wrong answers count
     "all": (0.90, 0.05),
 }
-HELD_OUT_ALL_MIN_RIGHT = 0.91  # all splits together, each ranked and scored as unseen (92.0 % when set)
+HELD_OUT_ALL_MIN_RIGHT = 0.90  # all splits together, each ranked and scored as unseen (90.7 % when set)
+# near misses ranked as unseen that abstain (36 of 50, 72 %, when set; in use, as examples of the index, 49 of 50)
+NEAR_MISS_HELD_OUT_MIN_ABSTAIN = 0.70
 # Each fitting split scored by the model fitted on the others (cross-validation), at the production threshold.
 HELD_OUT_FLOORS = {
     "tune": (0.94, 0.03),
     "holdout-1": (0.94, 0.02),
-    "holdout": (0.92, 0.03),
-    "holdout-2": (0.93, 0.03),
+    "holdout": (0.91, 0.03),
+    "holdout-2": (0.92, 0.04),
     "holdout-3": (0.92, 0.05),
     "holdout-4": (0.96, 0.04),
     "holdout-5": (0.92, 0.04),
-    "holdout-6": (0.92, 0.04),
+    "holdout-6": (0.91, 0.04),
     "holdout-7": (0.92, 0.04),
     "holdout-8": (0.91, 0.07),
     "holdout-9": (0.94, 0.08),
-    "holdout-10": (0.94, 0.04),
+    "holdout-10": (0.93, 0.04),
     "holdout-11": (0.91, 0.03),
-    "holdout-12": (0.93, 0.03),
+    "holdout-12": (0.92, 0.03),
     "holdout-13": (0.83, 0.04),
     "holdout-14": (0.89, 0.05),
-    "holdout-15": (0.81, 0.05),
-    "holdout-16": (0.94, 0.06),
-    "holdout-17": (0.73, 0.08),
-    "holdout-18": (0.82, 0.09),
-    "holdout-19": (0.88, 0.09),
+    "holdout-15": (0.75, 0.05),
+    "holdout-16": (0.92, 0.06),
+    "holdout-17": (0.72, 0.08),
+    "holdout-18": (0.81, 0.09),
+    "holdout-19": (0.87, 0.09),
     "holdout-20": (0.86, 0.03),
+    "near-miss": (0.00, 0.30),  # nothing to answer: only its confident wrong answers count
 }
 
 
@@ -153,11 +160,11 @@ class Figures:
 
     @property
     def top1(self) -> float:
-        return self.top1_right / self.answerable
+        return self.top1_right / self.answerable if self.answerable else 1.0
 
     @property
     def answered_right_rate(self) -> float:
-        return self.answered_right / self.answerable
+        return self.answered_right / self.answerable if self.answerable else 1.0  # nothing to answer: none missed
 
     @property
     def wrong_confident_rate(self) -> float:
@@ -266,6 +273,27 @@ def test_semantic_calibration(programme: list[FaqEntry]) -> None:
         assert figures.answered_right_rate >= min_right, figures.line(name)
         assert figures.wrong_confident_rate <= max_wrong, figures.line(name)
     assert set(SEMANTIC_FLOORS) == {*SPLITS, "all"}
+
+
+def test_near_misses_abstain() -> None:
+    """Out-of-scope questions that share words with an entry (leaving a job, a visa sponsor, booking a room, the
+    names of a named CoP's leads...; split ``near-miss``) abstain: as unseen (an index without them, the adapter
+    that never saw them) at least :data:`NEAR_MISS_HELD_OUT_MIN_ABSTAIN`, and in production, where they are
+    out-of-scope examples of the index, nearly all. The named CoP's leads never reach the FAQ in production: the
+    bot answers them from its CoP directory (tests/features/test_cop_facts.py)."""
+    questions = [q for q in _load() if q["split"] == NEAR_MISS]
+    assert len(questions) >= 40
+    assert all(q["expected"] is None for q in questions)
+    held_out = _figures(index_without(NEAR_MISS), questions)
+    production = _figures(
+        FaqIndex.build(load_programme_faq()[1], DEFAULT_CALIBRATION, encoder_without(NEAR_MISS), load_examples()),
+        questions,
+    )
+    print()
+    print(held_out.line("held out"))
+    print(production.line("in use"))
+    assert held_out.abstain_rate >= NEAR_MISS_HELD_OUT_MIN_ABSTAIN, held_out.line("held out")
+    assert production.abstain_rate >= 0.95, production.line("in use")
 
 
 def test_confidence_model_is_the_one_fitted_and_holds_out_of_sample() -> None:
