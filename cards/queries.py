@@ -1,5 +1,6 @@
 """Cards of open queries: the leads' list, the notification and escalation card, the answer form and the
-answer the asker receives."""
+answer the asker receives. A query of the programme team (partition ``programme``, its admins in the leads'
+place) says so, and offers no "Add to FAQ" (the programme FAQ ships with the bot)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ SHOWN_TZ = "Europe/London"
 LIST_LIMIT = 10
 PLACES = {"personal": "personal chat with me", "channel": "a channel", "groupChat": "a group chat"}
 ORIGINS = {"ask": "asked me", "not_helpful": "asked me; my FAQ answer didn't help", "channel": "posted in a channel"}
+PROGRAMME_QUERIES = "programme"  # the partition of the programme team's queries (bot/features/programme_queries.py)
+
+
+def for_programme(query: Query) -> bool:
+    return query.cop_id == PROGRAMME_QUERIES
 
 
 def local(when: datetime) -> str:
@@ -46,7 +52,7 @@ def query_actions(query: Query) -> list[JSON]:
     return [
         execute("Answer", "queries.answer_form", data, style="positive"),
         execute("Mark answered", "queries.mark", data),
-        execute("Add to FAQ", "queries.draft", data),
+        *([] if for_programme(query) else [execute("Add to FAQ", "queries.draft", data)]),
     ]
 
 
@@ -80,6 +86,9 @@ def lead_query_card(cop_name: str, query: Query, now: datetime, *, escalated: bo
     if escalated:
         title = f"Still unanswered after {target_hours} h"
         intro = f"This question to {safe(cop_name, 120)} has had no answer within the CoP's answer target."
+    elif for_programme(query):
+        title = "New question for the programme team"
+        intro = "I couldn't answer this question about the CoP programme from the FAQ, so it comes to you."
     else:
         title = "New question for the leads"
         intro = f"I couldn't answer this question to {safe(cop_name, 120)} from the FAQ."
@@ -127,19 +136,21 @@ def answer_sent_card(query: Query, delivered: bool) -> Card:
         text(outcome, color="good"),
     ]
     data = {"cop_id": query.cop_id, "id": query.query_id}
-    return card(body, [execute("Add to FAQ", "queries.draft", data)], summary="Answer sent")
+    actions = [] if for_programme(query) else [execute("Add to FAQ", "queries.draft", data)]
+    return card(body, actions, summary="Answer sent")
 
 
 def delivered_answer_card(query: Query, cop_name: str) -> Card:
     """The lead's answer, as the asker receives it (in their thread or personal chat)."""
+    source = "the CoP programme team" if for_programme(query) else f"the leads of {safe(cop_name, 120)}"
     return card(
         [
-            text(f"An answer from the leads of {safe(cop_name, 120)}", weight="bolder", size="medium"),
+            text(f"An answer from {source}", weight="bolder", size="medium"),
             text(f"You asked: {safe(query.text, 600)}", subtle=True),
             text(safe(query.answer_text, 4000)),
             text(f"Answered by {safe(query.answered_by_name, 120)}", subtle=True, size="small"),
         ],
-        summary=f"An answer from the leads of {cop_name}",
+        summary=f"An answer from {source}",
     )
 
 
@@ -166,3 +177,5 @@ def examples() -> Iterable[tuple[str, Card]]:
     yield "answer-form", answer_form_card(query, now, error="Type an answer first.")
     yield "answer-sent", answer_sent_card(answered, True)
     yield "delivered", delivered_answer_card(answered, "Data")
+    programme = Query(**{**query.__dict__, "cop_id": PROGRAMME_QUERIES, "place_kind": "personal", "origin": "ask"})
+    yield "programme-new", lead_query_card("the CoP programme team", programme, now, escalated=False, target_hours=48)

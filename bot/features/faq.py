@@ -3,8 +3,10 @@
 
 A question is ranked against the CoP's own entries plus the programme-wide FAQ. In personal chat without a CoP
 context, each CoP the person belongs to is searched (each index holds the programme FAQ too) and the most
-confident answer wins. No confident answer, or "No, it didn't help", opens a query for the CoP's leads; when
-it is unclear which CoP should get it, the asker picks.
+confident answer wins. Who leads, sponsors or next meets in a named CoP is answered from the CoP directory
+(:mod:`bot.features.cop_facts`). No confident answer, or "No, it didn't help", opens a query: for the programme
+team when the question is about the programme as a whole, for the CoP it names, else for the CoP's leads; when it
+is unclear which CoP should get it, the asker picks (:mod:`bot.features.programme_queries`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from bot import audit
+from bot.answers.audience import audience_of
 from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry
 from bot.answers.ranker import Abstain, Answer, FloatArray, Match
 from bot.domain.cops import Cop, cop_repo
@@ -35,6 +38,14 @@ from bot.domain.faq import (
 from bot.domain.members import MembershipRepo
 from bot.domain.queries import MAX_TEXT_CHARS, Origin, QueryRepo
 from bot.domain.roles import MEMBERSHIPS_KEY
+from bot.features.cop_facts import answer_from_directory
+from bot.features.programme_queries import (
+    PASSED_TO_PROGRAMME,
+    PASSED_TO_PROGRAMME_AFTER_NO,
+    follow_up_target,
+    is_desk,
+    reachable_desk,
+)
 from bot.features.queries import cop_of, lead_cop, open_query, thread_root_of
 from bot.features.resources import offer_for_question
 from bot.links import Links
@@ -144,10 +155,12 @@ async def best_answer(
     cops: list[Cop],
     vector: Awaitable[FloatArray] | None = None,
     related: list[Match] | None = None,
+    ranked: list[Match] | None = None,
 ) -> tuple[Answer, Cop | None] | None:
     """The most confident answer over the CoPs' indexes, or None. Without one, ``related`` (when given) receives
     the entries that ranked best anyway, at least :data:`RELATED_FLOOR` confident, best first, at most
-    :data:`MAX_RELATED`."""
+    :data:`MAX_RELATED`, and ``ranked`` (when given) every entry that ranked best anyway, best first (what the
+    question is about, for choosing who follows it up)."""
     now = services.clock.now()
     best: tuple[Answer, Cop | None] | None = None
     unsure: dict[tuple[str, str], Match] = {}
@@ -158,7 +171,9 @@ async def best_answer(
         found = await cache.answer(index, question, vector)
         if isinstance(found, Answer) and (best is None or found.confidence > best[0].confidence):
             best = (found, cop if cop is None or not found.entry.is_programme or len(cops) == 1 else None)
-        elif isinstance(found, Abstain) and index.semantic:
+        elif isinstance(found, Abstain) and ranked is not None:
+            ranked.extend(found.matches)
+        if isinstance(found, Abstain) and index.semantic:
             for match in found.matches:
                 key = (match.entry.scope, match.entry.entry_id)
                 seen = unsure.get(key)
@@ -166,6 +181,8 @@ async def best_answer(
                     unsure[key] = match
     if best is None and related is not None:
         related.extend(sorted(unsure.values(), key=lambda m: -m.confidence)[:MAX_RELATED])
+    if ranked is not None:
+        ranked.sort(key=lambda m: -m.confidence)
     return best
 
 
@@ -177,10 +194,13 @@ async def answer_question(turn: Turn, question: str) -> None:
     if len(question) > MAX_TEXT_CHARS:
         await turn.tell(TOO_LONG.format(n=len(question), limit=MAX_TEXT_CHARS))
         return
+    if await answer_from_directory(turn, question):
+        return
     vector = indexes(turn.services).encode_early(question)  # the model works while storage is read
     cops = await candidate_cops(turn)
     related: list[Match] = []
-    found = await best_answer(turn.services, question, cops, vector, related)
+    ranked: list[Match] = []
+    found = await best_answer(turn.services, question, cops, vector, related, ranked)
     root = thread_root_of(turn) if turn.request.place.kind == "channel" else ""
     if found is not None:
         answer, cop = found
@@ -192,7 +212,12 @@ async def answer_question(turn: Turn, question: str) -> None:
         await turn.respond.reply(shown)
         return
     log.info("no confident answer cop_id=%s related=%d", turn.cop_id, len(related))
-    await open_for(turn, question, cops, root, "ask", [(m.entry, entry_cop_name(m.entry, cops)) for m in related])
+    shown_related = [(m.entry, entry_cop_name(m.entry, cops)) for m in related]
+    target = await follow_up_target(turn, question, ranked, cops)
+    if target is not None:
+        await open_and_confirm(turn, target, question, root, "ask", shown_related)
+        return
+    await open_for(turn, question, cops, root, "ask", shown_related)
 
 
 def entry_cop_name(entry: FaqEntry, cops: list[Cop]) -> str:
@@ -239,10 +264,14 @@ async def open_and_confirm(
         thread_root_id=root if request.place.kind == "channel" else "",
         origin=origin,
     )
-    template = PASSED_ON_AFTER_NO if origin == "not_helpful" else PASSED_ON
+    if is_desk(cop):
+        template = PASSED_TO_PROGRAMME_AFTER_NO if origin == "not_helpful" else PASSED_TO_PROGRAMME
+    else:
+        template = PASSED_ON_AFTER_NO if origin == "not_helpful" else PASSED_ON
     message = template.format(cop=safe(cop.name, 120), where=where_phrase(turn))
     if request.kind == "action":
-        turn.respond.answer_action(notice(message, title="Passed to the leads"))
+        title = "Passed to the programme team" if is_desk(cop) else "Passed to the leads"
+        turn.respond.answer_action(notice(message, title=title))
     elif related:
         await turn.respond.reply(passed_on_card(message, related))
     else:
@@ -330,6 +359,16 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         log.info("faq did not help entry=%s cop_id=%s", feedback.entry_id, feedback.cop_id or "-")
         cops = await candidate_cops(turn)
         root = thread_root_of(turn) or feedback.root
+        entry = await find_entry(turn.services, feedback)
+        desk = await reachable_desk(turn.services)
+        # the entry that did not help says what the question is about: a programme-wide one is the programme team's
+        if (
+            entry is not None
+            and desk is not None
+            and audience_of(feedback.question, [Match(entry, 0.0, 1.0)]) == "programme"
+        ):
+            await open_and_confirm(turn, desk, feedback.question, root, "not_helpful")
+            return
         await open_for(turn, feedback.question, cops, root, "not_helpful")
 
     @router.action("faq.pick_cop")

@@ -1,6 +1,10 @@
 """Open queries: ``unanswered`` for leads (answer, mark answered, add to FAQ), lead notifications, channel
 watching (a question posted in a channel opens a watched query, a reply by someone else records the first
 response, ``@CoP Bot answered`` in the thread closes it) and the escalation pass :func:`run_due`.
+
+Questions for the programme team (:mod:`bot.features.programme_queries`) use the same cards and actions, with the
+programme admins in the leads' place: ``unanswered programme`` (or ``unanswered`` from an admin with no CoP in
+view) lists them, and a button naming the ``programme`` partition is theirs alone.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from bot.domain.cops import Cop, cop_repo
 from bot.domain.queries import MAX_ANSWER_CHARS, MAX_TEXT_CHARS, Origin, Query, QueryClosed, QueryRepo, Where_
 from bot.domain.queries import export_query as export_one
 from bot.domain.roles import COP_KEY
+from bot.features.programme_queries import PROGRAMME_DESK, programme_desk, reachable_desk
 from bot.links import Links
 from bot.privacy import PrivacyRegistry
 from bot.router import Router, Turn
@@ -44,6 +49,10 @@ MARKED = "Marked answered. Thanks for closing the loop!"
 ONLY_ASKER_OR_LEAD = "Only the person who asked, or one of the CoP's leads, can mark this answered."
 NOT_IN_THREAD = "Use **answered** as a reply in the thread of the question you want to close."
 NOT_TRACKED = "I'm not tracking a question in this thread, so there is nothing to close."
+PROGRAMME_ONLY = "Only the programme team can see and answer the questions passed to it."
+NO_PROGRAMME_FAQ = (
+    "A question to the programme team can't be added to a CoP's FAQ; the programme FAQ ships with the bot."
+)
 
 
 def target_hours(cop: Cop) -> int:
@@ -156,7 +165,8 @@ async def run_due(services: Services, now: datetime) -> int:
     query's ``escalated`` flag). Answered queries are never escalated. Returns how many were escalated."""
     repo = QueryRepo(services.store)
     escalated = 0
-    for cop in await cop_repo(services).all():
+    desk = await reachable_desk(services)
+    for cop in [*await cop_repo(services).all(), *([desk] if desk else [])]:
         target = timedelta(hours=target_hours(cop))
         for query in await repo.of_cop(cop.cop_id, open_only=True):
             if query.escalated or not query.is_open or query.age(now) < target:
@@ -200,21 +210,41 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         else:
             await turn.respond.reply(shown)
 
-    @router.command("unanswered", help="Open questions, oldest first, to answer or close", role=Role.LEAD)
+    async def desk_of(turn: Turn) -> Cop | None:
+        """The programme team's queue, for an admin; tells anyone else why not."""
+        desk = programme_desk(turn.services) if turn.role >= Role.ADMIN else None
+        if desk is None:
+            await turn.tell(PROGRAMME_ONLY)
+        return desk
+
+    async def wants_desk(turn: Turn) -> bool:
+        if turn.cop_id == PROGRAMME_DESK:
+            return True
+        asked = turn.args.strip().lower() == "programme" and turn.request.action is None
+        return asked or (turn.role >= Role.ADMIN and turn.cop_id is None and turn.request.place.is_personal)
+
+    @router.command(
+        "unanswered", help="Open questions, oldest first, to answer or close", role=Role.LEAD, usage="[programme]"
+    )
     async def unanswered(turn: Turn) -> None:
-        cop = await lead_cop(turn)
+        cop = await desk_of(turn) if await wants_desk(turn) else await lead_cop(turn)
         if cop is not None:
             await show_list(turn, cop)
 
     @router.action("queries.list", role=Role.LEAD)
     async def refresh(turn: Turn) -> None:
-        cop = await lead_cop(turn)
+        cop = await desk_of(turn) if turn.cop_id == PROGRAMME_DESK else await lead_cop(turn)
         if cop is not None:
             await show_list(turn, cop)
 
     async def target_query(turn: Turn) -> tuple[Cop, Query] | None:
         """The CoP and the query a card button names; tells the caller why when it isn't usable."""
-        cop = await lead_cop(turn) if turn.role >= Role.LEAD else await cop_of(turn)
+        if turn.cop_id == PROGRAMME_DESK:
+            cop: Cop | None = await desk_of(turn)
+            if cop is None:
+                return None
+        else:
+            cop = await lead_cop(turn) if turn.role >= Role.LEAD else await cop_of(turn)
         if cop is None:
             if turn.role < Role.LEAD:
                 await turn.tell(NO_COP_HERE)
@@ -318,6 +348,9 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         if found is None:
             return
         cop, query = found
+        if cop.cop_id == PROGRAMME_DESK:
+            await turn.tell(NO_PROGRAMME_FAQ)
+            return
         turn.respond.answer_action(
             faq_form_card(cop.cop_id, cop.name, question=query.text, answer=query.answer_text, query_id=query.query_id)
         )

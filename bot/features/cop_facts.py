@@ -1,0 +1,95 @@
+"""Who leads, who sponsors and when next meets a named CoP, answered from the bot's own CoP directory.
+
+"Who are the leads of Internal Communications?" is not a question for the FAQ (which says what leads do, not who
+they are): when the question names a CoP installed on the bot (:mod:`bot.domain.cop_questions`), the reply gives
+its leads, sponsor, status and next event open to all members, the asked one first; when it names a CoP the bot
+does not have, the reply says so and who can help. Only the CoP row and, for events, the CoP's events are read, and
+only when the question asks one of those things about a named CoP.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from bot.domain.cop_questions import CopQuestion, read_cop_question
+from bot.domain.cops import Cop, cop_repo
+from bot.domain.events import Event, EventRepo
+from bot.router import Turn
+from cards.elements import safe
+
+log = logging.getLogger(__name__)
+
+STATUS_TEXT = {"launched": "launched", "preparing": "preparations underway", "paused": "paused"}
+NOT_ON_BOT = (
+    "**{name}** is not on CoP Bot yet, so I don't know its leads, sponsor or events. The programme team can tell "
+    "you more: ask me *who do I contact about CoPs?* for their details, or send **cops** to see the CoPs that are "
+    "on CoP Bot."
+)
+
+
+def _people(names: Sequence[str]) -> str:
+    shown = [f"**{safe(n, 120)}**" for n in names if n]
+    if not shown:
+        return ""
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def _when(event: Event) -> str:
+    start = event.start.astimezone(ZoneInfo(event.tz))
+    return f"{start:%a %d %b %Y, %H:%M} ({event.tz})"
+
+
+def _lines(cop: Cop, next_event: Event | None) -> dict[str, str]:
+    leads = _people([lead.name for lead in cop.leads])
+    sponsor = _people([cop.sponsor.name]) if cop.sponsor else ""
+    if next_event is not None:
+        event = f"**{safe(next_event.title, 200)}**, {_when(next_event)} (send **events** in its team to RSVP)"
+    else:
+        event = "none announced on CoP Bot yet"
+    return {
+        "leads": f"Leads: {leads or 'none recorded yet'}",
+        "sponsor": f"Sponsor: {sponsor or 'not set on CoP Bot yet'}",
+        "status": f"Status: {STATUS_TEXT.get(cop.status, cop.status)}",
+        "next_event": f"Next event: {event}",
+    }
+
+
+def facts_text(cop: Cop, asked: str, next_event: Event | None) -> str:
+    """The reply about one installed CoP: the fact asked for first, then the others."""
+    lines = _lines(cop, next_event)
+    order = [asked, *(key for key in ("leads", "sponsor", "status", "next_event") if key != asked)]
+    body = "\n".join(f"- {lines[key]}" for key in order)
+    return f"**{safe(cop.name, 120)}**, from the CoP directory on CoP Bot:\n\n{body}"
+
+
+async def next_open_event(turn: Turn, cop: Cop) -> Event | None:
+    """The CoP's next event open to all its members (not cancelled, not core or leads only)."""
+    now = turn.services.clock.now()
+    events = await EventRepo(turn.services.store).of_cop(cop.cop_id, ending_after=now)
+    upcoming = [e for e in events if not e.cancelled and e.audience == "all" and e.start >= now]
+    return min(upcoming, key=lambda e: e.start, default=None)
+
+
+async def answer_from_directory(turn: Turn, question: str) -> bool:
+    """Answer ``question`` from the CoP directory when it asks who leads or sponsors a named CoP, or when it next
+    meets; False when it is not such a question (the FAQ answers it)."""
+    from bot.domain.cop_questions import fact_asked
+
+    if fact_asked(question) is None:  # the cheap check first: most questions never read the directory
+        return False
+    asked: CopQuestion | None = read_cop_question(question, await cop_repo(turn.services).all())
+    if asked is None:
+        return False
+    if not asked.cops:
+        log.info("directory question about a CoP not on the bot fact=%s", asked.fact)
+        await turn.respond.reply(NOT_ON_BOT.format(name=safe(asked.unknown, 120)))
+        return True
+    parts = []
+    for cop in asked.cops:
+        wants_event = asked.fact == "next_event" or len(asked.cops) == 1
+        parts.append(facts_text(cop, asked.fact, await next_open_event(turn, cop) if wants_event else None))
+    log.info("directory question answered fact=%s cops=%d", asked.fact, len(asked.cops))
+    await turn.respond.reply("\n\n".join(parts))
+    return True

@@ -1,0 +1,97 @@
+"""Who leads, sponsors or next meets in a named CoP: answered from the bot's own CoP directory when the CoP is
+installed, and "not on CoP Bot yet" when it is not; questions about leads in general stay with the FAQ."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from bot.domain.cop_questions import fact_asked, read_cop_question
+from bot.domain.cops import Cop, CopRepo, PersonRef
+from bot.domain.events import Draft, EventRepo
+from bot.domain.queries import QueryRepo
+from tests.features.faq_setup import ASKER, BOB, LEAD, STRANGER, TEAM, TEAM_B, make_cop
+from tests.kit.harness import BotUnderTest
+
+SPONSOR = PersonRef("aad-sponsor", "29:sponsor", "Tom Rowson")
+
+
+async def with_sponsor(bot: BotUnderTest, cop: Cop) -> Cop:
+    now = bot.services.clock.now()
+    changed = await CopRepo(bot.services.store).change(cop.cop_id, now, lambda c: replace(c, sponsor=SPONSOR))
+    assert changed is not None
+    return changed
+
+
+async def add_event(bot: BotUnderTest, cop: Cop, title: str, days: int, audience: str = "all") -> None:
+    start = bot.services.clock.now() + timedelta(days=days)
+    draft = Draft(title, "lunch_and_learn", start, start + timedelta(hours=1), "Europe/London", audience=audience)  # type: ignore[arg-type]
+    await EventRepo(bot.services.store).create(cop.cop_id, draft, LEAD.aad, LEAD.name, bot.services.clock.now())
+
+
+async def test_the_leads_of_an_installed_cop_come_from_the_directory(bot: BotUnderTest) -> None:
+    cop = await with_sponsor(bot, await make_cop(bot))  # "Data & Insight", led by Lee Lead and Lou Lead
+    posted = await bot.say(STRANGER, "Who are the current leads of Data and Insight?")
+    text = posted.everything
+    assert "**Data & Insight**, from the CoP directory on CoP Bot" in text
+    assert text.index("Leads: **Lee Lead** and **Lou Lead**") < text.index("Sponsor: **Tom Rowson**")
+    assert "Status: launched" in text
+    assert "Next event: none announced on CoP Bot yet" in text
+    assert "Did this help?" not in text  # not the FAQ's entry about what leads do
+    assert await QueryRepo(bot.services.store).of_cop(cop.cop_id) == []
+
+
+async def test_the_sponsor_and_next_event_are_answered_first_when_asked(bot: BotUnderTest) -> None:
+    cop = await with_sponsor(bot, await make_cop(bot))
+    await add_event(bot, cop, "Leads only planning", days=1, audience="leads")
+    await add_event(bot, cop, "Power BI tips", days=3)
+    await add_event(bot, cop, "Survey design", days=10)
+    sponsor = (await bot.say(ASKER, "who sponsors the D&I CoP?")).everything
+    assert sponsor.index("Sponsor: **Tom Rowson**") < sponsor.index("Leads:")
+    event = (await bot.say(BOB, "when is the next data & insight lunch and learn?")).everything
+    assert event.index("Next event: **Power BI tips**") < event.index("Leads:")
+    assert "Leads only planning" not in event
+    assert "Survey design" not in event
+
+
+async def test_a_cop_the_bot_does_not_have_is_said_to_be_not_on_cop_bot_yet(bot: BotUnderTest) -> None:
+    await make_cop(bot)
+    listed = await bot.say(STRANGER, "Who leads Widening Participation?")  # the programme lists it; not installed
+    assert "**Widening Participation** is not on CoP Bot yet" in listed.everything
+    assert "who do I contact about CoPs?" in listed.everything
+    unknown = await bot.say(STRANGER, "who are the leads of the Finance CoP?")
+    assert "**Finance** is not on CoP Bot yet" in unknown.everything
+    assert await QueryRepo(bot.services.store).of_cop(TEAM.id) == []
+
+
+async def test_questions_about_leads_in_general_are_left_to_the_faq(bot: BotUnderTest) -> None:
+    await make_cop(bot)
+    await make_cop(bot, TEAM_B, members=())
+    for question in ("What do CoP leads do?", "who leads a CoP?", "when is the next lunch and learn?"):
+        posted = await bot.say(ASKER, question)
+        assert "from the CoP directory" not in posted.everything, question
+        assert "not on CoP Bot yet" not in posted.everything, question
+
+
+def test_reading_a_directory_question() -> None:
+    cops = [
+        Cop("19:a@thread.tacv2", "Internal Communications", "t", "s"),
+        Cop("19:b@thread.tacv2", "Project and Programme Management", "t", "s"),
+        Cop("19:c@thread.tacv2", "Events Management", "t", "s"),
+    ]
+
+    def named(question: str) -> tuple[str, ...]:
+        read = read_cop_question(question, cops)
+        return tuple(c.name for c in read.cops) if read else ()
+
+    assert named("who are the leads of internal comms?") == ("Internal Communications",)
+    assert named("Who runs the PPM CoP at the moment") == ("Project and Programme Management",)
+    assert named("when's the Events CoP's next meetup") == ("Events Management",)
+    assert named("who sponsors project and programme management") == ("Project and Programme Management",)
+    assert named("who leads events?") == ()  # one word without "CoP" is not a name
+    assert read_cop_question("who leads the Procurement CoP?", cops) is not None
+    assert read_cop_question("who leads a CoP?", cops) is None
+    assert read_cop_question("who leads each community?", cops) is None
+    assert read_cop_question("what does the Events Management CoP do?", cops) is None  # not a directory fact
+    assert read_cop_question("what do the leads of the Events Management CoP do?", cops) is None  # the role
+    assert fact_asked("how do I leave my job") is None
