@@ -45,7 +45,7 @@ from bot import logsafe
 from bot.delivery import Promise, kind_of, promise_of, run_of
 from bot.domain.codec import dump_reference, dumps, load_reference, loads
 from bot.domain.cops import CopCache, CopRepo
-from bot.domain.engagement import EngagementRepo, SentMessage
+from bot.domain.engagement import EngagementRepo, SentMessage, mark_sent
 from bot.sealing import seal_card
 from bot.signing import Signer
 from bot.turn import Card, Person, Proactive, Reply, reference_without_person
@@ -208,6 +208,17 @@ def _person(text: Any) -> Person | None:
     return Person(str(data.get("user_id", "")), str(data.get("aad_id", "")), str(data.get("name", "")))
 
 
+def broadcast_of(key: str, personal_for: Person | None) -> str:
+    """The broadcast an item belongs to (:func:`bot.delivery.run_of`), naming no recipient: a personal item's
+    recipient ids are taken out even where its kind keeps them elsewhere in the key (ids only; names never reach
+    a key)."""
+    run = run_of(key)
+    for identifier in (personal_for.aad_id, personal_for.user_id) if personal_for is not None else ():
+        if identifier:
+            run = run.replace(identifier, "~")
+    return run
+
+
 def target_of(reference: Mapping[str, Any], personal_for: Person | None = None) -> str:
     """What pacing and dead-marking apply to: the person's 1:1 chat, or the conversation (thread replies
     count against their channel)."""
@@ -268,7 +279,7 @@ class Outbox:
 
         References are stored cut down (:func:`bot.turn.reference_without_person`): an item outlives the turn
         that queued it, and the person to reach privately is ``personal_for``, never the reference's author."""
-        sealed = seal_card(message, self._signer, now)
+        sealed = seal_card(mark_sent(message), self._signer, now)
         data: dict[str, Any] = {
             "key": key,
             "reference": dump_reference(reference),
@@ -280,7 +291,7 @@ class Outbox:
             "created": now,
             "cop_id": cop_id,
             "target": target_of(reference, personal_for)[:1000],
-            "run": run_of(key)[:1000],  # the broadcast it belongs to, for delivery reports
+            "run": broadcast_of(key, personal_for)[:1000],  # the broadcast it belongs to, for delivery reports
         }
         if personal_for is not None:
             data["personal_for"] = _person_json(personal_for)
@@ -478,7 +489,8 @@ class Outbox:
         conversation = reference.get("conversation")
         conversation_id = str(conversation.get("id") or "") if isinstance(conversation, dict) else ""
         key = str(claimed.get("key", ""))
-        sent = SentMessage(str(claimed.get("run") or run_of(key)), str(claimed.get("cop_id") or ""), kind_of(key).name)
+        run = str(claimed.get("run") or broadcast_of(key, _person(claimed.get("personal_for"))))
+        sent = SentMessage(run, str(claimed.get("cop_id") or ""), kind_of(key).name)
         try:
             await EngagementRepo(self._store).remember_sent(conversation_id, activity_id or "", sent, now)
         except StorageError:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.turn import Card, Reply
 from storage import paging
 from storage.base import AlreadyExists, NotFound, PreconditionFailed, TableStore, Value, Where, encode_key
 
@@ -29,6 +30,29 @@ SENT_PARTITION = "m"
 TABLE = "engagement"
 FEEDBACK = "feedback"  # the action of a digest's "useful" / "not useful" answer (one per person, the latest counts)
 _SEP = "\x1f"
+
+
+SENT_MARK = "_sent"  # in a button's data: its card went out through the outbox (presses are worth looking up)
+
+
+def mark_sent(message: Reply) -> Reply:
+    """A copy of the card whose buttons say it was sent by the outbox, so that a press costs a lookup only when it
+    can be attributed (the mark is not sealed: a forged one costs one read and counts nothing)."""
+    if not isinstance(message, Card):
+        return message
+    return Card(content=_marked(message.content), summary=message.summary)
+
+
+def _marked(node: Any) -> Any:
+    if isinstance(node, dict):
+        copied = {key: _marked(value) for key, value in node.items()}
+        data = copied.get("data")
+        if copied.get("type") in ("Action.Execute", "Action.Submit") and isinstance(data, dict) and "verb" in data:
+            data[SENT_MARK] = 1
+        return copied
+    if isinstance(node, list):
+        return [_marked(value) for value in node]
+    return node
 
 
 def conversation_root(conversation_id: str) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.domain.cops import cop_repo
 from bot.domain.delivery_report import run_reports, to_rows
-from bot.domain.engagement import EngagementRepo, RunEngagement
+from bot.domain.engagement import SENT_MARK, EngagementRepo, RunEngagement
 from bot.features.directory import csv_cell
 from bot.features.queries import lead_cop
 from bot.links import Download, Links
@@ -87,6 +87,8 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         request = turn.request
         card_id = request.reply_to_card_id
         if request.action is None or not card_id or not request.person.aad_id:
+            return
+        if request.action.data.get(SENT_MARK) != 1:  # a card the outbox did not send: nothing to attribute
             return
         presses.count(turn.services, request.place.conversation_id, card_id, request.action.verb, request.person.aad_id)
 

@@ -24,6 +24,7 @@ from icalendar import Event as CalendarEvent
 
 from bot import audit
 from bot.domain.cops import Cop, cop_repo
+from bot.domain.engagement import mark_sent
 from bot.domain.events import (
     CHOICES,
     COMMENT_MAX,
@@ -170,7 +171,9 @@ class Refresher:
             self._activity_ids[event.event_id] = activity_id
         now = services.clock.now()
         card = announcement_card(event, now=now, calendar_url=calendar_url(services, event))
-        await services.proactive.update(event.announce_reference, activity_id, seal_card(card, services.signer, now))
+        # still the card the outbox sent: its presses stay attributed to the announcement (delivery report)
+        sealed = seal_card(mark_sent(card), services.signer, now)
+        await services.proactive.update(event.announce_reference, activity_id, sealed)
         return True
 
     async def settle(self) -> None:
