@@ -327,12 +327,18 @@ async def _survey(services: Services, viewer: Viewer) -> Table:
             rows.append((r.scope, s.text, _pct(s.baseline), _pct(share), round((share - s.baseline) * 100)))
         for cop in r.cops:
             rows.append((cop.name, "All statements", "", _pct(cop.tally.overall_agree_share), ""))
+    if not views:
+        note = "No impact survey has been run yet."
+    elif not rows:
+        note = "The latest round's figures are held back: they would let a CoP with too few answers be worked out."
+    else:
+        note = "The latest round. Figures of too few responses are held back, as in the survey results card."
     return Table(
         "survey",
         "Impact survey against the 2021 baseline",
         ("Scope", "Statement", "2021 % agree", "Latest % agree", "Change (points)"),
         tuple(rows),
-        "The latest round. Figures of too few responses are held back, as in the survey results card.",
+        note,
     )
 
 

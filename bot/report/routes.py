@@ -166,10 +166,7 @@ def register(app: web.Application, services_key: web.AppKey[Services]) -> None:
         )
 
     async def tab_page(request: web.Request) -> web.StreamResponse:
-        body = (
-            '<a class="skip" href="#report">Skip to the report</a>'
-            '<p id="signin" role="status">Signing you in with Teams…</p><div id="report"></div>'
-        )
+        body = '<p id="signin" role="status">Signing you in with Teams…</p><div id="report"></div>'
         html = document("CoP report", body, scripts=(f"{STATIC}/teams.js", f"{STATIC}/report.js", f"{STATIC}/tab.js"))
         return web.Response(text=html, content_type="text/html", headers=_headers(TEAMS_FRAMES))
 

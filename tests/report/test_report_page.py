@@ -98,6 +98,8 @@ async def test_the_survey_shows_only_what_the_disclosure_rule_lets_through(bot: 
     assert (first["2021 % agree"], first["Latest % agree"]) == ("92", str(round(5 / 8 * 100)))
     lead = await link_from_card(bot, "lead")  # Alice's CoP is the complement that keeps Finance's 2 answers hidden
     assert await table(bot, lead, "survey") == []
+    _, html, _ = await page(bot, lead)
+    assert "figures are held back" in html
 
 
 async def test_a_sponsor_sees_their_two_cops_and_nothing_else(bot: BotUnderTest) -> None:
