@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from html import escape
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from bot.domain.cops import Cop
@@ -86,14 +87,8 @@ def _chooser(cops: Sequence[Cop], chosen: str | None) -> str:
         if cop.cop_id == chosen:
             links.append(f'<li aria-current="page">{label}</li>')
         else:
-            links.append(f'<li><a href="?cop={escape(_quote(cop.cop_id))}">{label}</a></li>')
+            links.append(f'<li><a href="?cop={escape(quote(cop.cop_id, safe=""))}">{label}</a></li>')
     return f'<nav class="cops" aria-label="Choose a CoP"><ul>{"".join(links)}</ul></nav>'
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
 
 
 def report_body(

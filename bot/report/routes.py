@@ -20,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -42,6 +43,7 @@ STATIC_FILES: dict[str, tuple[Path, str]] = {
 }
 CSV_GRANT_TTL = timedelta(hours=1)  # the tab's download links: as long as a sitting with the report
 COP_MAX = 512
+TAB_TOKENS: web.AppKey[auth.TabTokens] = web.AppKey("report_tab_tokens", auth.TabTokens)
 # Teams (web, desktop and mobile) and Microsoft 365 hosts that may frame the personal tab
 TEAMS_FRAMES = (
     "https://teams.microsoft.com https://*.teams.microsoft.com https://*.teams.microsoft.us "
@@ -227,14 +229,9 @@ def register(app: web.Application, services_key: web.AppKey[Services]) -> None:
     app.router.add_get("/report/{token}/data.csv", _guarded(link_csv))
 
 
-TAB_TOKENS: web.AppKey[auth.TabTokens] = web.AppKey("report_tab_tokens", auth.TabTokens)
-
-
 def _text(status: int, text: str) -> web.Response:
     return web.Response(status=status, text=text, content_type="text/plain", headers=_headers())
 
 
 def _quote(value: str) -> str:
-    from urllib.parse import quote
-
     return quote(value, safe="")
