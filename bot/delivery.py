@@ -41,7 +41,7 @@ class Kind:
 
 
 KINDS: tuple[Kind, ...] = (
-    Kind("digest", Promise.AT_MOST_ONCE, ("digest",)),
+    Kind("digest", Promise.AT_MOST_ONCE, ("digest", "programmenote")),
     Kind("event announcement", Promise.AT_MOST_ONCE, ("event",)),
     Kind("invitation", Promise.AT_MOST_ONCE, ("welcome", "invite", "survey", "imported")),
     Kind(
@@ -91,6 +91,7 @@ _PERSON_PART: dict[str, int] = {  # first word -> index of the recipient's part 
     "leadsponsor": 3,  # leadsponsor|<cop>|<day>|<person>
     "query": 4,  # query|<new|escalated>|<cop>|<query>|<lead or "channel">
     "meeting": 4,  # meeting|<cop>|<event>|<outcome>|<organiser>
+    "programmenote": 2,  # programmenote|<week>|<admin>
 }
 
 

@@ -76,6 +76,23 @@ class _IncomingRefusals(logging.Filter):
             sdk_log.addFilter(cls())
 
 
+class _ConnectorErrorLog(logging.Filter):
+    """The SDK's connector client logs every non-2xx answer at ERROR ("Error accessing ...: 403"), before the seam
+    turns it into a DeliveryError that its caller logs once with context (the outbox: a gone target, a retry).
+    Those lines are kept at DEBUG, so a bot removed from a team is not an error in the log twice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and record.msg in ("Error accessing '%s': %s", "Bad request for '%s': %s"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+    @classmethod
+    def install(cls) -> None:
+        client_log = logging.getLogger("microsoft_agents.hosting.core.connector.client.connector_client")
+        if not any(isinstance(f, cls) for f in client_log.filters):
+            client_log.addFilter(cls())
+
+
 CHANNEL_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 CONNECTOR_SCOPE = "https://api.botframework.com/.default"
 CONNECTOR_RESOURCE = "https://api.botframework.com"
@@ -399,6 +416,7 @@ class AgentsGateway:
         self._connectors = _Connectors(token, settings.connector_timeout)
         self._adapter = _Adapter(self._connectors)
         _IncomingRefusals.install()
+        _ConnectorErrorLog.install()
 
     def _outgoing(self, resource: str, scope: str) -> OutgoingToken:
         if self._token_source is not None:

@@ -29,6 +29,7 @@ TIMEOUT_S = 0.4
     [
         ("digest|cop-1|2026-W49", "digest", Promise.AT_MOST_ONCE),
         ("digest|cop-1|now|20261206T0900", "digest", Promise.AT_MOST_ONCE),
+        ("programmenote|2026-W49|aad-admin", "digest", Promise.AT_MOST_ONCE),
         ("event:e1:announce", "event announcement", Promise.AT_MOST_ONCE),
         ("welcome|cop-1|aad-1", "invitation", Promise.AT_MOST_ONCE),
         ("survey|s1|aad-1", "invitation", Promise.AT_MOST_ONCE),

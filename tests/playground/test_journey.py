@@ -101,13 +101,14 @@ async def test_install_join_core_me_and_ask_in_the_playground(page: Page, playgr
     await p.get_by_role("menuitem", name="CoP Bot").click()
     await p.keyboard.type(" join")
     await p.get_by_role("button", name="Post", exact=True).click()
-    join = p.locator(".ac-adaptiveCard", has_text=f"Join {team}")
+    # .first: the chat's card (the Playground also shows a card that can refresh in its preview panel)
+    join = p.locator(".ac-adaptiveCard", has_text=f"Join {team}").first
     await expect(join).to_contain_text("Core or wider?")
     await p.screenshot(path=str(tmp_path / "join-card.png"))
 
     # 3. Click "Join as core" (Action.Execute): the card is replaced in place by the confirmation.
     await join.get_by_role("button", name="Join as core").click()
-    joined = p.locator(".ac-adaptiveCard", has_text=f"Welcome to {team}")
+    joined = p.locator(".ac-adaptiveCard", has_text=f"Welcome to {team}").first
     await expect(joined).to_contain_text(f"You are now a core member of {team}.")
 
     # 4. `me` in the personal chat shows the core membership.

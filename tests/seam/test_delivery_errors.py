@@ -3,6 +3,7 @@ decides whether the outbox may send an at-most-once message again (bot/delivery.
 
 from __future__ import annotations
 
+import logging
 import socket
 from datetime import UTC, datetime
 
@@ -35,12 +36,15 @@ async def _failure(sdk: str, service_url: str) -> DeliveryError:
     [(500, True), (502, True), (504, True), (503, False), (429, False), (412, False), (401, False), (400, False)],
 )
 async def test_a_status_says_whether_teams_may_have_acted(
-    sdk: str, connector: FakeConnector, status: int, maybe: bool
+    sdk: str, connector: FakeConnector, status: int, maybe: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     connector.policy = lambda call: (status, {}) if call.method == "POST" else None
-    error = await _failure(sdk, connector.url)
+    with caplog.at_level(logging.DEBUG):
+        error = await _failure(sdk, connector.url)
     assert error.status == status
     assert error.maybe_delivered is maybe
+    # the caller logs the failure once, with context: the SDK's own line about it is not an ERROR
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_an_answer_that_never_comes_after_the_request_was_accepted_may_have_been_delivered(
