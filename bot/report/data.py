@@ -41,7 +41,7 @@ from bot.domain.records import RecordRepo
 from bot.domain.survey import STATEMENTS
 from bot.features.programme_areas import area_context
 from bot.features.survey import results as survey_results
-from bot.health import history
+from bot.health import history, red_streaks
 from bot.health.engine import AREAS
 from bot.health.providers import TREND_DAYS
 from bot.health.summary import ProgrammeRow, programme_rows
@@ -128,6 +128,7 @@ class _CopData:
     projects: Counter[str]
     queries: list[tuple[datetime, timedelta | None]]  # asked at, time to first response
     trend: tuple[int, ...]
+    red_since: dict[str, datetime]  # area title -> first seen red by the weekly check (bot/health/red_streaks.py)
 
 
 async def _bounded(jobs: Sequence[Callable[[], Awaitable[_T]]]) -> list[_T]:
@@ -150,7 +151,11 @@ async def _cop_data(services: Services, cop: Cop, now: datetime) -> _CopData:
         RecordRepo(store).of_cop(cop.cop_id),
         ProjectRepo(store).of_cop(cop.cop_id),
     )
-    queries, trend = await asyncio.gather(QueryRepo(store).of_cop(cop.cop_id), history.trend(store, cop.cop_id, since))
+    queries, trend, red = await asyncio.gather(
+        QueryRepo(store).of_cop(cop.cop_id),
+        history.trend(store, cop.cop_id, since),
+        red_streaks.current(store, cop.cop_id, [title for _, title in AREAS]),
+    )
     held = [e.start for e in events if e.kind == "lunch_and_learn" and not e.cancelled and e.start <= now]
     held += [r.held_at for r in records if r.kind == "lunch_and_learn" and r.held_at <= now]
     statuses: Counter[str] = Counter()
@@ -159,7 +164,7 @@ async def _cop_data(services: Services, cop: Cop, now: datetime) -> _CopData:
         if p.has_impact:
             statuses["outcome"] += 1
     asked = [(q.created_at, (q.first_response_at - q.created_at) if q.first_response_at else None) for q in queries]
-    return _CopData(cop, members, held, statuses, asked, tuple(p.members for p in trend))
+    return _CopData(cop, members, held, statuses, asked, tuple(p.members for p in trend), red)
 
 
 def _terms(services: Services, now: datetime, data: Sequence[_CopData]) -> list[Term]:
@@ -285,25 +290,36 @@ def _activity_tables(
     ]
 
 
-def _health(rows: Sequence[ProgrammeRow], data: Sequence[_CopData]) -> tuple[tuple[HealthRow, ...], Table]:
-    trend = {d.cop.cop_id: d.trend for d in data}
+def _health(
+    services: Services, rows: Sequence[ProgrammeRow], data: Sequence[_CopData]
+) -> tuple[tuple[HealthRow, ...], Table]:
+    by_cop = {d.cop.cop_id: d for d in data}
     titles = [title for _, title in AREAS]
+    tz = services.settings.tz
     out: list[HealthRow] = []
     table_rows: list[tuple[Cell, ...]] = []
     for row in sorted(rows, key=lambda r: r.name.lower()):
         rated = dict(row.ratings)
         ratings = tuple(rated.get(title, "none") for title in titles)
-        points = trend.get(row.cop_id, ())
+        found = by_cop.get(row.cop_id)
+        points = found.trend if found else ()
         out.append(HealthRow(row.cop_id, row.name, ratings, points))
         change: Cell = points[-1] - points[0] if len(points) > 1 else ""
-        table_rows.append((row.name, *(r if r != "none" else "not enough data" for r in ratings), change))
+        since = found.red_since if found else {}
+        red = "; ".join(
+            f"{title} since {since[title].astimezone(tz):%d %b %Y}"
+            for title, rating in zip(titles, ratings, strict=True)
+            if rating == "red" and title in since
+        )
+        table_rows.append((row.name, *(r if r != "none" else "not enough data" for r in ratings), change, red))
     table = Table(
         "health",
         "Health by area",
-        ("CoP", *titles, f"Members change over {TREND_DAYS} days"),
+        ("CoP", *titles, f"Members change over {TREND_DAYS} days", "Red since (weekly check)"),
         tuple(table_rows),
         "The health scorecard's ratings (as the health card gives them, at most 15 minutes old); the change in "
-        "members is read from the scorecard's daily trend points.",
+        "members is read from the scorecard's daily trend points, and how long an area has been red from the weekly "
+        "programme check.",
     )
     return tuple(out), table
 
@@ -349,7 +365,7 @@ async def gather(services: Services, viewer: Viewer) -> Report:
     terms = _terms(services, now, data)
     wanted = {c.cop_id for c in cops}
     rows = [r for r in await programme_rows(services) if r.cop_id in wanted]
-    health, health_table = _health(rows, data)
+    health, health_table = _health(services, rows, data)
     tables = [*_people_tables(services, data, terms)]
     practice = any(c.practice_area_id or c.practice_area for c in cops)
     if practice:

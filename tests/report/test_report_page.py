@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -15,6 +15,7 @@ import pytest
 from bot.domain.cops import CopRepo
 from bot.domain.practice_areas import PracticeAreaRepo
 from bot.features import health as health_feature
+from bot.health import red_streaks
 from bot.health.engine import AREAS
 from bot.report.auth import report_link
 from tests.features.healthkit import Cast, clock, join
@@ -185,8 +186,13 @@ async def test_practice_areas_are_broken_down_once_a_cop_has_one(bot: BotUnderTe
 
 async def test_the_heat_map_rates_each_area_as_the_health_card_does(bot: BotUnderTest) -> None:
     await build(bot)
+    first_red = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)  # the weekly check first saw it red
+    await red_streaks.update(bot.services.store, DATA.id, [("Leadership", "red"), ("Purpose", "amber")], first_red)
     path = await link_from_card(bot, "sponsor")
     rows = {r["CoP"]: r for r in await table(bot, path, "health")}
+    assert rows["Data and Insight"]["Leadership"] == "red"
+    assert rows["Data and Insight"]["Red since (weekly check)"] == "Leadership since 05 Oct 2026"
+    assert rows["Finance"]["Red since (weekly check)"] == ""
     for where in (DATA, FIN):
         cop = await CopRepo(bot.services.store).get(where.id)
         assert cop is not None
