@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.domain.cops import Cop
@@ -361,7 +362,7 @@ async def _survey(services: Services, viewer: Viewer) -> Table:
 async def gather(services: Services, viewer: Viewer) -> Report:
     now = services.clock.now()
     cops = list(viewer.cops)
-    data = await _bounded([lambda c=c: _cached_cop_data(services, c, now) for c in cops])  # type: ignore[misc]
+    data = await _bounded([partial(_cached_cop_data, services, c, now) for c in cops])
     terms = _terms(services, now, data)
     wanted = {c.cop_id for c in cops}
     rows = [r for r in await programme_rows(services) if r.cop_id in wanted]
