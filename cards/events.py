@@ -426,8 +426,9 @@ def examples() -> Iterable[tuple[str, Card]]:
     )
     yield "announcement-cancelled", announcement_card(_sample(cancelled=True), now=now, calendar_url=url)
     yield "form-new", event_form(event.cop_id, "Data and Insight", {"tz": "Europe/London"}, event_id="0123456789ab")
-    yield "form-new-with-meetings", event_form(
-        event.cop_id, "Data and Insight", {"tz": "Europe/London"}, event_id="0123456789ab", meetings=True
+    yield (
+        "form-new-with-meetings",
+        event_form(event.cop_id, "Data and Insight", {"tz": "Europe/London"}, event_id="0123456789ab", meetings=True),
     )
     yield (
         "form-error",
