@@ -66,6 +66,13 @@ lint: install
 test: install node chromium lint model
 	$(BIN)/pytest -q
 
+# The fast loop while editing (under a minute with mypy's cache warm): lint, then the unit and contract tests
+# (config, router, wording, cards, storage on SQLite, both seams, deployment). No Azurite, no browser, no model,
+# none marked slow; the end-to-end features, FAQ calibration and the report's browser tests run in make test.
+CHECK_TESTS := tests/test_*.py tests/cards tests/storage tests/seam tests/deployment
+check: install node lint
+	$(BIN)/pytest -q -p no:cacheprovider -m "not azurite and not slow" $(CHECK_TESTS)
+
 bench: install node model
 	$(BIN)/python -m bench
 

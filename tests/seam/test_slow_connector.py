@@ -21,6 +21,8 @@ from tests.kit.activities import Activities, user
 from tests.kit.connector import FakeConnector
 from tests.kit.harness import BotUnderTest, running_bot, test_settings
 
+pytestmark = pytest.mark.slow  # timing against a hung connector: make test, not make check
+
 HEALTHY_TURNS = 50
 HUNG_TURNS = 8
 TIMEOUT_S = 3.0
