@@ -49,17 +49,22 @@ def build_agent() -> tuple[AgentApplication[TurnState], CloudAdapter, MsalConnec
 def build_app() -> web.Application:
     agent_app, adapter, connection_manager = build_agent()
 
-    async def entry_point(request: web.Request) -> web.Response | None:
+    async def entry_point(request: web.Request) -> web.StreamResponse:
         agent: AgentApplication[TurnState] = request.app["agent_app"]
         adapter: CloudAdapter = request.app["adapter"]
-        return await start_agent_process(request, agent, adapter)
+        response = await start_agent_process(request, agent, adapter)
+        return response if response is not None else web.Response(status=202)  # the SDK answers None for none
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
     api = web.Application(middlewares=[jwt_authorization_middleware])
     api.router.add_post("/messages", entry_point)
-    api.router.add_get("/messages", lambda _: web.Response(status=200))  # as the sample's start_server
+
+    async def probe(_: web.Request) -> web.Response:
+        return web.Response(status=200)
+
+    api.router.add_get("/messages", probe)  # as the sample's start_server
     api["agent_configuration"] = connection_manager.get_default_connection_configuration()
     api["agent_app"] = agent_app
     api["adapter"] = adapter  # the sample reads agent_app.adapter, deprecated in 1.9: the same object

@@ -109,8 +109,8 @@ async def seed_cop(store: TableStore, service_url: str, k: int, now: datetime) -
     contrib = []
     for n in rng.sample(range(MEMBERS), 60):
         day = now - timedelta(days=rng.randint(0, 29))
-        who = history.contributor_marker(SIGNING_KEY, member(k, n).aad)
-        contrib.append(BatchOp("upsert", f"{day:%Y%m%d}|{who}", {"who": who}))
+        marker = history.contributor_marker(SIGNING_KEY, member(k, n).aad)
+        contrib.append(BatchOp("upsert", f"{day:%Y%m%d}|{marker}", {"who": marker}))
     await _batches(store, history.CONTRIB, encode_key(where.id), contrib)
     # a term of events: lunch and learns, a core meeting, lead-sponsor meetings, workshops, with feedback
     events = EventRepo(store)
@@ -175,7 +175,7 @@ async def seed_survey(store: TableStore, now: datetime) -> None:
         )
         for n in range(12 if k % 5 else 3):  # every fifth CoP stays below the anonymity minimum
             answers = {key: 4 + (n + i) % 2 for i, key in enumerate(STATEMENT_KEYS)}
-            await repo.answer(SIGNING_KEY, survey, member(k, n).aad, answers, now)
+            await repo.answer(SIGNING_KEY, [survey], member(k, n).aad, answers, now)
 
 
 async def seed(store: TableStore, service_url: str, now: datetime) -> None:

@@ -59,7 +59,7 @@ def test_apply_adds_the_low_rank_update_and_leaves_other_weights_alone(tmp_path:
 def test_a_file_that_does_not_fit_is_refused(
     tmp_path: Path, factors: dict[str, tuple[np.ndarray, np.ndarray]], reason: str
 ) -> None:
-    save(tmp_path / "bad.npz", factors, 2.0, {})
+    save(tmp_path / "bad.npz", factors, 2.0, {})  # type: ignore[arg-type]  # ndarrays are what save writes
     with pytest.raises(AdapterError, match=reason):
         Adapter.load(tmp_path / "bad.npz")
 

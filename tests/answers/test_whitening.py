@@ -9,7 +9,8 @@ from bot.answers.whitening import whiten, whitening
 
 def _unit(rows: list[list[float]]) -> np.ndarray:
     array = np.asarray(rows, dtype=np.float32)
-    return array / np.linalg.norm(array, axis=1, keepdims=True)
+    unit: np.ndarray = array / np.linalg.norm(array, axis=1, keepdims=True)
+    return unit
 
 
 # Two entries told apart by the first axis; their phrasings vary a lot along the second ("how it is worded").

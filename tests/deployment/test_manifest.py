@@ -37,8 +37,9 @@ def _validator() -> Draft4Validator:
     assert schema["$schema"] == "http://json-schema.org/draft-04/schema#"
     # The file declares draft-04 but uses `const` (draft-06), as ajv does when the Agents Toolkit validates it;
     # give the draft-04 validator that one keyword so `manifestVersion` is really checked.
-    cls = validators.extend(Draft4Validator, {"const": Draft6Validator.VALIDATORS["const"]})
-    return cls(schema)  # all $refs in the file are local (#/...); nothing is fetched
+    cls = validators.extend(Draft4Validator, {"const": Draft6Validator.VALIDATORS["const"]})  # type: ignore[no-untyped-call]
+    validator: Draft4Validator = cls(schema)
+    return validator  # all $refs in the file are local (#/...); nothing is fetched
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +258,7 @@ def test_outline_icon_is_white_on_transparent() -> None:
     assert image.format == "PNG"
     assert image.size == (32, 32)
     assert image.mode == "RGBA"
-    colors = image.getcolors(maxcolors=32 * 32)
+    colors: list[tuple[int, tuple[int, int, int, int]]] | None = image.getcolors(maxcolors=32 * 32)  # type: ignore[assignment]
     assert colors is not None
     alphas = {alpha for _, (_, _, _, alpha) in colors}
     assert 0 in alphas, "needs a transparent background"

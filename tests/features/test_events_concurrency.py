@@ -16,11 +16,12 @@ from bot.features.events import Refresher, announce_key, runtime, settle
 from storage.azure import AzureTableStore
 from storage.counting import CountingStore
 from storage.sqlite import SqliteStore
-from tests.features.eventkit import channel_reference, make_cop
+from tests.features.eventkit import make_cop
 from tests.kit.activities import Team, User, user
 from tests.kit.azurite import Azurite
 from tests.kit.connector import FakeConnector
 from tests.kit.harness import BotUnderTest, running_bot, test_settings
+from tests.kit.records import channel_reference
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 LEAD = user(1, "Alice Adams")
@@ -63,7 +64,7 @@ async def check_consistent(repo: EventRepo, cop_id: str, event_id: str) -> Count
     """The summary counts equal the RSVP rows, and nobody waits while a place is free."""
     event = await repo.get(cop_id, event_id)
     assert event is not None
-    rows = Counter(r.status for r in await repo.rsvps(cop_id, event_id))
+    rows: Counter[str] = Counter(r.status for r in await repo.rsvps(cop_id, event_id))
     assert (event.going, event.waitlist, event.maybe, event.no) == (
         rows["going"],
         rows["waitlist"],

@@ -24,7 +24,7 @@ async def register(bot: BotUnderTest, who: User, where: Team, title: str) -> Pos
 
 def link(posted: Posted) -> str:
     card = posted.card or {}
-    return urlsplit(next(a["url"] for a in card["actions"] if a.get("type") == "Action.OpenUrl")).path
+    return str(urlsplit(next(a["url"] for a in card["actions"] if a.get("type") == "Action.OpenUrl")).path)
 
 
 async def rows(bot: BotUnderTest, path: str) -> list[dict[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -75,9 +76,10 @@ async def test_concurrent_changes_both_land(store: TableStore) -> None:
     def note(text: str) -> Update:
         return Update(NOW, ALICE.aad_id, ALICE.name, text)
 
-    await asyncio.gather(
-        *(repo.change(COP, p.project_id, NOW, lambda x, i=i: with_update(x, note(f"n{i}"))) for i in range(4))
-    )
+    def adding(i: int) -> Callable[[Project], Project]:
+        return lambda x: with_update(x, note(f"n{i}"))
+
+    await asyncio.gather(*(repo.change(COP, p.project_id, NOW, adding(i)) for i in range(4)))
     after = await repo.get(COP, p.project_id)
     assert after is not None
     assert sorted(u.text for u in after.updates) == ["n0", "n1", "n2", "n3"]

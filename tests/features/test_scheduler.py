@@ -36,7 +36,7 @@ SPONSOR = user(3, "Sam Sponsor")
 
 
 def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc, arg-type]
 
 
 def set_clock(bot: BotUnderTest, when: datetime) -> datetime:

@@ -141,7 +141,7 @@ async def test_forget_me_touches_only_the_person(bot: BotUnderTest, sqlite_store
     assert untouched(outbox_others, outbox_after) == []
     sealed_row = await sqlite_store.get(outbox.TABLE, outbox.PARTITION, _row_key(sealed_with_al))
     assert _seal(sealed_row) == seal_before
-    assert json.loads(sealed_row["reference"])["conversation"]["id"] == CHANNEL
+    assert json.loads(str(sealed_row["reference"]))["conversation"]["id"] == CHANNEL
     assert {e.actor_name for e in await audit.recent(sqlite_store, TEAM.id)} == {
         "Alison",
         LEE.name,
@@ -178,7 +178,7 @@ async def test_forget_me_touches_only_the_person(bot: BotUnderTest, sqlite_store
 def test_only_text_shown_to_people_is_renamed() -> None:
     """Choice values, input ids, button data and URLs keep the name; text blocks, facts, titles and labels don't."""
     names = name_pattern({"Al"})
-    shown = {
+    shown: dict[str, Any] = {
         "type": "AdaptiveCard",
         "fallbackText": "Al asked",
         "body": [
@@ -193,7 +193,7 @@ def test_only_text_shown_to_people_is_renamed() -> None:
         "selectAction": {"type": "Action.OpenUrl", "url": "https://x.example/Al", "title": "Al"},
     }
     out = display_text_replaced(shown, lambda value: replace_whole(value, names))
-    body = out["body"]
+    body: list[dict[str, Any]] = out["body"]  # type: ignore[assignment]
     assert out["fallbackText"] == "former member asked"
     assert body[0]["text"] == "former member asked; Alison answered (al, AL, Al-Amin, Al_1)"
     assert body[1]["facts"] == [{"title": "former member", "value": "former member"}]

@@ -126,7 +126,7 @@ def test_make_playground_prints_the_address_and_ctrl_c_stops_both(tmp_path: Path
     )
     try:
         assert process.stdout is not None
-        banner = []
+        banner: list[str] = []
         while not banner or "Press Ctrl-C" not in banner[-1]:  # the banner is printed once both answer
             line = process.stdout.readline()
             assert line, f"the launcher ended before it was ready: {process.communicate(timeout=30)[1]}"

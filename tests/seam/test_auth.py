@@ -134,7 +134,7 @@ async def test_unsigned_and_algorithm_none_tokens_are_401(secured: BotUnderTest,
 
     unsigned = jwt.encode(
         {"iss": "https://api.botframework.com", "aud": APP_ID, "serviceurl": secured.connector.url, "exp": 2**31},
-        key=None,
+        key=None,  # type: ignore[arg-type]  # alg none: no key, which is the point
         algorithm="none",
         headers={"kid": "test-key-1"},
     )

@@ -14,7 +14,7 @@ def test_msrest_retry_policies_share_one_set_of_codes() -> None:
     from msrest.universal_http.requests import ClientRetryPolicy
 
     open_gateway(test_settings(sdk="botbuilder"), lambda: datetime(2026, 1, 5, tzinfo=UTC))
-    first, second = ClientRetryPolicy(), ClientRetryPolicy()
+    first, second = ClientRetryPolicy(), ClientRetryPolicy()  # type: ignore[no-untyped-call]
     assert first.policy.status_forcelist is second.policy.status_forcelist
     codes = first.policy.status_forcelist
     assert isinstance(codes, frozenset)

@@ -53,6 +53,9 @@ class FakeCredential(AsyncTokenCredential):
     async def close(self) -> None:
         pass
 
+    async def __aexit__(self, *args: object) -> None:
+        await self.close()
+
 
 async def test_from_account_url_builds_a_client() -> None:
     store = AzureTableStore.from_account_url("https://example.table.core.windows.net", FakeCredential())
