@@ -40,14 +40,16 @@ SPLITS = (
     "holdout-19",
     "holdout-20",
     "near-miss",
+    "holdout-21",
 )
 LEXICAL_TUNING_SPLITS = ("tune", "holdout-1")
 # Splits added after the shipped encoder adapter (bot/answers/encoder_adapter.npz) was trained: it never saw them, so
 # it measures them as unseen, as the fold adapters (tests/answers/adapter_folds) do the others. "near-miss" holds
 # out-of-scope questions that share words with an entry (leaving a job, not a CoP; a visa sponsor, not a CoP's;
-# booking a room; the names of a named CoP's leads), each expected to abstain.
+# booking a room; the names of a named CoP's leads), each expected to abstain; "holdout-21" was written from the
+# programme's documents alone (not the FAQ) and scored once before it joined (docs/faq-answers.md).
 NEAR_MISS = "near-miss"
-NEWER_THAN_ADAPTER = (NEAR_MISS,)
+NEWER_THAN_ADAPTER = (NEAR_MISS, "holdout-21")
 FIT_SPLITS = SPLITS  # the splits the confidence model is fitted on (all, each measured by leaving it out)
 MIN_ANSWERED_RIGHT = 0.90  # the targets: share of answerable questions answered rightly with confidence
 MAX_WRONG_CONFIDENT = 0.03  # ... and share of all questions answered wrongly with confidence

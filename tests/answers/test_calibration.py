@@ -15,43 +15,51 @@ its day: holdout-14 (examples: 49.4 / 2.9 -> 86.7 / 3.8), holdout-15 (75.0 / 2.8
 4.8; withdrawn), holdout-17 (69.3 / 11.0 -> 70.5 / 11.9), holdout-18 (centroid features: 70.2 / 8.4 -> 71.4 / 7.5),
 holdout-19 (nothing pending: 78.8 / 5.9), holdout-20 (the encoder adapter: 81.0 / 1.0 -> 87.3 / 1.0, top-1 92.4 ->
 97.5 %), each decided by a rule set before the split was written (new right >= old, new wrong <= old + 1 question).
+holdout-21 (written from the programme's documents alone, not the FAQ; FAQ version 6 and the near-miss split: 82.9 /
+6.1, out of scope abstaining 90.6 %, top-1 92.7 %). ``near-miss`` holds out-of-scope questions that share words
+with an entry; it has nothing to answer, so only its confident wrong answers count.
 
-Figures when the floors were set (answered right / wrong with confidence; held out = index without the split's
-examples, fold adapter without it, production model, threshold 0.69; top-1 with the production model):
+Figures when the floors were set, with FAQ version 6, the near-miss split and holdout-21 (answered right / wrong
+with confidence; held out = index without the split's examples, an adapter that never saw it, production model,
+threshold 0.71; top-1 with the production model). Before version 6 (FAQ version 5, 22 splits, threshold 0.69) in
+brackets where they differ:
 
-=============  ===============  ======================  ======
-split          BM25 alone       production, held out     top-1
-=============  ===============  ======================  ======
-tune           93.8 / 1.4 (*)   96.9 / 1.4              98 %
-holdout-1      94.9 / 2.7 (*)   96.6 / 0.0              100 %
-holdout        81.4 / 3.6       94.3 / 1.2              97 %
-holdout-2      73.6 / 3.4       95.8 / 1.1              99 %
-holdout-3      69.0 / 2.2       94.4 / 3.4              96 %
-holdout-4      50.6 / 4.0       98.7 / 2.0              100 %
-holdout-5      50.6 / 5.2       94.8 / 2.1              99 %
-holdout-6      44.3 / 3.1       94.9 / 2.1              96 %
-holdout-7      58.2 / 3.0       94.9 / 2.0              97 %
-holdout-8      48.8 / 6.0       93.8 / 3.0              95 %
-holdout-9      61.5 / 3.1       96.2 / 5.1              97 %
-holdout-10     71.8 / 3.1       96.2 / 2.0              99 %
-holdout-11     55.3 / 4.2       93.4 / 1.0              96 %
-holdout-12     28.0 / 1.9       95.1 / 1.0              96 %
-holdout-13     43.4 / 4.8       86.7 / 1.9              98 %
-holdout-14     30.1 / 5.7       91.6 / 2.9              98 %
-holdout-15     33.3 / 2.8       83.3 / 2.8              93 %
-holdout-16     36.5 / 2.9       96.5 / 3.8              99 %
-holdout-17     26.1 / 8.3       76.1 / 5.5              83 %
-holdout-18     26.2 / 3.7       84.5 / 7.5              95 %
-holdout-19     32.5 / 5.0       90.0 / 6.9              99 %
-holdout-20     30.4 / 1.0       89.9 / 1.0              97 %
-all (2,134)    —                92.2 / 2.8              97 %
-=============  ===============  ======================  ======
+=============  ===============  ====================================  ======
+split          BM25 alone       production, held out                  top-1
+=============  ===============  ====================================  ======
+tune           92.2 / 2.7 (*)   95.3 / 0.0 (96.9 / 1.4)               97 %
+holdout-1      94.9 / 2.7 (*)   98.3 / 0.0 (96.6 / 0.0)               100 %
+holdout        80.0 / 6.0       92.9 / 1.2 (94.3 / 1.2)               97 %
+holdout-2      72.2 / 5.7       93.1 / 2.3 (95.8 / 1.1)               96 %
+holdout-3      69.0 / 2.2       93.0 / 3.4 (94.4 / 3.4)               96 %
+holdout-4      50.6 / 5.1       98.7 / 2.0                            100 %
+holdout-5      50.6 / 5.2       93.5 / 2.1 (94.8 / 2.1)               97 %
+holdout-6      44.3 / 5.2       94.9 / 1.0 (94.9 / 2.1)               96 %
+holdout-7      57.0 / 4.0       96.2 / 0.0 (94.9 / 2.0)               99 %
+holdout-8      51.2 / 7.0       95.0 / 4.0 (93.8 / 3.0)               96 %
+holdout-9      61.5 / 5.1       96.2 / 2.0 (96.2 / 5.1)               97 %
+holdout-10     71.8 / 3.1       93.6 / 1.0 (96.2 / 2.0)               97 %
+holdout-11     55.3 / 4.2       92.1 / 1.0 (93.4 / 1.0)               95 %
+holdout-12     24.4 / 1.9       93.9 / 1.9 (95.1 / 1.0)               95 %
+holdout-13     42.2 / 4.8       84.3 / 1.9 (86.7 / 1.9)               98 %
+holdout-14     32.5 / 6.7       90.4 / 2.9 (91.6 / 2.9)               95 %
+holdout-15     29.8 / 3.8       77.4 / 0.9 (83.3 / 2.8)               93 %
+holdout-16     37.2 / 2.9       91.9 / 3.8 (96.5 / 3.8)               98 %
+holdout-17     27.0 / 8.3       74.2 / 3.7 (76.1 / 5.5)               83 %
+holdout-18     27.4 / 2.8       83.3 / 4.7 (84.5 / 7.5)               95 %
+holdout-19     32.5 / 5.0       88.8 / 4.0 (90.0 / 6.9)               98 %
+holdout-20     31.6 / 1.0       89.9 / 1.0                            98 %
+near-miss      — / 10.0         — / 24.0 (in use: 2.0)                —
+holdout-21     43.9 / 5.3       82.9 / 6.1                            93 %
+all (2,298)    —                90.5 / 2.8 (92.2 / 2.8 of 2,134)      96 %
+=============  ===============  ====================================  ======
 
 (*) tuned on. Without the model, BM25 is held to a high threshold (few confident mistakes, many abstentions).
-The issue's targets (>= 90 % of answerable questions answered rightly with confidence, <= 3 % of all questions
-answered wrongly with confidence) hold over all splits (92.2 / 2.8 here; 92.0 / 3.0 with each split scored by a
-model fitted on the others, where the threshold is chosen for the wrong-answer limit), but not for every writer:
-holdout-17 is answered rightly 76 % of the time, and holdout-17 to -19 get 5.5-7.5 % confident wrong answers.
+Over all splits, each scored by a model fitted on the others, 90.2 % right and 3.0 % wrong (92.0 / 3.0 before).
+Version 6's seven new entries (how CoPs are driven, the health framework's areas, the forms a community takes) and
+the near-miss examples cost older splits answers near the threshold: 17 of the 22 lost one question or none,
+holdout-2, -10 and -13 two, holdout-16 three, holdout-15 five (borderline confidences of 0.67-0.70 that fell under
+0.71), while confident wrong answers on the same 2,134 questions fell from 60 to 45.
 
 The floors below sit a little under these figures, so a change that makes things worse fails; the printed figures
 say how far off the targets they are. The lexical path is what runs without the model (``make model`` not run).
@@ -104,21 +112,22 @@ SEMANTIC_FLOORS = {
     "holdout-7": (0.92, 0.04),
     "holdout-8": (0.91, 0.05),
     "holdout-9": (0.94, 0.07),
-    "holdout-10": (0.93, 0.04),
+    "holdout-10": (0.92, 0.04),
     "holdout-11": (0.91, 0.03),
     "holdout-12": (0.92, 0.03),
-    "holdout-13": (0.84, 0.04),
+    "holdout-13": (0.83, 0.04),
     "holdout-14": (0.89, 0.05),
-    "holdout-15": (0.77, 0.05),
-    "holdout-16": (0.92, 0.06),
+    "holdout-15": (0.76, 0.05),
+    "holdout-16": (0.90, 0.06),
     "holdout-17": (0.73, 0.08),
     "holdout-18": (0.82, 0.09),
     "holdout-19": (0.87, 0.09),
     "holdout-20": (0.87, 0.03),
     "near-miss": (0.00, 0.30),  # nothing to answer: only its confident wrong answers count
-    "all": (0.90, 0.05),
+    "holdout-21": (0.81, 0.08),
+    "all": (0.89, 0.05),
 }
-HELD_OUT_ALL_MIN_RIGHT = 0.90  # all splits together, each ranked and scored as unseen (90.7 % when set)
+HELD_OUT_ALL_MIN_RIGHT = 0.90  # all splits together, each ranked and scored as unseen (90.2 % when set)
 # near misses ranked as unseen that abstain (36 of 50, 72 %, when set; in use, as examples of the index, 49 of 50)
 NEAR_MISS_HELD_OUT_MIN_ABSTAIN = 0.70
 # Each fitting split scored by the model fitted on the others (cross-validation), at the production threshold.
@@ -134,18 +143,19 @@ HELD_OUT_FLOORS = {
     "holdout-7": (0.92, 0.04),
     "holdout-8": (0.91, 0.07),
     "holdout-9": (0.94, 0.08),
-    "holdout-10": (0.93, 0.04),
+    "holdout-10": (0.92, 0.04),
     "holdout-11": (0.91, 0.03),
     "holdout-12": (0.92, 0.03),
-    "holdout-13": (0.83, 0.04),
+    "holdout-13": (0.82, 0.04),
     "holdout-14": (0.89, 0.05),
     "holdout-15": (0.75, 0.05),
-    "holdout-16": (0.92, 0.06),
+    "holdout-16": (0.90, 0.06),
     "holdout-17": (0.72, 0.08),
-    "holdout-18": (0.81, 0.09),
+    "holdout-18": (0.80, 0.09),
     "holdout-19": (0.87, 0.09),
     "holdout-20": (0.86, 0.03),
     "near-miss": (0.00, 0.30),  # nothing to answer: only its confident wrong answers count
+    "holdout-21": (0.81, 0.08),
 }
 
 
