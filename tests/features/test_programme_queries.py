@@ -9,6 +9,7 @@ from bot.answers.audience import audience_of
 from bot.answers.faq import FaqEntry
 from bot.answers.ranker import Match
 from bot.domain.queries import QueryRepo
+from bot.features import queries
 from bot.features.programme_queries import PROGRAMME_DESK
 from storage.sqlite import SqliteStore
 from tests.features.faq_setup import (
@@ -18,6 +19,7 @@ from tests.features.faq_setup import (
     TEAM,
     TEAM_B,
     UNANSWERABLE,
+    advance,
     displayed,
     flush,
     make_cop,
@@ -141,3 +143,26 @@ def test_the_audience_follows_the_best_entry_and_the_words_our_cop() -> None:
     assert audience_of("anything", []) == "unknown"
     own = [Match(FaqEntry("f1", "q", "a", ("b", "c"), scope="19:t@thread.tacv2"), 1.0, 0.9)]
     assert audience_of("parking for the away day", own) == "cop"
+
+
+async def test_a_programme_question_is_in_my_data_and_forget_me_anonymises_it(bot: BotUnderTest) -> None:
+    await make_cop(bot)
+    await bot.say(ASKER, PROGRAMME_QUESTION)
+    [source] = [s for s in bot.services.privacy.sources if s.name == "queries"]
+    exported = await source.export(bot.services, ASKER.aad)
+    assert [(q["cop_id"], q["question"]) for q in exported] == [(PROGRAMME_DESK, PROGRAMME_QUESTION)]
+    await source.erase(bot.services, ASKER.aad)
+    [query] = await QueryRepo(bot.services.store).of_cop(PROGRAMME_DESK)
+    assert (query.asker_aad, query.asker_name, query.reference) == ("", "former member", {})
+
+
+async def test_an_unanswered_programme_question_is_escalated_to_the_admins_once(bot: BotUnderTest) -> None:
+    await make_cop(bot)
+    await bot.say(ASKER, PROGRAMME_QUESTION)
+    await flush(bot)
+    advance(bot, hours=49)
+    now = bot.services.clock.now()
+    assert await queries.run_due(bot.services, now) == 1
+    [note] = with_text(await flush(bot), "Still unanswered after 48 h")
+    assert bot.connector.personal_chats[note.conversation_id] == ADMIN.aad
+    assert await queries.run_due(bot.services, now) == 0
