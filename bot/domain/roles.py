@@ -20,6 +20,7 @@ from bot.turn import Role
 COP_KEY = "cop"  # turn.state key holding the resolved Cop record
 MEMBERSHIPS_KEY = "memberships"  # turn.state key holding the caller's memberships, when they were read
 PERSON_KEY = "person_state"  # turn.state key holding the caller's PersonState when it was read
+ALL_COPS_KEY = "all_cops"  # turn.state key holding every active CoP when the resolver read them (personal chat)
 
 
 def role_in(cop: Cop | None, aad_id: str, is_member: bool, admins: frozenset[str]) -> Role:
@@ -67,6 +68,7 @@ async def resolve_role(turn: Turn) -> tuple[Role, str | None]:
         return Role.ANYONE, None
     # personal chat with no CoP named: pick the CoP this person leads (or belongs to) when there is one
     all_cops = await cops.all()
+    turn.state[ALL_COPS_KEY] = all_cops
     led = [c for c in all_cops if c.is_lead(aad_id)]
     sponsored = [c for c in all_cops if c.is_sponsor(aad_id)]
     if len(led) == 1:

@@ -13,9 +13,10 @@ import logging
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-from bot.domain.cop_questions import CopQuestion, read_cop_question
+from bot.domain.cop_questions import CopQuestion, fact_asked, read_cop_question
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import Event, EventRepo
+from bot.domain.roles import ALL_COPS_KEY
 from bot.router import Turn
 from cards.elements import safe
 
@@ -75,11 +76,11 @@ async def next_open_event(turn: Turn, cop: Cop) -> Event | None:
 async def answer_from_directory(turn: Turn, question: str) -> bool:
     """Answer ``question`` from the CoP directory when it asks who leads or sponsors a named CoP, or when it next
     meets; False when it is not such a question (the FAQ answers it)."""
-    from bot.domain.cop_questions import fact_asked
-
     if fact_asked(question) is None:  # the cheap check first: most questions never read the directory
         return False
-    asked: CopQuestion | None = read_cop_question(question, await cop_repo(turn.services).all())
+    known = turn.state.get(ALL_COPS_KEY)  # read by the role resolver in personal chat: no second read
+    cops = known if isinstance(known, list) else await cop_repo(turn.services).all()
+    asked: CopQuestion | None = read_cop_question(question, cops)
     if asked is None:
         return False
     if not asked.cops:
