@@ -2,8 +2,9 @@
 
 "Who are the leads of Internal Communications?" is not a question for the FAQ (which says what leads do, not who
 they are): when the question names a CoP installed on the bot (:mod:`bot.domain.cop_questions`), the reply gives
-its leads, sponsor, status and next event open to all members, the asked one first; when it names a CoP the bot
-does not have, the reply says so and who can help. Only the CoP row and, for events, the CoP's events are read, and
+its leads, sponsor, status and next event open to all members, the asked one first (and so for "our CoP" asked in
+one CoP's team, or by someone in one CoP); when it names a CoP the bot does not have, the reply says so and who can
+help. Only the CoP row and, for events, the CoP's events are read, and
 only when the question asks one of those things about a named CoP.
 """
 
@@ -13,10 +14,12 @@ import logging
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
+from bot.answers.audience import speaks_of_own_cop
 from bot.domain.cop_questions import CopQuestion, fact_asked, read_cop_question
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import Event, EventRepo
 from bot.domain.roles import ALL_COPS_KEY
+from bot.features.queries import cop_of
 from bot.router import Turn
 from cards.elements import safe
 
@@ -81,6 +84,10 @@ async def answer_from_directory(turn: Turn, question: str) -> bool:
     known = turn.state.get(ALL_COPS_KEY)  # read by the role resolver in personal chat: no second read
     cops = known if isinstance(known, list) else await cop_repo(turn.services).all()
     asked: CopQuestion | None = read_cop_question(question, cops)
+    if asked is None and speaks_of_own_cop(question):  # "who leads our CoP?" asked in (or for) one CoP
+        own = await cop_of(turn)
+        fact = fact_asked(question)
+        asked = CopQuestion(fact, (own,)) if own is not None and fact is not None else None
     if asked is None:
         return False
     if not asked.cops:

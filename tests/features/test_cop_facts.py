@@ -10,7 +10,7 @@ from bot.domain.cop_questions import fact_asked, read_cop_question
 from bot.domain.cops import Cop, CopRepo, PersonRef
 from bot.domain.events import Draft, EventRepo
 from bot.domain.queries import QueryRepo
-from tests.features.faq_setup import ASKER, BOB, LEAD, STRANGER, TEAM, TEAM_B, make_cop
+from tests.features.faq_setup import ASKER, BOB, LEAD, OTHER_LEAD, STRANGER, TEAM, TEAM_B, make_cop
 from tests.kit.harness import BotUnderTest
 
 SPONSOR = PersonRef("aad-sponsor", "29:sponsor", "Tom Rowson")
@@ -52,6 +52,16 @@ async def test_the_sponsor_and_next_event_are_answered_first_when_asked(bot: Bot
     assert event.index("Next event: **Power BI tips**") < event.index("Leads:")
     assert "Leads only planning" not in event
     assert "Survey design" not in event
+
+
+async def test_our_cop_is_the_cop_the_question_is_asked_in(bot: BotUnderTest) -> None:
+    await make_cop(bot)
+    await make_cop(bot, TEAM_B, members=(), leads=(OTHER_LEAD,))
+    posted = await bot.say_in(BOB, TEAM_B, "who are the leads of our CoP?")
+    assert "**Comms**, from the CoP directory" in posted.everything
+    assert "Leads: **Ola Otherlead**" in posted.everything
+    mine = await bot.say(ASKER, "who leads my community?")  # in personal chat: the asker's one CoP
+    assert "**Data & Insight**, from the CoP directory" in mine.everything
 
 
 async def test_a_cop_the_bot_does_not_have_is_said_to_be_not_on_cop_bot_yet(bot: BotUnderTest) -> None:
