@@ -85,10 +85,14 @@ async def test_free_text_is_treated_as_a_question(bot: BotUnderTest) -> None:
 
 async def test_mention_in_a_channel_answers_in_the_channel(bot: BotUnderTest) -> None:
     await make_cop(bot)
-    posted = await bot.say_in(ASKER, TEAM, "Who is the sponsor of our CoP?")
+    posted = await bot.say_in(ASKER, TEAM, "What does a CoP sponsor do?")
     [call] = posted.calls
     assert call.conversation_id.startswith(TEAM.general)
     assert "Did this help?" in call.card_text
+    # who the sponsor is comes from the CoP directory, in the channel too
+    [call] = (await bot.say_in(ASKER, TEAM, "Who is the sponsor of our CoP?")).calls
+    assert call.conversation_id.startswith(TEAM.general)
+    assert "Sponsor: not set on CoP Bot yet" in call.everything
 
 
 async def test_cop_entries_are_searched_and_the_index_is_rebuilt_only_after_a_change(bot: BotUnderTest) -> None:
