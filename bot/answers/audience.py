@@ -28,6 +28,9 @@ Audience = Literal["programme", "cop", "general", "unknown"]
 # Below this confidence the best entry says too little about what the question is about. The same floor as the
 # "might help" entries (bot/features/faq.py), which are shown to the asker as related.
 TOPIC_FLOOR = 0.3
+# Asked in (or for) a CoP, a question goes to its leads unless it is plainly about the programme: a weak match to a
+# programme topic ("the key code for the storeroom" ~ "contact") is not enough to pass it over the CoP's head.
+IN_COP_FLOOR = 0.5
 
 # Programme entries about a CoP's own running, which its leads know best.
 COP_BUSINESS = frozenset(
@@ -82,12 +85,13 @@ def speaks_of_own_cop(question: str) -> bool:
     return bool(_OWN_COP.search(question))
 
 
-def audience_of(question: str, matches: Sequence[Match]) -> Audience:
-    """Who should follow up ``question``, given the entries the FAQ ranked best for it (best first)."""
+def audience_of(question: str, matches: Sequence[Match], *, floor: float = TOPIC_FLOOR) -> Audience:
+    """Who should follow up ``question``, given the entries the FAQ ranked best for it (best first); a best entry
+    below ``floor`` says nothing."""
     if speaks_of_own_cop(question):
         return "cop"
     top = next(iter(matches), None)
-    if top is None or top.confidence < TOPIC_FLOOR:
+    if top is None or top.confidence < floor:
         return "unknown"
     entry = top.entry
     if not entry.is_programme or entry.entry_id in COP_BUSINESS:

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
-from bot.answers.audience import audience_of
+from bot.answers.audience import IN_COP_FLOOR, TOPIC_FLOOR, audience_of
 from bot.answers.faq import PROGRAMME_SCOPE
 from bot.answers.ranker import Match
 from bot.domain.cop_questions import installed_named
@@ -86,8 +86,8 @@ async def follow_up_target(turn: Turn, question: str, matches: Sequence[Match], 
         return None
     if programme_desk(services) is None:
         return None
-    audience = audience_of(question, matches)
     in_view = bool(turn.cop_id) or len(cops) == 1  # a CoP the question was asked in or for
+    audience = audience_of(question, matches, floor=IN_COP_FLOOR if in_view else TOPIC_FLOOR)
     if audience == "programme" or (audience == "general" and not in_view):
         log.info("unsure question for the programme team audience=%s cop_id=%s", audience, turn.cop_id)
         return await reachable_desk(services)  # the admins' profiles are read only now

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bot.answers.audience import audience_of
+from bot.answers.audience import IN_COP_FLOOR, audience_of
 from bot.answers.faq import FaqEntry
 from bot.answers.ranker import Match
 from bot.domain.queries import QueryRepo
@@ -143,6 +143,11 @@ def test_the_audience_follows_the_best_entry_and_the_words_our_cop() -> None:
     assert audience_of("anything", []) == "unknown"
     own = [Match(FaqEntry("f1", "q", "a", ("b", "c"), scope="19:t@thread.tacv2"), 1.0, 0.9)]
     assert audience_of("parking for the away day", own) == "cop"
+    # asked in a CoP, a weak match to a programme topic does not pass the question over the CoP's leads
+    weak = match("contact", 0.4)
+    assert audience_of("the key code for the storeroom", weak) == "programme"
+    assert audience_of("the key code for the storeroom", weak, floor=IN_COP_FLOOR) == "unknown"
+    assert audience_of("who runs the programme", match("contact", 0.8), floor=IN_COP_FLOOR) == "programme"
 
 
 async def test_a_programme_question_is_in_my_data_and_forget_me_anonymises_it(bot: BotUnderTest) -> None:
