@@ -235,8 +235,7 @@ async def _cop_results(turn: Turn, cops: Sequence[Cop]) -> list[SearchResult]:
 
 
 async def _cops(turn: Turn, words: str, page: Page) -> list[SearchResult]:
-    active = await _tenant_cops(turn)
-    state = await _person(turn)
+    active, state = await asyncio.gather(_tenant_cops(turn), _person(turn))  # independent: one wait, not two
     interests = state.profile.interests if state is not None and state.profile else ()
     aad = turn.request.person.aad_id
     if words:
@@ -266,8 +265,7 @@ def _matches(event: Event, cop: Cop, words: str) -> int:
 async def _events(turn: Turn, words: str, page: Page) -> list[SearchResult]:
     services = turn.services
     now = services.clock.now()
-    cops = await _tenant_cops(turn)
-    state = await _person(turn)
+    cops, state = await asyncio.gather(_tenant_cops(turn), _person(turn))  # independent: one wait, not two
     repo = events_repo(services)
     lists = await asyncio.gather(*(repo.of_cop(c.cop_id, ending_after=now) for c in cops))
     found: list[tuple[Event, Cop]] = [
