@@ -184,6 +184,10 @@ def _names(question: str, name: str) -> bool:
     wanted = _expanded(name)
     if not wanted:
         return False
+    if not any(ch.isalpha() for word in wanted for ch in word):
+        # a name that is only numbers once "CoP" is set aside ("CoP 60"): a number in a question ("storeroom 60")
+        # is not that name; only the whole name is
+        return " ".join(name.casefold().split()) in " ".join(question.casefold().split())
     asked = _expanded(question)
     if _holds(asked, wanted):
         return True

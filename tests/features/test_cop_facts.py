@@ -105,3 +105,18 @@ def test_reading_a_directory_question() -> None:
     assert read_cop_question("what does the Events Management CoP do?", cops) is None  # not a directory fact
     assert read_cop_question("what do the leads of the Events Management CoP do?", cops) is None  # the role
     assert fact_asked("how do I leave my job") is None
+
+
+def test_a_number_in_a_question_does_not_name_a_cop_called_only_by_a_number() -> None:
+    """'storeroom 60' is not 'CoP 60' (a 200-user load test on a shared store sent such a question to 'CoP 60')."""
+    from bot.domain.cop_questions import installed_named
+    from bot.domain.cops import Cop
+
+    def cop(name: str) -> Cop:
+        return Cop(cop_id=f"19:{name}@thread.tacv2", name=name, tenant_id="t", service_url="https://s")
+
+    numbered, words = cop("CoP 60"), cop("Data and Insight")
+    everyone = [numbered, words]
+    assert installed_named("does anyone have the key code for storeroom 60 in the old zoology wing?", everyone) == []
+    assert installed_named("who leads CoP 60?", everyone) == [numbered]
+    assert installed_named("who leads data and insight", everyone) == [words]

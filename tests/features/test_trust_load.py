@@ -96,7 +96,7 @@ async def rsvp(bot: BotUnderTest, person: User, where: Team, event_id: str, answ
     no_error(await bot.click(person, "event.rsvp", data, where=where), f"rsvp {answer}")
 
 
-async def journey(bot: BotUnderTest, i: int, events: list[str]) -> None:
+async def journey(bot: BotUnderTest, i: int, events: list[str], replies: dict[int, str] | None = None) -> None:
     person = USERS[i]
     no_error(await join(bot, person, TEAMS[home(i)], tier(i)), f"join {i}")
     answer = choice(i)
@@ -105,7 +105,10 @@ async def journey(bot: BotUnderTest, i: int, events: list[str]) -> None:
     if other is not None:
         no_error(await join(bot, person, TEAMS[other], "wider"), f"second join {i}")
     if asks(i):
-        no_error(await own(bot, bot.acts.channel(person, TEAMS[home(i)], question(i))), f"ask {i}")
+        asked = await own(bot, bot.acts.channel(person, TEAMS[home(i)], question(i)))
+        no_error(asked, f"ask {i}")
+        if replies is not None:
+            replies[i] = asked.everything[:300]  # what the asker saw, for a failure's message
     no_error(await own(bot, bot.acts.personal(person, "me")), f"me {i}")
     if answer == "changed":
         await rsvp(bot, person, TEAMS[home(i)], events[home(i)], "no")
@@ -139,7 +142,10 @@ async def test_200_concurrent_users_across_5_cops_end_with_exact_counts(load_bot
         event = await EventRepo(bot.services.store).create(where.id, draft, installer.aad, installer.name, now)
         events.append(event.event_id)
     started = time.perf_counter()
-    results = await asyncio.gather(*(journey(bot, i, events) for i in range(len(USERS))), return_exceptions=True)
+    replies: dict[int, str] = {}
+    results = await asyncio.gather(
+        *(journey(bot, i, events, replies) for i in range(len(USERS))), return_exceptions=True
+    )
     elapsed = time.perf_counter() - started
     failures = [r for r in results if isinstance(r, BaseException)]
     assert not failures, failures[:3]
@@ -170,7 +176,9 @@ async def test_200_concurrent_users_across_5_cops_end_with_exact_counts(load_bot
     for n, where in enumerate(TEAMS):
         opened = await queries.of_cop(where.id, open_only=True)
         askers = {q.asker_aad for q in opened}
-        assert askers == {USERS[i].aad for i in range(len(USERS)) if asks(i) and home(i) == n}
+        wanted = {USERS[i].aad for i in range(len(USERS)) if asks(i) and home(i) == n}
+        missing = {i: replies.get(i) for i in range(len(USERS)) if USERS[i].aad in wanted - askers}
+        assert askers == wanted, missing
         assert len(opened) == len(askers)  # one query per question, none lost or doubled
     repo_events = EventRepo(bot.services.store)
     for n, where in enumerate(TEAMS):
