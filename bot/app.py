@@ -17,6 +17,7 @@ from bot.answers.encoder import LazyEncoder
 from bot.answers.prebuilt import FILE_NAME as PREBUILT_VECTORS
 from bot.answers.prebuilt import PrebuiltEncoder
 from bot.answers.ranker import Encoder
+from bot.background import settle_background
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, SettingsError, terms_notice
 from bot.domain.cops import CopCache
@@ -311,9 +312,9 @@ def create_app(
     app[SERVICES] = services
     app[GATEWAY] = gateway
     startup: list[Hook] = [start_scheduler]  # a no-op unless settings.scheduler_enabled
-    # cleanup runs in reverse: stop the scheduler first, then let pending announcement updates finish, then stop
-    # the FAQ's encoder thread
-    cleanup: list[Hook] = [close_indexes, settle_event_updates, stop_scheduler]
+    # cleanup runs in reverse: stop the scheduler first, then let pending announcement updates and the work turns
+    # left running finish, then stop the FAQ's encoder thread
+    cleanup: list[Hook] = [close_indexes, settle_background, settle_event_updates, stop_scheduler]
     app[STARTUP_HOOKS] = startup
     app[CLEANUP_HOOKS] = cleanup
     owns_store = store is None

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.answers.ranker import Encoder
+from bot.background import Background
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.cops import CopCache
@@ -33,5 +34,7 @@ class Services:
     cop_cache: CopCache = field(default_factory=CopCache)
     # the sentence encoder of the FAQ ranker; None: BM25 alone (no model directory, or it failed to load)
     encoder: Encoder | None = None
+    # work the turns started and did not wait for (imports, invitation runs, Teams meetings, press counts)
+    background: Background = field(default_factory=Background)
     # capability-specific singletons (caches, indexes, outbox, scheduler) keyed by feature name
     extras: dict[str, Any] = field(default_factory=dict)

@@ -10,7 +10,6 @@ card the outbox sent is counted once per person, action and broadcast, in the ba
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -27,7 +26,7 @@ from bot.router import Router, Turn
 from bot.turn import Role
 from cards.delivery_report import delivery_report_card
 from cards.digest import FEEDBACK_VERB
-from storage.base import BACKGROUND_TASK_PREFIX, StorageError
+from storage.base import StorageError
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -46,29 +45,15 @@ def _csv(rows: list[list[str]]) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode("utf-8-sig")
 
 
-class PressCounter:
-    """Counts presses off the turn, in tasks it keeps until they finish (so none is collected half-way)."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def count(self, services: Services, conversation_id: str, activity_id: str, verb: str, aad_id: str) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self._count(services, conversation_id, activity_id, verb, aad_id), name=f"{BACKGROUND_TASK_PREFIX}press"
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _count(self, services: Services, conversation_id: str, activity_id: str, verb: str, aad_id: str) -> None:
-        repo = EngagementRepo(services.store)
-        try:
-            sent = await repo.sent_message(conversation_id, activity_id)
-            if sent is not None and sent.run and verb != FEEDBACK_VERB:
-                await repo.record(sent.cop_id, sent.run, verb, aad_id, services.clock.now())
-        except StorageError:
-            log.warning("could not count a button press verb=%s", verb[:40])
-        except Exception as error:  # off the turn: nobody else would see it, and counting must never break a press
-            log.warning("counting a button press failed verb=%s error=%s", verb[:40], type(error).__name__)
+async def _count_press(services: Services, conversation_id: str, activity_id: str, verb: str, aad_id: str) -> None:
+    """Count a press of a button on a card the outbox sent, for that message's broadcast (off the turn)."""
+    repo = EngagementRepo(services.store)
+    try:
+        sent = await repo.sent_message(conversation_id, activity_id)
+        if sent is not None and sent.run and verb != FEEDBACK_VERB:
+            await repo.record(sent.cop_id, sent.run, verb, aad_id, services.clock.now())
+    except StorageError:
+        log.warning("could not count a button press verb=%s", verb[:40])
 
 
 async def _engagement(services: Services, cop_ids: list[str]) -> dict[str, RunEngagement]:
@@ -80,8 +65,6 @@ async def _engagement(services: Services, cop_ids: list[str]) -> dict[str, RunEn
 
 
 def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
-    presses = PressCounter()
-
     @router.on("action_accepted")
     async def count_press(turn: Turn) -> None:
         request = turn.request
@@ -90,7 +73,10 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             return
         if request.action.data.get(SENT_MARK) != 1:  # a card the outbox did not send: nothing to attribute
             return
-        presses.count(turn.services, request.place.conversation_id, card_id, request.action.verb, request.person.aad_id)
+        work = _count_press(
+            turn.services, request.place.conversation_id, card_id, request.action.verb, request.person.aad_id
+        )
+        turn.services.background.start("press", work)
 
     @router.action(FEEDBACK_VERB, role=Role.ANYONE, idempotent=True)
     async def feedback(turn: Turn) -> None:

@@ -11,9 +11,8 @@ are told to the lead too. Every message to the lead goes through the outbox with
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.cops import Cop
@@ -21,7 +20,7 @@ from bot.domain.events import Event, EventRepo
 from bot.graph_meetings import GRAPH_SCOPE, GraphMeetings, MeetingError
 from bot.turn import AppTokens, Person
 from cards.elements import notice
-from storage.base import BACKGROUND_TASK_PREFIX, StorageError
+from storage.base import StorageError
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Refresh = Callable[["Services", Event], Awaitable[None]]
-TASKS_KEY = "event_meetings.tasks"
 
 
 def graph(services: Services) -> GraphMeetings:
@@ -41,26 +39,6 @@ def graph(services: Services) -> GraphMeetings:
         return await proactive.app_token(GRAPH_SCOPE)
 
     return GraphMeetings(services.settings.graph_url, token, services.settings.connector_timeout)
-
-
-def _tasks(services: Services) -> set[asyncio.Task[None]]:
-    """This app's meeting work under way, kept until done so none is collected half-way."""
-    tasks: set[asyncio.Task[None]] = services.extras.setdefault(TASKS_KEY, set())
-    return tasks
-
-
-def _later(services: Services, name: str, work: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.get_running_loop().create_task(work, name=f"{BACKGROUND_TASK_PREFIX}{name}")
-    tasks = _tasks(services)
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
-
-
-async def settle(services: Services) -> None:
-    """Wait for the meeting work under way (tests; shutdown)."""
-    tasks = _tasks(services)
-    while tasks:
-        await asyncio.gather(*list(tasks), return_exceptions=True)
 
 
 async def _tell(services: Services, cop: Cop, event: Event, key: str, text: str, reference: Mapping[str, Any]) -> None:
@@ -83,7 +61,7 @@ async def _tell(services: Services, cop: Cop, event: Event, key: str, text: str,
 
 
 def make_later(services: Services, cop: Cop, event: Event, reference: Mapping[str, Any], refresh: Refresh) -> None:
-    _later(services, f"meeting-make:{event.event_id}", _make(services, cop, event, dict(reference), refresh))
+    services.background.start(f"meeting-make:{event.event_id}", _make(services, cop, event, dict(reference), refresh))
 
 
 async def _make(services: Services, cop: Cop, event: Event, reference: dict[str, Any], refresh: Refresh) -> None:
@@ -131,7 +109,7 @@ async def _make(services: Services, cop: Cop, event: Event, reference: dict[str,
 
 
 def move_later(services: Services, cop: Cop, event: Event, reference: Mapping[str, Any]) -> None:
-    _later(services, f"meeting-move:{event.event_id}", _move(services, cop, event, dict(reference)))
+    services.background.start(f"meeting-move:{event.event_id}", _move(services, cop, event, dict(reference)))
 
 
 async def _move(services: Services, cop: Cop, event: Event, reference: dict[str, Any]) -> None:
@@ -150,7 +128,7 @@ async def _move(services: Services, cop: Cop, event: Event, reference: dict[str,
 
 
 def cancel_later(services: Services, cop: Cop, event: Event, reference: Mapping[str, Any]) -> None:
-    _later(services, f"meeting-cancel:{event.event_id}", _cancel(services, cop, event, dict(reference)))
+    services.background.start(f"meeting-cancel:{event.event_id}", _cancel(services, cop, event, dict(reference)))
 
 
 async def _cancel(services: Services, cop: Cop, event: Event, reference: dict[str, Any]) -> None:

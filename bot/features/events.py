@@ -201,8 +201,8 @@ def events_repo(services: Services) -> EventRepo:
 
 
 async def settle(services: Services) -> None:
-    """Wait for pending Teams meeting work and announcement updates (used by tests and by a clean shutdown)."""
-    await event_meetings.settle(services)
+    """Wait for the work turns left running (Teams meetings among it) and announcement updates (tests; shutdown)."""
+    await services.background.settle()
     await runtime(services).refresher.settle()
 
 

@@ -11,7 +11,6 @@ storage so that the minute tick finishes it if this process stops; the result co
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 from dataclasses import dataclass
@@ -46,7 +45,6 @@ from cards.imports import (
 
 log = logging.getLogger(__name__)
 
-TASKS_KEY = "imports.tasks"
 FETCH_TIMEOUT_S = 10.0
 NOT_ALLOWED = "Only a CoP's leads and programme admins can import members, and you don't lead a CoP."
 NO_ROSTER = (
@@ -249,19 +247,9 @@ async def _answer(turn: Turn, message: Card | str) -> None:
         await turn.respond.reply(message)
 
 
-def _pending(services: Services) -> set[asyncio.Task[None]]:
-    tasks = services.extras.get(TASKS_KEY)
-    if not isinstance(tasks, set):
-        tasks = set()
-        services.extras[TASKS_KEY] = tasks
-    return tasks
-
-
 async def settle(services: Services) -> None:
     """Wait for this process's imports under way (tests, shutdown)."""
-    tasks = list(_pending(services))
-    if tasks:
-        await asyncio.gather(*tasks, return_exceptions=True)
+    await services.background.settle()
 
 
 async def run_apply(services: Services, head: Head) -> None:
@@ -320,17 +308,8 @@ async def run_apply(services: Services, head: Head) -> None:
 
 
 def start_apply(services: Services, head: Head) -> None:
-    async def guarded() -> None:
-        try:
-            await run_apply(services, head)
-        except Exception:
-            # the lease runs out and the minute tick carries on from the last person applied
-            log.exception("import stopped part way id=%s", head.import_id)
-
-    tasks = _pending(services)
-    task = asyncio.create_task(guarded(), name=f"background:import-{head.import_id}")
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
+    # if it stops part way, its lease runs out and the minute tick carries on from the last person applied
+    services.background.start(f"import-{head.import_id}", run_apply(services, head))
 
 
 async def run_due(services: Services, now: datetime) -> int:

@@ -10,7 +10,6 @@ outbox key keeps each person to one card.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -33,7 +32,6 @@ from storage.base import encode_key
 
 log = logging.getLogger(__name__)
 
-TASKS_KEY = "invitations.tasks"
 NO_ROSTER = "I couldn't read this team's member list from Teams just now. Try **invite** again in a minute."
 GONE = "That offer is no longer valid. Type **invite** for a fresh one."
 UNDER_WAY = "These invitations are already under way (another lead may have started them). Each person gets one card."
@@ -78,19 +76,9 @@ async def make_offer(services: Services, cop: Cop, reference: dict[str, Any]) ->
     return offer_card(cop.cop_id, cop.name, run.run_id, run.team_size, run.members, run.invited_before, run.to_invite)
 
 
-def _pending(services: Services) -> set[asyncio.Task[None]]:
-    tasks = services.extras.get(TASKS_KEY)
-    if not isinstance(tasks, set):
-        tasks = set()
-        services.extras[TASKS_KEY] = tasks
-    return tasks
-
-
 async def settle(services: Services) -> None:
     """Wait for this process's invitation runs still queueing (tests, shutdown)."""
-    tasks = list(_pending(services))
-    if tasks:
-        await asyncio.gather(*tasks, return_exceptions=True)
+    await services.background.settle()
 
 
 async def queue_run(services: Services, run: Run) -> int:
@@ -114,17 +102,8 @@ async def queue_run(services: Services, run: Run) -> int:
 
 
 def start_run(services: Services, run: Run) -> None:
-    async def guarded() -> None:
-        try:
-            await queue_run(services, run)
-        except Exception:
-            # the run keeps its lease until it runs out; then the minute tick carries on where this stopped
-            log.exception("invitation run stopped part way cop_id=%s run=%s", run.cop_id, run.run_id)
-
-    tasks = _pending(services)
-    task = asyncio.create_task(guarded(), name=f"background:invite-{run.run_id}")
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
+    # if it stops part way, the run keeps its lease until it runs out; then the minute tick carries on
+    services.background.start(f"invite-{run.run_id}", queue_run(services, run))
 
 
 async def run_due(services: Services, now: datetime) -> int:
