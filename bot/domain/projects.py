@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from bot.domain.codec import dumps, loads
 from bot.domain.cops import PersonRef
-from bot.domain.validation import BadInput, clean_text
+from bot.domain.validation import BadInput, chosen_people, clean_text
 from bot.domain.web_links import clean_links
 from bot.erasure import name_pattern, replace_whole
 from storage.base import AlreadyExists, NotFound, PreconditionFailed, Row, TableStore, Where, encode_key
@@ -170,21 +170,8 @@ def update_text_from(data: Any) -> str:
 
 
 def people_from(value: Any, known: dict[str, PersonRef], label: str) -> tuple[PersonRef, ...]:
-    """People chosen on the form (comma-separated Entra ids from a choice set): only people the card offered."""
-    text = clean_text(value, label, 40 * PEOPLE_MAX * 2)
-    chosen: list[PersonRef] = []
-    for raw in text.split(","):
-        aad = raw.strip()
-        if not aad:
-            continue
-        person = known.get(aad)
-        if person is None:
-            raise BadInput(f"{label}: please choose people from the list (members of this CoP).")
-        if person not in chosen:
-            chosen.append(person)
-    if len(chosen) > PEOPLE_MAX:
-        raise BadInput(f"{label}: at most {PEOPLE_MAX} people.")
-    return tuple(chosen)
+    """People chosen on the form: only people the card offered (members of this CoP), at most ``PEOPLE_MAX``."""
+    return chosen_people(value, known, label, PEOPLE_MAX)
 
 
 # -- rows -----------------------------------------------------------------------------------------------------

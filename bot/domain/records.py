@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.codec import dumps, loads
 from bot.domain.cops import PersonRef
-from bot.domain.validation import BadInput, clean_text
+from bot.domain.validation import BadInput, chosen_people, clean_text
 from storage.base import NotFound, PreconditionFailed, Row, TableStore, Where, encode_key
 
 TABLE = "records"
@@ -360,18 +360,5 @@ def held_between(records: Sequence[Record], kind: str, since: datetime, until: d
 
 
 def choose_people(values: Any, known: Mapping[str, PersonRef], label: str) -> tuple[PersonRef, ...]:
-    """The people a multi-select input named (comma-separated AAD ids), each one we offered."""
-    text = clean_text(values, label, 60 * 40)
-    chosen: list[PersonRef] = []
-    for raw in text.split(","):
-        aad = raw.strip()
-        if not aad:
-            continue
-        person = known.get(aad)
-        if person is None:
-            raise BadInput(f"{label}: choose people from the list.")
-        if person not in chosen:
-            chosen.append(person)
-    if len(chosen) > ATTENDEES_MAX:
-        raise BadInput(f"{label}: at most {ATTENDEES_MAX} people.")
-    return tuple(chosen)
+    """The people a multi-select input named, each one we offered, at most ``ATTENDEES_MAX``."""
+    return chosen_people(values, known, label, ATTENDEES_MAX)

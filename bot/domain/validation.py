@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from bot.domain.cops import PersonRef
 from bot.domain.members import ORG_AREAS, Profile
 from bot.turn import Person
 
@@ -84,3 +85,22 @@ def profile_from_inputs(data: Mapping[str, Any], person: Person, existing: Profi
         job_family=job_family,
         interests=interests,
     )
+
+
+def chosen_people(value: Any, known: Mapping[str, PersonRef], label: str, limit: int) -> tuple[PersonRef, ...]:
+    """The people a multi-select input named (comma-separated Entra ids), each one the card offered, at most
+    ``limit``, each once."""
+    text = clean_text(value, label, 40 * limit * 2)
+    chosen: list[PersonRef] = []
+    for raw in text.split(","):
+        aad = raw.strip()
+        if not aad:
+            continue
+        person = known.get(aad)
+        if person is None:
+            raise BadInput(f"{label}: please choose people from the list.")
+        if person not in chosen:
+            chosen.append(person)
+    if len(chosen) > limit:
+        raise BadInput(f"{label}: at most {limit} people.")
+    return tuple(chosen)
