@@ -1,4 +1,4 @@
-"""``delivery``: does each kind of proactive message keep its promise (bot/delivery.py) when Teams is unreliable?
+"""``delivery``: does each kind of proactive message keep its promise (bot/jobs/delivery.py) when Teams is unreliable?
 
 900 messages, 150 of each kind (digests and announcements to channels; invitations, reminders and RSVP notices
 to people in 1:1 chats; escalations to lead channels), queued in SQLite and delivered by a separate sending
@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.delivery_sender import POLICY, SIGNING_KEY
-from bot.delivery import Promise, kind_of
-from bot.outbox import PARTITION, TABLE, Outbox
-from bot.signing import Signer
-from bot.turn import Person
+from bot.core.turn import Person
+from bot.jobs.delivery import Promise, kind_of
+from bot.jobs.outbox import PARTITION, TABLE, Outbox
+from bot.security.signing import Signer
 from storage.sqlite import SqliteStore
 from tests.kit.activities import BOT_ID, BOT_NAME, TENANT
 from tests.kit.connector import Call, FakeConnector

@@ -16,8 +16,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.outbox import PARTITION, TABLE, DeliveryPolicy, Outbox
-from bot.signing import Signer
+from bot.jobs.outbox import PARTITION, TABLE, DeliveryPolicy, Outbox
+from bot.security.signing import Signer
 from bot.teams import open_gateway
 from storage.base import Where
 from storage.sqlite import SqliteStore

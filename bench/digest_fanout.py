@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import SERVICES, create_app
-from bot.clock import SystemClock
+from bot.core.clock import SystemClock
 from bot.domain.cops import Cop, CopRepo, PersonRef
 from bot.domain.members import MembershipRepo, Profile
 from bot.features import digest
-from bot.scheduler import DUE_WORK_KEY, DueWork, Scheduler
+from bot.jobs.scheduler import DUE_WORK_KEY, DueWork, Scheduler
 from storage.sqlite import SqliteStore
 from tests.kit.activities import BOT_ID, BOT_NAME, TENANT
 from tests.kit.connector import Call, FakeConnector

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import audit, outbox
 from bot.domain.codec import dumps
+from bot.jobs import outbox
+from bot.security import audit
 from storage.base import MAX_BATCH, BatchOp, TableStore, encode_key
 
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

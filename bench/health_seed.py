@@ -10,6 +10,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.core.turn import Person
 from bot.domain.cops import Cop, CopRepo, PersonRef
 from bot.domain.events import Draft as EventDraft
 from bot.domain.events import EventRepo, Kind
@@ -18,7 +19,6 @@ from bot.domain.faq import FaqRepo
 from bot.domain.queries import QueryRepo
 from bot.domain.survey import STATEMENT_KEYS, Survey, SurveyRepo, new_round_id, survey_id_for
 from bot.health import history
-from bot.turn import Person
 from storage.base import BatchOp, TableStore, encode_key
 from tests.kit.activities import BOT_ID, BOT_NAME, TENANT, Team, User, team
 

@@ -19,9 +19,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bot.clock import SystemClock
+from bot.core.clock import SystemClock
 from bot.features import invitations
-from bot.scheduler import DUE_WORK_KEY, DueWork, Scheduler
+from bot.jobs.scheduler import DUE_WORK_KEY, DueWork, Scheduler
 from storage.sqlite import SqliteStore
 from tests.kit.activities import team, user
 from tests.kit.connector import Call, FakeConnector, Member

@@ -26,7 +26,8 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.clock import FakeClock
+from bot.core.clock import FakeClock
+from bot.core.turn import Person
 from bot.domain.cops import Cop, CopRepo, PersonRef
 from bot.domain.events import Draft, EventRepo, Kind
 from bot.domain.members import MembershipRepo, Profile, Tier
@@ -34,11 +35,10 @@ from bot.domain.projects import Outcome, Project, ProjectRepo, Status, new_proje
 from bot.domain.queries import QueryRepo
 from bot.domain.records import Record, RecordRepo, new_id, noon
 from bot.health.history import TREND
-from bot.outbox import PARTITION as OUTBOX_PARTITION
-from bot.outbox import TABLE as OUTBOX_TABLE
+from bot.jobs.outbox import PARTITION as OUTBOX_PARTITION
+from bot.jobs.outbox import TABLE as OUTBOX_TABLE
 from bot.report.auth import report_link
 from bot.report.data import CACHE_KEY
-from bot.turn import Person
 from storage.azure import AzureTableStore
 from storage.base import BatchOp, TableStore, encode_key
 from tests.kit.activities import TENANT

@@ -10,7 +10,7 @@ import aiohttp
 
 from bench.processes import SIGNING_KEY
 from bench.scenarios import Scenario
-from bot.config import Settings
+from bot.core.config import Settings
 from bot.features.events import settle
 from storage.counting import CountingStore
 from storage.sqlite import SqliteStore

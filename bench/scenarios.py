@@ -13,9 +13,9 @@ import aiohttp
 
 from bench import health_seed
 from bench.processes import SIGNING_KEY
-from bot.sealing import seal_card
-from bot.signing import Signer
-from bot.turn import Card
+from bot.core.turn import Card
+from bot.security.sealing import seal_card
+from bot.security.signing import Signer
 from storage.base import TableStore
 from tests.kit.activities import BOT_ID, BOT_NAME, Activities, Team, team, user
 
@@ -173,7 +173,7 @@ async def _seed_event(store: TableStore, acts: Activities) -> None:
     from bot.domain.cops import Cop, CopRepo, PersonRef
     from bot.domain.events import Draft, EventRepo
     from bot.features.events import announce_key
-    from bot.outbox import Outbox
+    from bot.jobs.outbox import Outbox
     from storage.base import AlreadyExists
 
     earliest, latest = _clocks()
@@ -208,7 +208,7 @@ async def _seed_event(store: TableStore, acts: Activities) -> None:
 
 
 def _rsvp(acts: Activities) -> Callable[[int], dict[str, Any]]:
-    from bot.sealing import PURPOSE, SEAL
+    from bot.security.sealing import PURPOSE, SEAL
 
     earliest, latest = _clocks()
     signer = Signer(SIGNING_KEY)
@@ -381,7 +381,7 @@ def _compose_query(acts: Activities) -> Callable[[int], dict[str, Any]]:
 
 
 def _card_refresh(acts: Activities) -> Callable[[int], dict[str, Any]]:
-    from bot.sealing import PURPOSE, SEAL
+    from bot.security.sealing import PURPOSE, SEAL
 
     earliest, latest = _clocks()
     signer = Signer(SIGNING_KEY)

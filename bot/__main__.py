@@ -8,7 +8,7 @@ import sys
 from aiohttp import web
 
 from bot.app import create_app
-from bot.config import Settings, SettingsError
+from bot.core.config import Settings, SettingsError
 
 
 def main() -> int:

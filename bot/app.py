@@ -12,32 +12,32 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from bot import middleware
 from bot.answers.encoder import LazyEncoder
 from bot.answers.prebuilt import FILE_NAME as PREBUILT_VECTORS
 from bot.answers.prebuilt import PrebuiltEncoder
 from bot.answers.ranker import Encoder
-from bot.background import settle_background
-from bot.clock import Clock, SystemClock
-from bot.config import Settings, SettingsError, terms_notice
+from bot.core.clock import Clock, SystemClock
+from bot.core.config import Settings, SettingsError, terms_notice
+from bot.core.turn import Request, Responder
 from bot.domain.cops import CopCache
 from bot.features import build_router
 from bot.features.events import settle as settle_event_updates
 from bot.features.faq import close_indexes
 from bot.http_log import MalformedRequests
-from bot.links import Links
-from bot.outbox import DeliveryPolicy, Outbox
-from bot.privacy import PrivacyRegistry
+from bot.jobs.background import settle_background
+from bot.jobs.outbox import DeliveryPolicy, Outbox
+from bot.jobs.scheduler import start_scheduler, stop_scheduler
 from bot.report.routes import register as register_report
-from bot.router import Turn
-from bot.scheduler import start_scheduler, stop_scheduler
-from bot.sealing import SealingResponder
+from bot.routing import middleware
+from bot.routing.router import Turn
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
+from bot.security.sealing import SealingResponder
+from bot.security.signing import Signer
 from bot.services import Services
-from bot.signing import Signer
 from bot.teams import AuthError, DeliveryError, Gateway, IdentityUnavailable, TokenSource, open_gateway
 from bot.teams.activity import tenant_of
 from bot.teams.claims import TEAMS_CHANNEL
-from bot.turn import Request, Responder
 from storage.base import StorageError, TableStore
 
 log = logging.getLogger(__name__)

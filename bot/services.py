@@ -6,16 +6,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.answers.ranker import Encoder
-from bot.background import Background
-from bot.clock import Clock
-from bot.config import Settings
+from bot.core.clock import Clock
+from bot.core.config import Settings
+from bot.core.turn import Proactive
 from bot.domain.cops import CopCache
-from bot.links import Links
-from bot.outbox import Outbox
-from bot.privacy import PrivacyRegistry
-from bot.router import Router
-from bot.signing import Signer
-from bot.turn import Proactive
+from bot.jobs.background import Background
+from bot.jobs.outbox import Outbox
+from bot.routing.router import Router
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
+from bot.security.signing import Signer
 from storage.base import TableStore
 
 

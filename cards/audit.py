@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from bot.audit import AuditEntry
-from bot.turn import Card
+from bot.core.turn import Card
+from bot.security.audit import AuditEntry
 from cards.elements import card, container, execute, heading, safe, text
 
 NONE_YET = "No lead or admin actions have been recorded for this CoP yet."

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 
-from bot.turn import Card
+from bot.core.turn import Card
 
 CARD_MODULES: tuple[str, ...] = (
     "cards.help",

@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.answers.faq import FaqEntry
+from bot.core.turn import JSON, Card
 from bot.domain.events import KINDS, Event
-from bot.turn import JSON, Card
 from cards.elements import action_set, card, execute, facts, heading, open_url, safe, text
 from cards.events import ANSWER_TITLES, counts_text, when_text
 from cards.faq import source_label

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.core.turn import JSON, Card
 from bot.domain.delivery_report import RunReport, actions_text
 from bot.domain.engagement import RunEngagement
-from bot.turn import JSON, Card
 from cards.elements import card, container, facts, heading, open_url, safe, text
 
 MAX_RUNS = 8

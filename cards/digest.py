@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.core.turn import JSON, Card
 from bot.domain.digest import DigestData, DigestEvent, HealthStats, NewFaq, NewMember, OpenQuestion, pick_highlight
-from bot.turn import JSON, Card
 from cards.elements import card, container, execute, facts, heading, notice, safe, text
 
 MAX_ITEMS = 8

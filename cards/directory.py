@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.turn import JSON, Card
+from bot.core.turn import JSON, Card
 from cards.elements import action_set, card, container, execute, facts, heading, open_url, safe, text
 from cards.setup import STATUS_NAMES
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.core.turn import JSON, Card
 from bot.domain.events import AUDIENCES, KINDS, MAX_VIEWERS, Event, Rsvp, Status
-from bot.turn import JSON, Card
 from cards.elements import (
     action_set,
     card,

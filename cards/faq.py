@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.answers.faq import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS, FaqEntry
-from bot.turn import JSON, Card
+from bot.core.turn import JSON, Card
 from cards.elements import (
     card,
     execute,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bot.turn import Card
+from bot.core.turn import Card
 from cards.elements import card, heading, safe, text
 
 RULES = (

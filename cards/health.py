@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from bot.core.turn import Card
 from bot.health.engine import NO_DATA, Area, Indicator, Rating, Scorecard, scorecard
 from bot.health.snapshot import CopSnapshot, EventFacts, MembershipFacts, QueryFacts, SurveyFacts, TrendPoint
 from bot.health.terms import Term
 from bot.health.thresholds import DEFAULT_THRESHOLDS
-from bot.turn import Card
 from cards.elements import Color, card, column, columns, container, execute, heading, image, open_url, safe, text
 
 BADGE: dict[Rating, tuple[str, Color]] = {

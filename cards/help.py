@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bot.router import Command
-from bot.turn import Card, PlaceKind, Role
+from bot.core.turn import Card, PlaceKind, Role
+from bot.routing.router import Command
 from cards.elements import card, execute, facts, heading, text
 
 INTRO = {

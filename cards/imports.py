@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from bot.turn import JSON, Card
+from bot.core.turn import JSON, Card
 from cards.elements import card, execute, facts, heading, input_choice, input_text, notice, safe, text
 
-PASTE_MAX = 8000  # one card input (bot.limits.MAX_FIELD_CHARS); longer lists come as a file
+PASTE_MAX = 8000  # one card input (bot.routing.limits.MAX_FIELD_CHARS); longer lists come as a file
 PLACEHOLDER = "email,tier,org area,job family,joined\nalex.smith@example.ac.uk,core,central,Analyst,2024-01-15"
 SHOWN = 10  # people listed per part of the preview; the counts cover the rest
 COLUMNS = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.turn import JSON, Card
+from bot.core.turn import JSON, Card
 from cards.elements import card, execute, facts, heading, notice, safe, text
 
 GREETING = (

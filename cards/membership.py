@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from bot.core.turn import JSON, Card
 from bot.domain.members import ORG_AREAS, Membership, Profile, Tier
-from bot.turn import JSON, Card
 from cards.elements import (
     card,
     column,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from bot.core.turn import JSON, Card
 from bot.domain.practice_areas import NAME_MAX, UNSET, PracticeArea
-from bot.turn import JSON, Card
 from cards.elements import action_set, card, execute, facts, heading, input_choice, input_text, safe, text
 
 

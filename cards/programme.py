@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from bot.core.turn import JSON, Card
 from bot.domain.practice_areas import UNSET, AreaRollup, roll_up
 from bot.domain.proposals import Preparing, Step
 from bot.health.summary import ProgrammeRow, totals
-from bot.turn import JSON, Card
 from cards.elements import card, container, facts, heading, open_url, safe, text
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bot.turn import JSON, Card
+from bot.core.turn import JSON, Card
 from cards.elements import card, heading, safe, text
 
 

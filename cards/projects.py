@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from bot.core.turn import JSON, Card
 from bot.domain.cops import PersonRef
 from bot.domain.projects import (
     CASE_STUDY_MAX,
@@ -21,7 +22,6 @@ from bot.domain.projects import (
     Project,
     Update,
 )
-from bot.turn import JSON, Card
 from cards.elements import (
     action_set,
     card,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
+from bot.core.turn import JSON, Card
 from bot.domain.cops import PersonRef
 from bot.domain.practice_areas import PracticeArea
 from bot.domain.proposals import (
@@ -19,7 +20,6 @@ from bot.domain.proposals import (
     Proposal,
     Step,
 )
-from bot.turn import JSON, Card
 from cards.elements import (
     action_set,
     card,

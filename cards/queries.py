@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.core.turn import JSON, Card
 from bot.domain.queries import Query
-from bot.turn import JSON, Card
 from cards.elements import action_set, card, container, execute, facts, heading, input_text, safe, text
 
 SHOWN_TZ = "Europe/London"

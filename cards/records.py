@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from bot.core.turn import JSON, Card
 from bot.domain.cops import PersonRef
 from bot.domain.records import (
     ACTION_MAX,
@@ -19,7 +20,6 @@ from bot.domain.records import (
     Action,
     Record,
 )
-from bot.turn import JSON, Card
 from cards.elements import (
     card,
     container,

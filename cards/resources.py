@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.core.turn import JSON, Card
 from bot.domain.resources import KINDS, TAGS_MAX, TITLE_MAX, WHY_MAX, Resource
-from bot.turn import JSON, Card
 from cards.elements import action_set, card, container, execute, heading, input_choice, input_text, open_url, safe, text
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.core.turn import JSON, Card
 from bot.domain.cops import Cop, PersonRef
 from bot.domain.practice_areas import PracticeArea, area_name
 from bot.domain.proposals import Step
-from bot.turn import JSON, Card
 from cards.elements import card, execute, facts, heading, input_choice, input_number, input_text, safe, text
 from cards.proposals import checklist_items
 

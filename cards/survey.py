@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.core.turn import Card
 from bot.domain.survey import COMMENT_MAX_CHARS, SCALE, STATEMENT_KEYS, STATEMENTS, Survey, Tally
-from bot.turn import Card
 from cards.elements import (
     Color,
     card,

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from bot.router import Command, Router
+from bot.routing.router import Command, Router
 
 HERE = Path(__file__).resolve().parent
 ICON_DIR = HERE / "appPackage"

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bot.background import Background
+from bot.jobs.background import Background
 from storage.base import BACKGROUND_TASK_PREFIX
 
 
@@ -48,11 +48,11 @@ async def test_a_failure_is_logged_once_with_the_works_name_and_does_not_stop_th
         await asyncio.sleep(0.01)
         finished.append(True)
 
-    with caplog.at_level(logging.ERROR, logger="bot.background"):
+    with caplog.at_level(logging.ERROR, logger="bot.jobs.background"):
         background.start("import-abc", broken())
         background.start("press", fine())
         await background.settle()
     assert finished == [True]
-    [record] = [r for r in caplog.records if r.name == "bot.background"]
+    [record] = [r for r in caplog.records if r.name == "bot.jobs.background"]
     assert record.getMessage() == "background work stopped name=import-abc"
     assert record.exc_info is not None

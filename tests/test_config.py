@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_TERMS, Settings, SettingsError, terms_notice
+from bot.core.config import DEFAULT_TERMS, Settings, SettingsError, terms_notice
 
 
 def test_defaults_are_the_embedded_local_setup() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.router import Router, Turn
-from bot.turn import Role
+from bot.core.turn import Role
+from bot.routing.router import Router, Turn
 
 
 def _router() -> Router:

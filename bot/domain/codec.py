@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from bot.turn import JSON, reference_without_person
+from bot.core.turn import JSON, reference_without_person
 
 
 def dumps(value: Any) -> str:

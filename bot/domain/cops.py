@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from bot.core.expiring import ExpiringCopies
+from bot.core.turn import reference_without_person
 from bot.domain.codec import dump_reference, dumps, load_reference, loads, written_before_the_cut
-from bot.expiring import ExpiringCopies
-from bot.turn import reference_without_person
 from storage.base import NotFound, PreconditionFailed, Row, TableStore, encode_key
 
 TABLE = "cops"
@@ -159,7 +159,7 @@ def _from_row(row: Row) -> Cop:
 
 
 class CopCache(ExpiringCopies[Cop]):
-    """Per-process copies of CoP rows (by CoP id) for role resolution; see :mod:`bot.expiring`.
+    """Per-process copies of CoP rows (by CoP id) for role resolution; see :mod:`bot.core.expiring`.
 
     Only rows that exist are kept (a CoP installed on another instance must be found at once). ``forget`` is
     called on every write through ``CopRepo``."""

@@ -4,7 +4,7 @@ Two tables:
 
 - ``sentmessages``, partition ``m``: one row per message the outbox delivered, keyed by its conversation (a
   channel's root conversation, without ``;messageid=``) and the activity id Teams gave it, holding the broadcast it
-  belongs to (``run``, :func:`bot.delivery.run_of`), its CoP and its kind. A card's buttons, pressed later, arrive
+  belongs to (``run``, :func:`bot.jobs.delivery.run_of`), its CoP and its kind. A card's buttons, pressed later, arrive
   with that activity id (``replyToId``), even after the card was updated in place, so a press is attributed without
   putting anything into the card. Kept as long as the outbox keeps sent items (30 days).
 - ``engagement``, one partition per CoP: one row per person, broadcast and what they did (a card verb, or the
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.turn import Card, Reply
+from bot.core.turn import Card, Reply
 from storage import paging
 from storage.base import AlreadyExists, NotFound, PreconditionFailed, TableStore, Value, Where, encode_key
 

@@ -31,9 +31,9 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from bot.clock import named_zone, zone
+from bot.core.clock import named_zone, zone
+from bot.core.turn import JSON, reference_without_person
 from bot.domain.codec import dump_reference, dumps, load_reference, loads, written_before_the_cut
-from bot.turn import JSON, reference_without_person
 from storage.base import (
     AlreadyExists,
     BatchOp,

@@ -33,8 +33,8 @@ from bot.answers.encoder import EncoderUnavailable
 from bot.answers.faq import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS, PROGRAMME_SCOPE, FaqEntry, load_programme_faq
 from bot.answers.ranker import DEFAULT_CALIBRATION, Abstain, Answer, Encoder, FaqIndex, FloatArray, encoded_text
 from bot.answers.vectors import CachingEncoder
+from bot.core.expiring import ExpiringCopies
 from bot.domain.codec import dumps, loads
-from bot.expiring import ExpiringCopies
 from storage.base import MAX_BATCH, AlreadyExists, BatchOp, NotFound, PreconditionFailed, Row, TableStore, encode_key
 
 _T = TypeVar("_T")

@@ -11,11 +11,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from bot.core.turn import RosterEntry
 from bot.domain.codec import dumps
 from bot.domain.cops import Cop
 from bot.domain.imports import BadRow, ImportRow, shown
 from bot.domain.members import PEOPLE, ROSTER, Membership, MembershipRepo, PersonState, Profile, Tier
-from bot.turn import RosterEntry
 from storage import paging
 from storage.base import (
     TableStore,

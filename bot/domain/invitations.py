@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import outbox as outbox_module
+from bot.core.turn import Person, RosterEntry
 from bot.domain.codec import dumps, load_reference, loads
-from bot.turn import Person, RosterEntry
+from bot.jobs import outbox as outbox_module
 from storage import paging
 from storage.base import BatchOp, NotFound, PreconditionFailed, Row, TableStore, Where, encode_key
 

@@ -23,7 +23,7 @@ from bot.domain.codec import dumps, loads
 from bot.domain.cops import PersonRef
 from bot.domain.validation import BadInput, chosen_people, clean_text
 from bot.domain.web_links import clean_links
-from bot.erasure import name_pattern, replace_whole
+from bot.security.erasure import name_pattern, replace_whole
 from storage.base import AlreadyExists, NotFound, PreconditionFailed, Row, TableStore, Where, encode_key
 
 TABLE = "projects"

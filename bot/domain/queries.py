@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from bot.core.turn import JSON, Person, reference_without_person
 from bot.domain.codec import dump_reference, load_reference
-from bot.turn import JSON, Person, reference_without_person
 from storage.base import (
     AlreadyExists,
     BatchOp,

@@ -11,11 +11,11 @@ they belong to; otherwise None and CoP-specific commands ask which CoP.
 
 from __future__ import annotations
 
-from bot import messages
+from bot.core import messages
+from bot.core.turn import Role
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import MembershipRepo
-from bot.router import ACTION_COP, REFUSED, Turn
-from bot.turn import Role
+from bot.routing.router import ACTION_COP, REFUSED, Turn
 
 COP_KEY = "cop"  # turn.state key holding the resolved Cop record
 MEMBERSHIPS_KEY = "memberships"  # turn.state key holding the caller's memberships, when they were read

@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from bot.core.turn import Person
 from bot.domain.cops import PersonRef
 from bot.domain.members import ORG_AREAS, Profile
-from bot.turn import Person
 
 # C0/C1 controls, line/paragraph separators and bidirectional overrides (which can disguise names)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import importlib
 
 from bot.domain.roles import resolve_role
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router
+from bot.routing.router import Router
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 
 FEATURES: tuple[str, ...] = (
     "bot.features.help",

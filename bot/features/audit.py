@@ -1,6 +1,6 @@
 """``audit``: a CoP's recent lead and admin actions for its leads (and the programme team).
 
-Every lead/admin action is recorded with :func:`bot.audit.record`; this shows them newest first. The log names
+Every lead/admin action is recorded with :func:`bot.security.audit.record`; this shows them newest first. The log names
 people, so it is also a personal-data source: ``my data`` exports a person's own actions and ``forget me``
 replaces their id and name with "former member" in the entries they made or that are about them (see
 :func:`erase_audit`).
@@ -12,14 +12,14 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from bot import audit
+from bot.core.turn import Role
 from bot.domain.cops import cop_repo
 from bot.domain.roles import COP_KEY
-from bot.erasure import FORMER_MEMBER, Identity, id_pattern, name_pattern, replace_whole
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
-from bot.turn import Role
+from bot.routing.router import Router, Turn
+from bot.security import audit
+from bot.security.erasure import FORMER_MEMBER, Identity, id_pattern, name_pattern, replace_whole
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from cards.audit import audit_card
 from storage import paging
 from storage.base import NotFound, PreconditionFailed, Row, TableStore, Where

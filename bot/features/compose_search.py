@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry
+from bot.core.turn import Search, SearchResult
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import Event, is_event_id
 from bot.domain.members import MembershipRepo, PersonState
@@ -30,10 +31,9 @@ from bot.domain.roles import PERSON_KEY
 from bot.features.directory import rank
 from bot.features.events import calendar_url, events_repo
 from bot.features.faq import best_answer, candidate_cops, entry_cop_name, indexes
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
-from bot.turn import Search, SearchResult
+from bot.routing.router import Router, Turn
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from cards.compose_search import (
     CopSummary,
     answer_card,

@@ -20,7 +20,7 @@ from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import Event, EventRepo
 from bot.domain.roles import ALL_COPS_KEY
 from bot.features.queries import cop_of
-from bot.router import Turn
+from bot.routing.router import Turn
 from cards.elements import safe
 
 log = logging.getLogger(__name__)

@@ -15,15 +15,15 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.core.turn import Role
 from bot.domain.cops import cop_repo
 from bot.domain.delivery_report import run_reports, to_rows
 from bot.domain.engagement import SENT_MARK, EngagementRepo, RunEngagement
 from bot.features.directory import csv_cell
 from bot.features.queries import lead_cop
-from bot.links import Download, Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
-from bot.turn import Role
+from bot.routing.router import Router, Turn
+from bot.security.links import Download, Links
+from bot.security.privacy import PrivacyRegistry
 from cards.delivery_report import delivery_report_card
 from cards.digest import FEEDBACK_VERB
 from storage.base import StorageError

@@ -1,7 +1,7 @@
 """The weekly digest: posted in each CoP's home channel on the CoP's day and time (its own time zone).
 
 Commands (leads): ``digest`` previews privately, ``digest now`` posts, ``digest schedule <day> <HH:MM>``,
-``digest off``, ``digest on``. The scheduled post is this module's ``run_due`` (see bot/scheduler.py): for
+``digest off``, ``digest on``. The scheduled post is this module's ``run_due`` (see bot/jobs/scheduler.py): for
 each CoP the latest weekly occurrence is claimed once per ISO week with a lease and queued under the outbox key
 ``digest|<cop>|<week>``, so two instances, a restart mid-run or a week of downtime give exactly one digest.
 
@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import audit
+from bot.core.turn import Role
 from bot.domain import faq
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.digest import DigestData, DigestEvent, HealthStats, NewFaq, NewMember, OpenQuestion, pick_highlight
@@ -26,14 +26,14 @@ from bot.domain.faq import FaqRepo
 from bot.domain.members import MembershipRepo
 from bot.domain.queries import QueryRepo
 from bot.domain.roles import COP_KEY
-from bot.leases import run_once
-from bot.links import Links
-from bot.outbox import FLAG_PREFIX
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
-from bot.scheduler import leases_of, next_weekly, parse_hhmm, weekly_occurrence, zone
+from bot.jobs.leases import run_once
+from bot.jobs.outbox import FLAG_PREFIX
+from bot.jobs.scheduler import leases_of, next_weekly, parse_hhmm, weekly_occurrence, zone
+from bot.routing.router import Router, Turn
+from bot.security import audit
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from bot.services import Services
-from bot.turn import Role
 from cards.digest import digest_card, schedule_text
 from cards.elements import notice
 from storage.base import Where

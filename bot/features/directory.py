@@ -13,15 +13,15 @@ from typing import Any
 
 from bot.answers.ranker import Bm25
 from bot.answers.text import tokenize
+from bot.core.turn import Role
 from bot.domain.cop_names import cops_named
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import ORG_AREAS, Membership, MembershipRepo
 from bot.features.membership import load_cop, person_state, show
-from bot.links import Download, Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
+from bot.routing.router import Router, Turn
+from bot.security.links import Download, Links
+from bot.security.privacy import PrivacyRegistry
 from bot.services import Services
-from bot.turn import Role
 from cards.directory import DirectoryEntry, MembersView, directory_card, export_card, members_card
 
 EXPORT_TTL = timedelta(minutes=15)

@@ -1,5 +1,5 @@
 """Teams meetings for online events (``COPBOT_TEAMS_MEETINGS``): made, moved and removed through Microsoft Graph
-(:mod:`bot.graph_meetings`) off the turn, so a slow or refusing Graph never delays or blocks the event.
+(:mod:`bot.teams.graph_meetings`) off the turn, so a slow or refusing Graph never delays or blocks the event.
 
 Creating an event that asks for a meeting stores it as ``requested`` and answers at once; a background task asks
 Graph for a meeting organised by the lead who created it, stores its id and join link on the event (the channel
@@ -15,10 +15,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from bot.core.turn import AppTokens, Person
 from bot.domain.cops import Cop
 from bot.domain.events import Event, EventRepo
-from bot.graph_meetings import GRAPH_SCOPE, GraphMeetings, MeetingError
-from bot.turn import AppTokens, Person
+from bot.teams.graph_meetings import GRAPH_SCOPE, GraphMeetings, MeetingError
 from cards.elements import notice
 from storage.base import StorageError
 

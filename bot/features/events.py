@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
-from bot import audit
+from bot.core.turn import JSON, Card, Person, Role
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.engagement import mark_sent
 from bot.domain.events import (
@@ -45,11 +45,11 @@ from bot.domain.members import MembershipRepo, PersonState
 from bot.domain.roles import COP_KEY, MEMBERSHIPS_KEY, PERSON_KEY
 from bot.features import event_meetings
 from bot.features.resources import with_recordings
-from bot.links import Download, Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
-from bot.sealing import seal_card
-from bot.turn import JSON, Card, Person, Role
+from bot.routing.router import Router, Turn
+from bot.security import audit
+from bot.security.links import Download, Links
+from bot.security.privacy import PrivacyRegistry
+from bot.security.sealing import seal_card
 from cards.elements import notice
 from cards.events import (
     Listed,

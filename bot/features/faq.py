@@ -16,10 +16,10 @@ import logging
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-from bot import audit
 from bot.answers.audience import audience_of
 from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry
 from bot.answers.ranker import Abstain, Answer, FloatArray, Match
+from bot.core.turn import Role
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.faq import (
     MAX_COP_ENTRIES,
@@ -48,11 +48,11 @@ from bot.features.programme_queries import (
 )
 from bot.features.queries import cop_of, lead_cop, open_query, thread_root_of
 from bot.features.resources import offer_for_question
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
+from bot.routing.router import Router, Turn
+from bot.security import audit
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from bot.services import Services
-from bot.turn import Role
 from cards.elements import notice, safe
 from cards.faq import (
     HELPED_THANKS,

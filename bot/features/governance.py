@@ -18,18 +18,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import Term
+from bot.core.config import Term
+from bot.core.turn import Person, Role
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import meeting_starts
 from bot.domain.records import RecordRepo, held_between
 from bot.domain.roles import COP_KEY
-from bot.leases import run_once
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
-from bot.scheduler import leases_of, zone
+from bot.jobs.leases import run_once
+from bot.jobs.scheduler import leases_of, zone
+from bot.routing.router import Router, Turn
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from bot.services import Services
-from bot.turn import Person, Role
 from cards.governance import governance_card
 
 log = logging.getLogger(__name__)

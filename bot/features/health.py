@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from bot.core.turn import Card, Role
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.roles import COP_KEY
 from bot.health import history, summary
@@ -28,13 +29,12 @@ from bot.health.engine import Scorecard, scorecard
 from bot.health.providers import TREND_DAYS, gather, sources_of
 from bot.health.snapshot import CopSnapshot, TrendPoint
 from bot.health.thresholds import DEFAULT_THRESHOLDS
-from bot.leases import run_once
-from bot.links import Download, Links, Rate
-from bot.privacy import PrivacyRegistry
+from bot.jobs.leases import run_once
+from bot.jobs.scheduler import leases_of
 from bot.report.auth import report_link
-from bot.router import Router, Turn
-from bot.scheduler import leases_of
-from bot.turn import Card, Role
+from bot.routing.router import Router, Turn
+from bot.security.links import Download, Links, Rate
+from bot.security.privacy import PrivacyRegistry
 from cards.health import choose_cop_card, health_card
 
 if TYPE_CHECKING:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
+from bot.routing.router import Router, Turn
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from cards.help import help_card
 
 

@@ -20,18 +20,18 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bot import audit
+from bot.core.turn import JSON, Card, FileOffer, Person, Role, RosterEntry, Rosters
 from bot.domain.codec import dump_reference, load_reference
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.import_plans import Entry, Plan, digest_of, index_roster, plan_import, resolve_cop
 from bot.domain.import_store import PREVIEW_TTL, Head, ImportStore
 from bot.domain.imports import MAX_BYTES, MAX_ROWS, ImportRow, Unreadable, decode, parse, shown
 from bot.domain.members import MembershipRepo
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
+from bot.routing.router import Router, Turn
+from bot.security import audit
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from bot.services import Services
-from bot.turn import JSON, Card, FileOffer, Person, Role, RosterEntry, Rosters
 from cards.elements import safe
 from cards.imports import (
     PreviewLine,

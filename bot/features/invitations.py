@@ -14,17 +14,17 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from bot.core.turn import Card, Person, Role
 from bot.domain.codec import dump_reference, load_reference
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.invitations import Invitations, Run, invite_key
 from bot.domain.members import ROSTER
 from bot.features.imports import roster_reference, team_roster
 from bot.features.membership import choice_of, load_cop, show
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
+from bot.routing.router import Router, Turn
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from bot.services import Services
-from bot.turn import Card, Person, Role
 from cards.invitations import GREETING, offer_card, report_card, sending_card
 from cards.membership import join_card
 from storage import paging

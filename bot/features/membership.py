@@ -10,16 +10,16 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from bot.core.turn import Card
 from bot.domain.cop_names import cops_named
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import TIERS, CoreElsewhere, MembershipRepo, PersonState, Tier
 from bot.domain.roles import COP_KEY, PERSON_KEY
 from bot.domain.validation import BadInput, profile_from_inputs
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
+from bot.routing.router import Router, Turn
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from bot.services import Services
-from bot.turn import Card
 from cards.elements import notice, safe
 from cards.membership import (
     CopChoice,

@@ -7,16 +7,16 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from bot import audit
+from bot.core.turn import Card, Role
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.practice_areas import PracticeAreaRepo
 from bot.domain.proposals import ProposalRepo
 from bot.domain.validation import BadInput
 from bot.features.membership import show
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
-from bot.turn import Card, Role
+from bot.routing.router import Router, Turn
+from bot.security import audit
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from cards.practice_areas import practice_areas_card
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Privacy rights: ``my data`` (everything stored about me, as JSON behind a signed link) and ``forget me``
 (after a confirmation card, erase it everywhere).
 
-Both go through the registry in :mod:`bot.privacy`: every feature that stores personal data registers an
+Both go through the registry in :mod:`bot.security.privacy`: every feature that stores personal data registers an
 exporter and an eraser there, so this module needs to know no table. Erasers keep aggregate counts and anonymous
 survey answers and put "former member" where a record must stay for others (questions, the audit log).
 """
@@ -23,16 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot import audit, outbox
+from bot.core.turn import Card, reference_without_person
 from bot.domain.codec import dumps, loads
 from bot.domain.members import MembershipRepo
-from bot.erasure import Identity, display_text_replaced, name_pattern, replace_whole
 from bot.features.audit import actor_names as audit_actor_names
 from bot.features.audit import erase_audit_page
-from bot.links import Download, Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
-from bot.turn import Card, reference_without_person
+from bot.jobs import outbox
+from bot.routing.router import Router, Turn
+from bot.security import audit
+from bot.security.erasure import Identity, display_text_replaced, name_pattern, replace_whole
+from bot.security.links import Download, Links
+from bot.security.privacy import PrivacyRegistry
 from cards.privacy import (
     erase_continues_card,
     erase_incomplete_card,

@@ -14,15 +14,15 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.core.turn import Role
 from bot.domain.practice_areas import roll_up
 from bot.features.programme_areas import area_context, rollup_csv
 from bot.health.summary import ProgrammeRow, programme_rows
 from bot.health.terms import configured_terms, current_term
-from bot.links import Download, Links
-from bot.privacy import PrivacyRegistry
 from bot.report.auth import report_link
-from bot.router import Router, Turn
-from bot.turn import Role
+from bot.routing.router import Router, Turn
+from bot.security.links import Download, Links
+from bot.security.privacy import PrivacyRegistry
 from cards.programme import programme_card
 
 if TYPE_CHECKING:

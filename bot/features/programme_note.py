@@ -14,6 +14,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.core.turn import Role
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.proposals import ProposalRepo
 from bot.features.governance import meetings
@@ -22,12 +23,11 @@ from bot.features.proposals import admin_person
 from bot.health import red_streaks
 from bot.health.summary import programme_rows
 from bot.health.terms import configured_terms
-from bot.leases import run_once
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
-from bot.scheduler import leases_of, weekly_occurrence
-from bot.turn import Role
+from bot.jobs.leases import run_once
+from bot.jobs.scheduler import leases_of, weekly_occurrence
+from bot.routing.router import Router, Turn
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from cards.programme_note import NoteView, programme_note_card
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from bot.domain.cop_questions import installed_named
 from bot.domain.cops import Cop, PersonRef, cop_repo
 from bot.domain.roles import ALL_COPS_KEY
 from bot.features.proposals import admin_person
-from bot.router import Turn
+from bot.routing.router import Turn
 from bot.services import Services
 
 log = logging.getLogger(__name__)

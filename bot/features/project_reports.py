@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.core.turn import Role
 from bot.domain.cops import Cop, PersonRef, cop_repo
 from bot.domain.projects import STATUSES, Project, ProjectRepo
 from bot.features.programme import safe_cell
-from bot.links import Download, Links
-from bot.router import Router, Turn
-from bot.turn import Role
+from bot.routing.router import Router, Turn
+from bot.security.links import Download, Links
 from cards.projects import export_card
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from bot import audit
+from bot.core.expiring import ExpiringCopies
+from bot.core.turn import Card, Person, Role
 from bot.domain.cops import Cop, PersonRef, cop_repo
 from bot.domain.members import MembershipRepo, PersonState
 from bot.domain.projects import (
@@ -35,14 +36,13 @@ from bot.domain.projects import (
 )
 from bot.domain.roles import COP_KEY, PERSON_KEY
 from bot.domain.validation import BadInput
-from bot.expiring import ExpiringCopies
 from bot.features.project_reports import register_reports
 from bot.features.resources import cops_in_view
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
-from bot.scheduler import zone
-from bot.turn import Card, Person, Role
+from bot.jobs.scheduler import zone
+from bot.routing.router import Router, Turn
+from bot.security import audit
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from cards.projects import Listed, notice_card, outcome_form, project_card, project_form, projects_list_card
 
 if TYPE_CHECKING:

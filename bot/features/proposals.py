@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot import audit
+from bot.core.turn import Person, Role, reference_without_person
 from bot.domain.cops import Cop, PersonRef, cop_repo
 from bot.domain.events import last_core_meeting
 from bot.domain.members import MembershipRepo
@@ -40,10 +40,10 @@ from bot.domain.proposals import (
 from bot.domain.records import RecordRepo
 from bot.domain.validation import BadInput, clean_text
 from bot.features.membership import show
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
-from bot.turn import Person, Role, reference_without_person
+from bot.routing.router import Router, Turn
+from bot.security import audit
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from cards.proposals import outcome_card, proposal_form_card, proposals_card, review_card, sent_card
 
 if TYPE_CHECKING:

@@ -13,18 +13,18 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import audit
 from bot.answers.questions import reads_as_question
+from bot.core.turn import JSON, Person, Role
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.queries import MAX_ANSWER_CHARS, MAX_TEXT_CHARS, Origin, Query, QueryClosed, QueryRepo, Where_
 from bot.domain.queries import export_query as export_one
 from bot.domain.roles import COP_KEY
 from bot.features.programme_queries import PROGRAMME_DESK, programme_desk, reachable_desk
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
+from bot.routing.router import Router, Turn
+from bot.security import audit
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from bot.services import Services
-from bot.turn import JSON, Person, Role
 from cards.elements import notice, safe
 from cards.queries import (
     answer_form_card,

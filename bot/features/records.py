@@ -20,7 +20,7 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot import audit
+from bot.core.turn import Person, Role
 from bot.domain.cops import Cop, PersonRef, cop_repo
 from bot.domain.members import MembershipRepo
 from bot.domain.records import (
@@ -50,13 +50,13 @@ from bot.features.governance import meetings, recipients
 from bot.features.membership import load_cop, show
 from bot.features.proposals import sync_launch
 from bot.features.queries import lead_cop
-from bot.leases import run_once
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
-from bot.scheduler import leases_of, zone
+from bot.jobs.leases import run_once
+from bot.jobs.scheduler import leases_of, zone
+from bot.routing.router import Router, Turn
+from bot.security import audit
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from bot.services import Services
-from bot.turn import Person, Role
 from cards.elements import notice
 from cards.records import (
     action_reminder_card,

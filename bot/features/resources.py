@@ -12,6 +12,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.core.expiring import ExpiringCopies
+from bot.core.turn import Card, Role
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import EventRepo, is_event_id
 from bot.domain.members import MembershipRepo
@@ -34,11 +36,9 @@ from bot.domain.resources import (
 from bot.domain.roles import COP_KEY, MEMBERSHIPS_KEY
 from bot.domain.validation import BadInput
 from bot.domain.web_links import clean_link
-from bot.expiring import ExpiringCopies
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
-from bot.turn import Card, Role
+from bot.routing.router import Router, Turn
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from cards.elements import action_set, notice, open_url
 from cards.resources import Shown, attach_form, lunch_and_learns_card, offered_card, resources_card, share_form
 

@@ -7,16 +7,16 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from bot import audit
+from bot.core.turn import Person, Role
 from bot.domain.cops import Cop, PersonRef, cop_repo
 from bot.domain.validation import BadInput, clean_text
 from bot.features.membership import load_cop, show
 from bot.features.proposals import link, setup_choices, setup_view_extras
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
+from bot.routing.router import Router, Turn
+from bot.security import audit
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from bot.services import Services
-from bot.turn import Person, Role
 from cards.setup import (
     HOURS_MAX,
     HOURS_MIN,

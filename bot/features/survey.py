@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot import audit
+from bot.core.turn import Person, Role
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import MembershipRepo
 from bot.domain.roles import COP_KEY
@@ -48,10 +48,10 @@ from bot.domain.survey import (
 )
 from bot.domain.survey_rounds import RoundFigures, round_figures
 from bot.health.thresholds import DEFAULT_THRESHOLDS
-from bot.links import Links
-from bot.privacy import PrivacyRegistry
-from bot.router import Router, Turn
-from bot.turn import Person, Role
+from bot.routing.router import Router, Turn
+from bot.security import audit
+from bot.security.links import Links
+from bot.security.privacy import PrivacyRegistry
 from cards.elements import notice
 from cards.survey import CopResult, RoundResults, comments_card, invitation_card, results_card
 from storage.base import PreconditionFailed

@@ -3,7 +3,7 @@
 Why an image and not Adaptive Card chart elements: Teams documents ``Chart.Line`` and friends, but they are not
 part of the Adaptive Card 1.5 schema nor of the official ``adaptivecards`` renderer our card checks use (they
 would fail validation and show nothing on clients without chart support, e.g. older mobile builds). An
-``Image`` is 1.5, renders everywhere, and is served by the bot through a signed, expiring link (bot/links.py).
+``Image`` is 1.5, renders everywhere, and is served by the bot through a signed, expiring link (bot/security/links.py).
 Why no plotting library: the picture is two polylines, a grid and a few digits; a ~150-line stdlib PNG writer
 (zlib + struct) costs nothing at start-up, where matplotlib would add ~40 MB and seconds of import time.
 """

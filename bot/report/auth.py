@@ -4,15 +4,16 @@
 as ``Authorization: Bearer``. It is a Microsoft Entra ID access token for the bot's app registration, whose
 Application ID URI is ``api://<public host>/<app id>`` (deployment/README.md). :class:`TabTokens` accepts it only
 when every check holds: an RS256/384/512 signature by a key in the Entra ID JWKS (fetched by
-:class:`bot.identity.OpenIdKeys`: asynchronous, time limited, cached), the audience is that URI or the app id, the
+:class:`bot.teams.identity.OpenIdKeys`: asynchronous, time limited, cached), the audience is that URI or the app id, the
 issuer is the token's own tenant's (v2 ``https://login.microsoftonline.com/<tid>/v2.0`` or v1
 ``https://sts.windows.net/<tid>/``), the tenant is allowed (``COPBOT_ALLOWED_TENANTS``), the token has not expired
 (5 minutes' leeway, as the Bot Framework checks) and it names the person (``oid``). Anything else is
 :class:`TokenRefused` (401); an unreachable key endpoint is ``IdentityUnavailable`` (503).
 
 **Signed links.** ``report_link`` signs the person's AAD object id and the role the link was made for, with an
-expiry (bot/signing.py, purpose ``report``). A link grants nothing by itself: the role is checked again in storage on
-every request (:mod:`bot.report.access`), so a lead who stops leading loses the page even with a live link.
+expiry (bot/security/signing.py, purpose ``report``). A link grants nothing by itself: the role is checked
+again in storage on every request (:mod:`bot.report.access`), so a lead who stops leading loses the page even
+with a live link.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from bot.identity import ALLOWED_ALGORITHMS, CLOCK_TOLERANCE_SECONDS, MAX_HEADER_CHARS, OpenIdKeys
-from bot.signing import BadSignature, Expired
+from bot.security.signing import BadSignature, Expired
+from bot.teams.identity import ALLOWED_ALGORITHMS, CLOCK_TOLERANCE_SECONDS, MAX_HEADER_CHARS, OpenIdKeys
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.core.config import Settings
     from bot.services import Services
 
 log = logging.getLogger(__name__)

@@ -47,8 +47,8 @@ from bot.health.engine import AREAS
 from bot.health.providers import TREND_DAYS
 from bot.health.summary import ProgrammeRow, programme_rows
 from bot.health.terms import Term, configured_terms
-from bot.outbox import PARTITION as OUTBOX_PARTITION
-from bot.outbox import TABLE as OUTBOX_TABLE
+from bot.jobs.outbox import PARTITION as OUTBOX_PARTITION
+from bot.jobs.outbox import TABLE as OUTBOX_TABLE
 from bot.report.access import Viewer
 from storage.base import Where, encode_key
 

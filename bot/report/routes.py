@@ -25,12 +25,12 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.features.programme import safe_cell
-from bot.identity import IdentityUnavailable
 from bot.report import auth
 from bot.report.access import Viewer, still_holds, viewer_of
 from bot.report.data import Table, gather
 from bot.report.page import STATIC, document, message_page, report_body
 from bot.services import Services
+from bot.teams.identity import IdentityUnavailable
 from storage.base import StorageError
 
 log = logging.getLogger(__name__)

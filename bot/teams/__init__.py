@@ -3,7 +3,7 @@
 ``open_gateway(settings)`` returns the seam ``COPBOT_SDK`` names: the Microsoft 365 Agents SDK (``agents``, the
 default; :mod:`bot.teams.agents_seam`) or the archived Bot Framework SDK (``botbuilder``, an optional extra;
 :mod:`bot.teams.botbuilder_seam`). Both turn the activity's JSON into the project's
-:class:`~bot.turn.Request` the same way (:mod:`bot.teams.activity`), accept the same tokens
+:class:`~bot.core.turn.Request` the same way (:mod:`bot.teams.activity`), accept the same tokens
 (:mod:`bot.teams.claims`) and raise the same errors (:mod:`bot.teams.errors`). Nothing outside this package
 imports either SDK.
 """

@@ -1,4 +1,4 @@
-"""An incoming activity, as the JSON Teams posts, turned into the project's :class:`~bot.turn.Request`.
+"""An incoming activity, as the JSON Teams posts, turned into the project's :class:`~bot.core.turn.Request`.
 
 SDK-free on purpose: both seams convert the same JSON the same way, so features never see which SDK ran.
 """
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.turn import (
+from bot.core.turn import (
     JSON,
     Card,
     CardAction,

@@ -1,7 +1,7 @@
 """The Teams seam on the Microsoft 365 Agents SDK (the default; ``COPBOT_SDK=agents``).
 
 Incoming: the activity's JSON is parsed into the SDK's ``Activity``, its bearer token checked by the SDK's
-``JwtTokenValidator`` (issuer allow-list on, signing keys from :class:`~bot.identity.OpenIdKeys`: fetched
+``JwtTokenValidator`` (issuer allow-list on, signing keys from :class:`~bot.teams.identity.OpenIdKeys`: fetched
 asynchronously with a timeout, cached, and only keys endorsed for Teams) and then by :mod:`bot.teams.claims`.
 The turn runs on the SDK's ``TurnContext``, so replies, updates and deletes go through the SDK's connector
 client (aiohttp).
@@ -47,13 +47,13 @@ from microsoft_agents.hosting.core.channel_service_client_factory_base import Ch
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
-from bot.config import Settings
-from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken
+from bot.core.config import Settings
+from bot.core.turn import JSON, Card, Person, Reply, RosterEntry, SearchResult
 from bot.teams.activity import ADAPTIVE_CARD, invoke_response, person_of, search_response, to_request
 from bot.teams.claims import CHANNEL_ISSUER, bearer_token, check_channel_claims, endorsed_for_teams
 from bot.teams.errors import AMBIGUOUS_STATUSES, AuthError, DeliveryError, maybe_delivered, retry_after_seconds
 from bot.teams.gateway import OnRequest, TokenSource
-from bot.turn import JSON, Card, Person, Reply, RosterEntry, SearchResult
+from bot.teams.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken
 
 log = logging.getLogger(__name__)
 

@@ -53,13 +53,13 @@ from msrest.exceptions import ClientRequestError
 from msrest.universal_http.requests import ClientRetryPolicy
 from requests import Session
 
-from bot.config import Settings
-from bot.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken
+from bot.core.config import Settings
+from bot.core.turn import JSON, Card, Person, Reply, RosterEntry, SearchResult, reference_without_person
 from bot.teams.activity import ADAPTIVE_CARD, invoke_response, search_response, to_request
 from bot.teams.claims import bearer_token, check_channel_claims
 from bot.teams.errors import AMBIGUOUS_STATUSES, AuthError, DeliveryError, maybe_delivered, retry_after_seconds
 from bot.teams.gateway import OnRequest, TokenSource
-from bot.turn import JSON, Card, Person, Reply, RosterEntry, SearchResult, reference_without_person
+from bot.teams.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken
 
 log = logging.getLogger(__name__)
 

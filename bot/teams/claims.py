@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.identity import bearer_problem
 from bot.teams.errors import AuthError
+from bot.teams.identity import bearer_problem
 
 CHANNEL_ISSUER = "https://api.botframework.com"
 TEAMS_CHANNEL = "msteams"
@@ -42,7 +42,7 @@ def check_channel_claims(claims: Mapping[str, Any], app_id: str, service_url: st
 
 def bearer_token(auth_header: str) -> str:
     """The token of ``auth_header``, or :class:`AuthError` if it cannot be a channel token: checked without any
-    network (:func:`bot.identity.bearer_problem`), the channel's issuer included, so no key of another issuer
+    network (:func:`bot.teams.identity.bearer_problem`), the channel's issuer included, so no key of another issuer
     (Entra, the emulator) is ever fetched and such a token is a 401 at once."""
     problem = bearer_problem(auth_header, issuer=CHANNEL_ISSUER)
     if problem is not None:

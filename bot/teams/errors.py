@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.identity import IdentityUnavailable
+from bot.teams.identity import IdentityUnavailable
 
 
 class AuthError(Exception):

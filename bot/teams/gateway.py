@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.config import Settings
-from bot.turn import JSON, Person, Proactive, Reply, Request, Responder
+from bot.core.config import Settings
+from bot.core.turn import JSON, Person, Proactive, Reply, Request, Responder
 
 TokenSource = Callable[[str], str]  # oauth scope -> access token (blocking; run in a worker thread). Tests stub it.
 OnRequest = Callable[[Request, Responder], Awaitable[None]]

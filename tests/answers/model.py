@@ -16,7 +16,7 @@ import pytest
 from bot.answers.adapter import Adapter
 from bot.answers.encoder import EncoderUnavailable, SentenceEncoder
 from bot.answers.ranker import FloatArray
-from bot.config import DEFAULT_MODEL_DIR
+from bot.core.config import DEFAULT_MODEL_DIR
 from tests.answers.splits import NEWER_THAN_ADAPTER
 
 REPO = Path(__file__).resolve().parents[2]

@@ -2,7 +2,7 @@
 
 - The Dockerfile's HEALTHCHECK command really probes /healthz: it is run here, as written, against a local
   stand-in server on 127.0.0.1 (healthy → exit 0, unhealthy → non-zero).
-- The app settings main.bicep gives the Web App are ones the bot reads, and bot.config.Settings accepts them: the
+- The app settings main.bicep gives the Web App are ones the bot reads, and bot.core.config.Settings accepts them: the
   bot's identity in the Microsoft 365 Agents SDK's names (a user-assigned managed identity) and COPBOT_SDK=agents.
 - The image installs the Agents SDK, and botbuilder only when built with COPBOT_EXTRAS=botbuilder.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from microsoft_agents.hosting.core.authorization.auth_types import AuthTypes
 
-from bot.config import Settings, SettingsError
+from bot.core.config import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "deployment" / "Dockerfile").read_text(encoding="utf-8")
@@ -115,9 +115,9 @@ def _app_settings() -> dict[str, str]:
     return dict(zip(names, values, strict=True))
 
 
-# The bot's identity in the Microsoft 365 Agents SDK's names (bot/config.py reads MICROSOFT_APP_* only as fallbacks).
+# The bot's identity in the Agents SDK's names (bot/core/config.py reads MICROSOFT_APP_* only as fallbacks).
 IDENTITY = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__"
-# read by App Service itself and by azure-identity (DefaultAzureCredential), not by bot/config.py
+# read by App Service itself and by azure-identity (DefaultAzureCredential), not by bot/core/config.py
 PLATFORM = {"WEBSITES_PORT", "WEBSITES_ENABLE_APP_SERVICE_STORAGE", "AZURE_CLIENT_ID"}
 CLIENT_ID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 TENANT_ID = "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
@@ -140,7 +140,7 @@ STAND_INS = {
 
 
 def _read_by_settings(name: str, config: str) -> bool:
-    """Whether bot/config.py reads ``name``: it names it, or leaving it out of the deployed settings changes what
+    """Whether bot/core/config.py reads ``name``: it names it, or leaving it out of the deployed settings changes what
     Settings.from_env makes of them (or makes it refuse them). The second covers names it builds from a prefix."""
     if f'"{name}"' in config:
         return True
@@ -153,7 +153,7 @@ def _read_by_settings(name: str, config: str) -> bool:
 
 def test_bicep_app_settings_are_read_by_the_bot() -> None:
     settings = _app_settings()
-    config = (ROOT / "bot" / "config.py").read_text(encoding="utf-8")
+    config = (ROOT / "bot" / "core" / "config.py").read_text(encoding="utf-8")
     for name in settings:
         assert name in PLATFORM or _read_by_settings(name, config), f"main.bicep sets {name}, which the bot never reads"
     assert settings["COPBOT_SDK"] == "'agents'"

@@ -15,9 +15,9 @@ import pytest
 from jsonschema import Draft4Validator, Draft6Validator, validators
 from PIL import Image
 
+from bot.core.turn import Role
 from bot.features import build_router
-from bot.router import Command, Router
-from bot.turn import Role
+from bot.routing.router import Command, Router
 from deployment import manifest as m
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
+from bot.core.config import Settings
 from deployment.playground import Options, bot_env
 
 TENANT_ID = "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"

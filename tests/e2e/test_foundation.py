@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.router import Turn
+from bot.core.clock import FakeClock
+from bot.routing.router import Turn
 from storage.base import Unavailable
 from storage.sqlite import SqliteStore
 from tests.kit.activities import team, user

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from bot.clock import FakeClock
+from bot.core.clock import FakeClock
 from bot.domain.cops import Cop, CopRepo, PersonRef
 from bot.domain.members import MembershipRepo, Profile
 from tests.kit.activities import BOT_ID, BOT_NAME, TENANT, Team, User, team, user

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from bot.clock import FakeClock
+from bot.core.clock import FakeClock
+from bot.core.turn import Person
 from bot.domain.cops import Cop, CopRepo
 from bot.domain.events import Draft as EventDraft
 from bot.domain.events import EventRepo, Kind
@@ -13,7 +14,6 @@ from bot.domain.faq import Draft as FaqDraft
 from bot.domain.faq import FaqRepo
 from bot.domain.members import MembershipRepo, Profile, Tier
 from bot.domain.queries import QueryRepo
-from bot.turn import Person
 from storage.base import TableStore
 from tests.kit.activities import TENANT, Team, User, user
 from tests.kit.harness import BotUnderTest

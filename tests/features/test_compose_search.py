@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import messages
+from bot.core import messages
 from bot.domain.events import EventRepo
 from bot.features.compose_search import QUERY_MAX
 from bot.features.events import NOT_AUDIENCE

@@ -188,7 +188,7 @@ async def test_a_change_on_another_instance_is_seen_after_the_ttl(
 
 
 async def test_the_cop_cache_is_on_by_default_and_the_setting_is_checked() -> None:
-    from bot.config import Settings, SettingsError
+    from bot.core.config import Settings, SettingsError
 
     assert Settings.from_env({}).cop_cache_seconds == 10.0
     assert Settings.from_env({"COPBOT_COP_CACHE_SECONDS": "0"}).cop_cache_seconds == 0.0

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from bot.core.turn import Person
 from bot.domain.engagement import TABLE as ENGAGEMENT
 from bot.domain.engagement import EngagementRepo
-from bot.turn import Person
 from storage.base import encode_key
 from tests.features.schedkit import add_member, channel_reference, make_cop
 from tests.kit.activities import User, team, user
@@ -116,7 +116,7 @@ async def test_an_rsvp_on_an_announcement_sent_by_the_outbox_counts_as_what_peop
             {"type": "Action.Execute", "title": "Help", "verb": "help.show", "data": {"verb": "help.show"}},
         ],
     }
-    from bot.turn import Card
+    from bot.core.turn import Card
 
     await outbox.enqueue(
         "event:e-report:announce", channel_reference(bot.connector.url, TEAM.general), Card(card), now, cop_id=TEAM.id

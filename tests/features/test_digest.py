@@ -9,8 +9,8 @@ import pytest
 from bot.domain.cops import CopRepo
 from bot.domain.digest import DigestData, DigestEvent, HealthStats, NewFaq, NewMember, OpenQuestion, pick_highlight
 from bot.features import digest
-from bot.leases import Leases
-from bot.outbox import PARTITION, TABLE
+from bot.jobs.leases import Leases
+from bot.jobs.outbox import PARTITION, TABLE
 from cards.digest import digest_card, examples
 from tests.features.schedkit import add_member, make_cop
 from tests.kit.activities import team, user
@@ -258,7 +258,7 @@ async def test_digest_in_personal_chat_without_a_cop(bot: BotUnderTest) -> None:
 
 
 async def test_schedule_changes_are_audited(bot: BotUnderTest) -> None:
-    from bot.audit import recent
+    from bot.security.audit import recent
 
     await setup_cop(bot)
     await bot.say_in(LEAD, TEAM, "digest schedule tuesday 08:15")
@@ -268,9 +268,9 @@ async def test_schedule_changes_are_audited(bot: BotUnderTest) -> None:
 
 
 async def test_digest_lists_open_questions_and_new_faq_entries_from_their_tables(bot: BotUnderTest) -> None:
+    from bot.core.turn import Person
     from bot.domain.faq import Draft, FaqRepo
     from bot.domain.queries import QueryRepo
-    from bot.turn import Person
 
     await setup_cop(bot, news=False)
     store = bot.services.store

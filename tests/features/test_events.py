@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.clock import FakeClock
+from bot.core.clock import FakeClock
 from bot.domain.events import EventRepo, feedback_average
 from bot.features.events import run_due, settle
 from tests.features.eventkit import FORM, messages_to, personal_messages, setup
@@ -133,7 +133,7 @@ async def test_create_announce_rsvp_update_in_place_waitlist_edit_remind_feedbac
     assert event.sequence == 1
 
     # reminders: 24 h and 1 h before, to those going, never twice (the scheduler's minute tick finds run_due)
-    from bot.scheduler import due_work
+    from bot.jobs.scheduler import due_work
 
     assert dict(due_work(bot.services).items())["events"] is run_due
     start = START + timedelta(minutes=30)
@@ -387,7 +387,7 @@ async def test_events_in_a_team_that_is_not_a_cop(bot: BotUnderTest) -> None:
 async def test_a_redelivered_rsvp_answers_both_times_and_counts_once(bot: BotUnderTest) -> None:
     """RSVP is registered idempotent, so it takes no redelivery claim: Teams delivering the same click twice
     runs it twice, and the second run changes nothing (and promotes nobody twice)."""
-    from bot.middleware import DEDUPE_TABLE, _dedupe_keys
+    from bot.routing.middleware import DEDUPE_TABLE, _dedupe_keys
     from storage.base import NotFound
 
     await setup(bot, TEAM, leads=[ALICE], members={BO: "core", CY: "wider"})

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from icalendar import Calendar
 
-from bot.clock import FakeClock
+from bot.core.clock import FakeClock
 from bot.domain.events import (
     Draft,
     EventRepo,

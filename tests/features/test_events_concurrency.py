@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
+from bot.core.config import Settings
 from bot.domain.events import Draft, EventRepo
 from bot.features.events import Refresher, announce_key, runtime, settle
 from storage.azure import AzureTableStore

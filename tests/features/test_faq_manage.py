@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from bot.answers.faq import PROGRAMME_SCOPE
-from bot.audit import recent
 from bot.domain.faq import FaqRepo, plan_import
+from bot.security.audit import recent
 from tests.features.faq_setup import ASKER, LEAD, OTHER_LEAD, TEAM, TEAM_B, displayed, make_cop
 from tests.kit.harness import BotUnderTest
 

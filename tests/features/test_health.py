@@ -242,7 +242,7 @@ def _walk(node: Any) -> list[dict[str, Any]]:
 
 
 async def test_the_scheduler_tick_runs_the_health_and_survey_jobs(bot: BotUnderTest) -> None:
-    from bot.scheduler import run_due_work
+    from bot.jobs.scheduler import run_due_work
 
     await make_cop(bot.services.store, bot.connector.url, OTHER, NOW, leads=[BO])
     results = await run_due_work(bot.services, NOW)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import audit
 from bot.domain.members import MembershipRepo
+from bot.security import audit
 from tests.features.membership_kit import PROFILE, answer, cop, install, join, state
 from tests.kit import harness
 from tests.kit.activities import team, user

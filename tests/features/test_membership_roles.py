@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import audit
+from bot.security import audit
 from tests.features.membership_kit import cop, install, member
 from tests.kit.activities import User, team, user
 from tests.kit.harness import BotUnderTest

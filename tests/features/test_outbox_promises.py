@@ -1,4 +1,4 @@
-"""Each kind of proactive message keeps the delivery promise it chose (bot/delivery.py) when a send may or may
+"""Each kind of proactive message keeps the delivery promise it chose (bot/jobs/delivery.py) when a send may or may
 not have reached Teams: at most once (never sent again, recorded ``unknown``) or at least once (sent again)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.delivery import Promise, kind_of, promise_of
-from bot.outbox import PARTITION, TABLE, DeliveryPolicy, Outbox
-from bot.turn import Person
+from bot.core.turn import Person
+from bot.jobs.delivery import Promise, kind_of, promise_of
+from bot.jobs.outbox import PARTITION, TABLE, DeliveryPolicy, Outbox
 from storage.base import encode_key
 from storage.sqlite import SqliteStore
 from tests.features.schedkit import channel_reference

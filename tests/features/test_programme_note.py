@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.clock import FakeClock
+from bot.core.clock import FakeClock
 from bot.domain.cops import PersonRef
 from bot.domain.proposals import Proposal, ProposalRepo
 from bot.domain.records import Record, RecordRepo

@@ -7,10 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
+from bot.core.turn import Person
 from bot.domain.faq import FaqRepo
 from bot.domain.queries import FORMER_MEMBER, Query, QueryRepo, median_first_response, metrics, open_by_age
 from bot.domain.queries import response_rate as rate
-from bot.turn import Person
 from tests.features.faq_setup import (
     ASKER,
     BOB,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 
+from bot.core.turn import Person
 from bot.domain.queries import QueryRepo
 from bot.features.queries import run_due
-from bot.turn import Person
 from tests.features.faq_setup import (
     ASKER,
     BOB,

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.answers.faq import PROGRAMME_SCOPE, load_programme_faq
+from bot.core.turn import Person
 from bot.domain.faq import Draft, FaqIndexes, FaqRepo
 from bot.domain.queries import FORMER_MEMBER, QueryClosed, QueryRepo
-from bot.turn import Person
 from storage.base import TableStore
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)

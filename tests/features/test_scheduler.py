@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.clock import FakeClock
+from bot.core.clock import FakeClock
 from bot.domain.events import Draft, EventRepo
 from bot.features import digest, governance
-from bot.leases import Leases, run_once
-from bot.middleware import DEDUPE_TABLE
-from bot.outbox import PARTITION, TABLE
-from bot.scheduler import SCHEDULER_KEY, Scheduler, due_work, weekly_occurrence
+from bot.jobs.leases import Leases, run_once
+from bot.jobs.outbox import PARTITION, TABLE
+from bot.jobs.scheduler import SCHEDULER_KEY, Scheduler, due_work, weekly_occurrence
+from bot.routing.middleware import DEDUPE_TABLE
 from bot.services import Services
 from storage.base import TableStore
 from tests.features.schedkit import add_member, make_cop
@@ -374,7 +374,7 @@ async def test_a_failing_due_work_function_is_logged_with_context_and_does_not_s
     registry = due_work(bot.services)
     registry.add("boom", boom)
     registry.add("fine", fine)
-    with caplog.at_level(logging.ERROR, logger="bot.leases"):
+    with caplog.at_level(logging.ERROR, logger="bot.jobs.leases"):
         result = await Scheduler(bot.services).tick(utc(2026, 11, 23, 10, 7))
     assert ran == ["fine"]
     assert result["fine"] == 1

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from bot.config import DEFAULT_TERMS, Settings, SettingsError, parse_terms
-from bot.outbox import DeliveryPolicy
+from bot.core.config import DEFAULT_TERMS, Settings, SettingsError, parse_terms
+from bot.jobs.outbox import DeliveryPolicy
 
 
 def test_defaults() -> None:

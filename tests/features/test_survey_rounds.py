@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings, SettingsError
+from bot.core.config import Settings, SettingsError
 from bot.domain.survey import INDEX, PEOPLE, STATEMENTS, TABLE, SurveyRepo, first_person
 from bot.features import survey as survey_feature
 from storage.base import BatchOp, Row

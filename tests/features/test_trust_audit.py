@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import audit
 from bot.features.audit import WHICH_COP
+from bot.security import audit
 from cards.audit import NONE_YET
 from storage.sqlite import SqliteStore
 from tests.features.trust_setup import make_cop

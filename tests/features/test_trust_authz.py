@@ -10,9 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot import audit, messages
-from bot.clock import FakeClock
+from bot.core import messages
+from bot.core.clock import FakeClock
 from bot.domain.cops import CopRepo
+from bot.security import audit
 from storage.sqlite import SqliteStore
 from tests.features.trust_setup import join, make_cop
 from tests.kit.activities import User, team, user

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot import messages
-from bot.middleware import DEDUPE_TABLE, purge_dedupe
+from bot.core import messages
+from bot.routing.middleware import DEDUPE_TABLE, purge_dedupe
 from storage.counting import CountingStore
 from storage.sqlite import SqliteStore
 from tests.kit.activities import TENANT, User, team, user

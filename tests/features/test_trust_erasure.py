@@ -13,12 +13,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot import audit, outbox
+from bot.core.turn import Card, Person
 from bot.domain.codec import dumps, loads
-from bot.erasure import display_text_replaced, name_pattern, replace_whole
-from bot.sealing import SEAL
+from bot.jobs import outbox
+from bot.security import audit
+from bot.security.erasure import display_text_replaced, name_pattern, replace_whole
+from bot.security.sealing import SEAL
 from bot.services import Services
-from bot.turn import Card, Person
 from cards.elements import card, execute, facts, open_url, text
 from storage.base import Row, encode_key
 from storage.sqlite import SqliteStore

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from bench.erasure_seed import Person, rows_naming, seed
-from bot import audit, outbox
 from bot.features import privacy
+from bot.jobs import outbox
+from bot.security import audit
 from storage.azure import AzureTableStore
 from storage.base import Row, TableStore, Unavailable, Where
 from storage.paging import PAGE_SIZE

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot import messages
+from bot.core import messages
 from storage.azure import AzureTableStore
 from tests.kit.activities import User, user
 from tests.kit.azurite import ACCOUNT, KEY, Azurite

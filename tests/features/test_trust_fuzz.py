@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import audit
+from bot.security import audit
 from storage.sqlite import SqliteStore
 from tests.features.trust_setup import join, make_cop
 from tests.kit.activities import team, user

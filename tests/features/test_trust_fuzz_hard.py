@@ -33,10 +33,10 @@ from typing import Any
 
 import pytest
 
-from bot import audit
-from bot.sealing import TTL, seal_card
-from bot.signing import Signer
-from bot.turn import Card
+from bot.core.turn import Card
+from bot.security import audit
+from bot.security.sealing import TTL, seal_card
+from bot.security.signing import Signer
 from storage.sqlite import SqliteStore
 from tests.features.trust_setup import join, make_cop
 from tests.kit.activities import BOT_ID, team, user
@@ -56,7 +56,8 @@ UNKNOWN = team(8, "Not a CoP")
 PEOPLE = [LEAD, MEMBER, STRANGER, ADMIN]
 SEEDED = frozenset({"cops", "people", "roster", "audit", "outbox", "dedupe"})
 SIDE_EFFECTS = frozenset({"dedupe", "contrib"})
-# how the router and the input limits refuse a card action (bot.sealing, bot.messages.OTHER_COP, bot.limits)
+# how the router and the input limits refuse a card action
+# (bot.security.sealing, bot.core.messages.OTHER_COP, bot.routing.limits)
 REFUSALS = (b"so I ignored it", b"has expired", b"Nothing was changed")
 APP_ID = "11111111-2222-3333-4444-555555555555"
 BATCH = 16

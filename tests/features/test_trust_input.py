@@ -8,8 +8,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import audit
-from bot.limits import FIELD_TOO_LONG, MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, TOO_LONG, TOO_MUCH, clean
+from bot.routing.limits import FIELD_TOO_LONG, MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, TOO_LONG, TOO_MUCH, clean
+from bot.security import audit
 from cards.elements import safe
 from storage.sqlite import SqliteStore
 from tests.features.trust_setup import make_cop

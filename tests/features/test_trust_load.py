@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bot import messages
+from bot.core import messages
 from bot.domain.events import Draft, EventRepo
 from bot.domain.members import MembershipRepo
 from bot.domain.queries import QueryRepo

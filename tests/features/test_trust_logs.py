@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot import logsafe
-from bot.clock import FakeClock
+from bot.core import logsafe
+from bot.core.clock import FakeClock
 from tests.features.eventkit import FORM
 from tests.features.membership_kit import install, join
 from tests.kit.activities import User, team

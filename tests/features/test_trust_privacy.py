@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot import audit
-from bot.clock import FakeClock
+from bot.core.clock import FakeClock
 from bot.features.privacy import NO_IDENTITY, NOT_YOURS
+from bot.security import audit
 from bot.services import Services
 from storage.base import Unavailable
 from storage.sqlite import SqliteStore

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.core.turn import Person, reference_without_person
 from bot.domain import cops as cops_table
 from bot.domain import events as events_table
 from bot.domain import queries as queries_table
@@ -16,9 +17,8 @@ from bot.domain.cops import CopRepo
 from bot.domain.events import Draft, EventRepo
 from bot.domain.queries import QueryRepo
 from bot.features.digest import post_digest
-from bot.outbox import PARTITION as OUTBOX_PARTITION
-from bot.outbox import TABLE as OUTBOX_TABLE
-from bot.turn import Person, reference_without_person
+from bot.jobs.outbox import PARTITION as OUTBOX_PARTITION
+from bot.jobs.outbox import TABLE as OUTBOX_TABLE
 from storage.base import TableStore, encode_key
 from storage.sqlite import SqliteStore
 from tests.features.schedkit import add_member, make_cop

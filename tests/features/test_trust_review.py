@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import messages
 from bot.app import MAX_JSON_DEPTH
-from bot.clock import FakeClock
+from bot.core import messages
+from bot.core.clock import FakeClock
 from bot.features import health as health_feature
 from bot.health import history
 from bot.health.chart import trend_png
 from bot.health.snapshot import TrendPoint
-from bot.sealing import SEAL
+from bot.security.sealing import SEAL
 from storage.sqlite import SqliteStore
 from tests.features.trust_setup import make_cop
 from tests.kit.activities import team, user

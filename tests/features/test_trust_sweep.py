@@ -3,7 +3,7 @@ of every card the person was shown), a recording proxy lists the tables it wrote
 of any of them may still hold the person's AAD id, Teams user id or name.
 
 Nothing here names a feature's table: a feature added later is covered by the journey's commands and the button
-crawl, and fails this test if it stores personal data without registering an eraser (bot/privacy.py).
+crawl, and fails this test if it stores personal data without registering an eraser (bot/security/privacy.py).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from bot import audit
+from bot.core.turn import Person
 from bot.domain.cops import CopRepo, PersonRef
 from bot.domain.events import Draft, EventRepo
-from bot.turn import Person
+from bot.security import audit
 from storage.sqlite import SqliteStore
 from tests.features.trust_setup import make_cop
 from tests.kit.activities import User, team

@@ -14,11 +14,11 @@ from aiohttp.test_utils import TestServer
 
 from bot.answers.ranker import Encoder
 from bot.app import SERVICES, create_app
-from bot.clock import Clock, FakeClock
-from bot.config import Settings
-from bot.sealing import seal_card
+from bot.core.clock import Clock, FakeClock
+from bot.core.config import Settings
+from bot.core.turn import Card
+from bot.security.sealing import seal_card
 from bot.services import Services
-from bot.turn import Card
 from storage.base import TableStore
 from tests.kit.activities import Activities, Team, User
 from tests.kit.connector import Call, FakeConnector

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from bot.domain.projects import Outcome, Project, ProjectRepo, new_project_id
 from bot.domain.records import Record, RecordRepo, new_id, noon
 from bot.domain.survey import STATEMENT_KEYS, Survey, SurveyRepo, new_round_id, survey_id_for
-from bot.outbox import PARTITION, TABLE
+from bot.jobs.outbox import PARTITION, TABLE
 from storage.base import encode_key
 from tests.features.healthkit import ADMIN, NOW, Cast, add_event, add_query, join, make_cop
 from tests.kit.activities import team, user

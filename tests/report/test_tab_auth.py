@@ -12,8 +12,8 @@ from typing import Any
 import jwt
 import pytest
 
-from bot.identity import IdentityUnavailable
 from bot.report.auth import TabTokens, TokenRefused
+from bot.teams.identity import IdentityUnavailable
 from storage.sqlite import SqliteStore
 from tests.kit.connector import FakeConnector
 from tests.kit.harness import BotUnderTest, running_bot, test_settings

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
+from bot.core.config import Settings
 from storage.sqlite import SqliteStore
 from tests.kit import harness
 from tests.kit.activities import TENANT, user
@@ -247,7 +247,7 @@ async def test_identity_endpoint_on_a_closed_port_gives_503_quickly(
 
 
 async def test_identity_endpoint_error_gives_503_and_recovers(secured: BotUnderTest, identity: FakeIdentity) -> None:
-    from bot.identity import OpenIdKeys
+    from bot.teams.identity import OpenIdKeys
 
     identity.mode = "error"
     token = identity.token(app_id=APP_ID, service_url=secured.connector.url)

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from bot.core.turn import Card, Person, Request, Responder, SearchResult
 from bot.teams import DeliveryError, Gateway, open_gateway
-from bot.turn import Card, Person, Request, Responder, SearchResult
 from storage.sqlite import SqliteStore
 from tests.kit.activities import Activities, team, user
 from tests.kit.connector import Call, FakeConnector, Member

@@ -105,9 +105,9 @@ async def test_a_button_whose_reply_cannot_reach_teams_is_answered_with_a_clear_
     """A card action's handler that posts a message through a connector that never answers: the invoke is still
     answered (200, "couldn't reach Teams"), within the timeout, with a warning and no traceback, and its
     redelivery claim is released so that Teams' retry is processed."""
-    from bot import messages
-    from bot.middleware import DEDUPE_TABLE
-    from bot.router import Turn
+    from bot.core import messages
+    from bot.routing.middleware import DEDUPE_TABLE
+    from bot.routing.router import Turn
 
     settings = test_settings(connector_timeout=1.0)
     async with running_bot(sqlite_store, connector=connector, settings=settings) as bot:

@@ -10,11 +10,11 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from bot import logsafe, messages
-from bot.limits import input_limits
-from bot.router import Turn
+from bot.core import logsafe, messages
+from bot.core.turn import Request
+from bot.routing.limits import input_limits
+from bot.routing.router import Turn
 from bot.teams.errors import DeliveryError
-from bot.turn import Request
 from storage.base import AlreadyExists, NotFound, StorageError, TableStore, Unavailable, Where, encode_key
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.signing import BadSignature, Expired
+from bot.security.signing import BadSignature, Expired
 
 if TYPE_CHECKING:
     from bot.services import Services

@@ -14,8 +14,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.signing import BadSignature, Expired, Signer
-from bot.turn import Card, Reply, SearchResult
+from bot.core.turn import Card, Reply, SearchResult
+from bot.security.signing import BadSignature, Expired, Signer
 
 PURPOSE = "action"
 SEAL = "_seal"

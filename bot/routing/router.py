@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot import messages
-from bot.sealing import check_action
-from bot.turn import PlaceKind, Request, Responder, Role
+from bot.core import messages
+from bot.core.turn import PlaceKind, Request, Responder, Role
+from bot.security.sealing import check_action
 
 if TYPE_CHECKING:
     from bot.services import Services

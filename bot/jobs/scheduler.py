@@ -6,7 +6,7 @@ Three kinds of work, all safe to run on every instance at once:
   ``async def run_due(services, now) -> int`` (how many things it did) at module level; the tick finds it
   through ``bot.features.FEATURES``. Anything else can register one with ``due_work(services).add(name, fn)``
   from a startup hook. Each function runs at most once per minute across instances (a lease per minute) and
-  must itself be idempotent per period: claim each period with :func:`bot.leases.run_once` and queue messages
+  must itself be idempotent per period: claim each period with :func:`bot.jobs.leases.run_once` and queue messages
   with stable outbox keys. The weekly digest (``bot.features.digest``), governance reminders
   (``bot.features.governance``), event reminders and query escalation all plug in this way. Per-CoP schedules
   (digest day and time, CoP time zone) live in storage and are evaluated by these functions each minute, so a
@@ -38,11 +38,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.clock import zone as zone  # features read a CoP's zone from here too
+from bot.core.clock import zone as zone  # features read a CoP's zone from here too
 from bot.domain.engagement import EngagementRepo
-from bot.leases import Leases, run_once
-from bot.middleware import purge_dedupe
-from bot.outbox import RETENTION as OUTBOX_RETENTION
+from bot.jobs.leases import Leases, run_once
+from bot.jobs.outbox import RETENTION as OUTBOX_RETENTION
+from bot.routing.middleware import purge_dedupe
 from bot.services import Services
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """Durable outbox for proactive messages: write first, deliver after, within Teams' limits, each kind with the
-delivery promise it chose (:mod:`bot.delivery`).
+delivery promise it chose (:mod:`bot.jobs.delivery`).
 
 Every proactive message (lead notifications, welcome cards, reminders, digests, survey invitations) is
 enqueued under an idempotency key; enqueuing the same key twice is a no-op, so a job that is re-run after a
@@ -41,14 +41,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot import logsafe
-from bot.delivery import Promise, kind_of, promise_of, run_of
+from bot.core import logsafe
+from bot.core.turn import Card, Person, Proactive, Reply, reference_without_person
 from bot.domain.codec import dump_reference, dumps, load_reference, loads
 from bot.domain.cops import CopCache, CopRepo
 from bot.domain.engagement import EngagementRepo, SentMessage, mark_sent
-from bot.sealing import seal_card
-from bot.signing import Signer
-from bot.turn import Card, Person, Proactive, Reply, reference_without_person
+from bot.jobs.delivery import Promise, kind_of, promise_of, run_of
+from bot.security.sealing import seal_card
+from bot.security.signing import Signer
 from storage import paging
 from storage.base import (
     AlreadyExists,
@@ -63,7 +63,7 @@ from storage.base import (
 )
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.core.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ def _person(text: Any) -> Person | None:
 
 
 def broadcast_of(key: str, personal_for: Person | None) -> str:
-    """The broadcast an item belongs to (:func:`bot.delivery.run_of`), naming no recipient: a personal item's
+    """The broadcast an item belongs to (:func:`bot.jobs.delivery.run_of`), naming no recipient: a personal item's
     recipient ids are taken out even where its kind keeps them elsewhere in the key (ids only; names never reach
     a key)."""
     run = run_of(key)
@@ -277,7 +277,7 @@ class Outbox:
         With ``fallback_reference``, a personal message that cannot be delivered (403/404: no 1:1 chat possible)
         is replaced by ``fallback_message`` posted there mentioning the person (e.g. in the CoP's channel).
 
-        References are stored cut down (:func:`bot.turn.reference_without_person`): an item outlives the turn
+        References are stored cut down (:func:`bot.core.turn.reference_without_person`): an item outlives the turn
         that queued it, and the person to reach privately is ``personal_for``, never the reference's author."""
         sealed = seal_card(mark_sent(message), self._signer, now)
         data: dict[str, Any] = {

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from bot.router import Turn
+from bot.routing.router import Turn
 
 log = logging.getLogger(__name__)
 
