@@ -154,7 +154,7 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
             for name, base in baselines.items():
                 results[f"{name}_rss_mb_peak"] = round(base.peak_rss_mb(), 1)
             if not selected or "ask" in selected:
-                from bot.answers import bench_ranking
+                from bench.ranking import bench_ranking
 
                 results["ranking_2000_entries"] = bench_ranking(2000)
         finally:

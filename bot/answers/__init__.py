@@ -11,7 +11,7 @@ Typical use::
 
 from bot.answers.faq import FaqEntry, FaqFormatError, entry_from_dict, entry_to_dict, load_programme_faq, parse_faq
 from bot.answers.questions import reads_as_question
-from bot.answers.ranker import Abstain, Answer, Calibration, FaqIndex, Match, bench_ranking, tokenize
+from bot.answers.ranker import Abstain, Answer, Calibration, FaqIndex, Match, tokenize
 
 __all__ = [
     "Abstain",
@@ -21,7 +21,6 @@ __all__ = [
     "FaqFormatError",
     "FaqIndex",
     "Match",
-    "bench_ranking",
     "entry_from_dict",
     "entry_to_dict",
     "load_programme_faq",

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from bot.answers.ranker import Bm25
+from bot.answers.lexical import Bm25
 from bot.answers.text import tokenize
 from bot.core.turn import Role
 from bot.domain.cop_names import cops_named

@@ -156,12 +156,12 @@ def test_a_cops_index_shares_the_programme_index_vectors_and_ranks_as_a_whole_bu
         assert (a.entry.scope, a.entry.entry_id) == (b.entry.scope, b.entry.entry_id), question
         assert a.confidence == pytest.approx(b.confidence, abs=0.05), question
     # the typo lookups of the programme's words are shared too, and the CoP's own words are added to them
-    assert shared._fuzzy[0] is programme_index._fuzzy[0]
+    assert shared._lexical._fuzzy[0] is programme_index._lexical._fuzzy[0]
     for typo in ("sponser", "comunity", "parkinng", "tuesdday", "apprasials"):
-        assert shared._correct(typo) == whole._correct(typo), typo
-    assert shared._correct("parkinng") == "parking"  # words only the CoP's entries have
-    assert shared._correct("tuesdday") == "tuesday"
-    assert programme_index._correct("parkinng") == "parkinng"
+        assert shared._lexical._correct(typo) == whole._lexical._correct(typo), typo
+    assert shared._lexical._correct("parkinng") == "parking"  # words only the CoP's entries have
+    assert shared._lexical._correct("tuesdday") == "tuesday"
+    assert programme_index._lexical._correct("parkinng") == "parkinng"
     # a base that is not the start of the entries is not shared (and the index is still right)
     other = FaqIndex.build(
         entries, encoder=encoder, examples=examples, base=FaqIndex.build(COP_ENTRIES, encoder=encoder)

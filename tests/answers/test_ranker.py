@@ -4,16 +4,10 @@ import time
 
 import pytest
 
+from bench.ranking import bench_ranking
 from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry, load_programme_faq
-from bot.answers.ranker import (
-    DEFAULT_CALIBRATION,
-    MAX_QUERY_TOKENS,
-    Abstain,
-    Answer,
-    FaqIndex,
-    bench_ranking,
-    tokenize,
-)
+from bot.answers.lexical import MAX_QUERY_TOKENS
+from bot.answers.ranker import DEFAULT_CALIBRATION, Abstain, Answer, FaqIndex, tokenize
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +117,7 @@ def test_long_question_is_truncated_and_fast(index: FaqIndex) -> None:
     assert result.reason == "low_confidence"
     assert result.matches[0].entry.entry_id == "core-meetings"
     assert elapsed < 0.5
-    assert len(index._query(text).terms) <= MAX_QUERY_TOKENS
+    assert len(index._lexical.query(text).terms) <= MAX_QUERY_TOKENS
 
 
 def test_empty_index_abstains() -> None:

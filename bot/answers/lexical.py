@@ -1,0 +1,257 @@
+"""Lexical matching: BM25 over the FAQ's analysed words, and how much of a question an entry covers.
+
+Ranking is BM25 from the ``bm25s`` library over three indexes built from the same analysed text
+(:mod:`bot.answers.text`):
+
+- **phrasings**: one document per phrasing (the question and each alternative); an entry scores the best of its
+  phrasings, so a long list of alternatives neither dilutes nor inflates it;
+- **answers**: one document per entry (answer text and tags);
+- **bigrams**: one document per entry holding the adjacent-word pairs of its phrasings (function words kept), to
+  break ties between entries that share the question's content words.
+
+The three scores are combined linearly (:class:`~bot.answers.calibration.Calibration` holds the weights). Question
+words of 7+ letters that the index has never seen are corrected to a known word one edit away (typos such as
+"comunity" or "sponser").
+
+The lexical confidence (:class:`~bot.answers.calibration.Features`) is ours, not BM25: how much of the question the
+entry explains (the IDF-weighted share of the question's words it covers, where words the index has never seen
+count against it and everyday words only a little), how much of it is found in its question or alternatives, and
+how much evidence there is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import bm25s  # type: ignore[import-untyped]
+import numpy as np
+import numpy.typing as npt
+
+from bot.answers.calibration import Calibration, Features
+from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry
+from bot.answers.text import (
+    FILLER_WORDS,
+    MIN_FUZZY_LENGTH,
+    STOP_WORDS,
+    SYNONYMS,
+    analyse,
+    deletes,
+    generic_stems,
+    stem,
+    words,
+)
+
+__all__ = ["MAX_QUERY_CHARS", "MAX_QUERY_TOKENS", "Bm25", "LexicalIndex", "LexicalQuery"]
+
+MAX_QUERY_CHARS = 4000  # longer questions are cut before any processing
+MAX_QUERY_TOKENS = 60  # content tokens of a question that are used
+
+_Scores = npt.NDArray[np.float32]
+
+
+class Bm25:
+    """One ``bm25s`` index over pre-analysed documents (lists of terms), scored with weighted query terms."""
+
+    def __init__(self, documents: Sequence[Sequence[str]], k1: float, b: float) -> None:
+        self._model = bm25s.BM25(k1=k1, b=b, method="lucene")
+        # bm25s needs at least one token per document and in the corpus; "" is its own placeholder token.
+        self._model.index([list(d) or [""] for d in documents], show_progress=False)
+        self._vocab: dict[str, int] = self._model.vocab_dict
+        self._size = len(documents)
+
+    def __contains__(self, term: str) -> bool:
+        return term in self._vocab
+
+    def scores(self, terms: Iterable[str], weak: Iterable[str] = (), weak_weight: float = 1.0) -> _Scores:
+        """BM25 scores of every document: ``terms`` count fully, ``weak`` terms ``weak_weight`` times."""
+        ids = [self._vocab[t] for t in terms if t and t in self._vocab]
+        weak_ids = [self._vocab[t] for t in weak if t and t in self._vocab]
+        total: _Scores = np.zeros(self._size, dtype=np.float32)
+        if ids:
+            total += self._model.get_scores_from_ids(ids)
+        if weak_ids:
+            total += weak_weight * self._model.get_scores_from_ids(weak_ids)
+        return total
+
+
+@dataclass(frozen=True, slots=True)
+class LexicalQuery:
+    """A question analysed against one index: its content terms with their weights, and its bigrams."""
+
+    terms: tuple[str, ...]  # distinct content terms in order
+    weights: tuple[float, ...]  # coverage weight of each term (IDF; unknown terms: the unknown weight)
+    generic: tuple[bool, ...]  # whether each term is an everyday word
+    bigrams: tuple[str, ...]  # distinct bigrams
+
+
+@dataclass(frozen=True, slots=True)
+class _Indexes:
+    phrasings: Bm25  # one document per phrasing
+    answers: Bm25  # one document per entry: answer text and tags
+    bigrams: Bm25  # one document per entry: the bigrams of all its phrasings
+
+
+class LexicalIndex:
+    """The BM25 indexes, coverage weights and typo lookups of a list of entries.
+
+    ``phrasings``: each entry's phrasings as the index holds them (its own, and for a programme entry its labelled
+    examples; see :func:`bot.answers.ranker.indexed_phrasings`). ``base``: the lexical index of the first entries
+    (the programme's, for a CoP's index): its typo lookups are shared rather than copied."""
+
+    def __init__(
+        self,
+        entries: Sequence[FaqEntry],
+        phrasings: Sequence[Sequence[str]],
+        calibration: Calibration,
+        base: LexicalIndex | None = None,
+    ) -> None:
+        c = self._calibration = calibration
+        n = len(entries)
+        phrasing_docs: list[list[str]] = []
+        starts: list[int] = []
+        answer_docs: list[list[str]] = []
+        bigram_docs: list[list[str]] = []
+        self._phrasing_terms: list[frozenset[str]] = []
+        self._answer_terms: list[frozenset[str]] = []
+        word_df: dict[str, int] = {}
+        for entry, own in zip(entries, phrasings, strict=True):
+            starts.append(len(phrasing_docs))
+            bigrams: list[str] = []
+            entry_words: set[str] = set()
+            for phrasing in own:
+                raw = words(phrasing)
+                entry_words.update(raw)
+                analysed = analyse(raw)
+                phrasing_docs.append(analysed.terms)
+                bigrams.extend(analysed.bigrams)
+            answer_raw = words(entry.answer) + words(" ".join(entry.tags).replace("-", " "))
+            entry_words.update(answer_raw)
+            answer_docs.append(analyse(answer_raw).terms)
+            bigram_docs.append(bigrams)
+            self._phrasing_terms.append(frozenset(t for doc in phrasing_docs[starts[-1] :] for t in doc))
+            self._answer_terms.append(frozenset(answer_docs[-1]))
+            for word in entry_words:
+                word_df[word] = word_df.get(word, 0) + 1
+        # where each entry's phrasing documents begin, and how many it has (the sentence vectors share this layout)
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.counts = np.diff(np.append(self.starts, len(phrasing_docs)))
+        self._bm25 = (
+            _Indexes(
+                phrasings=Bm25(phrasing_docs, c.k1, c.phrasing_b),
+                answers=Bm25(answer_docs, c.k1, c.answer_b),
+                bigrams=Bm25(bigram_docs, c.k1, c.phrasing_b),
+            )
+            if n
+            else None
+        )
+
+        # Coverage weights (IDF over entries): an entry whose phrasings contain the term counts 1, one that only
+        # mentions it in its answer counts ``answer_df_weight``.
+        df: dict[str, float] = {}
+        for phrasing_terms, answer_terms in zip(self._phrasing_terms, self._answer_terms, strict=True):
+            for term in phrasing_terms:
+                df[term] = df.get(term, 0.0) + 1.0
+            for term in answer_terms - phrasing_terms:
+                df[term] = df.get(term, 0.0) + c.answer_df_weight
+        self._idf = {term: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for term, d in df.items()}
+        self._unknown_idf = c.unknown_weight * max(self._idf.values(), default=1.0)
+        self._boost = np.asarray(
+            [1.0 if e.scope == PROGRAMME_SCOPE else c.cop_scope_boost for e in entries], dtype=np.float32
+        )
+        self._word_df = word_df
+        # one-edit typo lookups: deleted-letter variant -> known words; a CoP's index adds a map of its new words
+        # to the programme index's (~1.5 MB) instead of copying it
+        inherited = base._fuzzy if base is not None else ()
+        known: Mapping[str, int] = base._word_df if base is not None else {}
+        fuzzy: dict[str, set[str]] = {}
+        for word in word_df:
+            if len(word) >= MIN_FUZZY_LENGTH - 1 and word.isalpha() and word not in known:
+                for variant in deletes(word):
+                    fuzzy.setdefault(variant, set()).add(word)
+        self._fuzzy: tuple[Mapping[str, tuple[str, ...]], ...] = (
+            *inherited,
+            {variant: tuple(sorted(found)) for variant, found in fuzzy.items()},
+        )
+
+    @property
+    def empty(self) -> bool:
+        return self._bm25 is None
+
+    # -- query processing ---------------------------------------------------------------------------------
+    def _correct(self, word: str) -> str:
+        """A known word one edit away from an unknown one (same first letter), else the word itself."""
+        if (
+            word in self._word_df
+            or len(word) < MIN_FUZZY_LENGTH
+            or not word.isalpha()
+            or word in STOP_WORDS
+            or word in FILLER_WORDS
+            or word in SYNONYMS
+            or stem(word) in self._idf
+        ):
+            return word
+        candidates: set[str] = set()
+        for variant in deletes(word):
+            for fuzzy in self._fuzzy:
+                candidates.update(fuzzy.get(variant, ()))
+        candidates = {c for c in candidates if c[0] == word[0]}
+        if not candidates:
+            return word
+        return min(candidates, key=lambda c: (abs(len(c) - len(word)), -self._word_df[c], c))
+
+    def query(self, text: str) -> LexicalQuery:
+        """``text``'s content terms (misspellings corrected), weighted for this index, and its bigrams."""
+        raw = [self._correct(w) for w in words(text[:MAX_QUERY_CHARS])]
+        analysed = analyse(raw, limit=MAX_QUERY_TOKENS)
+        generic = generic_stems()
+        c = self._calibration
+        weights: dict[str, float] = {}
+        for term in analysed.terms:
+            if term not in weights:
+                weight = self._idf.get(term, self._unknown_idf)
+                weights[term] = weight * c.generic_weight if term in generic else weight
+        bigrams = tuple(dict.fromkeys(analysed.bigrams))
+        return LexicalQuery(tuple(weights), tuple(weights.values()), tuple(t in generic for t in weights), bigrams)
+
+    # -- scoring -----------------------------------------------------------------------------------------
+    def scores(self, query: LexicalQuery) -> tuple[_Scores, _Scores]:
+        """Combined score of every entry (0 for entries that share no content term with the question), and the
+        weighted bigram part of it. Not for an empty index."""
+        bm25 = self._bm25
+        assert bm25 is not None, "an empty index has no scores"
+        c = self._calibration
+        strong = [t for t, g in zip(query.terms, query.generic, strict=True) if not g]
+        weak = [t for t, g in zip(query.terms, query.generic, strict=True) if g]
+        per_phrasing = bm25.phrasings.scores(strong, weak, c.generic_weight)
+        best_phrasing = np.maximum.reduceat(per_phrasing, self.starts)
+        scores: _Scores = c.phrasing_weight * best_phrasing + c.answer_weight * bm25.answers.scores(
+            strong, weak, c.generic_weight
+        )
+        bigrams: _Scores = np.zeros_like(scores)
+        if query.bigrams:
+            # Bigrams only reorder entries that share a content term with the question.
+            bigrams = np.where(scores > 0, c.bigram_weight * bm25.bigrams.scores(query.bigrams), 0.0).astype(np.float32)
+            scores += bigrams
+        scores *= self._boost
+        return scores, bigrams
+
+    def features(self, query: LexicalQuery, doc: int, bigram_evidence: float) -> Features:
+        """How much of ``query`` entry number ``doc`` covers (see :class:`~bot.answers.calibration.Features`)."""
+        c = self._calibration
+        phrasing_terms = self._phrasing_terms[doc]
+        answer_terms = self._answer_terms[doc]
+        covered = phrased = 0.0
+        for term, weight in zip(query.terms, query.weights, strict=True):
+            if term in phrasing_terms:
+                covered += weight
+                phrased += weight
+            elif term in answer_terms:
+                covered += c.answer_credit * weight
+        total = sum(query.weights)
+        return Features(
+            explained=min(1.0, covered / total),
+            phrased=min(1.0, phrased / total),
+            evidence=min(1.0, (covered + bigram_evidence) / c.evidence_scale),
+        )
