@@ -25,7 +25,7 @@ from bot.core.clock import SystemClock
 from bot.domain.cops import Cop, CopRepo, PersonRef
 from bot.domain.members import MembershipRepo, Profile
 from bot.features import digest
-from bot.jobs.scheduler import DUE_WORK_KEY, DueWork, Scheduler
+from bot.jobs.scheduler import DueWork, Scheduler
 from storage.sqlite import SqliteStore
 from tests.kit.activities import BOT_ID, BOT_NAME, TENANT
 from tests.kit.connector import Call, FakeConnector
@@ -111,7 +111,7 @@ async def run(
         # queues governance reminders and health notices to the same channels, and they would count as digests.
         only_digest = DueWork()
         only_digest.add("digest", digest.run_due)
-        services.extras[DUE_WORK_KEY] = only_digest
+        services.due_work = only_digest
         scheduler = Scheduler(services)
         rss_ready = _rss_mb("VmRSS")
         started = time.monotonic()

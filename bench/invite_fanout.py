@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.core.clock import SystemClock
 from bot.features import invitations
-from bot.jobs.scheduler import DUE_WORK_KEY, DueWork, Scheduler
+from bot.jobs.scheduler import DueWork, Scheduler
 from storage.sqlite import SqliteStore
 from tests.kit.activities import team, user
 from tests.kit.connector import Call, FakeConnector, Member
@@ -77,7 +77,7 @@ async def run(
                 services = bot.services
                 only = DueWork()
                 only.add("invitations", invitations.run_due)
-                services.extras[DUE_WORK_KEY] = only
+                services.due_work = only
                 scheduler = Scheduler(services)
                 title = find_action(offer, "invitations.confirm")["title"]
                 started = time.monotonic()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.answers.ranker import Encoder
 from bot.core.clock import Clock
@@ -11,12 +11,24 @@ from bot.core.config import Settings
 from bot.core.turn import Proactive
 from bot.domain.cops import CopCache
 from bot.jobs.background import Background
+from bot.jobs.leases import PeriodsDone
 from bot.jobs.outbox import Outbox
 from bot.routing.router import Router
 from bot.security.links import Links
 from bot.security.privacy import PrivacyRegistry
 from bot.security.signing import Signer
 from storage.base import TableStore
+
+if TYPE_CHECKING:  # the modules below use Services themselves: they fill their field on first use
+    from bot.core.expiring import ExpiringCopies
+    from bot.domain.faq import FaqIndexes
+    from bot.domain.projects import Project
+    from bot.domain.resources import Resource
+    from bot.features.events import EventsRuntime
+    from bot.health.providers import Sources
+    from bot.jobs.leases import Leases
+    from bot.jobs.scheduler import DueWork, Scheduler
+    from bot.report.data import ReportCache
 
 
 @dataclass
@@ -36,5 +48,17 @@ class Services:
     encoder: Encoder | None = None
     # work the turns started and did not wait for (imports, invitation runs, Teams meetings, press counts)
     background: Background = field(default_factory=Background)
-    # capability-specific singletons (caches, indexes, outbox, scheduler) keyed by feature name
-    extras: dict[str, Any] = field(default_factory=dict)
+    # the latest period each scheduled job finished on this instance (saves a lease read per tick)
+    periods_done: PeriodsDone = field(default_factory=PeriodsDone)
+
+    # Made on first use by the module named (None until then); each is this process's own, never shared.
+    due_work: DueWork | None = None  # bot/jobs/scheduler.py: every feature's run_due
+    leases: Leases | None = None  # bot/jobs/scheduler.py: this instance's lease owner
+    scheduler: Scheduler | None = None  # bot/jobs/scheduler.py: running while the app is (COPBOT_SCHEDULER)
+    faq_indexes: FaqIndexes | None = None  # bot/features/faq.py: each CoP's FAQ index, rebuilt on change
+    events: EventsRuntime | None = None  # bot/features/events.py: RSVP queues and card refreshes in flight
+    resource_copies: ExpiringCopies[list[Resource]] | None = None  # bot/features/resources.py
+    project_copies: ExpiringCopies[list[Project]] | None = None  # bot/features/projects.py
+    # where the health scorecard reads its facts (bot/health/providers.py); a test may supply its own
+    health_sources: Sources | None = None
+    report_cache: ReportCache | None = None  # bot/report/data.py: each CoP's report figures, a few minutes old at most

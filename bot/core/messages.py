@@ -22,3 +22,5 @@ ROLE_NAMES = {
 }
 PLACE_NAMES = {"personal": "a personal chat with me", "channel": "a CoP team channel", "groupChat": "a group chat"}
 CONNECTOR_DOWN = "Sorry, I couldn't reach Teams to finish that. Please try again in a moment."
+
+NO_COP_HERE = "I don't know which CoP you mean here. Run this in the CoP's team channel (mention me)."

@@ -547,7 +547,7 @@ class _Queue:
 
 @dataclass
 class Shared:
-    """Per-process state of the events domain (kept in ``services.extras``): per event, the queue of RSVPs for
+    """Per-process state of the events domain (kept in ``services.events``): per event, the queue of RSVPs for
     its single writer, a lock for edits, and the event row as this process last wrote or read it. The copy is
     only ever written back with its ETag, so a stale one costs a retry, never a wrong count."""
 

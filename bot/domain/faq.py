@@ -347,7 +347,7 @@ class FaqIndexes:
     recently used first out, so memory does not grow with the number of CoPs; rebuilding an evicted one takes
     ~0.12 s (the phrasings' vectors stay in the encoder's cache).
 
-    Kept in ``services.extras`` and keyed by the ETags of both ``_meta`` rows, so an index is rebuilt only
+    Kept in ``services.faq_indexes`` and keyed by the ETags of both ``_meta`` rows, so an index is rebuilt only
     after an entry changed (here or on another instance). Checking those ETags costs two point reads, so a check
     is trusted for ``revision_seconds`` (``COPBOT_COP_CACHE_SECONDS``; 0 checks on every question): an edit made
     through :attr:`repo` on this instance counts at once, one made on another instance within that time.

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.core.turn import Role
-from bot.domain.cops import cop_repo
-from bot.domain.roles import COP_KEY
 from bot.routing.router import Router, Turn
 from bot.security import audit
 from bot.security.erasure import FORMER_MEMBER, Identity, id_pattern, name_pattern, replace_whole
@@ -42,7 +40,7 @@ async def show_log(turn: Turn) -> None:
     if cop_id is None:
         await turn.tell(WHICH_COP)
         return
-    cop = turn.state.get(COP_KEY) or await cop_repo(turn.services).get(cop_id)
+    cop = turn.cop or await turn.load_cop()
     if cop is None:
         await turn.tell(UNKNOWN_COP)
         return

@@ -27,7 +27,6 @@ from bot.core.turn import Search, SearchResult
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import Event, is_event_id
 from bot.domain.members import MembershipRepo, PersonState
-from bot.domain.roles import PERSON_KEY
 from bot.features.directory import rank
 from bot.features.events import calendar_url, events_repo
 from bot.features.faq import best_answer, candidate_cops, entry_cop_name, indexes
@@ -153,12 +152,7 @@ def _consume(task: asyncio.Future[list[SearchResult]]) -> None:
 async def _person(turn: Turn) -> PersonState | None:
     if not turn.request.person.aad_id:
         return None
-    known = turn.state.get(PERSON_KEY)
-    if isinstance(known, PersonState):
-        return known
-    state = await MembershipRepo(turn.services.store).person(turn.request.person.aad_id)
-    turn.state[PERSON_KEY] = state
-    return state
+    return await turn.load_person_state()
 
 
 async def _tenant_cops(turn: Turn) -> list[Cop]:

@@ -18,8 +18,6 @@ from bot.answers.audience import speaks_of_own_cop
 from bot.domain.cop_questions import CopQuestion, fact_asked, read_cop_question
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import Event, EventRepo
-from bot.domain.roles import ALL_COPS_KEY
-from bot.features.queries import cop_of
 from bot.routing.router import Turn
 from cards.elements import safe
 
@@ -81,11 +79,11 @@ async def answer_from_directory(turn: Turn, question: str) -> bool:
     meets; False when it is not such a question (the FAQ answers it)."""
     if fact_asked(question) is None:  # the cheap check first: most questions never read the directory
         return False
-    known = turn.state.get(ALL_COPS_KEY)  # read by the role resolver in personal chat: no second read
-    cops = known if isinstance(known, list) else await cop_repo(turn.services).all()
+    # read by the role resolver in personal chat: no second read
+    cops = turn.all_cops if turn.all_cops is not None else await cop_repo(turn.services).all()
     asked: CopQuestion | None = read_cop_question(question, cops)
     if asked is None and speaks_of_own_cop(question):  # "who leads our CoP?" asked in (or for) one CoP
-        own = await cop_of(turn)
+        own = await turn.load_cop()
         fact = fact_asked(question)
         asked = CopQuestion(fact, (own,)) if own is not None and fact is not None else None
     if asked is None:

@@ -25,7 +25,6 @@ from bot.domain.events import EventRepo
 from bot.domain.faq import FaqRepo
 from bot.domain.members import MembershipRepo
 from bot.domain.queries import QueryRepo
-from bot.domain.roles import COP_KEY
 from bot.jobs.leases import run_once
 from bot.jobs.outbox import FLAG_PREFIX
 from bot.jobs.scheduler import leases_of, next_weekly, parse_hhmm, weekly_occurrence, zone
@@ -41,7 +40,6 @@ from storage.base import Where
 log = logging.getLogger(__name__)
 
 JOB = "digest"
-DONE_KEY = "digest.done"  # services.extras: cop_id -> latest period known to be finished
 LEASE_TTL = timedelta(minutes=5)
 WEEK = timedelta(days=7)
 DAYS = {
@@ -126,24 +124,17 @@ async def post_digest(services: Services, cop: Cop, key: str, now: datetime) -> 
 
 
 # -- the scheduled job ----------------------------------------------------------------------------------
-def _memo(services: Services) -> dict[str, str]:
-    memo = services.extras.get(DONE_KEY)
-    if not isinstance(memo, dict):
-        memo = {}
-        services.extras[DONE_KEY] = memo
-    return memo
-
-
 async def run_due(services: Services, now: datetime) -> int:
     """Queue the digest of every CoP whose weekly time has come and whose week has not been done."""
     leases = leases_of(services)
-    memo = _memo(services)
     queued = 0
     for cop in await cop_repo(services).all():
         if not cop.digest_enabled:
             continue
         when, period = weekly_occurrence(now, zone(cop.timezone, services.settings.tz), cop.digest_day, cop.digest_time)
-        if memo.get(cop.cop_id, "") >= period or (cop.created_at is not None and when < cop.created_at):
+        if services.periods_done.latest(JOB, cop.cop_id) >= period or (
+            cop.created_at is not None and when < cop.created_at
+        ):
             continue
         posted: list[bool] = []
 
@@ -154,7 +145,7 @@ async def run_due(services: Services, now: datetime) -> int:
             leases, JOB, cop.cop_id, period, now, work, ttl=LEASE_TTL, context=f"cop_id={cop.cop_id}"
         )
         if outcome == "done" or (outcome == "skipped" and await leases.is_done(JOB, cop.cop_id, period)):
-            memo[cop.cop_id] = period
+            services.periods_done.mark(JOB, period, cop.cop_id)
         queued += sum(posted)
     return queued
 
@@ -172,16 +163,8 @@ async def skip_current_week(services: Services, cop: Cop, now: datetime) -> date
 
 
 # -- commands -------------------------------------------------------------------------------------------
-async def _cop(turn: Turn) -> Cop | None:
-    if turn.cop_id is None:
-        await turn.tell(NO_COP)
-        return None
-    cop = turn.state.get(COP_KEY)
-    if not isinstance(cop, Cop) or cop.cop_id != turn.cop_id:
-        cop = await cop_repo(turn.services).get(turn.cop_id)
-    if cop is None:
-        await turn.tell(NO_COP)
-    return cop
+async def _cop(turn: Turn) -> Cop:
+    return await turn.require_cop(NO_COP)
 
 
 def _when(moment: datetime, timezone: str) -> str:
@@ -242,27 +225,22 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             await turn.tell(f"I don't know `digest {turn.args.strip()[:40]}`. {USAGE}")
             return
         cop = await _cop(turn)
-        if cop is not None:
-            await _show_preview(turn, cop)
+        await _show_preview(turn, cop)
 
     @router.command("digest now", help="Post this week's digest in the CoP's channel now", role=Role.LEAD)
     async def now(turn: Turn) -> None:
         cop = await _cop(turn)
-        if cop is not None:
-            await turn.tell(await _post_now(turn, cop, wait=True))
+        await turn.tell(await _post_now(turn, cop, wait=True))
 
     @router.action("digest.post", role=Role.LEAD)
     async def post_from_preview(turn: Turn) -> None:
         cop = await _cop(turn)
-        if cop is not None:
-            message = await _post_now(turn, cop, wait=False)
-            turn.respond.answer_action(notice(message, title="Weekly digest"))
+        message = await _post_now(turn, cop, wait=False)
+        turn.respond.answer_action(notice(message, title="Weekly digest"))
 
     @router.command("digest schedule", help="Set the weekly digest day and time", role=Role.LEAD, usage="<day> <HH:MM>")
     async def schedule(turn: Turn) -> None:
         cop = await _cop(turn)
-        if cop is None:
-            return
         parts = turn.args.replace(",", " ").split()
         if len(parts) != 2:
             current = schedule_text(cop.digest_enabled, cop.digest_day, cop.digest_time, cop.timezone)
@@ -287,7 +265,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             await turn.tell(NO_COP)
             return
         next_at = await skip_current_week(services, updated, services.clock.now())
-        _memo(services).pop(cop.cop_id, None)
+        services.periods_done.forget(JOB, cop.cop_id)
         await _record(turn, updated, "digest.schedule", f"{parts[0].lower()} {hhmm}")
         await turn.tell(
             f"{schedule_text(True, day, hhmm, updated.timezone)} The next one is on {_when(next_at, updated.timezone)}."
@@ -296,8 +274,6 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     @router.command("digest off", help="Stop the weekly digest", role=Role.LEAD)
     async def off(turn: Turn) -> None:
         cop = await _cop(turn)
-        if cop is None:
-            return
         if not cop.digest_enabled:
             await turn.tell("The weekly digest is already off. `digest on` turns it back on.")
             return
@@ -309,8 +285,6 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     @router.command("digest on", help="Turn the weekly digest back on", role=Role.LEAD)
     async def on(turn: Turn) -> None:
         cop = await _cop(turn)
-        if cop is None:
-            return
         services = turn.services
         updated = await cop_repo(services).change(
             cop.cop_id, services.clock.now(), lambda c: replace(c, digest_enabled=True)

@@ -41,8 +41,7 @@ from bot.domain.events import (
     new_event_id,
     validate,
 )
-from bot.domain.members import MembershipRepo, PersonState
-from bot.domain.roles import COP_KEY, MEMBERSHIPS_KEY, PERSON_KEY
+from bot.domain.members import MembershipRepo
 from bot.features import event_meetings
 from bot.features.resources import with_recordings
 from bot.routing.router import Router, Turn
@@ -76,7 +75,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTRA = "events"
 ICS_KIND = "event.ics"
 CALENDAR_LINK_GRACE = timedelta(days=30)
 
@@ -183,17 +181,15 @@ class Refresher:
 
 
 @dataclass
-class Runtime:
+class EventsRuntime:
     shared: Shared = field(default_factory=Shared)
     refresher: Refresher = field(default_factory=Refresher)
 
 
-def runtime(services: Services) -> Runtime:
-    found = services.extras.get(EXTRA)
-    if not isinstance(found, Runtime):
-        found = Runtime()
-        services.extras[EXTRA] = found
-    return found
+def runtime(services: Services) -> EventsRuntime:
+    if services.events is None:
+        services.events = EventsRuntime()
+    return services.events
 
 
 def events_repo(services: Services) -> EventRepo:
@@ -378,8 +374,8 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     @router.command("event new", help="Create an event and announce it", role=Role.LEAD, places=("channel", "personal"))
     async def new_event(turn: Turn) -> None:
-        cop = turn.state.get(COP_KEY)
-        if isinstance(cop, Cop):
+        cop = turn.cop
+        if cop is not None:
             await turn.respond.reply(_blank_form(turn, cop))
             return
         if turn.request.place.kind == "channel":
@@ -488,8 +484,8 @@ async def _cop_of_action(turn: Turn) -> Cop | None:
     if not isinstance(named, str) or not named or named != turn.cop_id:
         await turn.tell(NOT_THIS_COP)
         return None
-    cop = turn.state.get(COP_KEY)
-    if not isinstance(cop, Cop) or not cop.active:
+    cop = turn.cop
+    if cop is None or not cop.active:
         await turn.tell("That CoP isn't set up here any more.")
         return None
     return cop
@@ -631,8 +627,8 @@ async def _may_answer(turn: Turn, cop: Cop, event: Event) -> bool:
         return True
     if event.audience == "leads":
         return False
-    state = turn.state.get(PERSON_KEY)
-    if isinstance(state, PersonState):  # role resolution read the person's partition this turn: no second read
+    state = turn.person_state
+    if state is not None:  # role resolution read the person's partition this turn: no second read
         found = state.memberships.get(cop.cop_id)
         membership = found[0] if found is not None else None
     else:
@@ -867,15 +863,15 @@ async def _list_card(turn: Turn) -> Card:
     now = services.clock.now()
     repo = events_repo(services)
     aad = turn.request.person.key
-    cop = turn.state.get(COP_KEY)
+    cop = turn.cop
     if turn.request.place.kind != "personal":
-        if not isinstance(cop, Cop):
+        if cop is None:
             return notice(NO_COP)
         cops = [cop]
     else:
         all_cops = {c.cop_id: c for c in await cop_repo(services).all()}
-        known = turn.state.get(MEMBERSHIPS_KEY)
-        memberships = known if isinstance(known, list) else await MembershipRepo(services.store).memberships_of(aad)
+        known = turn.memberships
+        memberships = known if known is not None else await MembershipRepo(services.store).memberships_of(aad)
         mine = {m.cop_id for m in memberships}
         mine |= {c.cop_id for c in all_cops.values() if c.is_lead(aad) or c.is_sponsor(aad)}
         cops = [all_cops[c] for c in sorted(mine) if c in all_cops]

@@ -37,7 +37,6 @@ from bot.domain.faq import (
 )
 from bot.domain.members import MembershipRepo
 from bot.domain.queries import MAX_TEXT_CHARS, Origin, QueryRepo
-from bot.domain.roles import MEMBERSHIPS_KEY
 from bot.features.cop_facts import answer_from_directory
 from bot.features.programme_queries import (
     PASSED_TO_PROGRAMME,
@@ -46,7 +45,7 @@ from bot.features.programme_queries import (
     is_desk,
     reachable_desk,
 )
-from bot.features.queries import cop_of, lead_cop, open_query, thread_root_of
+from bot.features.queries import lead_cop, open_query, thread_root_of
 from bot.features.resources import offer_for_question
 from bot.routing.router import Router, Turn
 from bot.security import audit
@@ -108,17 +107,17 @@ BUSY = "Someone else was editing the FAQ at the same moment; nothing was changed
 
 
 def indexes(services: Services) -> FaqIndexes:
-    cache = services.extras.get(EXTRAS_KEY)
-    if not isinstance(cache, FaqIndexes):
-        cache = FaqIndexes(services.store, services.encoder, revision_seconds=services.settings.cop_cache_seconds)
-        services.extras[EXTRAS_KEY] = cache
-    return cache
+    if services.faq_indexes is None:
+        services.faq_indexes = FaqIndexes(
+            services.store, services.encoder, revision_seconds=services.settings.cop_cache_seconds
+        )
+    return services.faq_indexes
 
 
 async def close_indexes(services: Services) -> None:
     """Cleanup hook (bot/app.py): stop the FAQ's index builds and its encoder thread."""
-    cache = services.extras.pop(EXTRAS_KEY, None)
-    if isinstance(cache, FaqIndexes):
+    cache, services.faq_indexes = services.faq_indexes, None
+    if cache is not None:
         await cache.close()
 
 
@@ -135,12 +134,12 @@ def where_phrase(turn: Turn) -> str:
 
 async def candidate_cops(turn: Turn) -> list[Cop]:
     """The CoPs whose FAQ answers this turn: the turn's CoP, else (personal chat) the CoPs the person is in."""
-    cop = await cop_of(turn)
+    cop = await turn.load_cop()
     if cop is not None:
         return [cop]
     if turn.cop_id or not turn.request.person.aad_id:
         return []
-    memberships = turn.state.get(MEMBERSHIPS_KEY)
+    memberships = turn.memberships
     if memberships is None:  # the role check did not need them (a CoP was already known)
         memberships = await MembershipRepo(turn.services.store).memberships_of(turn.request.person.aad_id)
     if not memberships:

@@ -23,10 +23,9 @@ from bot.core.turn import Person, Role
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import meeting_starts
 from bot.domain.records import RecordRepo, held_between
-from bot.domain.roles import COP_KEY
 from bot.jobs.leases import run_once
 from bot.jobs.scheduler import leases_of, zone
-from bot.routing.router import Router, Turn
+from bot.routing.router import Refusal, Router, Turn
 from bot.security.links import Links
 from bot.security.privacy import PrivacyRegistry
 from bot.services import Services
@@ -35,7 +34,6 @@ from cards.governance import governance_card
 log = logging.getLogger(__name__)
 
 JOB = "governance"
-DONE_KEY = "governance.done"  # services.extras: cop_id -> latest month known to be done
 LEASE_TTL = timedelta(minutes=10)
 WORKDAY_START, WORKDAY_END = 9, 17
 
@@ -155,16 +153,13 @@ async def remind(services: Services, cop: Cop, period: str, now: datetime) -> in
 async def run_due(services: Services, now: datetime) -> int:
     """Once a month per CoP, on the first weekday tick in working hours (CoP time): remind if needed."""
     leases = leases_of(services)
-    memo = services.extras.get(DONE_KEY)
-    if not isinstance(memo, dict):
-        memo = services.extras[DONE_KEY] = {}
     queued = 0
     for cop in await cop_repo(services).all():
         local = now.astimezone(zone(cop.timezone, services.settings.tz))
         if local.weekday() >= 5 or not WORKDAY_START <= local.hour < WORKDAY_END:
             continue
         period = f"{local:%Y-%m}"
-        if memo.get(cop.cop_id, "") >= period:
+        if services.periods_done.latest(JOB, cop.cop_id) >= period:
             continue  # done this month: no storage round trip every minute
         counted: list[int] = []
 
@@ -175,7 +170,7 @@ async def run_due(services: Services, now: datetime) -> int:
             leases, JOB, cop.cop_id, period, now, work, ttl=LEASE_TTL, context=f"cop_id={cop.cop_id}"
         )
         if outcome == "done" or (outcome == "skipped" and await leases.is_done(JOB, cop.cop_id, period)):
-            memo[cop.cop_id] = period
+            services.periods_done.mark(JOB, period, cop.cop_id)
         queued += sum(counted)
     return queued
 
@@ -184,15 +179,9 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     @router.command("governance", help="Check the CoP's governance (leads, sponsor, meetings)", role=Role.SPONSOR)
     async def show(turn: Turn) -> None:
         if turn.cop_id is None:
-            await turn.tell(
+            raise Refusal(
                 "Which CoP? Use this in the CoP's team channel, or in our chat if you lead or sponsor one CoP."
             )
-            return
-        cop = turn.state.get(COP_KEY)
-        if not isinstance(cop, Cop) or cop.cop_id != turn.cop_id:
-            cop = await cop_repo(turn.services).get(turn.cop_id)
-        if cop is None:
-            await turn.tell("I don't know that CoP yet.")
-            return
+        cop = await turn.require_cop("I don't know that CoP yet.")
         found = await check_cop(turn.services, cop, turn.services.clock.now())
         await turn.respond.reply(governance_card(cop.name, found, reminder=False))

@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 from bot.core.turn import Card, Role
 from bot.domain.cops import Cop, cop_repo
-from bot.domain.roles import COP_KEY
-from bot.health import history, summary
+from bot.domain.survey import SurveyRepo
+from bot.health import history, snapshots
 from bot.health.chart import describe, trend_png
 from bot.health.engine import Scorecard, scorecard
-from bot.health.providers import TREND_DAYS, gather, sources_of
+from bot.health.providers import TREND_DAYS
 from bot.health.snapshot import CopSnapshot, TrendPoint
 from bot.health.thresholds import DEFAULT_THRESHOLDS
 from bot.jobs.leases import run_once
@@ -90,15 +90,7 @@ class TrendCharts:
 
 async def compute(services: Services, cop: Cop) -> tuple[Scorecard, CopSnapshot]:
     now = services.clock.now()
-    snapshot = await gather(
-        services.store,
-        cop,
-        now,
-        settings=services.settings,
-        signing_key=services.settings.signing_key,
-        thresholds=DEFAULT_THRESHOLDS,
-        sources=sources_of(services.extras),
-    )
+    snapshot = await snapshots.scorecard_snapshot(services, cop, now)
     tz = ZoneInfo(cop.timezone or "Europe/London")
     return scorecard(snapshot, now, DEFAULT_THRESHOLDS, tz), snapshot
 
@@ -116,19 +108,18 @@ async def build_card(services: Services, links: Links, cop: Cop, viewer: tuple[s
 
 
 async def _cop_of(turn: Turn) -> Cop | None:
-    cop = turn.state.get(COP_KEY)
-    if isinstance(cop, Cop):
-        return cop
-    return await cop_repo(turn.services).get(turn.cop_id) if turn.cop_id else None
+    return turn.cop or await turn.load_cop()
 
 
 async def daily_pass(services: Services, now: datetime) -> int:
-    """A trend point and a fresh programme summary row for every active CoP (one computation gives both), and
-    contribution markers past the window dropped. Returns the CoPs done."""
+    """Every active CoP recounted: its indicator snapshot stored afresh with today's trend point
+    (bot/health/snapshots.py), and contribution markers past the window dropped. Returns the CoPs done."""
     done = 0
-    for cop in await cop_repo(services).all():
+    cops = await cop_repo(services).all()
+    surveys = await SurveyRepo(services.store).all() if cops else []
+    for cop in cops:
         try:
-            await summary.compute(services, [cop], now)
+            await snapshots.refresh(services, cop, now, surveys)
             await history.prune_contributions(services.store, cop.cop_id, now)
             done += 1
         except Exception:
@@ -137,7 +128,8 @@ async def daily_pass(services: Services, now: datetime) -> int:
 
 
 async def run_due(services: Services, now: datetime) -> int:
-    """The scheduler's minute tick: the daily pass once a day (local date) across all instances."""
+    """The scheduler's minute tick: the daily pass once a day (local date) across all instances; on the other
+    minutes, the snapshots marked stale since (or older than an hour) are refreshed."""
     day = history.day_key(now, services.settings.tz)
     done: list[int] = []
 
@@ -145,6 +137,8 @@ async def run_due(services: Services, now: datetime) -> int:
         done.append(await daily_pass(services, now))
 
     await run_once(leases_of(services), DAILY_JOB, "all", day, now, work, ttl=timedelta(minutes=30))
+    if not done:
+        done.append(await snapshots.refresh_stale(services, await cop_repo(services).all(), now))
     return sum(done)
 
 
@@ -180,7 +174,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     @router.on("channel_message")
     async def note_contribution(turn: Turn) -> None:
         person = turn.request.person
-        if turn.cop_id and person.aad_id and isinstance(turn.state.get(COP_KEY), Cop):
+        if turn.cop_id and person.aad_id and turn.cop is not None:
             services = turn.services
             await history.record_contribution(
                 services.store, services.settings.signing_key, turn.cop_id, person.aad_id, services.clock.now()

@@ -14,7 +14,6 @@ from bot.core.turn import Card
 from bot.domain.cop_names import cops_named
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import TIERS, CoreElsewhere, MembershipRepo, PersonState, Tier
-from bot.domain.roles import COP_KEY, PERSON_KEY
 from bot.domain.validation import BadInput, profile_from_inputs
 from bot.routing.router import Router, Turn
 from bot.security.links import Links
@@ -65,20 +64,12 @@ async def show(turn: Turn, message: Card | str) -> None:
 
 async def load_cop(turn: Turn, cop_id: str) -> Cop | None:
     """The CoP, reusing the record role resolution already read for this turn."""
-    resolved = turn.state.get(COP_KEY)
-    if isinstance(resolved, Cop) and resolved.cop_id == cop_id:
-        return resolved
-    return await cop_repo(turn.services).get(cop_id)
+    return await turn.load_cop(cop_id)
 
 
 async def person_state(turn: Turn) -> PersonState:
     """The caller's stored state, reusing the snapshot role resolution read for this turn."""
-    cached = turn.state.get(PERSON_KEY)
-    if isinstance(cached, PersonState):
-        return cached
-    state = await MembershipRepo(turn.services.store).person(turn.request.person.aad_id)
-    turn.state[PERSON_KEY] = state
-    return state
+    return await turn.load_person_state()
 
 
 def chosen_cop_id(data: Any) -> str | None:

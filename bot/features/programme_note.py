@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB = "programme-note"
-DONE_KEY = "programme_note.done"  # services.extras: the latest ISO week whose note was handled
 WEEKDAY, AT = 0, "09:00"  # Monday 09:00
 
 
@@ -122,7 +121,7 @@ async def send(services: Services, now: datetime, week: str) -> int:
 
 async def run_due(services: Services, now: datetime) -> int:
     _, week = weekly_occurrence(now, services.settings.tz, WEEKDAY, AT)
-    if services.extras.get(DONE_KEY) == week or not services.settings.programme_admins:
+    if services.periods_done.is_done(JOB, week) or not services.settings.programme_admins:
         return 0
     done: list[int] = []
 
@@ -132,7 +131,7 @@ async def run_due(services: Services, now: datetime) -> int:
     leases = leases_of(services)
     outcome = await run_once(leases, JOB, "weekly", week, now, work, ttl=timedelta(minutes=10))
     if outcome == "done" or (outcome == "skipped" and await leases.is_done(JOB, "weekly", week)):
-        services.extras[DONE_KEY] = week
+        services.periods_done.mark(JOB, week)
     return sum(done)
 
 

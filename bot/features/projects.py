@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.expiring import ExpiringCopies
 from bot.core.turn import Card, Person, Role
-from bot.domain.cops import Cop, PersonRef, cop_repo
-from bot.domain.members import MembershipRepo, PersonState
+from bot.domain.cops import Cop, PersonRef
+from bot.domain.members import MembershipRepo
 from bot.domain.projects import (
     STATUSES,
     Busy,
@@ -34,7 +34,6 @@ from bot.domain.projects import (
     update_text_from,
     with_update,
 )
-from bot.domain.roles import COP_KEY, PERSON_KEY
 from bot.domain.validation import BadInput
 from bot.features.project_reports import register_reports
 from bot.features.resources import cops_in_view
@@ -51,7 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PEOPLE_CHOICES_MAX = 200
-COPIES_KEY = "projects.copies"
 NO_COP = "Which CoP? Use this in the CoP's channel (or in our chat when you belong to one CoP)."
 NOT_CREATOR = "Only the CoP's leads and core members can register a project."
 NOT_EDITOR = "Only the project's leads and the CoP's leads can change this project."
@@ -71,10 +69,9 @@ def copies(services: Services) -> ExpiringCopies[list[Project]]:
     """This process's copies of each CoP's project list for ``projects``, kept COPBOT_COP_CACHE_SECONDS (0 in tests:
     none kept). A change made on this instance drops the copy at once; one made on another instance shows in the
     list when the copy expires (a project's own card is always read afresh)."""
-    found = services.extras.get(COPIES_KEY)
-    if not isinstance(found, ExpiringCopies):
-        found = services.extras[COPIES_KEY] = ExpiringCopies[list[Project]](services.settings.cop_cache_seconds)
-    return found
+    if services.project_copies is None:
+        services.project_copies = ExpiringCopies[list[Project]](services.settings.cop_cache_seconds)
+    return services.project_copies
 
 
 async def projects_of(services: Services, cop_id: str) -> list[Project]:
@@ -94,23 +91,17 @@ async def _show(turn: Turn, shown: Card) -> None:
         await turn.respond.reply(shown)
 
 
-async def _cop(turn: Turn) -> Cop | None:
-    """The CoP of this turn (a team's, or the one a button names), or None after saying why."""
-    cop = turn.state.get(COP_KEY)
-    if turn.cop_id and (not isinstance(cop, Cop) or cop.cop_id != turn.cop_id):
-        cop = await cop_repo(turn.services).get(turn.cop_id)
-    if not isinstance(cop, Cop) or not cop.active:
-        await turn.tell(NO_COP)
-        return None
-    return cop
+async def _cop(turn: Turn) -> Cop:
+    """The CoP of this turn (a team's, or the one a button names); a :class:`Refusal` saying why otherwise."""
+    return await turn.require_cop(NO_COP, active=True)
 
 
 async def _is_core_or_lead(turn: Turn, cop: Cop) -> bool:
     aad = turn.request.person.aad_id
     if cop.is_lead(aad):
         return True
-    state = turn.state.get(PERSON_KEY)
-    if isinstance(state, PersonState):
+    state = turn.person_state
+    if state is not None:
         found = state.memberships.get(cop.cop_id)
         membership = found[0] if found else None
     else:
@@ -132,8 +123,6 @@ async def _target(turn: Turn) -> tuple[Cop, Project] | None:
     action = turn.request.action
     assert action is not None  # only called from actions
     cop = await _cop(turn)
-    if cop is None:
-        return None
     project_id = action.data.get("id")
     if project_id == "" and isinstance(action.data.get("field"), str):  # chosen from the list's "Open a project"
         project_id = action.data.get(str(action.data["field"]))
@@ -224,8 +213,6 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         cops: list[Cop]
         if not turn.request.place.is_personal:
             cop = await _cop(turn)
-            if cop is None:
-                return
             cops = [cop]
         else:
             cops = await cops_in_view(turn)
@@ -246,8 +233,6 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     async def new_form(turn: Turn) -> None:
         cop = await _cop(turn)
-        if cop is None:
-            return
         if not await _is_core_or_lead(turn, cop):
             await turn.tell(NOT_CREATOR)
             return
@@ -264,8 +249,6 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         action = turn.request.action
         assert action is not None
         cop = await _cop(turn)
-        if cop is None:
-            return
         if not await _is_core_or_lead(turn, cop):
             await turn.tell(NOT_CREATOR)
             return

@@ -18,7 +18,6 @@ from bot.core.turn import JSON, Person, Role
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.queries import MAX_ANSWER_CHARS, MAX_TEXT_CHARS, Origin, Query, QueryClosed, QueryRepo, Where_
 from bot.domain.queries import export_query as export_one
-from bot.domain.roles import COP_KEY
 from bot.features.programme_queries import PROGRAMME_DESK, programme_desk, reachable_desk
 from bot.routing.router import Router, Turn
 from bot.security import audit
@@ -70,19 +69,9 @@ def thread_root_of(turn: Turn) -> str:
     return ""
 
 
-async def cop_of(turn: Turn) -> Cop | None:
-    """The registered CoP of this turn, if any (resolved by the role resolver, so usually no extra read)."""
-    if not turn.cop_id:
-        return None
-    cop = turn.state.get(COP_KEY)
-    if isinstance(cop, Cop) and cop.cop_id == turn.cop_id:
-        return cop
-    return await cop_repo(turn.services).get(turn.cop_id)
-
-
 async def lead_cop(turn: Turn) -> Cop | None:
     """The CoP a lead command is about; tells the caller why when there isn't one."""
-    cop = await cop_of(turn)
+    cop = await turn.load_cop()
     if cop is None:
         await turn.tell(SEVERAL_COPS if turn.role >= Role.LEAD and turn.request.place.is_personal else NO_COP_HERE)
     return cop
@@ -244,7 +233,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             if cop is None:
                 return None
         else:
-            cop = await lead_cop(turn) if turn.role >= Role.LEAD else await cop_of(turn)
+            cop = await lead_cop(turn) if turn.role >= Role.LEAD else await turn.load_cop()
         if cop is None:
             if turn.role < Role.LEAD:
                 await turn.tell(NO_COP_HERE)
@@ -357,7 +346,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     @router.command("answered", help="In a question's thread: mark it answered", places=("channel",))
     async def answered(turn: Turn) -> None:
-        cop = await cop_of(turn)
+        cop = await turn.load_cop()
         request = turn.request
         root = thread_root_of(turn)
         if cop is None:
@@ -380,7 +369,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         request = turn.request
         if request.kind != "message" or request.place.kind != "channel" or not request.person.aad_id:
             return
-        cop = await cop_of(turn)
+        cop = await turn.load_cop()
         if cop is None:
             return
         services = turn.services

@@ -71,7 +71,6 @@ from cards.records import (
 log = logging.getLogger(__name__)
 
 JOB = "records"
-DONE_KEY = "records.done"  # services.extras: the latest day whose daily pass finished
 DAILY_FROM_HOUR = 9
 NOT_THIS_COP = "That card belongs to another CoP, so I ignored it. Open a fresh one in the CoP's channel."
 UNKNOWN_ACTION = "I can't find that action any more, so nothing was changed."
@@ -367,7 +366,7 @@ async def remind_lead_sponsor(services: Services, cop: Cop, now: datetime) -> in
 async def run_due(services: Services, now: datetime) -> int:
     local = now.astimezone(services.settings.tz)
     day = local.date().isoformat()
-    if local.hour < DAILY_FROM_HOUR or services.extras.get(DONE_KEY) == day:
+    if local.hour < DAILY_FROM_HOUR or services.periods_done.is_done(JOB, day):
         return 0
     done: list[int] = []
 
@@ -383,7 +382,7 @@ async def run_due(services: Services, now: datetime) -> int:
     leases = leases_of(services)
     outcome = await run_once(leases, JOB, "daily", day, now, work, ttl=timedelta(minutes=10))
     if outcome == "done" or (outcome == "skipped" and await leases.is_done(JOB, "daily", day)):
-        services.extras[DONE_KEY] = day  # no storage round trip on the other ticks of the day
+        services.periods_done.mark(JOB, day)  # no storage round trip on the other ticks of the day
     return sum(done)
 
 

@@ -33,7 +33,6 @@ from bot.domain.resources import (
     newest_first,
     rank,
 )
-from bot.domain.roles import COP_KEY, MEMBERSHIPS_KEY
 from bot.domain.validation import BadInput
 from bot.domain.web_links import clean_link
 from bot.routing.router import Router, Turn
@@ -48,7 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LISTED = 10
-COPIES_KEY = "resources.copies"
 ATTACH_DAYS = 90  # Lunch and Learns offered by resources attach: the last 90 days and any to come
 OFFERED = 3
 NO_COP = "Which CoP? Use this in the CoP's channel (or in our chat when you belong to one CoP)."
@@ -68,27 +66,19 @@ async def _show(turn: Turn, shown: Card) -> None:
         await turn.respond.reply(shown)
 
 
-async def _cop(turn: Turn) -> Cop | None:
-    cop = turn.state.get(COP_KEY)
-    if turn.cop_id and (not isinstance(cop, Cop) or cop.cop_id != turn.cop_id):
-        cop = await cop_repo(turn.services).get(turn.cop_id)
-    if not isinstance(cop, Cop) or not cop.active:
-        await turn.tell(NO_COP)
-        return None
-    return cop
+async def _cop(turn: Turn) -> Cop:
+    return await turn.require_cop(NO_COP, active=True)
 
 
 async def cops_in_view(turn: Turn) -> list[Cop]:
     """In a team, its CoP. In a personal chat, every CoP the person belongs to or leads (not only the one the role
     check settled on)."""
     if not turn.request.place.is_personal:
-        cop = turn.state.get(COP_KEY)
-        if turn.cop_id and (not isinstance(cop, Cop) or cop.cop_id != turn.cop_id):
-            cop = await cop_repo(turn.services).get(turn.cop_id)
-        return [cop] if isinstance(cop, Cop) and cop.active and cop.cop_id == turn.cop_id else []
+        cop = await turn.load_cop()
+        return [cop] if cop is not None and cop.active else []
     aad = turn.request.person.aad_id
-    memberships = turn.state.get(MEMBERSHIPS_KEY)
-    if not isinstance(memberships, list):  # the role check found the one CoP they lead without reading them
+    memberships = turn.memberships
+    if memberships is None:  # the role check found the one CoP they lead without reading them
         memberships = await MembershipRepo(turn.services.store).memberships_of(aad) if aad else []
     mine = {m.cop_id for m in memberships}
     return [c for c in await cop_repo(turn.services).all() if c.cop_id in mine or (aad and c.is_lead(aad))]
@@ -98,10 +88,9 @@ def copies(services: Services) -> ExpiringCopies[list[Resource]]:
     """This process's copies of each CoP's resources, kept COPBOT_COP_CACHE_SECONDS (0 in tests: none kept), so
     that ``ask``'s offers and repeated searches cost no storage round trip. A change made on this instance drops
     the copy at once; one made on another instance is seen here when the copy expires."""
-    found = services.extras.get(COPIES_KEY)
-    if not isinstance(found, ExpiringCopies):
-        found = services.extras[COPIES_KEY] = ExpiringCopies[list[Resource]](services.settings.cop_cache_seconds)
-    return found
+    if services.resource_copies is None:
+        services.resource_copies = ExpiringCopies[list[Resource]](services.settings.cop_cache_seconds)
+    return services.resource_copies
 
 
 async def resources_of(services: Services, cop_id: str) -> list[Resource]:
@@ -130,11 +119,10 @@ async def offer_for_question(turn: Turn, question: str) -> None:
     if not question or len(question) > MAX_TEXT_CHARS or turn.request.kind != "message":
         return
     if turn.cop_id:  # the CoP the FAQ answered from, as the role check read it
-        cop = turn.state.get(COP_KEY)
-        cops = [cop] if isinstance(cop, Cop) and cop.cop_id == turn.cop_id and cop.active else []
+        cop = turn.cop
+        cops = [cop] if cop is not None and cop.cop_id == turn.cop_id and cop.active else []
     else:  # the CoPs the person belongs to, from the copies role resolution keeps: no read of every CoP per question
-        memberships = turn.state.get(MEMBERSHIPS_KEY)
-        named = [m.cop_id for m in memberships] if isinstance(memberships, list) else []
+        named = [m.cop_id for m in turn.memberships or []]
         found = await asyncio.gather(*(cop_repo(turn.services).get_cached(c) for c in named))
         cops = [c for c in found if c is not None and c.active]
     if not cops:
@@ -231,8 +219,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             for r in chosen
         ]
         aad = turn.request.person.aad_id
-        memberships = turn.state.get(MEMBERSHIPS_KEY)
-        mine = {m.cop_id for m in memberships} if isinstance(memberships, list) else set()
+        mine = {m.cop_id for m in turn.memberships or []}
         share_in = [(c.cop_id, c.name) for c in cops if c.cop_id in mine or c.is_lead(aad)]
         await turn.respond.reply(
             resources_card(shown, safe_words(words), show_cop=len(cops) > 1, share_in=share_in, total=len(pairs))
@@ -240,8 +227,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     async def form(turn: Turn) -> None:
         cop = await _cop(turn)
-        if cop is not None:
-            await _show(turn, share_form(cop.cop_id, cop.name, new_resource_id(), {}))
+        await _show(turn, share_form(cop.cop_id, cop.name, new_resource_id(), {}))
 
     router.command("share resource", help="Share a guide, template, recording, slides or a tool", role=Role.MEMBER)(
         form
@@ -253,8 +239,6 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         action = turn.request.action
         assert action is not None
         cop = await _cop(turn)
-        if cop is None:
-            return
         resource_id = action.data.get("id")
         if not is_resource_id(resource_id):
             await turn.tell("That form has been altered, so I ignored it. Type **share resource** to start again.")
@@ -299,8 +283,6 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         action = turn.request.action
         assert action is not None
         cop = await _cop(turn)
-        if cop is None:
-            return
         resource_id = action.data.get("id")
         repo = ResourceRepo(turn.services.store)
         resource = await repo.get(cop.cop_id, str(resource_id)) if is_resource_id(resource_id) else None
@@ -318,8 +300,6 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     @router.command("resources attach", help="Attach a Lunch and Learn's recording and slides", role=Role.LEAD)
     async def attach_list(turn: Turn) -> None:
         cop = await _cop(turn)
-        if cop is None:
-            return
         now = turn.services.clock.now()
         events = await EventRepo(turn.services.store).of_cop(cop.cop_id)
         recent = [
@@ -337,8 +317,6 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         action = turn.request.action
         assert action is not None
         cop = await _cop(turn)
-        if cop is None:
-            return
         event_id = action.data.get("id")
         event = await EventRepo(turn.services.store).get(cop.cop_id, str(event_id)) if is_event_id(event_id) else None
         if event is None or event.kind != "lunch_and_learn" or event.cancelled:
@@ -354,8 +332,6 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         action = turn.request.action
         assert action is not None
         cop = await _cop(turn)
-        if cop is None:
-            return
         event_id = action.data.get("id")
         if not is_event_id(event_id):
             await turn.tell(NOT_LUNCH)

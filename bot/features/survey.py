@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 from bot.core.turn import Person, Role
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import MembershipRepo
-from bot.domain.roles import COP_KEY
 from bot.domain.survey import (
     COMMENT_MAX_CHARS,
     DEFAULT_OPEN_DAYS,
@@ -351,11 +350,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
         if turn.role >= Role.ADMIN:
             cops, scope = await cop_repo(services).all(), "programme"
         else:
-            cop = turn.state.get(COP_KEY)
-            if not isinstance(cop, Cop):
-                await turn.respond.reply(NO_COP)
-                return
-            cops = [cop]
+            cops = [await turn.require_cop(NO_COP)]
         reply = await start(services, cops, person, dict(turn.request.conversation_reference), days, scope)
         log.info("survey start cops=%d cop_id=%s activity_id=%s", len(cops), turn.cop_id, turn.request.activity_id)
         await turn.respond.reply(reply)

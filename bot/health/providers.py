@@ -17,7 +17,7 @@ import statistics
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.cops import Cop
@@ -44,10 +44,12 @@ from bot.health.terms import Term, configured_terms, current_term
 from bot.health.thresholds import Thresholds
 from storage.base import TableStore, Where, encode_key
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 log = logging.getLogger(__name__)
 
 TREND_DAYS = 182
-EXTRAS_KEY = "health.sources"
 FEEDBACK_WINDOW_DAYS = 180  # event feedback counted over the last half year (a term has too few ratings)
 
 
@@ -142,9 +144,9 @@ class Sources:
     projects: Callable[[TableStore, Cop], Awaitable[ProjectFacts | None]] = default_projects
 
 
-def sources_of(extras: dict[str, Any]) -> Sources:
-    found = extras.get(EXTRAS_KEY)
-    return found if isinstance(found, Sources) else Sources()
+def sources_of(services: Services) -> Sources:
+    """Where the scorecard reads its facts: the stored features', unless a test supplied its own."""
+    return services.health_sources or Sources()
 
 
 def membership_facts(

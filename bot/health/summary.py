@@ -1,37 +1,26 @@
-"""Per-CoP summary rows: the programme view's figures, kept in one partition so the view is one query when warm.
+"""The programme view's per-CoP figures (:class:`ProgrammeRow`), rated from each CoP's indicator snapshot.
 
-Table ``healthsummary``, partition ``cop``, one row per CoP (row key = encoded CoP id): the ProgrammeRow as JSON and
-when it was computed. The programme view recomputes only the CoPs whose row is older than :data:`FRESH` (all of
-them when cold), concurrently, and writes their rows back; the daily health job refreshes every row. So the
-first admin of the day pays ~8 round trips per CoP and later views within 15 minutes pay 2-3 in total, across
-every instance (the cache is the table, not process memory). Rows hold CoP-level counts only: no person.
+Every CoP's digest is read in one query and the channel contributors in another (bot/health/snapshots.py), so
+the view is current (a write marks its CoP's snapshot stale, and a stale one is recounted, not shown) and costs
+two round trips when every snapshot is current. Rows hold CoP-level counts only: no person.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.domain.codec import dumps, loads
 from bot.domain.cops import Cop, cop_repo
-from bot.domain.survey import SurveyRepo
+from bot.health import snapshots
 from bot.health.engine import scorecard
-from bot.health.providers import gather, sources_of
 from bot.health.snapshot import CopSnapshot
 from bot.health.thresholds import DEFAULT_THRESHOLDS
-from storage.base import Row, encode_key
 
 if TYPE_CHECKING:
     from bot.services import Services
-
-TABLE = "healthsummary"
-PARTITION = "cop"
-FRESH = timedelta(minutes=15)
-CONCURRENCY = 25  # CoPs computed at once (each issues its ~8 reads together)
 
 
 @dataclass(frozen=True)
@@ -113,71 +102,9 @@ def row_of(snapshot: CopSnapshot, cop: Cop, now: datetime) -> ProgrammeRow:
     )
 
 
-def _from_json(data: Any) -> ProgrammeRow | None:
-    if not isinstance(data, dict):
-        return None
-    try:
-        data = {**data, "ratings": tuple((str(t), str(r)) for t, r in data.get("ratings", []))}
-        return ProgrammeRow(**data)
-    except (TypeError, ValueError):
-        return None  # an older shape: recompute
-
-
-def _fresh(row: Row | None, cop: Cop, now: datetime) -> ProgrammeRow | None:
-    if row is None:
-        return None
-    at = row.get("computed_at")
-    if not isinstance(at, datetime) or now - at > FRESH or at > now:
-        return None
-    found = _from_json(loads(row.get("row"), None))
-    # the CoP's own record (name, status, leads) may have changed since: those come from the live registry
-    if found is None or found.name != cop.name or found.status != cop.status:
-        return None
-    return found
-
-
-async def compute(services: Services, cops: Sequence[Cop], now: datetime) -> list[ProgrammeRow]:
-    """Compute the rows of ``cops`` now and store them."""
-    if not cops:
-        return []
-    surveys = await SurveyRepo(services.store).all()
-    sources = sources_of(services.extras)
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(cop: Cop) -> ProgrammeRow:
-        async with gate:
-            snapshot = await gather(
-                services.store,
-                cop,
-                now,
-                settings=services.settings,
-                signing_key=services.settings.signing_key,
-                thresholds=DEFAULT_THRESHOLDS,
-                sources=sources,
-                surveys=surveys,
-            )
-            row = row_of(snapshot, cop, now)
-            await services.store.upsert(
-                TABLE, PARTITION, encode_key(cop.cop_id), {"row": dumps(asdict(row)), "computed_at": now}
-            )
-            return row
-
-    return list(await asyncio.gather(*(one(c) for c in cops)))
-
-
 async def programme_rows(services: Services) -> list[ProgrammeRow]:
-    """Every active CoP's row: fresh stored rows as they are, the others recomputed."""
+    """Every active CoP's row, from its current snapshot (recounted where the snapshot is not current)."""
     now = services.clock.now()
-    cops, stored = await asyncio.gather(cop_repo(services).all(), services.store.query(TABLE, PARTITION))
-    by_key = {row.row_key: row for row in stored}
-    rows: dict[str, ProgrammeRow] = {}
-    stale: list[Cop] = []
-    for cop in cops:
-        found = _fresh(by_key.get(encode_key(cop.cop_id)), cop, now)
-        if found is None:
-            stale.append(cop)
-        else:
-            rows[cop.cop_id] = found
-    for row in await compute(services, stale, now):
-        rows[row.cop_id] = row
-    return [rows[c.cop_id] for c in cops]
+    cops = await cop_repo(services).all()
+    found = await snapshots.scorecard_snapshots(services, cops, now)
+    return [row_of(found[c.cop_id], c, now) for c in cops]

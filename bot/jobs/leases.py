@@ -211,3 +211,27 @@ async def run_once(
         return "failed"
     await leases.finish(lease, now)
     return "done"
+
+
+class PeriodsDone:
+    """The latest period each scheduled job is known to have finished on this instance, per key (a CoP id, or ""
+    for a programme-wide job): it saves the lease read on the job's other ticks of that period. Lost on restart,
+    and never the only guard: the lease in storage decides whether a period's work runs."""
+
+    def __init__(self) -> None:
+        self._latest: dict[tuple[str, str], str] = {}
+
+    def latest(self, job: str, key: str = "") -> str:
+        """The latest period known finished ("" when none is); periods of one job sort in time order."""
+        return self._latest.get((job, key), "")
+
+    def is_done(self, job: str, period: str, key: str = "") -> bool:
+        return self.latest(job, key) == period
+
+    def mark(self, job: str, period: str, key: str = "") -> None:
+        self._latest[(job, key)] = period
+
+    def forget(self, job: str, key: str | None = None) -> None:
+        """Drop what is known of ``job`` (of one key, or all; as after a restart: only storage remembers)."""
+        for found in [k for k in self._latest if k[0] == job and key in (None, k[1])]:
+            del self._latest[found]

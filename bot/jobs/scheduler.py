@@ -48,9 +48,6 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 
 DueFn = Callable[[Services, datetime], Awaitable[int]]
-DUE_WORK_KEY = "scheduler.due_work"
-LEASES_KEY = "scheduler.leases"
-SCHEDULER_KEY = "scheduler"
 LEASE_RETENTION = timedelta(days=60)
 PERIODIC_JOBS = ("digest", "governance")
 SENDER_LEASE = timedelta(seconds=60)
@@ -73,8 +70,8 @@ class DueWork:
 
 def due_work(services: Services) -> DueWork:
     """The app's due-work registry, seeded with each feature module's ``run_due``."""
-    registry = services.extras.get(DUE_WORK_KEY)
-    if not isinstance(registry, DueWork):
+    registry = services.due_work
+    if registry is None:
         from bot.features import FEATURES
 
         registry = DueWork()
@@ -82,17 +79,15 @@ def due_work(services: Services) -> DueWork:
             function = getattr(importlib.import_module(name), "run_due", None)
             if callable(function):
                 registry.add(name.rsplit(".", 1)[-1], function)
-        services.extras[DUE_WORK_KEY] = registry
+        services.due_work = registry
     return registry
 
 
 def leases_of(services: Services) -> Leases:
     """One lease owner per app instance."""
-    leases = services.extras.get(LEASES_KEY)
-    if not isinstance(leases, Leases):
-        leases = Leases(services.store)
-        services.extras[LEASES_KEY] = leases
-    return leases
+    if services.leases is None:
+        services.leases = Leases(services.store)
+    return services.leases
 
 
 def parse_hhmm(value: str) -> tuple[int, int] | None:
@@ -277,13 +272,12 @@ async def start_scheduler(services: Services) -> None:
     """Startup hook (bot/app.py): run the scheduler on this instance when settings allow."""
     if not services.settings.scheduler_enabled:
         return
-    scheduler = Scheduler(services)
-    services.extras[SCHEDULER_KEY] = scheduler
+    scheduler = services.scheduler = Scheduler(services)
     scheduler.start()
 
 
 async def stop_scheduler(services: Services) -> None:
     """Cleanup hook (bot/app.py)."""
-    scheduler = services.extras.pop(SCHEDULER_KEY, None)
-    if isinstance(scheduler, Scheduler):
+    scheduler, services.scheduler = services.scheduler, None
+    if scheduler is not None:
         await scheduler.stop()

@@ -61,7 +61,6 @@ _T = TypeVar("_T")
 AREA_NAMES = dict(ORG_AREAS)
 DIGEST_KEY = "digest|"  # the outbox keys of weekly digests (bot/features/digest.py), "digest-preview|" excluded
 DIGEST_KEYS = [Where("RowKey", "ge", encode_key(DIGEST_KEY)), Where("RowKey", "lt", encode_key("digest}"))]
-CACHE_KEY = "report.cops"
 FRESH = timedelta(minutes=5)  # how long one instance reuses a CoP's figures
 
 
@@ -77,7 +76,9 @@ async def digest_statuses(services: Services) -> dict[str, Counter[str]]:
 
 async def _cached_cop_data(services: Services, cop: Cop, now: datetime) -> _CopData:
     """A CoP's figures, read at most every :data:`FRESH` on this instance (the first view after that reads them)."""
-    cache: dict[str, tuple[datetime, _CopData]] = services.extras.setdefault(CACHE_KEY, {})
+    if services.report_cache is None:
+        services.report_cache = {}
+    cache: ReportCache = services.report_cache
     for key in [k for k, (at, _) in cache.items() if not timedelta(0) <= now - at <= FRESH]:
         del cache[key]  # stale, or a CoP no longer viewed
     found = cache.get(cop.cop_id)
@@ -130,6 +131,9 @@ class _CopData:
     queries: list[tuple[datetime, timedelta | None]]  # asked at, time to first response
     trend: tuple[int, ...]
     red_since: dict[str, datetime]  # area title -> first seen red by the weekly check (bot/health/red_streaks.py)
+
+
+ReportCache = dict[str, tuple[datetime, _CopData]]  # cop_id -> (read at, figures)
 
 
 async def _bounded(jobs: Sequence[Callable[[], Awaitable[_T]]]) -> list[_T]:

@@ -124,13 +124,13 @@ async def dedupe(turn: Turn, next_: Next) -> None:
         if request.kind == "action":
             turn.respond.answer_action(message="Already done.")
         return
-    turn.state["dedupe_claimed"] = True
+    turn.dedupe_claimed = True
     await next_()
 
 
 async def _forget_delivery(turn: Turn) -> None:
     """A failed turn releases its claim so that Teams' retry is processed."""
-    if not turn.state.get("dedupe_claimed"):
+    if not turn.dedupe_claimed:
         return
     pk, rk = _dedupe_keys(turn.request.place.conversation_id, turn.request.activity_id)
     try:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.core import messages
-from bot.core.turn import PlaceKind, Request, Responder, Role
+from bot.core.turn import Person, PlaceKind, Request, Responder, Role
+from bot.domain.cops import Cop, cop_repo
+from bot.domain.members import Membership, MembershipRepo, PersonState
 from bot.security.sealing import check_action
 
 if TYPE_CHECKING:
@@ -22,14 +24,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALL_PLACES: frozenset[PlaceKind] = frozenset({"personal", "channel", "groupChat"})
-# turn.state keys the role resolver reads and writes for a card action (bot/domain/roles.py)
-ACTION_COP = "action_cop"  # a portable button's CoP: the role is resolved for it, not for the team it is pressed in
-REFUSED = "refused"  # the resolver's reason to refuse the card action (e.g. a CoP of another tenant)
+
+
+class Refusal(Exception):
+    """Ends a turn with a clear answer and nothing changed: raised by a handler (or :meth:`Turn.require_cop`),
+    answered by the router with :meth:`Turn.tell`."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
 
 
 @dataclass
 class Turn:
-    """What a handler receives: the request, the way to answer, the resolved context and the services."""
+    """What a handler receives: the request, the way to answer, the services, and who and where the caller is.
+
+    The role resolver (bot/routing/roles.py) fills ``role``, ``cop_id`` and what it read to decide them, so a
+    handler reuses those rows instead of reading them again: ``cop`` (the row for ``cop_id``; None when that
+    CoP is not set up), ``person_state`` (the caller's memberships, when they were read) and ``all_cops``
+    (every active CoP, when the resolver listed them in personal chat).
+    """
 
     request: Request
     respond: Responder
@@ -37,7 +51,16 @@ class Turn:
     role: Role = Role.ANYONE
     cop_id: str | None = None  # the CoP this turn is about (the team's CoP in a channel), if any
     args: str = ""  # text after the command words
-    state: dict[str, Any] = field(default_factory=dict)  # per-turn scratch space for middleware
+    cop: Cop | None = None
+    person_state: PersonState | None = None
+    all_cops: list[Cop] | None = None
+    action_cop: str | None = None  # a portable button's CoP: the role is resolved for it, not for the team
+    refused: str | None = None  # the resolver's reason to refuse a card action (e.g. a CoP of another tenant)
+    dedupe_claimed: bool = False  # the redelivery middleware claimed this activity (released if the turn fails)
+
+    @property
+    def person(self) -> Person:
+        return self.request.person
 
     async def tell(self, text: str) -> None:
         """A short text answer that works for messages and for Action.Execute invokes alike."""
@@ -45,6 +68,36 @@ class Turn:
             self.respond.answer_action(message=text)
         else:
             await self.respond.reply(text)
+
+    async def load_cop(self, cop_id: str | None = None) -> Cop | None:
+        """The CoP ``cop_id`` names (default: this turn's), reusing the row role resolution read."""
+        wanted = cop_id or self.cop_id
+        if not wanted:
+            return None
+        if self.cop is not None and self.cop.cop_id == wanted:
+            return self.cop
+        found = await cop_repo(self.services).get(wanted)
+        if wanted == self.cop_id:
+            self.cop = found
+        return found
+
+    async def require_cop(self, missing: str = messages.NO_COP_HERE, *, active: bool = False) -> Cop:
+        """This turn's CoP, or a :class:`Refusal` with ``missing`` ("not set up here", "which CoP?")."""
+        cop = await self.load_cop()
+        if cop is None or (active and not cop.active):
+            raise Refusal(missing)
+        return cop
+
+    async def load_person_state(self) -> PersonState:
+        """The caller's stored memberships, reusing the read role resolution made."""
+        if self.person_state is None:
+            self.person_state = await MembershipRepo(self.services.store).person(self.person.aad_id)
+        return self.person_state
+
+    @property
+    def memberships(self) -> list[Membership] | None:
+        """The caller's memberships, oldest first, when role resolution read them (else None: not read)."""
+        return None if self.person_state is None else self.person_state.sorted_memberships()
 
 
 Handler = Callable[[Turn], Awaitable[None]]
@@ -186,7 +239,11 @@ class Router:
             if index < len(self._middleware):
                 await self._middleware[index](turn, lambda: run(index + 1))
             else:
-                await self._route(turn)
+                try:
+                    await self._route(turn)
+                except Refusal as refusal:
+                    log.info("refused activity_id=%s cop_id=%s", turn.request.activity_id, turn.cop_id)
+                    await turn.tell(refusal.reply)
 
         await run(0)
 
@@ -200,7 +257,7 @@ class Router:
         if action is not None and action.portable and request.action is not None:
             named_cop = request.action.data.get("cop_id")
             if isinstance(named_cop, str) and 0 < len(named_cop) <= 512:
-                turn.state[ACTION_COP] = named_cop
+                turn.action_cop = named_cop
         await self.resolve_role(turn)
         if request.action is not None:
             refused = check_action(
@@ -210,8 +267,8 @@ class Router:
                 log.info("refused card action verb=%s activity_id=%s", request.action.verb[:40], request.activity_id)
                 await turn.tell(refused)
                 return
-            refusal = turn.state.get(REFUSED)
-            if isinstance(refusal, str):
+            refusal = turn.refused
+            if refusal is not None:
                 log.info(
                     "refused a card action of another tenant verb=%s activity_id=%s",
                     request.action.verb[:40],

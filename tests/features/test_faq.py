@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 from bot.answers.faq import PROGRAMME_SCOPE, load_programme_faq
-from bot.domain.faq import META, TABLE, FaqRepo
+from bot.domain.faq import META, TABLE, FaqIndexes, FaqRepo
 from bot.domain.queries import QueryRepo
-from bot.features.faq import EXTRAS_KEY
 from storage.base import Where
 from tests.features.faq_setup import (
     ANSWERABLE,
@@ -26,6 +25,12 @@ from tests.features.faq_setup import (
 )
 from tests.kit.activities import user
 from tests.kit.harness import BotUnderTest, find_action
+
+
+def faq_indexes(bot: BotUnderTest) -> FaqIndexes:
+    found = bot.services.faq_indexes
+    assert found is not None, "the FAQ's indexes are made on the first question"
+    return found
 
 
 async def test_programme_faq_is_loaded_into_storage_on_first_use(bot: BotUnderTest) -> None:
@@ -100,10 +105,10 @@ async def test_cop_entries_are_searched_and_the_index_is_rebuilt_only_after_a_ch
     question = "where are the slides from the last lunch and learn?"
     first = await bot.say_in(ASKER, TEAM, f"ask {question}")
     assert "Add an FAQ entry" not in first.everything
-    cached = bot.services.extras[EXTRAS_KEY]._cache[TEAM.id]
+    cached = faq_indexes(bot)._cache[TEAM.id]
     again = await bot.say_in(BOB, TEAM, "ask how do I join a CoP?")
     assert "Did this help?" in again.everything
-    assert bot.services.extras[EXTRAS_KEY]._cache[TEAM.id] is cached  # no change, no rebuild
+    assert faq_indexes(bot)._cache[TEAM.id] is cached  # no change, no rebuild
     form = await bot.say_in(LEAD, TEAM, "faq add")
     added = await bot.press(
         LEAD,
@@ -114,7 +119,7 @@ async def test_cop_entries_are_searched_and_the_index_is_rebuilt_only_after_a_ch
     )  # fmt: skip
     assert "Added to the FAQ" in json.dumps(added.body)
     after = await bot.say_in(ASKER, TEAM, f"ask {question}")
-    assert bot.services.extras[EXTRAS_KEY]._cache[TEAM.id] is not cached
+    assert faq_indexes(bot)._cache[TEAM.id] is not cached
     assert "On the \\\\*Files\\\\* tab" in json.dumps(after.card) or "On the \\*Files\\* tab" in after.everything
     assert "Data \\& Insight FAQ (f1)" in after.everything or "Data & Insight FAQ (f1)" in after.everything
 

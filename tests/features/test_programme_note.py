@@ -70,7 +70,7 @@ async def test_the_weekly_note_says_what_needs_the_programme_team(bot: BotUnderT
     assert "for a whole term" not in text  # nobody has been seen red for a whole term yet
 
     clock(bot).set(AFTER_TERM)
-    programme_note_done = bot.services.extras.get(programme_note.DONE_KEY)
+    programme_note_done = bot.services.periods_done.latest(programme_note.JOB)
     assert programme_note_done == "2026-W39"
     assert await programme_note.run_due(bot.services, AFTER_TERM) == 1
     [text] = await note_texts(bot, AFTER_TERM)
@@ -87,7 +87,7 @@ async def test_the_note_goes_once_a_week_across_restarts_and_instances(
     clock(bot).set(FIRST_CHECK)
     assert await programme_note.run_due(bot.services, FIRST_CHECK) == 1
     assert await programme_note.run_due(bot.services, FIRST_CHECK + timedelta(minutes=1)) == 0
-    bot.services.extras.pop(programme_note.DONE_KEY)  # as after a restart: only storage remembers
+    bot.services.periods_done.forget(programme_note.JOB)  # as after a restart: only storage remembers
     assert await programme_note.run_due(bot.services, FIRST_CHECK + timedelta(hours=2)) == 0
     async with running_bot(sqlite_store, connector=connector, clock=FakeClock(FIRST_CHECK)) as other:
         assert await programme_note.run_due(other.services, FIRST_CHECK + timedelta(days=3)) == 0

@@ -186,7 +186,7 @@ async def test_an_action_owner_is_reminded_on_the_due_day_and_closes_it_from_the
     assert bot.connector.recipient(sent) == CORA.id
     assert "Write the newsletter" in sent.card_text
     # a later day does not remind again
-    services.extras.pop(records_feature.DONE_KEY, None)
+    services.periods_done.forget(records_feature.JOB)
     assert await records_feature.run_due(services, due_day + timedelta(days=1)) == 0
     # the owner (not a lead) closes it from the reminder; someone else may not
     assert sent.card is not None
@@ -214,7 +214,7 @@ async def test_the_lead_sponsor_reminder_fires_once_when_five_weeks_have_passed(
     five_weeks = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
     assert await records_feature.run_due(services, five_weeks) == 3  # TEAM's 2 leads and its sponsor, once
     for day in range(1, 8):
-        services.extras.pop(records_feature.DONE_KEY, None)
+        services.periods_done.forget(records_feature.JOB)
         assert await records_feature.run_due(services, five_weeks + timedelta(days=day)) == 0
     await services.outbox.flush(five_weeks)
     texts = {bot.connector.recipient(c): c.card_text for c in bot.connector.sent()}
@@ -225,7 +225,7 @@ async def test_the_lead_sponsor_reminder_fires_once_when_five_weeks_have_passed(
     clock(bot).set(datetime(2026, 12, 10, 10, 0, tzinfo=UTC))
     meeting = (await bot.say_in(ALICE, TEAM, "record meeting")).card
     await bot.press(ALICE, meeting, "Log meeting", {"kind": "lead_sponsor", "date": "2026-12-09"}, where=TEAM)
-    services.extras.pop(records_feature.DONE_KEY, None)
+    services.periods_done.forget(records_feature.JOB)
     assert await records_feature.run_due(services, datetime(2027, 1, 13, 10, 0, tzinfo=UTC)) == 3
 
 

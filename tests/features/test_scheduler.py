@@ -20,7 +20,7 @@ from bot.domain.events import Draft, EventRepo
 from bot.features import digest, governance
 from bot.jobs.leases import Leases, run_once
 from bot.jobs.outbox import PARTITION, TABLE
-from bot.jobs.scheduler import SCHEDULER_KEY, Scheduler, due_work, weekly_occurrence
+from bot.jobs.scheduler import Scheduler, due_work, weekly_occurrence
 from bot.routing.middleware import DEDUPE_TABLE
 from bot.services import Services
 from storage.base import TableStore
@@ -392,7 +392,7 @@ async def test_scheduler_starts_and_stops_with_the_app_and_its_sender_delivers(
 ) -> None:
     settings = test_settings(scheduler_enabled=True)
     async with running_bot(sqlite_store, connector=connector, settings=settings) as app:
-        scheduler = app.services.extras.get(SCHEDULER_KEY)
+        scheduler = app.services.scheduler
         assert isinstance(scheduler, Scheduler)
         assert scheduler._aps is not None
         assert scheduler._aps.running
@@ -405,9 +405,9 @@ async def test_scheduler_starts_and_stops_with_the_app_and_its_sender_delivers(
         }
         await app.services.outbox.enqueue("live", reference, "from the sender loop", app.services.clock.now())
         await connector.wait_for(lambda calls: any(c.text == "from the sender loop" for c in calls), 10)
-    assert SCHEDULER_KEY not in app.services.extras
+    assert app.services.scheduler is None
     assert scheduler._aps is None
 
 
 async def test_scheduler_stays_off_when_disabled(bot: BotUnderTest) -> None:
-    assert SCHEDULER_KEY not in bot.services.extras
+    assert bot.services.scheduler is None

@@ -70,7 +70,7 @@ async def fuzz_bot(sqlite_store: SqliteStore, connector: FakeConnector) -> Async
         await make_cop(store, TEAM, connector.url, now, leads=(LEAD,))  # type: ignore[arg-type]
         await join(store, TEAM, MEMBER, now)  # type: ignore[arg-type]
         await audit.record(store, TEAM.id, now, LEAD.aad, LEAD.name, "faq add", "seed")  # type: ignore[arg-type]
-        bot.services.extras["fuzz.before"] = without_dedupe(await store.snapshot(set(SEEDED)))
+        bot.notes["before"] = without_dedupe(await store.snapshot(set(SEEDED)))
         yield bot
 
 
@@ -78,7 +78,7 @@ async def assert_nothing_but_dedupe_changed(bot: BotUnderTest) -> None:
     """Belt and braces after a whole run: every table as seeded, but for redelivery claims."""
     store = bot.services.store
     assert isinstance(store, RecordingStore)
-    assert without_dedupe(await store.snapshot(set(SEEDED | store.touched))) == bot.services.extras["fuzz.before"]
+    assert without_dedupe(await store.snapshot(set(SEEDED | store.touched))) == bot.notes["before"]
 
 
 class Driver:

@@ -743,7 +743,7 @@ async def hard_bot(sqlite_store: SqliteStore, connector: FakeConnector) -> Async
     store = RecordingStore(sqlite_store)
     settings = test_settings(programme_admins=frozenset({ADMIN.aad}))
     async with running_bot(store, connector=connector, settings=settings) as bot:  # type: ignore[arg-type]
-        bot.services.extras["fuzz.before"] = await seeded(store, bot)
+        bot.notes["before"] = await seeded(store, bot)
         yield bot
 
 
@@ -758,7 +758,7 @@ async def secured_bot(tmp_path: Path, connector: FakeConnector) -> AsyncIterator
     )
     try:
         async with running_bot(store, connector=connector, settings=settings, token_source=lambda _: "stub") as bot:  # type: ignore[arg-type]
-            bot.services.extras["fuzz.before"] = await seeded(store, bot)
+            bot.notes["before"] = await seeded(store, bot)
             yield bot, identity
     finally:
         await inner.close()
@@ -788,14 +788,13 @@ async def test_ten_thousand_hostile_activities(
         store = hard_bot.services.store
         assert isinstance(store, RecordingStore)
         after_strict = without(await store.snapshot(set(SEEDED | store.touched)))
-        unchanged = after_strict == hard_bot.services.extras["fuzz.before"]
+        unchanged = after_strict == hard_bot.notes["before"]
         await run_strict(secured, headers, tally)
         phases.append(time.perf_counter())
         secured_store = secured.services.store
         assert isinstance(secured_store, RecordingStore)
         secured_unchanged = (
-            without(await secured_store.snapshot(set(SEEDED | secured_store.touched)))
-            == secured.services.extras["fuzz.before"]
+            without(await secured_store.snapshot(set(SEEDED | secured_store.touched))) == secured.notes["before"]
         )
         await run_one_by_one(hard_bot, loose, tally)
         phases.append(time.perf_counter())

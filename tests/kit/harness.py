@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,7 @@ class BotUnderTest:
     connector: FakeConnector
     acts: Activities
     services: Services
+    notes: dict[str, Any] = field(default_factory=dict)  # what a test keeps beside the bot (e.g. a snapshot)
 
     @property
     def url(self) -> str:

@@ -15,12 +15,7 @@ from bot.core import messages
 from bot.core.turn import Role
 from bot.domain.cops import Cop, cop_repo
 from bot.domain.members import MembershipRepo
-from bot.routing.router import ACTION_COP, REFUSED, Turn
-
-COP_KEY = "cop"  # turn.state key holding the resolved Cop record
-MEMBERSHIPS_KEY = "memberships"  # turn.state key holding the caller's memberships, when they were read
-PERSON_KEY = "person_state"  # turn.state key holding the caller's PersonState when it was read
-ALL_COPS_KEY = "all_cops"  # turn.state key holding every active CoP when the resolver read them (personal chat)
+from bot.routing.router import Turn
 
 
 def role_in(cop: Cop | None, aad_id: str, is_member: bool, admins: frozenset[str]) -> Role:
@@ -39,8 +34,7 @@ async def resolve_role(turn: Turn) -> tuple[Role, str | None]:
     aad_id = request.person.aad_id
     cops = cop_repo(services)
     admins = services.settings.programme_admins
-    portable = turn.state.get(ACTION_COP)
-    cop_id: str | None = portable if isinstance(portable, str) else request.place.team_id
+    cop_id: str | None = turn.action_cop or request.place.team_id
     named_by_card = cop_id is not None and cop_id != request.place.team_id
     if cop_id is None and request.action is not None:
         named = request.action.data.get("cop_id")
@@ -51,41 +45,37 @@ async def resolve_role(turn: Turn) -> tuple[Role, str | None]:
         cop = await cops.get_cached(cop_id)
         if cop is not None and named_by_card and cop.tenant_id and cop.tenant_id != request.place.tenant_id:
             # a card shared (or forwarded) outside the CoP's organisation: nobody there acts on the CoP
-            turn.state[REFUSED] = messages.OTHER_TENANT
+            turn.refused = messages.OTHER_TENANT
             return Role.ANYONE, None
-        turn.state[COP_KEY] = cop
+        turn.cop = cop
         if cop is None:
             return role_in(None, aad_id, False, admins), cop_id
         is_member = False
         if aad_id:
             # one partition query instead of a point read: the same round trip, and a join reuses the snapshot
-            state = await MembershipRepo(services.store).person(aad_id)
-            turn.state[PERSON_KEY] = state
-            turn.state[MEMBERSHIPS_KEY] = state.sorted_memberships()
+            state = turn.person_state = await MembershipRepo(services.store).person(aad_id)
             is_member = cop_id in state.memberships
         return role_in(cop, aad_id, is_member, admins), cop_id
     if not aad_id:
         return Role.ANYONE, None
     # personal chat with no CoP named: pick the CoP this person leads (or belongs to) when there is one
     all_cops = await cops.all()
-    turn.state[ALL_COPS_KEY] = all_cops
+    turn.all_cops = all_cops
     led = [c for c in all_cops if c.is_lead(aad_id)]
     sponsored = [c for c in all_cops if c.is_sponsor(aad_id)]
     if len(led) == 1:
-        turn.state[COP_KEY] = led[0]
+        turn.cop = led[0]
         return role_in(led[0], aad_id, True, admins), led[0].cop_id
-    state = await MembershipRepo(services.store).person(aad_id)
-    turn.state[PERSON_KEY] = state
+    state = turn.person_state = await MembershipRepo(services.store).person(aad_id)
     mine = state.sorted_memberships()
-    turn.state[MEMBERSHIPS_KEY] = mine
     active = {c.cop_id: c for c in all_cops}
     mine = [m for m in mine if m.cop_id in active]
     if not led and len(sponsored) == 1:
-        turn.state[COP_KEY] = sponsored[0]
+        turn.cop = sponsored[0]
         return role_in(sponsored[0], aad_id, False, admins), sponsored[0].cop_id
     if not led and len(mine) == 1:
         cop = active[mine[0].cop_id]
-        turn.state[COP_KEY] = cop
+        turn.cop = cop
         return role_in(cop, aad_id, True, admins), cop.cop_id
     role = Role.ADMIN if aad_id in admins else Role.LEAD if led else Role.MEMBER if mine else Role.ANYONE
     return role, None
