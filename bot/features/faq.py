@@ -81,7 +81,6 @@ RELATED_FLOOR = 0.3
 MAX_RELATED = 3
 Related = Sequence[tuple[FaqEntry, str]]  # (entry, the name of the FAQ it is from)
 
-EXTRAS_KEY = "faq.indexes"
 
 EMPTY_QUESTION = "Type your question after **ask**, for example: ask how do I join a CoP?"
 TOO_LONG = (
