@@ -23,8 +23,9 @@ from bot.domain.cops import CopCache
 from bot.features import build_router
 from bot.features.events import settle as settle_event_updates
 from bot.features.faq import close_indexes
+from bot.health.snapshots import MarkingStore, Marks
 from bot.http_log import MalformedRequests
-from bot.jobs.background import settle_background
+from bot.jobs.background import Background, settle_background
 from bot.jobs.outbox import DeliveryPolicy, Outbox
 from bot.jobs.scheduler import start_scheduler, stop_scheduler
 from bot.report.routes import register as register_report
@@ -289,7 +290,10 @@ def create_app(
     MalformedRequests.install()
     app = web.Application(client_max_size=settings.max_body_bytes)
     gateway = open_gateway(settings, clock.now, token_source=token_source)
-    store_ = store if store is not None else open_store(settings)
+    raw_store = store if store is not None else open_store(settings)
+    background = Background()
+    # writes to a CoP's health sources mark its indicator snapshot stale (bot/health/snapshots.py)
+    store_ = MarkingStore(raw_store, Marks(raw_store, background))
     signer = Signer(settings.signing_key)
     links = Links()
     privacy = PrivacyRegistry()
@@ -308,6 +312,7 @@ def create_app(
         privacy=privacy,
         cop_cache=cop_cache,
         encoder=encoder if encoder is not None else open_encoder(settings),
+        background=background,
     )
     app[SERVICES] = services
     app[GATEWAY] = gateway

@@ -61,7 +61,7 @@ def programme_card(
     t = totals(rows)
     body = [
         heading(f"Programme: {t.cops} CoPs"),
-        text("Figures are at most 15 minutes old.", size="small", subtle=True),
+        text("Figures include everything recorded up to now.", size="small", subtle=True),
         text(
             f"{t.core + t.wider} memberships ({t.core} core, {t.wider} wider), {t.net_growth_90d:+d} in 90 days · "
             f"{t.events_term} events and {t.lunch_and_learns_term} Lunch and Learns in {term_name} · "

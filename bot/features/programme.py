@@ -1,8 +1,8 @@
 """``programme``: every CoP side by side for programme admins, and the same as CSV through a signed link.
 
-The view reads the per-CoP summary rows (bot/health/summary.py: one query when warm) and recomputes, concurrently,
-the CoPs whose row is older than 15 minutes. It holds CoP-level figures only (no person is named), so the CSV
-link may live for a day.
+The view rates each CoP from its indicator snapshot (bot/health/snapshots.py: every CoP's in one query; a CoP
+whose snapshot a write has marked stale is recounted). It holds CoP-level figures only (no person is named), so
+the CSV link may live for a day.
 """
 
 from __future__ import annotations

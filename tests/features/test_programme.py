@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 
 from bot.features import health as health_feature
 from bot.features.programme import safe_cell
-from bot.health import summary
-from tests.features.healthkit import ADMIN, NOW, Cast, add_event, add_query, clock, join, make_cop
+from bot.health import digest, snapshots
+from bot.jobs.background import settle_background as settle
+from tests.features.healthkit import ADMIN, NOW, Cast, add_event, add_query, join, make_cop
 from tests.kit.activities import team
 from tests.kit.harness import BotUnderTest
 
@@ -102,24 +103,33 @@ async def test_programme_with_no_cops_says_so(bot: BotUnderTest) -> None:
     assert "No CoPs yet" in text
 
 
-async def test_programme_rows_are_reused_for_fifteen_minutes_then_recomputed(bot: BotUnderTest) -> None:
+async def test_programme_rows_follow_a_write_at_once(bot: BotUnderTest) -> None:
+    """The rows come from each CoP's indicator snapshot; a join marks Finance's stale, so the next view recounts
+    it (the other CoPs' snapshots are used as stored) and the snapshot is stored again."""
     await build(bot)
     first = await bot.say(ADMIN, "programme")
     assert "4 core / 0 wider" in first.calls[0].card_text
+    await settle(bot.services)
+    stored = await snapshots.read_all(bot.services.store)
+    assert all(s.current for s in stored.values())
+    assert len(stored) == 3
     await join(bot.services.store, FIN, {Cast.member(30 + i): ("wider", "vpo") for i in range(5)}, NOW)
-    cached = await bot.say(ADMIN, "programme")
-    assert "4 core / 0 wider" in cached.calls[0].card_text  # the stored summary row, not recomputed
-    clock(bot).advance(timedelta(minutes=16))
     fresh = await bot.say(ADMIN, "programme")
     assert "4 core / 5 wider" in fresh.calls[0].card_text
-    assert "Figures are at most 15 minutes old" in fresh.calls[0].card_text
+    await settle(bot.services)
+    again = await bot.say(ADMIN, "programme")
+    assert "4 core / 5 wider" in again.calls[0].card_text
+    assert all(s.current for s in (await snapshots.read_all(bot.services.store)).values())
 
 
-async def test_the_daily_health_pass_refreshes_every_summary_row(bot: BotUnderTest) -> None:
+async def test_the_daily_health_pass_refreshes_every_snapshot(bot: BotUnderTest) -> None:
     await build(bot)
     assert await health_feature.run_due(bot.services, NOW) == 3
-    rows = await bot.services.store.query(summary.TABLE, summary.PARTITION)
-    assert len(rows) == 3
-    assert {r.get("computed_at") for r in rows} == {NOW}
-    for row in rows:  # CoP-level figures only
-        assert "aad-" not in str(dict(row.data))
+    stored = await snapshots.read_all(bot.services.store)
+    assert len(stored) == 3
+    assert {s.made_at for s in stored.values()} == {NOW}
+    for s in stored.values():  # counts, times and pseudonyms only
+        assert s.digest is not None
+        assert "aad-" not in str(digest.to_json(s.digest))
+    # the minute tick after it finds nothing stale
+    assert await health_feature.run_due(bot.services, NOW + timedelta(minutes=1)) == 0

@@ -13,6 +13,7 @@ import pytest
 from bot.core import messages
 from bot.core.clock import FakeClock
 from bot.domain.cops import CopRepo
+from bot.health.snapshots import raw_store
 from bot.security import audit
 from storage.sqlite import SqliteStore
 from tests.features.trust_setup import join, make_cop
@@ -136,7 +137,7 @@ async def test_a_lead_removed_after_the_card_was_sent_is_refused(world: BotUnder
 
 
 async def test_refused_actions_change_nothing_but_the_redelivery_claim(world: BotUnderTest) -> None:
-    store = world.services.store
+    store = raw_store(world.services.store)
     assert isinstance(store, RecordingStore)
     tables = {"cops", "people", "roster", "audit", "outbox", "dedupe"}
     before = await store.snapshot(tables)

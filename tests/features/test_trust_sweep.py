@@ -19,6 +19,7 @@ import pytest
 from bot.core.turn import Person
 from bot.domain.cops import CopRepo, PersonRef
 from bot.domain.events import Draft, EventRepo
+from bot.health.snapshots import raw_store
 from bot.security import audit
 from storage.sqlite import SqliteStore
 from tests.features.trust_setup import make_cop
@@ -207,7 +208,7 @@ async def _left_behind(store: RecordingStore, needles: tuple[str, ...]) -> list[
 
 async def test_after_forget_me_no_table_holds_the_person(journey_bot: BotUnderTest) -> None:
     bot = journey_bot
-    store = bot.services.store
+    store = raw_store(bot.services.store)
     assert isinstance(store, RecordingStore)
     await _journey(bot)
     before = await store.snapshot(store.written)
@@ -258,7 +259,7 @@ async def test_after_forget_me_no_table_holds_the_installer(journey_bot: BotUnde
     references copied from it), and they are its first lead: after they say ``forget me`` no row may still name
     them, including rows written before references were cut down, and when they no longer lead the CoP."""
     bot = journey_bot
-    store = bot.services.store
+    store = raw_store(bot.services.store)
     assert isinstance(store, RecordingStore)
     await _journey(bot)
     if handed_over:  # the installer handed the CoP over: erasing their roles does not touch its row

@@ -1,0 +1,540 @@
+"""Per-CoP indicator snapshots: the scorecard's sources digested into one stored row, recomputed when they change.
+
+Table ``healthsnap``, one partition (``cop``) for every CoP, two rows per CoP:
+
+- ``<CoP key>|mark``: a random token, replaced after every write to one of the CoP's sources (members, questions,
+  FAQ, events and their feedback and RSVPs, recorded activities, projects, survey ballots, trend points);
+- ``<CoP key>|snap``: the CoP's digest (bot/health/digest.py) and the token it covers: the token read *before*
+  the sources were read. So a snapshot is current exactly when its token is the mark's token: a write that lands
+  while the digest is being made replaces the token afterwards, and the snapshot reads as stale.
+
+Why a recomputed snapshot rather than counters updated on each write (2026-12-06): half the indicators are windows
+over time (joined in the last 90 days, the median first response of the last 90 days, this term's Lunch and
+Learns, six months of feedback, open questions past the answer target), which a counter cannot move forward
+without a write; a digest of the sources keeps the times, so every figure is computed exactly for any ``now`` by
+the same code, and the only thing that has to be right on the write paths is one blind token write.
+
+The token write (:class:`Marks`) runs off the turn (``background:`` work, batched: one round trip for all the CoPs
+a turn touched), so no write path pays a round trip for it; until it has landed this instance treats the CoP as
+stale. A stale or missing snapshot, or one that cannot give exact figures for ``now`` (a survey starts later, the
+signing key changed), is never used: the reader recounts from the sources (correct, only slower) and stores the
+result. The scheduler's minute tick refreshes stale snapshots (:func:`refresh_stale`), and any older than
+:data:`MAX_AGE`, so the only case a snapshot can miss a write is a process that stops between a write and its
+token write (milliseconds); the hourly refresh bounds that to :data:`MAX_AGE`.
+
+Two instances: the token is a blind write (any write changes it; no lost update can leave a stale snapshot looking
+current), and a snapshot replaces another only under the ETag read with the token, so a slower refresh that read
+an older token cannot overwrite a newer snapshot. Rows hold counts, times and pseudonyms only (no names).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bot.domain.cops import Cop
+from bot.domain.events import TABLE as EVENTS_TABLE
+from bot.domain.faq import TABLE as FAQ_TABLE
+from bot.domain.members import ROSTER
+from bot.domain.projects import TABLE as PROJECTS_TABLE
+from bot.domain.queries import TABLE as QUERIES_TABLE
+from bot.domain.records import TABLE as RECORDS_TABLE
+from bot.domain.survey import INDEX as SURVEY_INDEX
+from bot.domain.survey import TABLE as SURVEYS_TABLE
+from bot.domain.survey import Survey, SurveyRepo
+from bot.health import digest as digests
+from bot.health import history
+from bot.health.digest import Digest
+from bot.health.providers import Sources, gather
+from bot.health.snapshot import CopSnapshot
+from bot.health.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from bot.jobs.background import Background
+from storage.base import (
+    AlreadyExists,
+    BatchOp,
+    NotFound,
+    PreconditionFailed,
+    Row,
+    StorageError,
+    TableStore,
+    Value,
+    Where,
+    encode_key,
+)
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+TABLE = "healthsnap"
+PARTITION = "cop"
+MAX_AGE = timedelta(hours=1)  # a snapshot older than this is refreshed by the minute tick (see the module note)
+CONCURRENCY = 8  # CoPs recounted at once (ten reads each, issued together)
+BUMP_RETRIES = (0.5, 2.0, 5.0)  # seconds before retrying a token write that failed
+# the tables whose writes change a CoP's figures; all but ``surveys`` are partitioned by the CoP's key
+WATCHED = frozenset(
+    {ROSTER, QUERIES_TABLE, FAQ_TABLE, EVENTS_TABLE, RECORDS_TABLE, PROJECTS_TABLE, SURVEYS_TABLE, history.TREND}
+)
+
+
+def mark_key(cop_key: str) -> str:
+    return f"{cop_key}|mark"
+
+
+def snap_key(cop_key: str) -> str:
+    return f"{cop_key}|snap"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A CoP's two rows as read together."""
+
+    token: str  # the mark's token ("" when nothing was ever marked)
+    digest: Digest | None
+    covers: str | None  # the token the snapshot covers (None: no snapshot)
+    etag: str | None  # the snapshot row's, for a conditional replace
+    made_at: datetime | None = None
+
+    @property
+    def current(self) -> bool:
+        return self.digest is not None and self.covers == self.token
+
+
+def _stored(mark: Row | None, snap: Row | None) -> Stored:
+    token = str(mark.get("token", "")) if mark is not None else ""
+    if snap is None:
+        return Stored(token, None, None, None)
+    made = snap.get("made_at")
+    return Stored(
+        token,
+        digests.decode(snap.data),
+        str(snap.get("covers", "")),
+        snap.etag,
+        made if isinstance(made, datetime) else None,
+    )
+
+
+async def read(store: TableStore, cop_id: str) -> Stored:
+    """One query: the CoP's mark and snapshot."""
+    key = encode_key(cop_id)
+    rows = await store.query(
+        TABLE, PARTITION, [Where("RowKey", "ge", mark_key(key)), Where("RowKey", "le", snap_key(key))]
+    )
+    by_key = {row.row_key: row for row in rows}  # a CoP whose key extends this one's may sort between: ignored
+    return _stored(by_key.get(mark_key(key)), by_key.get(snap_key(key)))
+
+
+async def read_all(store: TableStore) -> dict[str, Stored]:
+    """One query: every CoP's mark and snapshot, by encoded CoP key."""
+    pairs: dict[str, dict[str, Row]] = {}
+    for row in await store.query(TABLE, PARTITION):
+        cop_key, _, kind = row.row_key.rpartition("|")
+        pairs.setdefault(cop_key, {})[kind] = row
+    return {key: _stored(rows.get("mark"), rows.get("snap")) for key, rows in pairs.items()}
+
+
+async def save(store: TableStore, cop_id: str, digest: Digest, stored: Stored) -> bool:
+    """Store ``digest`` as covering ``stored.token`` unless another snapshot was written since ``stored`` was read;
+    False when it was not stored (someone else's is newer, or the digest is too large for a row)."""
+    props = digests.encode(digest)
+    if props is None:
+        log.warning("health snapshot too large for one row cop_id=%s members=%d", cop_id, len(digest.members))
+        return False
+    data: dict[str, Value] = {**props, "covers": stored.token, "made_at": digest.made_at}
+    key = snap_key(encode_key(cop_id))
+    try:
+        if stored.etag is None:
+            await store.insert(TABLE, PARTITION, key, data)
+        else:
+            await store.update(TABLE, PARTITION, key, data, etag=stored.etag)
+    except (AlreadyExists, PreconditionFailed, NotFound):
+        return False
+    return True
+
+
+def raw_store(store: TableStore) -> TableStore:
+    """The store under the marking wrapper: the snapshot's own writes (trend points) must not mark it stale."""
+    return store.inner if isinstance(store, MarkingStore) else store
+
+
+# -- marking ---------------------------------------------------------------------------------------------------
+
+
+class Marks:
+    """The token writes of one app instance: CoPs touched by a write, written off the turn in one batch."""
+
+    def __init__(self, store: TableStore, background: Background) -> None:
+        self._store = store
+        self._background = background
+        self._pending: set[str] = set()  # CoP keys touched, token not yet written
+        self._surveys: set[tuple[str, str]] = set()  # (partition, row key) of survey writes to resolve to CoPs
+        self._flushing: Counter[str] = Counter()
+        self._resolving = 0
+        self._unconfirmed: set[str] = set()  # token writes that failed every retry
+        self._running = False
+
+    def touch(self, table: str, partition_key: str, row_keys: Iterable[str]) -> None:
+        if table == SURVEYS_TABLE:
+            self._surveys.update((partition_key, key) for key in row_keys)
+        else:
+            self._pending.add(partition_key)
+        if not self._running:
+            self._running = True
+            self._background.start("health marks", self._flush())
+
+    def dirty(self, cop_id: str) -> bool:
+        """True while a write of this instance to the CoP's sources has not had its token written."""
+        key = encode_key(cop_id)
+        return (
+            key in self._pending
+            or self._flushing[key] > 0
+            or key in self._unconfirmed
+            or bool(self._surveys)
+            or self._resolving > 0
+        )
+
+    async def _flush(self) -> None:
+        try:
+            await asyncio.sleep(0)  # the rest of this turn's writes join the batch
+            while self._pending or self._surveys:
+                keys, self._pending = self._pending, set()
+                surveys, self._surveys = self._surveys, set()
+                self._flushing.update(keys)
+                self._resolving += 1 if surveys else 0
+                try:
+                    for attempt, pause in enumerate((*BUMP_RETRIES, None)):
+                        try:
+                            wanted = keys | (await self._survey_cops(surveys) if surveys else set())
+                            await bump(self._store, wanted)
+                            self._unconfirmed -= wanted
+                            break
+                        except StorageError:
+                            if pause is None:
+                                log.exception("health marks not written cops=%d attempts=%d", len(keys), attempt + 1)
+                                self._unconfirmed |= keys
+                                break
+                            await asyncio.sleep(pause)
+                finally:
+                    self._flushing.subtract(keys)
+                    self._flushing += Counter()  # drop zeros
+                    self._resolving -= 1 if surveys else 0
+        finally:
+            self._running = False
+
+    async def _survey_cops(self, writes: set[tuple[str, str]]) -> set[str]:
+        """The CoPs whose survey figures a write may change: every CoP of each round written (the disclosure rule
+        weighs a round's CoPs together)."""
+        surveys = await SurveyRepo(self._store).all()
+        partitions = {pk for pk, _ in writes if pk != SURVEY_INDEX}
+        named = {key for pk, key in writes if pk == SURVEY_INDEX}
+        ballots = {s.ballot for s in surveys if s.ballot in partitions or encode_key(s.survey_id) in named}
+        return {encode_key(s.cop_id) for s in surveys if s.ballot in ballots}
+
+    def retry_unconfirmed(self) -> None:
+        """Queue again the token writes that failed (the minute tick calls this)."""
+        if self._unconfirmed:
+            self._pending |= self._unconfirmed
+            if not self._running:
+                self._running = True
+                self._background.start("health marks", self._flush())
+
+
+async def bump(store: TableStore, cop_keys: Iterable[str]) -> None:
+    """A new token for each CoP (encoded keys): up to 100 in one round trip."""
+    ops = [BatchOp("upsert", mark_key(key), {"token": secrets.token_hex(8)}) for key in sorted(set(cop_keys))]
+    for start in range(0, len(ops), 100):
+        await store.batch(TABLE, PARTITION, ops[start : start + 100])
+
+
+class MarkingStore:
+    """The app's store: every call goes to ``inner``; a write to a table in :data:`WATCHED` touches the CoP's
+    mark (after the write, whether it succeeded or not: a failed write may still have landed)."""
+
+    def __init__(self, inner: TableStore, marks: Marks) -> None:
+        self.inner = inner
+        self.marks = marks
+
+    def __getattr__(self, name: str) -> object:  # e.g. a test reaching for its SQLite file
+        return getattr(self.inner, name)
+
+    async def get(self, table: str, partition_key: str, row_key: str) -> Row:
+        return await self.inner.get(table, partition_key, row_key)
+
+    async def query(
+        self, table: str, partition_key: str | None, where: Sequence[Where] = (), *, limit: int | None = None
+    ) -> list[Row]:
+        return await self.inner.query(table, partition_key, where, limit=limit)
+
+    async def insert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Row:
+        try:
+            return await self.inner.insert(table, partition_key, row_key, data)
+        finally:
+            self._touch(table, partition_key, (row_key,))
+
+    async def upsert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Row:
+        try:
+            return await self.inner.upsert(table, partition_key, row_key, data)
+        finally:
+            self._touch(table, partition_key, (row_key,))
+
+    async def update(
+        self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value], *, etag: str | None = None
+    ) -> Row:
+        try:
+            return await self.inner.update(table, partition_key, row_key, data, etag=etag)
+        finally:
+            self._touch(table, partition_key, (row_key,))
+
+    async def delete(self, table: str, partition_key: str, row_key: str, *, etag: str | None = None) -> None:
+        try:
+            await self.inner.delete(table, partition_key, row_key, etag=etag)
+        finally:
+            self._touch(table, partition_key, (row_key,))
+
+    async def batch(self, table: str, partition_key: str, ops: Sequence[BatchOp]) -> list[Row | None]:
+        try:
+            return await self.inner.batch(table, partition_key, ops)
+        finally:
+            self._touch(table, partition_key, [op.row_key for op in ops])
+
+    async def ping(self) -> None:
+        await self.inner.ping()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def _touch(self, table: str, partition_key: str, row_keys: Sequence[str]) -> None:
+        if table in WATCHED:
+            self.marks.touch(table, partition_key, row_keys)
+
+
+def marks_of(services: Services) -> Marks | None:
+    store = services.store
+    return store.marks if isinstance(store, MarkingStore) else None
+
+
+def _dirty(services: Services, cop_id: str) -> bool:
+    marks = marks_of(services)
+    return marks is not None and marks.dirty(cop_id)
+
+
+# -- reading, recounting, refreshing --------------------------------------------------------------------------
+
+
+async def _contributors(store: TableStore, cop_id: str | None, now: datetime, t: Thresholds) -> dict[str, set[str]]:
+    """Channel contributor markers of the window, by encoded CoP key (one CoP's partition, or every CoP's)."""
+    since = now - timedelta(days=t.contributors_window_days)
+    pk = encode_key(cop_id) if cop_id is not None else None
+    rows = await store.query(history.CONTRIB, pk, [Where("RowKey", "ge", f"{since:%Y%m%d}")])
+    out: dict[str, set[str]] = {}
+    for row in rows:
+        out.setdefault(row.partition_key, set()).add(str(row.get("who", "")))
+    return out
+
+
+def _evaluate(
+    services: Services, cop: Cop, digest: Digest, now: datetime, contributors: set[str]
+) -> CopSnapshot | None:
+    return digests.evaluate(
+        digest,
+        cop,
+        now,
+        settings=services.settings,
+        signing_key=services.settings.signing_key,
+        thresholds=DEFAULT_THRESHOLDS,
+        channel_contributors=contributors,
+    )
+
+
+async def _build(services: Services, cop: Cop, now: datetime, surveys: Sequence[Survey] | None = None) -> Digest:
+    return await digests.build(
+        services.store,
+        cop,
+        now,
+        settings=services.settings,
+        signing_key=services.settings.signing_key,
+        thresholds=DEFAULT_THRESHOLDS,
+        surveys=surveys,
+    )
+
+
+async def _keep(services: Services, cop: Cop, digest: Digest, stored: Stored, now: datetime) -> bool:
+    """Record today's trend point when it changed, then store the snapshot (it covers the token read before the
+    sources were)."""
+    point = digests.today_point(digest, cop, now, DEFAULT_THRESHOLDS)
+    if not digest.trend or digest.trend[-1] != point:
+        await history.record_point(raw_store(services.store), cop.cop_id, point)
+        digest = digests.with_point(digest, point)
+    return await save(services.store, cop.cop_id, digest, stored)
+
+
+async def cop_snapshot(services: Services, cop: Cop, now: datetime) -> tuple[CopSnapshot, bool]:
+    """The CoP's snapshot for the scorecard, and whether it came from the stored digest. Two round trips when the
+    digest is current (it and the channel contributors, together); otherwise a recount, whose digest is stored off
+    the turn."""
+    stored, contributors = await asyncio.gather(
+        read(services.store, cop.cop_id), _contributors(services.store, cop.cop_id, now, DEFAULT_THRESHOLDS)
+    )
+    channel = contributors.get(encode_key(cop.cop_id), set())
+    if stored.current and stored.digest is not None and not _dirty(services, cop.cop_id):
+        found = _evaluate(services, cop, stored.digest, now, channel)
+        if found is not None:
+            return found, True
+    digest = await _build(services, cop, now)
+    found = _evaluate(services, cop, digest, now, channel)
+    if found is None:  # cannot happen for a digest made now; say so rather than show nothing
+        raise RuntimeError(f"a digest made now is not usable now: {cop.cop_id}")
+    services.background.start("health snapshot", _keep(services, cop, digest, stored, now))
+    return found, False
+
+
+async def cop_snapshots(services: Services, cops: Sequence[Cop], now: datetime) -> dict[str, CopSnapshot]:
+    """Every CoP's snapshot: one query for all stored digests and one for the channel contributors; the CoPs
+    whose digest is not current are recounted (:data:`CONCURRENCY` at a time) and their digests stored off the
+    turn."""
+    stored_all, contributors = await asyncio.gather(
+        read_all(services.store), _contributors(services.store, None, now, DEFAULT_THRESHOLDS)
+    )
+    out: dict[str, CopSnapshot] = {}
+    stale: list[Cop] = []
+    for cop in cops:
+        key = encode_key(cop.cop_id)
+        stored = stored_all.get(key)
+        found = None
+        if stored is not None and stored.current and stored.digest is not None and not _dirty(services, cop.cop_id):
+            found = _evaluate(services, cop, stored.digest, now, contributors.get(key, set()))
+        if found is None:
+            stale.append(cop)
+        else:
+            out[cop.cop_id] = found
+    if stale:
+        surveys = await SurveyRepo(services.store).all()
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(cop: Cop) -> None:
+            async with gate:
+                key = encode_key(cop.cop_id)
+                stored = stored_all.get(key) or Stored("", None, None, None)
+                digest = await _build(services, cop, now, surveys)
+                found = _evaluate(services, cop, digest, now, contributors.get(key, set()))
+                if found is None:
+                    raise RuntimeError(f"a digest made now is not usable now: {cop.cop_id}")
+                out[cop.cop_id] = found
+                services.background.start("health snapshot", _keep(services, cop, digest, stored, now))
+
+        await asyncio.gather(*(one(c) for c in stale))
+    return out
+
+
+async def digests_of(services: Services, cops: Sequence[Cop], now: datetime) -> dict[str, Digest]:
+    """The report's per-CoP figures: each CoP's current digest, recounting (and storing) those not current."""
+    stored_all = await read_all(services.store)
+    out: dict[str, Digest] = {}
+    stale: list[tuple[Cop, Stored]] = []
+    for cop in cops:
+        stored = stored_all.get(encode_key(cop.cop_id)) or Stored("", None, None, None)
+        if stored.current and stored.digest is not None and not _dirty(services, cop.cop_id):
+            tz_ok = stored.digest.usable(now, services.settings.signing_key, stored.digest.faq_since)
+            if tz_ok:
+                out[cop.cop_id] = stored.digest
+                continue
+        stale.append((cop, stored))
+    if stale:
+        surveys = await SurveyRepo(services.store).all()
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(cop: Cop, stored: Stored) -> None:
+            async with gate:
+                digest = await _build(services, cop, now, surveys)
+                out[cop.cop_id] = digest
+                services.background.start("health snapshot", _keep(services, cop, digest, stored, now))
+
+        await asyncio.gather(*(one(c, s) for c, s in stale))
+    return out
+
+
+async def refresh(services: Services, cop: Cop, now: datetime, surveys: Sequence[Survey] | None = None) -> bool:
+    """Recount the CoP now and store its snapshot (and today's trend point); False when a newer one won."""
+    stored = await read(services.store, cop.cop_id)
+    digest = await _build(services, cop, now, surveys)
+    return await _keep(services, cop, digest, stored, now)
+
+
+async def refresh_stale(services: Services, cops: Sequence[Cop], now: datetime) -> int:
+    """The minute tick's part: refresh each CoP whose snapshot is missing, stale, or older than :data:`MAX_AGE`.
+    One query when every snapshot is current. Returns the CoPs refreshed."""
+    marks = marks_of(services)
+    if marks is not None:
+        marks.retry_unconfirmed()
+    stored_all = await read_all(services.store)
+    due = []
+    for cop in cops:
+        stored = stored_all.get(encode_key(cop.cop_id))
+        if (
+            stored is None
+            or not stored.current
+            or stored.made_at is None
+            or not timedelta(0) <= now - stored.made_at < MAX_AGE
+            or _dirty(services, cop.cop_id)
+        ):
+            due.append(cop)
+    if not due:
+        return 0
+    surveys = await SurveyRepo(services.store).all()
+    done = 0
+    for cop in due:
+        try:
+            done += await refresh(services, cop, now, surveys)
+        except StorageError:
+            log.exception("health snapshot refresh failed cop_id=%s", cop.cop_id)
+    return done
+
+
+# -- what the scorecard and the programme view call -----------------------------------------------------------
+
+
+async def _recount(
+    services: Services, cop: Cop, now: datetime, sources: Sources, surveys: Sequence[Survey] | None
+) -> CopSnapshot:
+    return await gather(
+        services.store,
+        cop,
+        now,
+        settings=services.settings,
+        signing_key=services.settings.signing_key,
+        thresholds=DEFAULT_THRESHOLDS,
+        sources=sources,
+        surveys=surveys,
+    )
+
+
+async def scorecard_snapshot(services: Services, cop: Cop, now: datetime) -> CopSnapshot:
+    """The CoP's facts for the ``health`` card: from its snapshot, or the full recount when a test supplied its
+    own sources (bot/health/providers.py)."""
+    if services.health_sources is not None:
+        return await _recount(services, cop, now, services.health_sources, None)
+    found, _ = await cop_snapshot(services, cop, now)
+    return found
+
+
+async def scorecard_snapshots(services: Services, cops: Sequence[Cop], now: datetime) -> dict[str, CopSnapshot]:
+    """Every CoP's facts for the programme view (as :func:`scorecard_snapshot`)."""
+    sources = services.health_sources
+    if sources is None:
+        return await cop_snapshots(services, cops, now)
+    surveys = await SurveyRepo(services.store).all() if cops else []
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(cop: Cop) -> CopSnapshot:
+        async with gate:
+            return await _recount(services, cop, now, sources, surveys)
+
+    found = await asyncio.gather(*(one(c) for c in cops))
+    return {c.cop_id: s for c, s in zip(cops, found, strict=True)}
