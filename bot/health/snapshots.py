@@ -365,14 +365,18 @@ async def _build(services: Services, cop: Cop, now: datetime, surveys: Sequence[
     )
 
 
-async def _keep(services: Services, cop: Cop, digest: Digest, stored: Stored, now: datetime) -> bool:
+async def keep(store: TableStore, cop: Cop, digest: Digest, stored: Stored, now: datetime) -> bool:
     """Record today's trend point when it changed, then store the snapshot (it covers the token read before the
-    sources were)."""
+    sources were); False when a newer snapshot won."""
     point = digests.today_point(digest, cop, now, DEFAULT_THRESHOLDS)
     if not digest.trend or digest.trend[-1] != point:
-        await history.record_point(raw_store(services.store), cop.cop_id, point)
+        await history.record_point(raw_store(store), cop.cop_id, point)
         digest = digests.with_point(digest, point)
-    return await save(services.store, cop.cop_id, digest, stored)
+    return await save(store, cop.cop_id, digest, stored)
+
+
+def _keep(services: Services, cop: Cop, digest: Digest, stored: Stored, now: datetime) -> None:
+    services.background.start("health snapshot", keep(services.store, cop, digest, stored, now))
 
 
 async def cop_snapshot(services: Services, cop: Cop, now: datetime) -> tuple[CopSnapshot, bool]:
@@ -391,18 +395,18 @@ async def cop_snapshot(services: Services, cop: Cop, now: datetime) -> tuple[Cop
     found = _evaluate(services, cop, digest, now, channel)
     if found is None:  # cannot happen for a digest made now; say so rather than show nothing
         raise RuntimeError(f"a digest made now is not usable now: {cop.cop_id}")
-    services.background.start("health snapshot", _keep(services, cop, digest, stored, now))
+    _keep(services, cop, digest, stored, now)
     return found, False
 
 
-async def cop_snapshots(services: Services, cops: Sequence[Cop], now: datetime) -> dict[str, CopSnapshot]:
-    """Every CoP's snapshot: one query for all stored digests and one for the channel contributors; the CoPs
-    whose digest is not current are recounted (:data:`CONCURRENCY` at a time) and their digests stored off the
-    turn."""
+async def cop_views(services: Services, cops: Sequence[Cop], now: datetime) -> dict[str, tuple[CopSnapshot, Digest]]:
+    """Every CoP's snapshot and the digest it came from: one query for all stored digests and one for the channel
+    contributors; the CoPs whose digest is not current are recounted (:data:`CONCURRENCY` at a time) and their
+    digests stored off the turn."""
     stored_all, contributors = await asyncio.gather(
         read_all(services.store), _contributors(services.store, None, now, DEFAULT_THRESHOLDS)
     )
-    out: dict[str, CopSnapshot] = {}
+    out: dict[str, tuple[CopSnapshot, Digest]] = {}
     stale: list[Cop] = []
     for cop in cops:
         key = encode_key(cop.cop_id)
@@ -410,10 +414,10 @@ async def cop_snapshots(services: Services, cops: Sequence[Cop], now: datetime) 
         found = None
         if stored is not None and stored.current and stored.digest is not None and not _dirty(services, cop.cop_id):
             found = _evaluate(services, cop, stored.digest, now, contributors.get(key, set()))
-        if found is None:
+        if found is None or stored is None or stored.digest is None:
             stale.append(cop)
         else:
-            out[cop.cop_id] = found
+            out[cop.cop_id] = (found, stored.digest)
     if stale:
         surveys = await SurveyRepo(services.store).all()
         gate = asyncio.Semaphore(CONCURRENCY)
@@ -426,11 +430,16 @@ async def cop_snapshots(services: Services, cops: Sequence[Cop], now: datetime) 
                 found = _evaluate(services, cop, digest, now, contributors.get(key, set()))
                 if found is None:
                     raise RuntimeError(f"a digest made now is not usable now: {cop.cop_id}")
-                out[cop.cop_id] = found
-                services.background.start("health snapshot", _keep(services, cop, digest, stored, now))
+                out[cop.cop_id] = (found, digest)
+                _keep(services, cop, digest, stored, now)
 
         await asyncio.gather(*(one(c) for c in stale))
     return out
+
+
+async def cop_snapshots(services: Services, cops: Sequence[Cop], now: datetime) -> dict[str, CopSnapshot]:
+    """Every CoP's snapshot (:func:`cop_views` without the digests)."""
+    return {cop_id: found for cop_id, (found, _) in (await cop_views(services, cops, now)).items()}
 
 
 async def digests_of(services: Services, cops: Sequence[Cop], now: datetime) -> dict[str, Digest]:
@@ -454,7 +463,7 @@ async def digests_of(services: Services, cops: Sequence[Cop], now: datetime) -> 
             async with gate:
                 digest = await _build(services, cop, now, surveys)
                 out[cop.cop_id] = digest
-                services.background.start("health snapshot", _keep(services, cop, digest, stored, now))
+                _keep(services, cop, digest, stored, now)
 
         await asyncio.gather(*(one(c, s) for c, s in stale))
     return out
@@ -464,7 +473,7 @@ async def refresh(services: Services, cop: Cop, now: datetime, surveys: Sequence
     """Recount the CoP now and store its snapshot (and today's trend point); False when a newer one won."""
     stored = await read(services.store, cop.cop_id)
     digest = await _build(services, cop, now, surveys)
-    return await _keep(services, cop, digest, stored, now)
+    return await keep(services.store, cop, digest, stored, now)
 
 
 async def refresh_stale(services: Services, cops: Sequence[Cop], now: datetime) -> int:

@@ -9,16 +9,17 @@ offers it as CSV, bot/report/page.py). Where a figure comes from:
 - by practice area: the CoP's practice area (bot/domain/practice_areas.py, as the programme card groups CoPs);
 - Lunch and Learns: events of that kind, not cancelled (bot/domain/events.py), plus those recorded after the fact
   (bot/domain/records.py);
-- projects: bot/domain/projects.py; health: the programme summary rows (bot/health/summary.py: the scorecard
-  engine and thresholds of the ``health`` card, at most 15 minutes old) and each CoP's daily trend points;
+- projects: bot/domain/projects.py; health: the scorecard engine and thresholds of the ``health`` card, rating
+  each CoP's indicator snapshot (bot/health/summary.py), and each CoP's daily trend points;
 - survey: ``bot.features.survey.results``, the results card's own reading, so a figure the disclosure rule holds
   back is never shown here either;
 - questions: bot/domain/queries.py's median time to first response; digests: what the outbox recorded for each
   weekly digest (kept 30 days).
 
-A CoP's rows (members, events, records, projects, questions, trend) are read at most every :data:`FRESH` per
-instance and shared by every viewer: a programme of 25 CoPs of 200 members is ~13,000 rows, about 2 s to read and
-decode from Azure Tables, so only the first view in five minutes pays it (bench/report.py measures both).
+Members, events, records, projects, questions and trend points come from each CoP's indicator snapshot
+(bot/health/snapshots.py: its digest holds members as pseudonyms, so people are counted across CoPs without an
+AAD id): every CoP's in one query, where reading the rows themselves was ~13,000 rows (about 2 s from Azure Tables)
+for 25 CoPs of 200 members. A CoP whose snapshot is stale is recounted from its rows, so the figures are current.
 """
 
 from __future__ import annotations
@@ -26,26 +27,22 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from bot.domain.cops import Cop
-from bot.domain.events import EventRepo
-from bot.domain.members import ORG_AREAS, Membership, MembershipRepo
+from bot.domain.members import ORG_AREAS
 from bot.domain.practice_areas import UNSET
-from bot.domain.projects import ProjectRepo
-from bot.domain.queries import QueryRepo
-from bot.domain.records import RecordRepo
 from bot.domain.survey import STATEMENTS
 from bot.features.programme_areas import area_context
 from bot.features.survey import results as survey_results
-from bot.health import history, red_streaks
+from bot.health import history, red_streaks, snapshots
+from bot.health.digest import Digest, MemberDigest
 from bot.health.engine import AREAS
 from bot.health.providers import TREND_DAYS
-from bot.health.summary import ProgrammeRow, programme_rows
+from bot.health.summary import ProgrammeRow, row_of
 from bot.health.terms import Term, configured_terms
 from bot.jobs.outbox import PARTITION as OUTBOX_PARTITION
 from bot.jobs.outbox import TABLE as OUTBOX_TABLE
@@ -55,13 +52,10 @@ from storage.base import Where, encode_key
 if TYPE_CHECKING:
     from bot.services import Services
 
-CONCURRENCY = 8  # CoPs read at once
 Cell = str | int | float
-_T = TypeVar("_T")
 AREA_NAMES = dict(ORG_AREAS)
 DIGEST_KEY = "digest|"  # the outbox keys of weekly digests (bot/features/digest.py), "digest-preview|" excluded
 DIGEST_KEYS = [Where("RowKey", "ge", encode_key(DIGEST_KEY)), Where("RowKey", "lt", encode_key("digest}"))]
-FRESH = timedelta(minutes=5)  # how long one instance reuses a CoP's figures
 
 
 async def digest_statuses(services: Services) -> dict[str, Counter[str]]:
@@ -74,19 +68,14 @@ async def digest_statuses(services: Services) -> dict[str, Counter[str]]:
     return out
 
 
-async def _cached_cop_data(services: Services, cop: Cop, now: datetime) -> _CopData:
-    """A CoP's figures, read at most every :data:`FRESH` on this instance (the first view after that reads them)."""
-    if services.report_cache is None:
-        services.report_cache = {}
-    cache: ReportCache = services.report_cache
-    for key in [k for k, (at, _) in cache.items() if not timedelta(0) <= now - at <= FRESH]:
-        del cache[key]  # stale, or a CoP no longer viewed
-    found = cache.get(cop.cop_id)
-    if found is not None and timedelta(0) <= now - found[0] <= FRESH and found[1].cop == cop:
-        return found[1]
-    data = await _cop_data(services, cop, now)
-    cache[cop.cop_id] = (now, data)
-    return data
+async def _red_since(services: Services) -> dict[str, dict[str, datetime]]:
+    """{encoded CoP key: {area title: first seen red}}: one query over the weekly check's rows of every CoP."""
+    out: dict[str, dict[str, datetime]] = {}
+    for row in await services.store.query(red_streaks.TABLE, None):
+        since = row.get("since")
+        if isinstance(since, datetime):
+            out.setdefault(row.partition_key, {})[str(row.get("area", ""))] = since
+    return out
 
 
 @dataclass(frozen=True)
@@ -125,7 +114,7 @@ class Report:
 @dataclass(frozen=True)
 class _CopData:
     cop: Cop
-    members: list[Membership]
+    members: Sequence[MemberDigest]  # aad_id is a pseudonym: the same person has the same one in every CoP
     lunch_and_learns: list[datetime]
     projects: Counter[str]
     queries: list[tuple[datetime, timedelta | None]]  # asked at, time to first response
@@ -133,43 +122,36 @@ class _CopData:
     red_since: dict[str, datetime]  # area title -> first seen red by the weekly check (bot/health/red_streaks.py)
 
 
-ReportCache = dict[str, tuple[datetime, _CopData]]  # cop_id -> (read at, figures)
+# Services.report_cache's type; nothing fills it since the figures come from the indicator snapshots (to be removed
+# with that field)
+ReportCache = dict[str, tuple[datetime, _CopData]]
 
 
-async def _bounded(jobs: Sequence[Callable[[], Awaitable[_T]]]) -> list[_T]:
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(job: Callable[[], Awaitable[_T]]) -> _T:
-        async with gate:
-            return await job()
-
-    return list(await asyncio.gather(*(one(j) for j in jobs)))
+def _cop_data(services: Services, cop: Cop, digest: Digest, red: dict[str, datetime], now: datetime) -> _CopData:
+    since = history.day_key(now - timedelta(days=TREND_DAYS), services.settings.tz)
+    held = [at for at in digest.lunch_and_learns if at <= now]
+    asked = [(q.asked_at, (q.first_response_at - q.asked_at) if q.first_response_at else None) for q in digest.queries]
+    trend = tuple(p.members for p in digest.trend if p.day >= since)
+    return _CopData(cop, digest.members, held, Counter(digest.projects.statuses), asked, trend, red)
 
 
-async def _cop_data(services: Services, cop: Cop, now: datetime) -> _CopData:
-    store = services.store
-    tz = services.settings.tz
-    since = history.day_key(now - timedelta(days=TREND_DAYS), tz)
-    members, events, records, projects = await asyncio.gather(
-        MembershipRepo(store).members_of(cop.cop_id),
-        EventRepo(store).of_cop(cop.cop_id),
-        RecordRepo(store).of_cop(cop.cop_id),
-        ProjectRepo(store).of_cop(cop.cop_id),
-    )
-    queries, trend, red = await asyncio.gather(
-        QueryRepo(store).of_cop(cop.cop_id),
-        history.trend(store, cop.cop_id, since),
-        red_streaks.current(store, cop.cop_id, [title for _, title in AREAS]),
-    )
-    held = [e.start for e in events if e.kind == "lunch_and_learn" and not e.cancelled and e.start <= now]
-    held += [r.held_at for r in records if r.kind == "lunch_and_learn" and r.held_at <= now]
-    statuses: Counter[str] = Counter()
-    for p in projects:
-        statuses[p.status] += 1
-        if p.has_impact:
-            statuses["outcome"] += 1
-    asked = [(q.created_at, (q.first_response_at - q.created_at) if q.first_response_at else None) for q in queries]
-    return _CopData(cop, members, held, statuses, asked, tuple(p.members for p in trend), red)
+async def _figures(services: Services, cops: Sequence[Cop], now: datetime) -> tuple[list[_CopData], list[ProgrammeRow]]:
+    """Each CoP's report figures and programme row, from its indicator snapshot."""
+    red = asyncio.ensure_future(_red_since(services))
+    try:
+        if services.health_sources is None:
+            views = await snapshots.cop_views(services, cops, now)
+            digests = {cop_id: digest for cop_id, (_, digest) in views.items()}
+            rows = [row_of(views[c.cop_id][0], c, now) for c in cops]
+        else:  # a test's own scorecard sources: the rows from them, the rest from the stored features
+            found = await snapshots.scorecard_snapshots(services, cops, now)
+            rows = [row_of(found[c.cop_id], c, now) for c in cops]
+            digests = await snapshots.digests_of(services, cops, now)
+        streaks = await red
+    finally:
+        red.cancel()
+    data = [_cop_data(services, c, digests[c.cop_id], streaks.get(encode_key(c.cop_id), {}), now) for c in cops]
+    return data, rows
 
 
 def _terms(services: Services, now: datetime, data: Sequence[_CopData]) -> list[Term]:
@@ -322,7 +304,7 @@ def _health(
         "Health by area",
         ("CoP", *titles, f"Members change over {TREND_DAYS} days", "Red since (weekly check)"),
         tuple(table_rows),
-        "The health scorecard's ratings (as the health card gives them, at most 15 minutes old); the change in "
+        "The health scorecard's ratings (as the health card gives them); the change in "
         "members is read from the scorecard's daily trend points, and how long an area has been red from the weekly "
         "programme check.",
     )
@@ -366,10 +348,8 @@ async def _survey(services: Services, viewer: Viewer) -> Table:
 async def gather(services: Services, viewer: Viewer) -> Report:
     now = services.clock.now()
     cops = list(viewer.cops)
-    data = await _bounded([partial(_cached_cop_data, services, c, now) for c in cops])
+    data, rows = await _figures(services, cops, now)
     terms = _terms(services, now, data)
-    wanted = {c.cop_id for c in cops}
-    rows = [r for r in await programme_rows(services) if r.cop_id in wanted]
     health, health_table = _health(services, rows, data)
     tables = [*_people_tables(services, data, terms)]
     practice = any(c.practice_area_id or c.practice_area for c in cops)
