@@ -62,6 +62,7 @@ lint: install
 	$(BIN)/ruff check bot cards storage tests bench deployment
 	$(BIN)/ruff format --check bot cards storage tests bench deployment
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test: install node chromium lint model
 	$(BIN)/pytest -q

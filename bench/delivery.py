@@ -1,4 +1,4 @@
-"""``delivery``: does each kind of proactive message keep its promise (bot/jobs/delivery.py) when Teams is unreliable?
+"""``delivery``: does each kind of proactive message keep its promise (bot/domain/delivery.py) when Teams is unreliable?
 
 900 messages, 150 of each kind (digests and announcements to channels; invitations, reminders and RSVP notices
 to people in 1:1 chats; escalations to lead channels), queued in SQLite and delivered by a separate sending
@@ -31,7 +31,7 @@ from typing import Any
 
 from bench.delivery_sender import POLICY, SIGNING_KEY
 from bot.core.turn import Person
-from bot.jobs.delivery import Promise, kind_of
+from bot.domain.delivery import Promise, kind_of
 from bot.jobs.outbox import PARTITION, TABLE, Outbox
 from bot.security.signing import Signer
 from storage.sqlite import SqliteStore

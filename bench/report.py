@@ -37,7 +37,7 @@ from bot.domain.records import Record, RecordRepo, new_id, noon
 from bot.health.history import TREND
 from bot.jobs.outbox import PARTITION as OUTBOX_PARTITION
 from bot.jobs.outbox import TABLE as OUTBOX_TABLE
-from bot.report.auth import report_link
+from bot.security.report_links import report_link
 from storage.azure import AzureTableStore
 from storage.base import BatchOp, TableStore, encode_key
 from tests.kit.activities import TENANT

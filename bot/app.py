@@ -20,7 +20,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.config import Settings, SettingsError, terms_notice
 from bot.core.turn import Request, Responder
 from bot.domain.cops import CopCache
-from bot.features import build_router
+from bot.features import build_due_work, build_router
 from bot.features.events import settle as settle_event_updates
 from bot.features.faq import close_indexes
 from bot.health.snapshots import MarkingStore, Marks
@@ -313,6 +313,7 @@ def create_app(
         cop_cache=cop_cache,
         encoder=encoder if encoder is not None else open_encoder(settings),
         background=background,
+        due_work=build_due_work(),
     )
     app[SERVICES] = services
     app[GATEWAY] = gateway

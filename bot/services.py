@@ -13,6 +13,7 @@ from bot.domain.cops import CopCache
 from bot.jobs.background import Background
 from bot.jobs.leases import PeriodsDone
 from bot.jobs.outbox import Outbox
+from bot.jobs.scheduler import DueWork
 from bot.routing.router import Router
 from bot.security.links import Links
 from bot.security.privacy import PrivacyRegistry
@@ -27,7 +28,7 @@ if TYPE_CHECKING:  # the modules below use Services themselves: they fill their 
     from bot.features.events import EventsRuntime
     from bot.health.providers import Sources
     from bot.jobs.leases import Leases
-    from bot.jobs.scheduler import DueWork, Scheduler
+    from bot.jobs.scheduler import Scheduler
     from bot.report.data import ReportCache
 
 
@@ -48,11 +49,12 @@ class Services:
     encoder: Encoder | None = None
     # work the turns started and did not wait for (imports, invitation runs, Teams meetings, press counts)
     background: Background = field(default_factory=Background)
+    # every feature's scheduled work (bot/features/__init__.py: build_due_work); the scheduler runs it each tick
+    due_work: DueWork = field(default_factory=DueWork)
     # the latest period each scheduled job finished on this instance (saves a lease read per tick)
     periods_done: PeriodsDone = field(default_factory=PeriodsDone)
 
     # Made on first use by the module named (None until then); each is this process's own, never shared.
-    due_work: DueWork | None = None  # bot/jobs/scheduler.py: every feature's run_due
     leases: Leases | None = None  # bot/jobs/scheduler.py: this instance's lease owner
     scheduler: Scheduler | None = None  # bot/jobs/scheduler.py: running while the app is (COPBOT_SCHEDULER)
     faq_indexes: FaqIndexes | None = None  # bot/features/faq.py: each CoP's FAQ index, rebuilt on change

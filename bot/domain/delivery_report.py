@@ -2,7 +2,7 @@
 round, a CoP's invitations), how many messages went out, to how many channels and people, which failed and why,
 which Teams never confirmed, and what people did with them.
 
-Built from the outbox's own rows (kept 30 days; ``run`` names the broadcast, :func:`bot.jobs.delivery.run_of`) and the
+Built from the outbox's own rows (kept 30 days; ``run`` names the broadcast, :func:`bot.domain.delivery.run_of`) and the
 engagement table (:mod:`bot.domain.engagement`): no second record of what was sent can disagree with the outbox.
 """
 
@@ -13,9 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.domain.delivery import OUTBOX_PARTITION as PARTITION
+from bot.domain.delivery import OUTBOX_TABLE as TABLE
+from bot.domain.delivery import kind_of, run_of
 from bot.domain.engagement import RunEngagement
-from bot.jobs.delivery import kind_of, run_of
-from bot.jobs.outbox import PARTITION, TABLE
 from storage import paging
 from storage.base import Row, TableStore, Where
 

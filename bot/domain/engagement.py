@@ -4,9 +4,9 @@ Two tables:
 
 - ``sentmessages``, partition ``m``: one row per message the outbox delivered, keyed by its conversation (a
   channel's root conversation, without ``;messageid=``) and the activity id Teams gave it, holding the broadcast it
-  belongs to (``run``, :func:`bot.jobs.delivery.run_of`), its CoP and its kind. A card's buttons, pressed later, arrive
-  with that activity id (``replyToId``), even after the card was updated in place, so a press is attributed without
-  putting anything into the card. Kept as long as the outbox keeps sent items (30 days).
+  belongs to (``run``, :func:`bot.domain.delivery.run_of`), its CoP and its kind. A card's buttons, pressed
+  later, arrive with that activity id (``replyToId``), even after the card was updated in place, so a press is
+  attributed without putting anything into the card. Kept as long as the outbox keeps sent items (30 days).
 - ``engagement``, one partition per CoP: one row per person, broadcast and what they did (a card verb, or the
   digest's "useful" / "not useful"), inserted once: a press Teams redelivers, or a second press of the same
   button, is not counted again. Rows name the person (their Entra object id) so that ``my data`` and ``forget me``

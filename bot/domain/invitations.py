@@ -23,7 +23,7 @@ from typing import Any
 
 from bot.core.turn import Person, RosterEntry
 from bot.domain.codec import dumps, load_reference, loads
-from bot.jobs import outbox as outbox_module
+from bot.domain.delivery import OUTBOX_PARTITION, OUTBOX_TABLE
 from storage import paging
 from storage.base import BatchOp, NotFound, PreconditionFailed, Row, TableStore, Where, encode_key
 
@@ -241,7 +241,7 @@ class Invitations:
     async def _delivery(self, key: str) -> tuple[str, str]:
         """(status, error) of an outbox item, read from the outbox's table."""
         try:
-            row = await self._store.get(outbox_module.TABLE, outbox_module.PARTITION, encode_key(key))
+            row = await self._store.get(OUTBOX_TABLE, OUTBOX_PARTITION, encode_key(key))
         except NotFound:
             return "", ""
         return str(row.get("status", "")), str(row.get("error", ""))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import importlib
 
-from bot.domain.roles import resolve_role
+from bot.jobs.scheduler import DueWork
+from bot.routing.roles import resolve_role
 from bot.routing.router import Router
 from bot.security.links import Links
 from bot.security.privacy import PrivacyRegistry
@@ -47,3 +48,13 @@ def build_router(links: Links | None = None, privacy: PrivacyRegistry | None = N
     for name in FEATURES:
         importlib.import_module(name).register(router, links, privacy)
     return router
+
+
+def build_due_work() -> DueWork:
+    """Every feature's scheduled work: each module's ``async def run_due(services, now)``, under its name."""
+    registry = DueWork()
+    for name in FEATURES:
+        function = getattr(importlib.import_module(name), "run_due", None)
+        if callable(function):
+            registry.add(name.rsplit(".", 1)[-1], function)
+    return registry

@@ -31,10 +31,10 @@ from bot.health.snapshot import CopSnapshot, TrendPoint
 from bot.health.thresholds import DEFAULT_THRESHOLDS
 from bot.jobs.leases import run_once
 from bot.jobs.scheduler import leases_of
-from bot.report.auth import report_link
 from bot.routing.router import Router, Turn
 from bot.security.links import Download, Links, Rate
 from bot.security.privacy import PrivacyRegistry
+from bot.security.report_links import report_link
 from cards.health import choose_cop_card, health_card
 
 if TYPE_CHECKING:

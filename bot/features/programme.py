@@ -19,10 +19,10 @@ from bot.domain.practice_areas import roll_up
 from bot.features.programme_areas import area_context, rollup_csv
 from bot.health.summary import ProgrammeRow, programme_rows
 from bot.health.terms import configured_terms, current_term
-from bot.report.auth import report_link
 from bot.routing.router import Router, Turn
 from bot.security.links import Download, Links
 from bot.security.privacy import PrivacyRegistry
+from bot.security.report_links import report_link
 from cards.programme import programme_card
 
 if TYPE_CHECKING:

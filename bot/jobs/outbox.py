@@ -1,5 +1,5 @@
 """Durable outbox for proactive messages: write first, deliver after, within Teams' limits, each kind with the
-delivery promise it chose (:mod:`bot.jobs.delivery`).
+delivery promise it chose (:mod:`bot.domain.delivery`).
 
 Every proactive message (lead notifications, welcome cards, reminders, digests, survey invitations) is
 enqueued under an idempotency key; enqueuing the same key twice is a no-op, so a job that is re-run after a
@@ -45,8 +45,8 @@ from bot.core import logsafe
 from bot.core.turn import Card, Person, Proactive, Reply, reference_without_person
 from bot.domain.codec import dump_reference, dumps, load_reference, loads
 from bot.domain.cops import CopCache, CopRepo
+from bot.domain.delivery import OUTBOX_PARTITION, OUTBOX_TABLE, Promise, kind_of, promise_of, run_of
 from bot.domain.engagement import EngagementRepo, SentMessage, mark_sent
-from bot.jobs.delivery import Promise, kind_of, promise_of, run_of
 from bot.security.sealing import seal_card
 from bot.security.signing import Signer
 from storage import paging
@@ -67,8 +67,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TABLE = "outbox"
-PARTITION = "q"
+TABLE = OUTBOX_TABLE
+PARTITION = OUTBOX_PARTITION
 DEAD_TABLE = "outboxdead"
 DEAD_PARTITION = "t"
 RETENTION = timedelta(days=30)
@@ -209,7 +209,7 @@ def _person(text: Any) -> Person | None:
 
 
 def broadcast_of(key: str, personal_for: Person | None) -> str:
-    """The broadcast an item belongs to (:func:`bot.jobs.delivery.run_of`), naming no recipient: a personal item's
+    """The broadcast an item belongs to (:func:`bot.domain.delivery.run_of`), naming no recipient: a personal item's
     recipient ids are taken out even where its kind keeps them elsewhere in the key (ids only; names never reach
     a key)."""
     run = run_of(key)

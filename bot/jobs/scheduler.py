@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import secrets
 import time as monotonic_time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -43,11 +42,13 @@ from bot.domain.engagement import EngagementRepo
 from bot.jobs.leases import Leases, run_once
 from bot.jobs.outbox import RETENTION as OUTBOX_RETENTION
 from bot.routing.middleware import purge_dedupe
-from bot.services import Services
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-DueFn = Callable[[Services, datetime], Awaitable[int]]
+DueFn = Callable[["Services", datetime], Awaitable[int]]
 LEASE_RETENTION = timedelta(days=60)
 PERIODIC_JOBS = ("digest", "governance")
 SENDER_LEASE = timedelta(seconds=60)
@@ -69,18 +70,8 @@ class DueWork:
 
 
 def due_work(services: Services) -> DueWork:
-    """The app's due-work registry, seeded with each feature module's ``run_due``."""
-    registry = services.due_work
-    if registry is None:
-        from bot.features import FEATURES
-
-        registry = DueWork()
-        for name in FEATURES:
-            function = getattr(importlib.import_module(name), "run_due", None)
-            if callable(function):
-                registry.add(name.rsplit(".", 1)[-1], function)
-        services.due_work = registry
-    return registry
+    """The app's due-work registry: each feature module's ``run_due`` (bot/features/__init__.py fills it)."""
+    return services.due_work
 
 
 def leases_of(services: Services) -> Leases:

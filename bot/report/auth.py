@@ -10,10 +10,8 @@ issuer is the token's own tenant's (v2 ``https://login.microsoftonline.com/<tid>
 (5 minutes' leeway, as the Bot Framework checks) and it names the person (``oid``). Anything else is
 :class:`TokenRefused` (401); an unreachable key endpoint is ``IdentityUnavailable`` (503).
 
-**Signed links.** ``report_link`` signs the person's AAD object id and the role the link was made for, with an
-expiry (bot/security/signing.py, purpose ``report``). A link grants nothing by itself: the role is checked
-again in storage on every request (:mod:`bot.report.access`), so a lead who stops leading loses the page even
-with a live link.
+**Signed links** (bot/security/report_links.py): the person's object id and role, signed and expiring; the role
+is checked again in storage on every request (:mod:`bot.report.access`).
 """
 
 from __future__ import annotations
@@ -22,25 +20,32 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import jwt
 
-from bot.security.signing import BadSignature, Expired
+from bot.security.report_links import (  # re-exported: the report's routes read links through this module
+    LinkGrant as LinkGrant,
+)
+from bot.security.report_links import (
+    LinkRefused as LinkRefused,
+)
+from bot.security.report_links import (
+    read_grant as read_grant,
+)
+from bot.security.report_links import (
+    sign_grant as sign_grant,
+)
 from bot.teams.identity import ALLOWED_ALGORITHMS, CLOCK_TOLERANCE_SECONDS, MAX_HEADER_CHARS, OpenIdKeys
 
 if TYPE_CHECKING:
     from bot.core.config import Settings
-    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 # Microsoft Entra ID's v2 OpenID metadata for any organisation's tokens (the tenant is checked per token)
 ENTRA_METADATA_URL = "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration"
-LINK_PURPOSE = "report"
-LINK_TTL = timedelta(days=7)  # counts only, re-checked against storage on every use
 _BEARER = re.compile(r"^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$")
 _TENANT = re.compile(r"^[0-9a-fA-F-]{36}$|^[A-Za-z0-9.-]{1,100}$")
 
@@ -125,39 +130,3 @@ class TabTokens:
         if not isinstance(oid, str) or not oid or len(oid) > 100:
             raise TokenRefused("token names no person")
         return TabIdentity(oid, tenant)
-
-
-@dataclass(frozen=True)
-class LinkGrant:
-    aad_id: str
-    role: str  # the role the link was made for: "admin", "sponsor" or "lead"
-
-
-def report_link(services: Services, aad_id: str, role: str, ttl: timedelta = LINK_TTL) -> str:
-    """The report's address for ``aad_id`` as ``role``, signed and expiring."""
-    token = sign_grant(services, aad_id, role, ttl)
-    return f"{services.settings.public_url}/report/{token}"
-
-
-def sign_grant(services: Services, aad_id: str, role: str, ttl: timedelta) -> str:
-    return services.signer.sign(LINK_PURPOSE, {"a": aad_id, "r": role}, now=services.clock.now(), ttl=ttl)
-
-
-class LinkRefused(Exception):
-    def __init__(self, reason: str, *, expired: bool = False) -> None:
-        super().__init__(reason)
-        self.expired = expired
-
-
-def read_grant(services: Services, token: str) -> LinkGrant:
-    """The person and role a report link was signed for, or :class:`LinkRefused` (forged, expired, malformed)."""
-    try:
-        fields = services.signer.verify(LINK_PURPOSE, token, now=services.clock.now())
-    except Expired:
-        raise LinkRefused("expired", expired=True) from None
-    except BadSignature:
-        raise LinkRefused("not valid") from None
-    aad_id, role = fields.get("a"), fields.get("r")
-    if not isinstance(aad_id, str) or not aad_id or role not in ("admin", "sponsor", "lead"):
-        raise LinkRefused("not valid")
-    return LinkGrant(aad_id, str(role))

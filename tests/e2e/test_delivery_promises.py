@@ -1,5 +1,5 @@
 """The delivery bench in small (bench/delivery.py): a real sending process killed with SIGKILL twice while the
-connector accepts 10 % of posts and answers too late; every kind keeps the promise bot/jobs/delivery.py gives it."""
+connector accepts 10 % of posts and answers too late; every kind keeps the promise bot/domain/delivery.py gives it."""
 
 from __future__ import annotations
 

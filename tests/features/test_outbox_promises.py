@@ -1,4 +1,4 @@
-"""Each kind of proactive message keeps the delivery promise it chose (bot/jobs/delivery.py) when a send may or may
+"""Each kind of proactive message keeps the delivery promise it chose (bot/domain/delivery.py) when a send may or may
 not have reached Teams: at most once (never sent again, recorded ``unknown``) or at least once (sent again)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.core.turn import Person
-from bot.jobs.delivery import Promise, kind_of, promise_of
+from bot.domain.delivery import Promise, kind_of, promise_of
 from bot.jobs.outbox import PARTITION, TABLE, DeliveryPolicy, Outbox
 from storage.base import encode_key
 from storage.sqlite import SqliteStore

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
-from bot.report.auth import report_link
+from bot.security.report_links import report_link
 from storage.sqlite import SqliteStore
 from tests.kit.connector import FakeConnector
 from tests.kit.harness import BotUnderTest, running_bot, test_settings

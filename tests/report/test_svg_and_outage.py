@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.report.auth import report_link
 from bot.report.data import HealthRow
 from bot.report.svg import bars, heat_map
+from bot.security.report_links import report_link
 from storage.sqlite import SqliteStore
 from tests.kit.connector import FakeConnector
 from tests.kit.faults import FailingStore

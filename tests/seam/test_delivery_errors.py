@@ -1,5 +1,5 @@
 """Both seams say whether a failed send may still have reached Teams (``DeliveryError.maybe_delivered``), which
-decides whether the outbox may send an at-most-once message again (bot/jobs/delivery.py)."""
+decides whether the outbox may send an at-most-once message again (bot/domain/delivery.py)."""
 
 from __future__ import annotations
 

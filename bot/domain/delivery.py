@@ -27,6 +27,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+OUTBOX_TABLE = "outbox"  # where the outbox (bot/jobs/outbox.py) keeps its items, one row each
+OUTBOX_PARTITION = "q"
+
 
 class Promise(StrEnum):
     AT_MOST_ONCE = "at most once"
