@@ -667,14 +667,7 @@ async def _rsvp(turn: Turn) -> None:
     if outcome.refused == "audience":
         await turn.tell(NOT_AUDIENCE.get(event.audience, UNKNOWN_EVENT))
         return
-    log.info(
-        "rsvp cop_id=%s event=%s changed=%s round_trips=%d attempts=%d",
-        cop.cop_id,
-        event_id,
-        outcome.changed,
-        outcome.round_trips,
-        outcome.attempts,
-    )
+    log.info("rsvp cop_id=%s event=%s changed=%s", cop.cop_id, event_id, outcome.changed)
     # the refusals (cancelled, past) answer with the current card, which says why answers are closed
     turn.respond.answer_action(_personal_card(turn, event, outcome.rsvp))
     if outcome.changed:
