@@ -18,9 +18,12 @@ from bot.security.sealing import seal_card
 from bot.security.signing import Signer
 from storage.base import TableStore
 from tests.kit.activities import BOT_ID, BOT_NAME, Activities, Team, team, user
+from tests.kit.connector import FakeConnector
 
 Setup = Callable[[str, Activities, aiohttp.ClientSession], Awaitable[None]]
 Seed = Callable[[TableStore, Activities], Awaitable[None]]  # writes starting data straight into the bot's store
+# after CoP Bot's timed run: figures from what reached the fake connector (e.g. answers right and wrong)
+Check = Callable[[FakeConnector, int], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,9 @@ class Scenario:
     total: int = 400
     storage: str = "sqlite"  # or "azurite"
     seed: Seed | None = None
+    # run by a CoP Bot process of its own, started for it and stopped after, so its idle and peak RSS are its own
+    fresh: bool = False
+    check: Check | None = None
 
 
 def _help(acts: Activities) -> Callable[[int], dict[str, Any]]:
@@ -138,6 +144,76 @@ def _mixed(acts: Activities) -> Callable[[int], dict[str, Any]]:
     return make
 
 
+# -- faq_cops: 50 CoPs, each with FAQ entries of its own, asked in turn (more than the index budget holds) --------
+
+FAQ_COPS = 50
+FAQ_TEAMS = tuple(team(6000 + n, f"Practice Group {n:02d}") for n in range(FAQ_COPS))
+# each CoP's own entries: a question and an answer carrying a code of that CoP alone, so a reply shows whose it is
+FAQ_OWN = (
+    ("Who signs off travel claims for {name}?", "{name}'s travel claims are signed by its treasurer, ref {code}-T."),
+    ("Where are {name}'s meeting minutes kept?", "{name}'s minutes are in the Files tab, folder {code}-M."),
+    ("How do I book the {name} lab bench?", "Book the {name} lab bench with the booking code {code}-L."),
+)
+FAQ_BURST = 4  # questions asked in a CoP before the next CoP's turn: a conversation, not one question per CoP
+
+
+def _faq_code(n: int) -> str:
+    return f"PG{n:02d}"
+
+
+async def _seed_faq_cops(store: TableStore, acts: Activities) -> None:
+    from bot.domain.faq import Draft as FaqDraft
+    from bot.domain.faq import FaqRepo
+
+    now = datetime.now(UTC)
+    repo = FaqRepo(store)
+    for n, where in enumerate(FAQ_TEAMS):
+        if await repo.count(where.id):
+            continue
+        drafts = [FaqDraft(q.format(name=where.name), a.format(name=where.name, code=_faq_code(n))) for q, a in FAQ_OWN]
+        await repo.add(where.id, drafts, "lead", now)
+
+
+async def _install_faq_cops(url: str, acts: Activities, http: aiohttp.ClientSession) -> None:
+    for n, where in enumerate(FAQ_TEAMS):
+        async with http.post(url, json=acts.installed_in_team(user(6100 + n), where)) as response:
+            await response.read()
+            if response.status >= 300:
+                raise RuntimeError(f"installing {where.name} failed: {response.status}")
+    await _warm_faq(url, acts, http)
+
+
+def _faq_cops(acts: Activities) -> Callable[[int], dict[str, Any]]:
+    """A member asks, in their CoP's channel, one of that CoP's own FAQ questions (in other words each time, so
+    every question is new text): CoPs take turns, FAQ_BURST questions each, all 50 in every 200 questions."""
+
+    def make(i: int) -> dict[str, Any]:
+        n = (i // FAQ_BURST) % FAQ_COPS if i >= 0 else 0
+        where = FAQ_TEAMS[n]
+        question = FAQ_OWN[abs(i) % len(FAQ_OWN)][0].format(name=where.name)
+        return acts.channel(user(6200 + abs(i) % 200), where, f"ask please, {question.lower()} (asking for #{abs(i)})")
+
+    return make
+
+
+def _faq_cops_check(connector: FakeConnector, asked: int) -> dict[str, Any]:
+    """How many replies carried the asking CoP's own answer, and how many another CoP's (must be 0)."""
+    import json
+    import re
+
+    own_answer = re.compile(r"PG(\d\d)-[TML]")
+    by_conversation = {where.general: n for n, where in enumerate(FAQ_TEAMS)}
+    right = wrong = 0
+    for call in connector.sent():
+        n = by_conversation.get(call.conversation_id.split(";")[0])
+        if n is None:
+            continue
+        codes = {int(code) for code in own_answer.findall(json.dumps(call.body))}
+        right += codes == {n}
+        wrong += bool(codes - {n})
+    return {"answered_own": right, "answered_other_cops": wrong, "asked": asked}
+
+
 def echo_message(acts: Activities) -> Callable[[int], dict[str, Any]]:
     return lambda i: acts.personal(user(i % 500 + 1000), "help")
 
@@ -172,7 +248,7 @@ async def _seed_event(store: TableStore, acts: Activities) -> None:
     """A CoP and an event with capacity 10, whose channel card has been delivered."""
     from bot.domain.cops import Cop, CopRepo, PersonRef
     from bot.domain.events import Draft, EventRepo
-    from bot.features.events import announce_key
+    from bot.features.event_notices import announce_key
     from bot.jobs.outbox import Outbox
     from storage.base import AlreadyExists
 
@@ -408,6 +484,18 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("resources", _resources, seed=_seed_projects),
     Scenario("compose_query", _compose_query, seed=_seed_compose),
     Scenario("card_refresh", _card_refresh, seed=_seed_event),
+    # issue 25: 50 CoPs with FAQ entries of their own, more than COPBOT_FAQ_INDEX_MB holds; in a bot of its own
+    Scenario(
+        "faq_cops",
+        _faq_cops,
+        setup=_install_faq_cops,
+        concurrency=(20,),
+        total=400,
+        storage="azurite",
+        seed=_seed_faq_cops,
+        fresh=True,
+        check=_faq_cops_check,
+    ),
     # DESIGN §6 / issue 10: 200 concurrent users on Azurite; ~3,000 activities ≈ a minute at Azurite's pace
     Scenario(
         "mixed_load",

@@ -21,7 +21,7 @@ from bot.core.config import Settings, SettingsError, terms_notice
 from bot.core.turn import Request, Responder
 from bot.domain.cops import CopCache
 from bot.features import build_due_work, build_router
-from bot.features.events import settle as settle_event_updates
+from bot.features.event_notices import settle as settle_event_updates
 from bot.features.faq import close_indexes
 from bot.health.snapshots import MarkingStore, Marks
 from bot.http_log import MalformedRequests

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the modules below use Services themselves: they fill their 
     from bot.domain.faq import FaqIndexes
     from bot.domain.projects import Project
     from bot.domain.resources import Resource
-    from bot.features.events import EventsRuntime
+    from bot.features.event_notices import EventsRuntime
     from bot.health.providers import Sources
     from bot.jobs.leases import Leases
     from bot.jobs.scheduler import Scheduler

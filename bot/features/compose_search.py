@@ -28,7 +28,7 @@ from bot.domain.cops import Cop, cop_repo
 from bot.domain.events import Event, is_event_id
 from bot.domain.members import MembershipRepo, PersonState
 from bot.features.directory import rank
-from bot.features.events import calendar_url, events_repo
+from bot.features.event_notices import calendar_url, events_repo
 from bot.features.faq import best_answer, candidate_cops, entry_cop_name, indexes
 from bot.routing.router import Router, Turn
 from bot.security.links import Links

@@ -14,296 +14,76 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from icalendar import Calendar
-from icalendar import Event as CalendarEvent
-
-from bot.core.turn import JSON, Card, Person, Role
+from bot.core.turn import JSON, Card, Role
 from bot.domain.cops import Cop, cop_repo
-from bot.domain.engagement import mark_sent
 from bot.domain.events import (
     CHOICES,
     COMMENT_MAX,
     Busy,
-    Draft,
     Event,
-    EventRepo,
-    Invalid,
     Rsvp,
-    Shared,
     due_messages,
-    form_values,
     is_event_id,
-    new_event_id,
-    validate,
 )
 from bot.domain.members import MembershipRepo
-from bot.features import event_meetings
+from bot.features.event_editing import (
+    CANCELLED,
+    UNKNOWN_EVENT,
+    action_target,
+    blank_form,
+    cancel_event,
+    cop_of_action,
+    create_event,
+    save_event,
+    target_event,
+)
+from bot.features.event_notices import (
+    ICS_KIND,
+    any_reference,
+    calendar_url,
+    events_repo,
+    ics_bytes,
+    person_of,
+    runtime,
+    tell_people,
+)
 from bot.features.resources import with_recordings
 from bot.routing.router import Router, Turn
-from bot.security import audit
 from bot.security.links import Download, Links
 from bot.security.privacy import PrivacyRegistry
-from bot.security.sealing import seal_card
 from cards.elements import notice
 from cards.events import (
     Listed,
     announcement_card,
     cancel_confirm_card,
-    cancel_notice,
-    cancelled_card,
-    change_notice,
     choose_cop_card,
-    created_card,
     event_form,
     events_list_card,
     feedback_card,
     feedback_thanks,
     promoted_notice,
     reminder_card,
-    saved_card,
 )
 from cards.resources import attach_button
-from storage.base import BACKGROUND_TASK_PREFIX, AlreadyExists, NotFound, StorageError
+from storage.base import StorageError
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-ICS_KIND = "event.ics"
-CALENDAR_LINK_GRACE = timedelta(days=30)
 
-NOT_THIS_COP = "That event belongs to another CoP, so I ignored the click."
 NO_COP = "This team isn't set up as a CoP yet, so it has no events."
-UNKNOWN_EVENT = "I can't find that event any more. Type **events** to see what's coming up."
-CANCELLED = "That event has been cancelled, so answers are closed."
 PAST = "That event has already started, so answers are closed."
 NOT_AUDIENCE = {
     "core": "That event is for this CoP's core members only.",
     "leads": "That event is for this CoP's leads and sponsor only.",
 }
 BUSY = "Lots of people are answering at once and I couldn't record yours. Please click again."
-
-
-def announce_key(event_id: str) -> str:
-    return f"event:{event_id}:announce"
-
-
-# -- per-app runtime (locks, coalesced updates) ----------------------------------------------------------------
-
-
-class Refresher:
-    """Keeps the shared channel card in step with storage, off the invoke path.
-
-    One task per event per instance; requests during a run make it run again. Each run renders the latest
-    event, updates the card, then re-reads the event: if it changed meanwhile (an RSVP here or on another
-    instance), it renders again. So whichever update reaches Teams last shows the final counts, even with
-    several instances updating the same card. During a burst of answers the card is updated at most once per
-    ``min_gap_s`` (Teams allows about 7 messages per 3 s in a conversation), so a burst costs a few updates.
-    """
-
-    def __init__(self, min_gap_s: float = 1.0) -> None:
-        self.min_gap_s = min_gap_s
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._again: set[str] = set()
-        self._activity_ids: dict[str, str] = {}  # event id -> the channel card's activity id (never changes)
-
-    def request(self, services: Services, event: Event) -> None:
-        key = f"{event.cop_id}|{event.event_id}"
-        running = self._tasks.get(key)
-        if running is not None and not running.done():
-            self._again.add(key)  # the task re-reads: a newer write may exist on another instance too
-            return
-        self._tasks[key] = asyncio.get_running_loop().create_task(
-            self._run(services, key, event), name=f"{BACKGROUND_TASK_PREFIX}announcement-refresh:{key}"
-        )
-
-    async def _run(self, services: Services, key: str, event: Event | None) -> None:
-        from bot.teams import DeliveryError  # the seam's error type, imported late as the outbox does
-
-        cop_id, event_id = key.split("|", 1)
-        repo = events_repo(services)
-        loop = asyncio.get_running_loop()
-        try:
-            while True:
-                self._again.discard(key)
-                try:
-                    current = event or await repo.get(cop_id, event_id)
-                    if current is None or not await self.update(services, current):
-                        return
-                    updated_at = loop.time()
-                    event = await repo.get(cop_id, event_id)
-                    if event is None or (event.etag == current.etag and key not in self._again):
-                        return
-                except DeliveryError as error:  # Teams refused or was unreachable: the next change retries
-                    log.warning(
-                        "announcement update failed cop_id=%s event=%s status=%s", cop_id, event_id, error.status
-                    )
-                    return
-                except Exception:
-                    log.warning("announcement refresh failed cop_id=%s event=%s", cop_id, event_id, exc_info=True)
-                    return
-                await asyncio.sleep(max(0.0, updated_at + self.min_gap_s - loop.time()))
-                if key in self._again:
-                    event = None  # read the latest again after the pause
-        finally:
-            if self._tasks.get(key) is asyncio.current_task():
-                del self._tasks[key]
-
-    async def update(self, services: Services, event: Event) -> bool:
-        """Render ``event`` into its channel card; False when there is no channel card (yet)."""
-        if not event.announce_reference or event.audience == "leads":
-            return False
-        activity_id = self._activity_ids.get(event.event_id)
-        if activity_id is None:
-            activity_id = await services.outbox.sent_activity_id(announce_key(event.event_id))
-            if activity_id is None:
-                return False
-            if len(self._activity_ids) > 5000:
-                self._activity_ids.clear()
-            self._activity_ids[event.event_id] = activity_id
-        now = services.clock.now()
-        card = announcement_card(event, now=now, calendar_url=calendar_url(services, event))
-        # still the card the outbox sent: its presses stay attributed to the announcement (delivery report)
-        sealed = seal_card(mark_sent(card), services.signer, now)
-        await services.proactive.update(event.announce_reference, activity_id, sealed)
-        return True
-
-    async def settle(self) -> None:
-        """Wait until no update is pending (tests; shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
-
-
-@dataclass
-class EventsRuntime:
-    shared: Shared = field(default_factory=Shared)
-    refresher: Refresher = field(default_factory=Refresher)
-
-
-def runtime(services: Services) -> EventsRuntime:
-    if services.events is None:
-        services.events = EventsRuntime()
-    return services.events
-
-
-def events_repo(services: Services) -> EventRepo:
-    return EventRepo(services.store, runtime(services).shared)
-
-
-async def settle(services: Services) -> None:
-    """Wait for the work turns left running (Teams meetings among it) and announcement updates (tests; shutdown)."""
-    await services.background.settle()
-    await runtime(services).refresher.settle()
-
-
-ANNOUNCED_WAIT_S = 60.0
-
-
-async def _refresh(services: Services, event: Event) -> None:
-    """Update the event's channel card in place once it has been posted (the outbox may not have sent it yet when
-    a Teams meeting comes back); if it is not posted within a minute, the next answer's update shows the change."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + ANNOUNCED_WAIT_S
-    while await services.outbox.sent_activity_id(announce_key(event.event_id)) is None:
-        if loop.time() > deadline or event.audience == "leads":
-            return
-        await asyncio.sleep(0.5)
-    runtime(services).refresher.request(services, event)
-
-
-def calendar_url(services: Services, event: Event) -> str:
-    ttl = max(event.end - services.clock.now(), timedelta(0)) + CALENDAR_LINK_GRACE
-    return services.links.link(services, ICS_KIND, {"c": event.cop_id, "e": event.event_id}, ttl)
-
-
-async def refresh_announcement(services: Services, cop_id: str, event_id: str) -> bool:
-    """Re-render the shared channel card from storage now; False when there is none (yet) to update."""
-    event = await events_repo(services).get(cop_id, event_id)
-    return event is not None and await runtime(services).refresher.update(services, event)
-
-
-def _channel_reference(reference: Mapping[str, Any]) -> dict[str, Any]:
-    """A channel reference with any thread suffix removed, so announcements start their own thread."""
-    ref = dict(reference)
-    conversation = dict(ref.get("conversation") or {})
-    if isinstance(conversation.get("id"), str):
-        conversation["id"] = conversation["id"].split(";", 1)[0]
-    ref["conversation"] = conversation
-    return ref
-
-
-def _person(rsvp: Rsvp) -> Person:
-    return Person(user_id=rsvp.user_id, aad_id=rsvp.aad_id, name=rsvp.name)
-
-
-async def _tell_people(
-    services: Services,
-    event: Event,
-    people: Iterable[Rsvp],
-    key: Callable[[Rsvp], str],
-    message: Card,
-    reference: Mapping[str, Any],
-) -> int:
-    """Queue one personal message per person (bounded concurrency keeps big events inside the 5 s invoke)."""
-    now = services.clock.now()
-    gate = asyncio.Semaphore(16)
-
-    async def one(rsvp: Rsvp) -> bool:
-        if not rsvp.user_id:
-            return False
-        async with gate:
-            return await services.outbox.enqueue(
-                key(rsvp), reference, message, now, cop_id=event.cop_id, personal_for=_person(rsvp)
-            )
-
-    results = await asyncio.gather(*(one(r) for r in people))
-    return sum(1 for r in results if r)
-
-
-def _any_reference(cop: Cop | None, event: Event) -> dict[str, Any]:
-    """A conversation reference of the right tenant to open personal chats from."""
-    if cop is not None and cop.home_reference:
-        return dict(cop.home_reference)
-    return dict(event.announce_reference)
-
-
-# -- calendar file ----------------------------------------------------------------------------------------------
-
-
-def ics_bytes(event: Event, now: datetime) -> bytes:
-    """An iCalendar file for the event: TZID times with their VTIMEZONE, a stable UID, SEQUENCE per edit,
-    METHOD:CANCEL + STATUS:CANCELLED once cancelled."""
-    calendar = Calendar()
-    calendar.add("prodid", "-//CoP Bot//Communities of Practice//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", "CANCEL" if event.cancelled else "PUBLISH")
-    item = CalendarEvent()
-    item.add("uid", f"{event.event_id}@copbot")
-    item.add("sequence", event.sequence)
-    item.add("dtstamp", (event.updated_at or now).astimezone(UTC))
-    item.add("dtstart", event.local_start)
-    item.add("dtend", event.local_end)
-    item.add("summary", event.title)
-    item.add("status", "CANCELLED" if event.cancelled else "CONFIRMED")
-    details = event.description
-    if event.link:
-        item.add("url", event.link)
-        details = f"{details}\n\nJoin online: {event.link}".strip()
-    if details:
-        item.add("description", details)
-    if event.place or event.link:
-        item.add("location", event.place or event.link)
-    calendar.add_component(item)
-    start_year = event.local_start.date().replace(month=1, day=1)
-    calendar.add_missing_timezones(first_date=start_year, last_date=start_year.replace(year=start_year.year + 2))
-    body: bytes = calendar.to_ical()
-    return body
 
 
 # -- reminders and feedback requests (wired to a timer by the scheduler) -------------------------------------------
@@ -323,7 +103,7 @@ async def run_due(services: Services, now: datetime) -> int:
         rounds.setdefault(round_key, True)
         if not due.key:
             continue
-        reference = _any_reference(cops.get(event.cop_id), event)
+        reference = any_reference(cops.get(event.cop_id), event)
         if not reference:
             log.warning("no reference to reach people cop_id=%s event=%s", event.cop_id, event.event_id)
             rounds[round_key] = False
@@ -334,7 +114,7 @@ async def run_due(services: Services, now: datetime) -> int:
             message = reminder_card(event, due.what, calendar_url=calendar_url(services, event))
         try:
             if await services.outbox.enqueue(
-                due.key, reference, message, now, cop_id=event.cop_id, personal_for=_person(due.rsvp)
+                due.key, reference, message, now, cop_id=event.cop_id, personal_for=person_of(due.rsvp)
             ):
                 queued += 1
         except StorageError:
@@ -376,7 +156,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     async def new_event(turn: Turn) -> None:
         cop = turn.cop
         if cop is not None:
-            await turn.respond.reply(_blank_form(turn, cop))
+            await turn.respond.reply(blank_form(turn, cop))
             return
         if turn.request.place.kind == "channel":
             await turn.respond.reply(NO_COP)
@@ -391,13 +171,13 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     @router.action("event.form", role=Role.LEAD)
     async def form_for_cop(turn: Turn) -> None:
-        cop = await _cop_of_action(turn)
+        cop = await cop_of_action(turn)
         if cop is not None:
-            turn.respond.answer_action(_blank_form(turn, cop))
+            turn.respond.answer_action(blank_form(turn, cop))
 
     @router.action("event.create", role=Role.LEAD)
     async def create(turn: Turn) -> None:
-        await _create(turn)
+        await create_event(turn)
 
     # idempotent: the same choice twice writes nothing, so a redelivered click needs no dedupe claim; portable: a
     # message extension's event card works wherever it was inserted (bot/features/compose_search.py)
@@ -408,7 +188,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     # also the cards' refresh (Universal Actions): it only reads, so a refresh costs no dedupe claim
     @router.action("event.view", idempotent=True, portable=True)
     async def view(turn: Turn) -> None:
-        target = await _target(turn)
+        target = await action_target(turn)
         if target is None:
             return
         cop, event_id = target
@@ -429,7 +209,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     @router.action("event.edit", role=Role.LEAD)
     async def edit(turn: Turn) -> None:
-        found = await _target_event(turn)
+        found = await target_event(turn)
         if found is None:
             return
         cop, event = found
@@ -445,11 +225,11 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     @router.action("event.save", role=Role.LEAD)
     async def save(turn: Turn) -> None:
-        await _save(turn)
+        await save_event(turn)
 
     @router.action("event.cancel", role=Role.LEAD)
     async def ask_cancel(turn: Turn) -> None:
-        found = await _target_event(turn)
+        found = await target_event(turn)
         if found is None:
             return
         _, event = found
@@ -460,7 +240,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     @router.action("event.cancel.confirm", role=Role.LEAD)
     async def confirm_cancel(turn: Turn) -> None:
-        await _cancel(turn)
+        await cancel_event(turn)
 
     @router.action("event.feedback")
     async def feedback(turn: Turn) -> None:
@@ -468,52 +248,6 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
 
 # -- handlers ------------------------------------------------------------------------------------------------------
-
-
-def _blank_form(turn: Turn, cop: Cop) -> Card:
-    tz = cop.timezone or turn.services.settings.default_timezone
-    return event_form(
-        cop.cop_id, cop.name, {"tz": tz}, event_id=new_event_id(), meetings=turn.services.settings.teams_meetings
-    )
-
-
-async def _cop_of_action(turn: Turn) -> Cop | None:
-    """The CoP an action's data names, if it is the CoP of this turn (the seal already binds the pair)."""
-    assert turn.request.action is not None
-    named = turn.request.action.data.get("cop_id")
-    if not isinstance(named, str) or not named or named != turn.cop_id:
-        await turn.tell(NOT_THIS_COP)
-        return None
-    cop = turn.cop
-    if cop is None or not cop.active:
-        await turn.tell("That CoP isn't set up here any more.")
-        return None
-    return cop
-
-
-async def _target(turn: Turn) -> tuple[Cop, str] | None:
-    cop = await _cop_of_action(turn)
-    if cop is None:
-        return None
-    assert turn.request.action is not None
-    event_id = turn.request.action.data.get("id")
-    if not is_event_id(event_id):
-        await turn.tell(UNKNOWN_EVENT)
-        return None
-    return cop, str(event_id)
-
-
-async def _target_event(turn: Turn) -> tuple[Cop, Event] | None:
-    """The CoP and the event a lead's button is about, or None after telling the lead why not."""
-    target = await _target(turn)
-    if target is None:
-        return None
-    cop, event_id = target
-    event = await events_repo(turn.services).get(cop.cop_id, event_id)
-    if event is None:
-        await turn.tell(UNKNOWN_EVENT)
-        return None
-    return cop, event
 
 
 def _personal_card(turn: Turn, event: Event, mine: Rsvp | None) -> Card:
@@ -531,97 +265,6 @@ def _personal_card(turn: Turn, event: Event, mine: Rsvp | None) -> Card:
     return shown
 
 
-async def _create(turn: Turn) -> None:
-    services = turn.services
-    target = await _cop_of_action(turn)
-    if target is None:
-        return
-    cop = target
-    assert turn.request.action is not None
-    event_id = turn.request.action.data.get("id")
-    if not is_event_id(event_id):
-        await turn.tell("That form is out of date. Type **event new** to start again.")
-        return
-    now = services.clock.now()
-    values = form_values(turn.request.action.data)
-    meetings = services.settings.teams_meetings
-    if not meetings:
-        values["teams_meeting"] = ""  # a forged toggle asks for nothing the tenant does not allow
-    draft = validate(values, now, cop.timezone or services.settings.default_timezone)
-    if isinstance(draft, Invalid):
-        turn.respond.answer_action(
-            event_form(cop.cop_id, cop.name, values, event_id=str(event_id), error=draft.reason, meetings=meetings)
-        )
-        return
-    request = turn.request
-    channel = _channel_reference(cop.home_reference) if cop.home_reference else {}
-    if not channel and request.place.kind == "channel" and request.place.team_id == cop.cop_id:
-        channel = _channel_reference(request.conversation_reference)
-    if draft.audience != "leads" and not channel:
-        turn.respond.answer_action(
-            event_form(
-                cop.cop_id,
-                cop.name,
-                values,
-                event_id=str(event_id),
-                error="I don't know this CoP's channel yet, so I can't announce the event. "
-                "Create it from the CoP's channel (mention me there), or set the home channel first.",
-                meetings=meetings,
-            )
-        )
-        return
-    person = request.person
-    repo = events_repo(services)
-    # a leads-only event has no channel card: keep a reference of this tenant to reach people privately later
-    reference = channel if draft.audience != "leads" else (dict(cop.home_reference) or request.conversation_reference)
-    try:
-        event = await repo.create(cop.cop_id, draft, person.key, person.name, now, reference, str(event_id))
-    except AlreadyExists:
-        existing = await repo.get(cop.cop_id, str(event_id))
-        if existing is None:
-            await turn.tell("That form was already used. Type **event new** to start again.")
-            return
-        # pressed twice (or Teams retried after a failure): make sure it is announced, once (the keys dedupe)
-        await _announce(services, cop, existing, request.conversation_reference)
-        turn.respond.answer_action(created_card(existing, "It was already created (the button was pressed twice)."))
-        return
-    await audit.record(
-        services.store, cop.cop_id, now, person.key, person.name, "event.create", f"{event.event_id} {event.title}"
-    )
-    where = await _announce(services, cop, event, request.conversation_reference)
-    log.info("event created cop_id=%s event=%s audience=%s", cop.cop_id, event.event_id, event.audience)
-    if event.meeting_state == "requested":
-        event_meetings.make_later(services, cop, event, request.conversation_reference, _refresh)
-        where += " I'm making its Teams meeting now and will tell you when its link is on the announcement."
-    turn.respond.answer_action(created_card(event, where))
-
-
-async def _announce(services: Services, cop: Cop, event: Event, fallback: Mapping[str, Any]) -> str:
-    now = services.clock.now()
-    link = calendar_url(services, event)
-    if event.audience != "leads":
-        card = announcement_card(event, now=now, calendar_url=link)
-        await services.outbox.enqueue(
-            announce_key(event.event_id), event.announce_reference, card, now, cop_id=cop.cop_id
-        )
-        return "I'm posting the announcement in the CoP's channel now; its counts update as people answer."
-    people = [*cop.leads, *([cop.sponsor] if cop.sponsor else [])]
-    reference = dict(cop.home_reference) or dict(event.announce_reference) or dict(fallback)
-    card = announcement_card(event, now=now, calendar_url=link)
-    for who in people:
-        if not who.user_id:
-            continue
-        await services.outbox.enqueue(
-            f"{announce_key(event.event_id)}:{who.aad_id}",
-            reference,
-            card,
-            now,
-            cop_id=cop.cop_id,
-            personal_for=Person(who.user_id, who.aad_id, who.name),
-        )
-    return f"It is for leads and the sponsor, so I'm sending it to the {len(people)} of you privately."
-
-
 async def _may_answer(turn: Turn, cop: Cop, event: Event) -> bool:
     if event.audience == "all" or turn.role >= Role.SPONSOR:
         return True
@@ -637,7 +280,7 @@ async def _may_answer(turn: Turn, cop: Cop, event: Event) -> bool:
 
 
 async def _rsvp(turn: Turn) -> None:
-    target = await _target(turn)
+    target = await action_target(turn)
     if target is None:
         return
     cop, event_id = target
@@ -673,136 +316,18 @@ async def _rsvp(turn: Turn) -> None:
     if outcome.changed:
         runtime(services).refresher.request(services, event)
     if outcome.promoted:
-        await _tell_people(
+        await tell_people(
             services,
             event,
             outcome.promoted,
             lambda r: f"promoted:{event_id}:{r.aad_id}:{r.seq}",
             promoted_notice(event, calendar_url=calendar_url(services, event)),
-            _any_reference(cop, event),
+            any_reference(cop, event),
         )
-
-
-async def _save(turn: Turn) -> None:
-    target = await _target(turn)
-    if target is None:
-        return
-    cop, event_id = target
-    services = turn.services
-    now = services.clock.now()
-    assert turn.request.action is not None
-    values = form_values(turn.request.action.data)
-    repo = events_repo(services)
-    current = await repo.get(cop.cop_id, event_id)
-    if current is None:
-        await turn.tell(UNKNOWN_EVENT)
-        return
-    reason = current.closed_reason(now)
-    if reason is not None:
-        await turn.tell(
-            CANCELLED if reason == "cancelled" else "That event has already started, so it can't be edited."
-        )
-        return
-    draft: Draft | Invalid = validate(values, now, cop.timezone or services.settings.default_timezone)
-    if (
-        isinstance(draft, Draft)
-        and draft.audience != current.audience
-        and "leads" in (draft.audience, current.audience)
-    ):
-        draft = Invalid(
-            "An event can't move between the channel and leads-only. Cancel it and create a new one.", "audience"
-        )
-    if isinstance(draft, Invalid):
-        turn.respond.answer_action(
-            event_form(cop.cop_id, cop.name, values, event_id=event_id, editing=True, error=draft.reason)
-        )
-        return
-    try:
-        event, promoted = await repo.edit(cop.cop_id, event_id, draft, now)
-    except NotFound:
-        await turn.tell(UNKNOWN_EVENT)
-        return
-    except ValueError as error:
-        turn.respond.answer_action(
-            event_form(
-                cop.cop_id, cop.name, values, event_id=event_id, editing=True, error=f"Capacity is too small: {error}."
-            )
-        )
-        return
-    person = turn.request.person
-    await audit.record(
-        services.store, cop.cop_id, now, person.key, person.name, "event.edit", f"{event_id} {event.title}"
-    )
-    runtime(services).refresher.request(services, event)
-    if event.meeting_id and (event.start, event.end, event.title) != (current.start, current.end, current.title):
-        event_meetings.move_later(services, cop, event, turn.request.conversation_reference)
-    link = calendar_url(services, event)
-    reference = _any_reference(cop, event)
-    promoted_keys = {r.aad_id for r in promoted}
-    going = [r for r in await repo.rsvps(cop.cop_id, event_id, ("going", "waitlist")) if r.aad_id not in promoted_keys]
-    told = await _tell_people(
-        services,
-        event,
-        going,
-        lambda r: f"changed:{event_id}:{event.sequence}:{r.aad_id}",
-        change_notice(event, calendar_url=link),
-        reference,
-    )
-    if promoted:
-        await _tell_people(
-            services,
-            event,
-            promoted,
-            lambda r: f"promoted:{event_id}:{r.aad_id}:{r.seq}",
-            promoted_notice(event, calendar_url=link),
-            reference,
-        )
-    turn.respond.answer_action(saved_card(event, told + len(promoted)))
-
-
-async def _cancel(turn: Turn) -> None:
-    target = await _target(turn)
-    if target is None:
-        return
-    cop, event_id = target
-    services = turn.services
-    now = services.clock.now()
-    repo = events_repo(services)
-    before = await repo.get(cop.cop_id, event_id)
-    if before is None:
-        await turn.tell(UNKNOWN_EVENT)
-        return
-    if before.cancelled:
-        await turn.tell("That event is already cancelled.")
-        return
-    if now >= before.end:
-        await turn.tell("That event is already over, so there is nothing to cancel.")
-        return
-    event = await repo.cancel(cop.cop_id, event_id, now)
-    if event is None:
-        await turn.tell(UNKNOWN_EVENT)
-        return
-    person = turn.request.person
-    await audit.record(
-        services.store, cop.cop_id, now, person.key, person.name, "event.cancel", f"{event_id} {event.title}"
-    )
-    runtime(services).refresher.request(services, event)
-    if event.meeting_id:
-        event_meetings.cancel_later(services, cop, event, turn.request.conversation_reference)
-    people = await repo.rsvps(cop.cop_id, event_id, ("going", "waitlist", "maybe"))
-    told = await _tell_people(
-        services,
-        event,
-        people,
-        lambda r: f"cancelled:{event_id}:{r.aad_id}",
-        cancel_notice(event, calendar_url=calendar_url(services, event)),
-        _any_reference(cop, event),
-    )
-    turn.respond.answer_action(cancelled_card(event, told))
 
 
 async def _feedback(turn: Turn) -> None:
-    target = await _target(turn)
+    target = await action_target(turn)
     if target is None:
         return
     cop, event_id = target
@@ -917,6 +442,3 @@ async def _erase(services: Services, aad_id: str) -> None:
     # announcements queued before references were cut down name whoever's activity made their reference
     touched += await repo.cut_old_references()
     log.info("events: erased personal data rows=%d", touched)
-
-
-__all__ = ["ics_bytes", "refresh_announcement", "register", "run_due", "settle"]

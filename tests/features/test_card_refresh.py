@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from bot.domain.events import MAX_VIEWERS
-from bot.features.events import settle
+from bot.features.event_notices import settle
 from cards.events import YOUR_ANSWER
 from tests.features.eventkit import FORM, setup
 from tests.kit.activities import team, user

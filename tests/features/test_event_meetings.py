@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.domain.events import EventRepo
-from bot.features.events import calendar_url, settle
+from bot.features.event_notices import calendar_url, settle
 from storage.sqlite import SqliteStore
 from tests.features.eventkit import FORM, messages_to, setup
 from tests.kit.activities import team, user

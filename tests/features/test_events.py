@@ -10,7 +10,8 @@ import pytest
 
 from bot.core.clock import FakeClock
 from bot.domain.events import EventRepo, feedback_average
-from bot.features.events import run_due, settle
+from bot.features.event_notices import settle
+from bot.features.events import run_due
 from tests.features.eventkit import FORM, messages_to, personal_messages, setup
 from tests.kit.activities import team, user
 from tests.kit.harness import BotUnderTest, find_action

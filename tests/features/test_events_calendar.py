@@ -21,7 +21,7 @@ from bot.domain.events import (
     summarise,
     validate,
 )
-from bot.features.events import calendar_url
+from bot.features.event_notices import calendar_url
 from tests.features.eventkit import FORM, setup
 from tests.kit.activities import team, user
 from tests.kit.harness import BotUnderTest

@@ -12,7 +12,7 @@ import pytest
 
 from bot.core.config import Settings
 from bot.domain.events import Draft, EventRepo
-from bot.features.events import Refresher, announce_key, runtime, settle
+from bot.features.event_notices import Refresher, announce_key, runtime, settle
 from storage.azure import AzureTableStore
 from storage.counting import CountingStore
 from storage.sqlite import SqliteStore
