@@ -30,6 +30,8 @@ ahead: see :mod:`bot.answers.prebuilt`), so index builds still belong in a worke
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
 import json
 import logging
@@ -160,8 +162,6 @@ class SentenceEncoder:
         precision: Precision = "int8",
         adapter: Adapter | None = None,
     ) -> None:
-        import onnxruntime  # here, not at the top: a process that never loads the model never loads these
-
         self.directory = directory
         self._tokenizer = tokenizer
 
@@ -176,19 +176,7 @@ class SentenceEncoder:
             + read("embeddings.token_type_embeddings.weight")[0]
         )
         self._norm = (read("embeddings.LayerNorm.weight"), read("embeddings.LayerNorm.bias"))
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle ONNX Runtime threads sleep instead of spinning: a spinning thread would take the core the event
-        # loop runs on, between questions.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # No memory pattern: it plans one block per batch shape for all of a run's activations, which kept 4-15 MB
-        # more resident after a busy minute than allocating each activation as it is needed.
-        options.enable_mem_pattern = False
-        options.log_severity_level = 3  # errors only: its warnings are about optimisations it chose not to make
-        self._session = _open_session(directory, index, options, precision, adapter)
+        self._session = _open_session(directory, index, session_options(threads), precision, adapter)
         self.adapter = adapter
         self.precision = precision
         self.threads = threads
@@ -255,6 +243,7 @@ class SentenceEncoder:
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
         tokenizer.no_padding()  # padded per batch in encode()
         threads = threads or min(2, os.cpu_count() or 1)
+        tune_malloc()
         try:
             encoder = cls(tokenizer, directory / SAFETENSORS, index, directory, threads, precision, updates)
         except AdapterError as error:
@@ -262,6 +251,7 @@ class SentenceEncoder:
         except (OSError, ValueError) as error:
             raise EncoderUnavailable(directory, f"{SAFETENSORS} is unreadable ({error})") from error
         _cap_openblas()
+        release_free_memory()  # the graph file's bytes and the optimiser's copies, freed once the session is made
         log.info("sentence encoder loaded from %s (%s, %d threads)", directory, precision, threads)
         return encoder
 
@@ -307,6 +297,25 @@ class SentenceEncoder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         result: Floats = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return result
+
+
+def session_options(threads: int) -> Any:
+    """ONNX Runtime's options for the encoder's session (``python -m bench.encoder_memory`` measures each)."""
+    import onnxruntime  # here, not at the top: a process that never loads the model never loads it
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle ONNX Runtime threads sleep instead of spinning: a spinning thread would take the core the event
+    # loop runs on, between questions.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # No memory pattern: it plans one block per batch shape for all of a run's activations, which kept 4-15 MB
+    # more resident after a busy minute than allocating each activation as it is needed.
+    options.enable_mem_pattern = False
+    options.log_severity_level = 3  # errors only: its warnings are about optimisations it chose not to make
+    return options
 
 
 def weights_sha256(directory: Path) -> str:
@@ -437,6 +446,40 @@ class _WordTable:
             table[row] = np.frombuffer(data, dtype="<f4")
         rows: Floats = table[where.reshape(ids.shape)]
         return rows
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter numbers (malloc.h)
+MMAP_THRESHOLD = 256 * 1024
+
+
+@functools.cache
+def _libc() -> Any:
+    """glibc, or None (musl, macOS): the memory calls below then do nothing."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def tune_malloc() -> None:
+    """Blocks of MMAP_THRESHOLD bytes or more get pages of their own, given back when freed. glibc otherwise raises
+    that threshold each time such a block is freed (up to 32 MB), after which batches' activations, index builds'
+    vectors and the graph file's bytes are carved from the heap and stay resident after they are freed."""
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
+def release_free_memory() -> None:
+    """Give the pages malloc holds free, in every thread's arena, back to the system (glibc's malloc_trim): after
+    the model's load and an index build, whose transient copies would otherwise stay resident in the encoder
+    thread's arena, where the event loop's allocations never reuse them. A few milliseconds."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def _cap_openblas() -> None:

@@ -164,6 +164,8 @@ class Settings:
     # how long this process may reuse a CoP row (leads, sponsor, active) when resolving roles; 0 = always read.
     # Writes on this instance are seen at once; a change made on another instance within this many seconds.
     cop_cache_seconds: float = 10.0
+    # MB of memory the FAQ indexes of CoPs with entries of their own may hold in one instance (bot/domain/faq.py)
+    faq_index_mb: float = 16.0
     # time
     default_timezone: str = "Europe/London"
     # secrets for signed links and card tokens
@@ -273,6 +275,7 @@ class Settings:
             programme_admins=_csv(get("COPBOT_PROGRAMME_ADMINS", "")),
             enforce_one_core=_bool("COPBOT_ENFORCE_ONE_CORE", get("COPBOT_ENFORCE_ONE_CORE", "true")),
             cop_cache_seconds=_float("COPBOT_COP_CACHE_SECONDS", get("COPBOT_COP_CACHE_SECONDS", "10"), 0.0, 300.0),
+            faq_index_mb=_float("COPBOT_FAQ_INDEX_MB", get("COPBOT_FAQ_INDEX_MB", "16"), 0.0, 4096.0),
             default_timezone=tz_name,
             signing_key=signing_key or secrets.token_urlsafe(32),
             survey_marker_key=survey_marker_key,

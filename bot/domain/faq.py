@@ -16,10 +16,13 @@ import asyncio
 import contextlib
 import csv
 import functools
+import gc
 import io
 import logging
 import re
+import sys
 import time
+import types
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -28,8 +31,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+import numpy as np
+
 from bot.answers.batching import QuestionBatcher
-from bot.answers.encoder import EncoderUnavailable
+from bot.answers.encoder import EncoderUnavailable, release_free_memory
 from bot.answers.faq import MAX_ANSWER_CHARS, MAX_QUESTION_CHARS, PROGRAMME_SCOPE, FaqEntry, load_programme_faq
 from bot.answers.ranker import DEFAULT_CALIBRATION, Abstain, Answer, Encoder, FaqIndex, FloatArray, encoded_text
 from bot.answers.vectors import CachingEncoder
@@ -46,11 +51,12 @@ MAX_ALTERNATIVES = 5
 MAX_CSV_ROWS = 500
 MAX_CSV_CHARS = 30_000
 MAX_COP_ENTRIES = 2_000
-# Ranking indexes kept per instance (one per CoP with entries of its own, ~3.5 MB each, plus the programme's, ~11 MB).
-# 6: mixed_load with all 6 built and held peaks at ~237 MB RSS (issue 10's bound: 250 MB; 8 held, before the typo
-# lookups were shared, peaked at 256.5 MB). An evicted CoP index is rebuilt in ~0.12 s on the encoder's thread when
-# its CoP asks again.
-MAX_INDEXES = 6
+# The memory the ranking indexes of CoPs with FAQ entries of their own may hold in one instance, in MB
+# (COPBOT_FAQ_INDEX_MB), by their measured size (:func:`index_bytes`): each shares the programme index's vectors
+# and typo lookups and holds its own BM25 tables and entries (~2-3 MB; the programme's own index, ~11 MB, which every
+# CoP's shares, is always kept and not counted). Least recently used first out: an evicted CoP index is rebuilt in
+# ~0.15 s on the encoder's thread when its CoP asks again.
+DEFAULT_INDEX_MB = 16.0
 
 SOURCE_LEAD = "lead"
 SOURCE_CSV = "csv"
@@ -343,9 +349,11 @@ class FaqIndexes:
 
     A CoP with no entries of its own shares the programme's index (~11 MB: the programme's phrasings and examples,
     their vectors, BM25 tables); one with entries of its own gets an index that shares the programme index's
-    vectors and typo lookups and holds its own BM25 tables (~3.5 MB). At most :data:`MAX_INDEXES` are kept, least
-    recently used first out, so memory does not grow with the number of CoPs; rebuilding an evicted one takes
-    ~0.12 s (the phrasings' vectors stay in the encoder's cache).
+    vectors, typo lookups and entries and holds its own BM25 tables (~2.8 MB for a handful of entries). Those CoP
+    indexes are kept within ``budget_mb`` (``COPBOT_FAQ_INDEX_MB``) by their measured size (:func:`index_bytes`),
+    least recently used first out, so memory does not grow with the number of CoPs; rebuilding an evicted one takes
+    ~0.15 s (the phrasings' vectors stay in the encoder's cache). An index bigger than the whole budget is still
+    built and used, and let go when another is built.
 
     Kept in ``services.faq_indexes`` and keyed by the ETags of both ``_meta`` rows, so an index is rebuilt only
     after an entry changed (here or on another instance). Checking those ETags costs two point reads, so a check
@@ -360,17 +368,25 @@ class FaqIndexes:
         *,
         revision_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        budget_mb: float = DEFAULT_INDEX_MB,
     ) -> None:
         self.repo = FaqRepo(store, on_change=self.changed)
-        # indexes whose revisions were checked less than revision_seconds ago (by index key: CoP id, "" = programme)
-        self._checked = ExpiringCopies[FaqIndex](revision_seconds, clock, limit=MAX_INDEXES)
+        # indexes whose revisions were checked less than revision_seconds ago (by index key: CoP id, "" = programme);
+        # an index evicted from the cache is forgotten here too, so only the budget decides what stays in memory
+        self._checked = ExpiringCopies[FaqIndex](revision_seconds, clock)
+        self.budget_bytes = int(budget_mb * 1024 * 1024)
         self._encoder = CachingEncoder(encoder) if encoder is not None else None
         # One worker thread does all encoding: the work is CPU-bound, so more workers would not answer sooner on
         # two cores, and each extra thread keeps its own malloc arena (tens of MB under load). Questions that
         # queue behind it are encoded together (QuestionBatcher), which is several times cheaper per question.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faq-encoder")
         self._questions = QuestionBatcher(self._encoder, self.off_loop) if self._encoder is not None else None
-        self._cache: OrderedDict[str, tuple[tuple[str, str], FaqIndex]] = OrderedDict()
+        # by index key: the revisions it was built at, the index, and the bytes it holds of its own (0 for the
+        # programme's index and for a CoP that shares it)
+        self._cache: OrderedDict[str, tuple[tuple[str, str], FaqIndex, int]] = OrderedDict()
+        # the programme's entries at a revision: a CoP's index is built over these same objects, so it shares them
+        self._programme: tuple[str, list[FaqEntry]] | None = None
+        self.evictions = 0  # CoP indexes let go to stay within the budget (diagnostics, the bench)
         # builds under way, by index key and revisions: questions that arrive meanwhile wait for the same build
         self._building: dict[tuple[str, tuple[str, str]], asyncio.Future[FaqIndex]] = {}
         self._programme_ready = False
@@ -433,7 +449,9 @@ class FaqIndexes:
         if self._encoder is not None:
             build = functools.partial(FaqIndex.build, entries, DEFAULT_CALIBRATION, self._encoder, base=base)
             try:  # encoding new phrasings is CPU work (the programme's ~3,500: ~7 s without the prebuilt file)
-                return await self.off_loop(build)
+                index = await self.off_loop(build)
+                await self.off_loop(release_free_memory)  # the build's copies, freed in the encoder thread's arena
+                return index
             except EncoderUnavailable as error:
                 log.error("sentence encoder unavailable, the FAQ is ranked by BM25 alone: %s", error)
                 self._encoder = self._questions = None
@@ -451,6 +469,8 @@ class FaqIndexes:
         scope = cop_id or ""
         checked = self._checked.get(scope)
         if checked is not None:
+            if scope in self._cache:
+                self._cache.move_to_end(scope)  # in use: the last to be let go
             return checked
         generation = self._checked.generation
         key = (await self.repo.revision(PROGRAMME_SCOPE), await self.repo.revision(cop_id) if cop_id else "")
@@ -480,19 +500,99 @@ class FaqIndexes:
         """Build the index and cache it, in the step that ends the build: a question that comes back from its own
         revision reads after that finds it in the cache, one that came back before finds the build."""
         own = await self.repo.entries(cop_id) if cop_id else []
+        size = 0
         if cop_id and not own:
             index = await self.for_cop(None, now)  # ranks the programme's entries alone: share that index
         else:
-            # a CoP's index shares the programme index's sentence vectors (~6 MB) and typo lookups when it was built
-            # from the same programme entries (FaqIndex.build checks): each CoP with entries of its own costs
-            # ~3.5 MB, not ~11
+            # a CoP's index shares the programme index's sentence vectors (~6 MB), typo lookups and entries when it
+            # was built from the same programme entries (FaqIndex.build checks): each CoP with entries of its own
+            # costs ~2.8 MB, not ~11
             base = await self.for_cop(None, now) if cop_id and self._encoder is not None else None
-            entries = await self.repo.entries(PROGRAMME_SCOPE) + own
+            entries = await self._programme_entries(key[0]) + own
             index = await self._build(entries, base)
-            log.info("faq index built cop_id=%s entries=%d", cop_id or "-", len(entries))
+            if cop_id:
+                size = await self.off_loop(index_bytes, index, base)
+            log.info("faq index built cop_id=%s entries=%d bytes=%d", cop_id or "-", len(entries), size)
         scope = cop_id or ""
-        self._cache[scope] = (key, index)
+        self._cache[scope] = (key, index, size)
         self._cache.move_to_end(scope)
-        while len(self._cache) > MAX_INDEXES:
-            self._cache.popitem(last=False)
+        self._fit(scope)
         return index
+
+    async def _programme_entries(self, revision: str) -> list[FaqEntry]:
+        if self._programme is None or self._programme[0] != revision:
+            self._programme = (revision, await self.repo.entries(PROGRAMME_SCOPE))
+        return list(self._programme[1])
+
+    def _fit(self, keep: str) -> None:
+        """Let go of the least recently used CoP indexes until those held fit the budget (never ``keep``, the one
+        just built, nor the programme's, which every CoP index shares)."""
+        held = sum(size for _, _, size in self._cache.values())
+        for scope in list(self._cache):
+            if held <= self.budget_bytes:
+                break
+            size = self._cache[scope][2]
+            if scope == keep or size == 0:
+                continue
+            del self._cache[scope]
+            self._checked.forget(scope)
+            held -= size
+            self.evictions += 1
+
+    @property
+    def held_bytes(self) -> int:
+        """The measured bytes of the CoP indexes held now (within the budget but for one bigger than it)."""
+        return sum(size for _, _, size in self._cache.values())
+
+
+_ATOMS = (str, bytes, int, float, complex, bool, type(None))
+_CODE = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.CodeType)
+
+
+def index_bytes(index: object, shared: object | None = None) -> int:
+    """The bytes ``index`` holds of its own: every object and array reachable from it (``sys.getsizeof``; an array
+    that owns its data counts its data, a view its base), less what ``shared`` (the programme's index, whose
+    vectors, typo lookups and entries a CoP's index reuses) reaches within a few steps, and less classes, modules
+    and functions. ~20 ms for a CoP index over the programme's ~1,500 entries; it runs on the encoder's thread."""
+    seen = _near(shared) if shared is not None else set()
+    total = 0
+    pending: list[object] = [index]
+    while pending:
+        obj = pending.pop()
+        if id(obj) in seen or isinstance(obj, _CODE):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        if isinstance(obj, np.ndarray):
+            if obj.base is not None:
+                pending.append(obj.base)
+        elif not isinstance(obj, _ATOMS):
+            pending.extend(gc.get_referents(obj))
+    return total
+
+
+def _near(root: object, depth: int = 6, wide: int = 64) -> set[int]:
+    """The ids of what ``root`` reaches within ``depth`` steps, not looking inside containers of more than ``wide``
+    items past the third step (a CoP's index shares whole tables, lists and arrays of the programme's, and its
+    entries, which lie within three steps): ~10 ms for the programme's index, not the ~40 ms of all ~36,000
+    objects it reaches, and the same size within 0.1 MB."""
+    seen: set[int] = set()
+    level = [root]
+    for step in range(depth):
+        below: list[object] = []
+        for obj in level:
+            if id(obj) in seen or isinstance(obj, (*_CODE, *_ATOMS)):
+                continue
+            seen.add(id(obj))
+            if isinstance(obj, np.ndarray):
+                if obj.base is not None:
+                    below.append(obj.base)
+                continue
+            inside = gc.get_referents(obj)
+            if step < 3 or len(inside) <= wide:
+                below.extend(inside)
+            else:
+                seen.update(id(item) for item in inside)
+        level = below
+    seen.update(id(obj) for obj in level)
+    return seen

@@ -108,7 +108,10 @@ BUSY = "Someone else was editing the FAQ at the same moment; nothing was changed
 def indexes(services: Services) -> FaqIndexes:
     if services.faq_indexes is None:
         services.faq_indexes = FaqIndexes(
-            services.store, services.encoder, revision_seconds=services.settings.cop_cache_seconds
+            services.store,
+            services.encoder,
+            revision_seconds=services.settings.cop_cache_seconds,
+            budget_mb=services.settings.faq_index_mb,
         )
     return services.faq_indexes
 

@@ -1,6 +1,7 @@
 """A FAQ index is reused without reading storage for ``COPBOT_COP_CACHE_SECONDS``; an edit on this instance counts
 at once, one on another instance once that time has passed. A CoP without entries of its own shares the
-programme's index, and only the most recently used indexes are kept. A burst of questions builds an index once."""
+programme's index, and CoPs' own indexes are kept within a memory budget by their measured size, least recently used
+first out. A burst of questions builds an index once."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from bot.answers import ranker
 from bot.answers.ranker import FaqIndex
-from bot.domain.faq import MAX_INDEXES, Draft, FaqIndexes
+from bot.domain.faq import Draft, FaqIndexes, index_bytes
 from storage.counting import CountingStore
 from storage.sqlite import SqliteStore
 from tests.answers.model import HistogramEncoder
@@ -114,16 +115,54 @@ async def test_a_cops_own_index_shares_the_programme_index_vectors(store: Counti
     assert not has_entry(programme, QUESTION)
 
 
-async def test_only_the_most_recently_used_indexes_are_kept(store: CountingStore) -> None:
-    indexes = FaqIndexes(store, clock=Ticks())
-    cops = [f"19:cop-{n}@thread.tacv2" for n in range(MAX_INDEXES + 1)]
+async def test_cop_indexes_are_kept_within_the_memory_budget_least_recently_used_first_out(
+    store: CountingStore,
+) -> None:
+    indexes = FaqIndexes(store, HistogramEncoder(), clock=Ticks())
+    cops = [f"19:cop-{n}@thread.tacv2" for n in range(5)]
     for cop in cops:
         await indexes.repo.add(cop, [Draft(f"Where are the {cop} minutes?", "In the Files tab.")], "lead", NOW)
-    built = {cop: await indexes.for_cop(cop, NOW) for cop in cops}
+    first = await indexes.for_cop(cops[0], NOW)
+    one = indexes.held_bytes
+    assert one > 0
+    indexes.budget_bytes = int(2.5 * one)  # room for two CoPs' indexes
+    built = {cops[0]: first} | {cop: await indexes.for_cop(cop, NOW) for cop in cops[1:]}
+    assert indexes.held_bytes <= indexes.budget_bytes
+    assert indexes.evictions == 3
     assert await indexes.for_cop(cops[-1], NOW) is built[cops[-1]]  # recently used: kept
-    rebuilt = await indexes.for_cop(cops[0], NOW)  # least recently used: dropped, so built again
+    assert await indexes.for_cop(cops[-2], NOW) is built[cops[-2]]
+    rebuilt = await indexes.for_cop(cops[0], NOW)  # least recently used: let go, so built again, and as good
     assert rebuilt is not built[cops[0]]
     assert has_entry(rebuilt, f"Where are the {cops[0]} minutes?")
+    assert (await indexes.answer(rebuilt, f"Where are the {cops[0]} minutes?")).entry.scope == cops[0]
+    assert indexes.held_bytes <= indexes.budget_bytes
+    programme = await indexes.for_cop(None, NOW)
+    assert await indexes.for_cop("19:no-entries@thread.tacv2", NOW) is programme  # shares it: costs nothing
+    assert indexes.held_bytes <= indexes.budget_bytes
+
+
+async def test_an_index_bigger_than_the_budget_is_used_then_let_go(store: CountingStore) -> None:
+    indexes = FaqIndexes(store, HistogramEncoder(), clock=Ticks(), budget_mb=0)
+    for cop in ("19:a@thread.tacv2", "19:b@thread.tacv2"):
+        await indexes.repo.add(cop, [Draft(f"Where are the {cop} minutes?", "In the Files tab.")], "lead", NOW)
+    a = await indexes.for_cop("19:a@thread.tacv2", NOW)
+    assert has_entry(a, "Where are the 19:a@thread.tacv2 minutes?")
+    await indexes.for_cop("19:b@thread.tacv2", NOW)
+    assert await indexes.for_cop("19:a@thread.tacv2", NOW) is not a  # let go for b's, so built again
+
+
+async def test_a_cop_index_counts_only_what_it_does_not_share_with_the_programme_index(store: CountingStore) -> None:
+    indexes = FaqIndexes(store, HistogramEncoder(), clock=Ticks())
+    await indexes.repo.add(COP, [Draft(QUESTION, "In the Files tab.")], "lead", NOW)
+    own = await indexes.for_cop(COP, NOW)
+    programme = await indexes.for_cop(None, NOW)
+    whole = index_bytes(programme)
+    assert programme._vectors is not None
+    assert whole > programme._vectors.phrasings[0].nbytes  # the vectors' data counts, not only the array's header
+    alone = index_bytes(own, programme)
+    assert 0 < alone < whole / 2  # the programme's vectors, typo lookups and entries are not counted again
+    assert indexes.held_bytes == alone
+    assert index_bytes(own) > whole  # without the programme's index to discount, everything it reaches counts
 
 
 async def test_a_burst_of_questions_on_a_cold_index_builds_it_once(
