@@ -10,10 +10,10 @@ layers change (query, key, value, attention output, and the two feed-forward wei
 and LayerNorms are the model's own, so :mod:`bot.answers.encoder` still reads word rows from the published file.
 Rank 16 in float16: 1.2 MB, against 90 MB for a fine-tuned copy of the model.
 
-``encoder_adapter.npz`` (next to this module) is written by ``tests/answers/finetune.py``, which needs torch and is
-not run by the tests (see its docstring for how, and what it was trained with); the file records the training
-run's settings, and its sha256 labels the encoder graph built from it, so a changed adapter is never mixed with
-an old ``encoder.onnx`` or old prebuilt vectors.
+``encoder_adapter.npz`` (next to this module) is written by ``tools/answers/finetune.py`` (``make retrain``), which
+needs torch and is not run by the tests (see its docstring for how, and what it was trained with); the file records
+the training run's settings, and its sha256 labels the encoder graph built from it, so a changed adapter is never
+mixed with an old ``encoder.onnx`` or old prebuilt vectors.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ _WEIGHT = re.compile(
     r"|output\.dense)\.weight"
 )
 SCALE_KEY = "scale"
-SETTINGS_KEY = "settings"  # a JSON string: how the adapter was trained (tests/answers/finetune.py)
+SETTINGS_KEY = "settings"  # a JSON string: how the adapter was trained (tools/answers/finetune.py)
 
 
 class AdapterError(ValueError):

@@ -9,10 +9,17 @@ its :class:`SemanticFeatures` (the usual case), which the index (:mod:`bot.answe
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from importlib import resources
 
-__all__ = ["DEFAULT_CALIBRATION", "Calibration", "Features", "SemanticFeatures"]
+__all__ = ["CONFIDENCE_MODEL_FILE", "DEFAULT_CALIBRATION", "Calibration", "Features", "SemanticFeatures"]
+
+# The fitted confidence model: its coefficients and threshold, written by ``make refit`` with the sha256 of the
+# files it was fitted from (tools/answers/fit_confidence.py; tests/answers/test_artefacts.py checks them).
+CONFIDENCE_MODEL_FILE = "confidence_model.json"
+_FITTED = json.loads(resources.files(__package__ or "bot.answers").joinpath(CONFIDENCE_MODEL_FILE).read_text("utf-8"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,12 +29,12 @@ class Calibration:
     Calibrated with ``bot/answers/examples.json`` (staff-style questions labelled with the entry that answers
     them, or null for "not in the FAQ"; also the vector index's examples, see :mod:`bot.answers.examples`). The
     lexical weights below were tuned on the ``tune`` and ``holdout-1`` splits only (``python -m
-    tests.answers.sweep_threshold`` reads nothing else). ``tests/answers/test_calibration.py`` prints the figures of
+    tools.answers.sweep_threshold`` reads nothing else). ``tests/answers/test_calibration.py`` prints the figures of
     every split.
 
     The ranking weights came from a coarse grid search on the tuning splits (they matter little: between 91 %
     and 93 % right at <= 3 % wrong across the grid); ``min_confidence`` from the sweep printed by
-    ``python -m tests.answers.sweep_threshold`` (0.78: 94.3 % right, 2.0 % wrong on the tuning splits, inside the
+    ``python -m tools.answers.sweep_threshold`` (0.78: 94.3 % right, 2.0 % wrong on the tuning splits, inside the
     0.66-0.92 band where both targets hold; 0.42 before the FAQ's alternatives doubled; the targets hold only in
     a band, so re-run the sweep after any change to the ranker, the text lists or the FAQ). A margin rule (runner-up
     close to the best) and phrasing recall were tried and cross-validated between the two tuning splits; neither
@@ -70,25 +77,12 @@ class Calibration:
     whitening_shrinkage: float = 0.7
     lexical_saturation: float = 5.0
     # Confidence: a logistic model over SemanticFeatures, intercept first, then one weight per feature in the
-    # order of SemanticFeatures.vector(). Fitted by ``python -m tests.answers.fit_confidence`` (see there) on all 24
-    # splits, each ranked without its own examples and with an adapter never trained on it; the threshold is the
-    # one its leave-one-split-out cross-validation keeps within 3 % confident wrong answers (90.2 % right, 3.0 %
-    # wrong, with FAQ version 6, the near-miss split and holdout-21; 92.0 % / 3.0 % with version 5 before them).
-    semantic_coefficients: tuple[float, ...] = (
-        -5.249,
-        -0.685,
-        0.45,
-        1.756,
-        0.036,
-        0.652,
-        -0.219,
-        -9.625,
-        1.69,
-        -3.915,
-        4.045,
-        0.989,
-    )
-    semantic_min_confidence: float = 0.71
+    # order of SemanticFeatures.vector(), and its threshold: read from confidence_model.json, which ``make refit``
+    # writes (tools/answers/fit_confidence.py) from all the splits, each ranked without its own examples and with an
+    # adapter never trained on it; the threshold is the one its leave-one-split-out cross-validation keeps within
+    # 3 % confident wrong answers (docs/faq-answers.md has the figures).
+    semantic_coefficients: tuple[float, ...] = tuple(float(w) for w in _FITTED["coefficients"])
+    semantic_min_confidence: float = float(_FITTED["threshold"])
 
 
 DEFAULT_CALIBRATION = Calibration()

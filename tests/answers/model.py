@@ -1,33 +1,24 @@
 """The sentence model for tests: the one ``make model`` fetched, loaded once per test session.
 
 A missing model fails the tests that need it with the ``make model`` hint; ``COPBOT_ALLOW_NO_MODEL=1`` turns that
-into a skip (for a quick run without the 83 MB download; CI never sets it)."""
+into a skip (for a quick run without the 83 MB download; CI never sets it). The encoders with the fold adapters
+and the calibration's held-out indexes are :mod:`tools.answers.measure`'s, shared with ``make refit``."""
 
 from __future__ import annotations
 
 import functools
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bot.answers.adapter import Adapter
 from bot.answers.encoder import EncoderUnavailable, SentenceEncoder
 from bot.answers.ranker import FloatArray
-from bot.core.config import DEFAULT_MODEL_DIR
-from tests.answers.splits import NEWER_THAN_ADAPTER
+from tools.answers import measure
+from tools.answers.measure import REPO, CachedEncoder, NoFoldAdapter, model_dir
 
-REPO = Path(__file__).resolve().parents[2]
-# Encoder adapters each trained without some splits (tests/answers/finetune.py), for measuring a split as unseen.
-ADAPTER_FOLDS = Path(__file__).with_name("adapter_folds")
-
-
-def model_dir() -> Path:
-    """Where ``make model`` puts the model: COPBOT_MODEL_DIR, else the default, relative to the repository."""
-    directory = Path(os.environ.get("COPBOT_MODEL_DIR", "").strip() or DEFAULT_MODEL_DIR)
-    return directory if directory.is_absolute() else REPO / directory
+__all__ = ["REPO", "HistogramEncoder", "cached_encoder_for_tests", "encoder_for_tests", "encoder_without", "model_dir"]
 
 
 @functools.cache
@@ -45,59 +36,19 @@ def encoder_for_tests() -> SentenceEncoder:
         pytest.fail(f"{error} (or set COPBOT_ALLOW_NO_MODEL=1 to skip the tests that need the model)")
 
 
-class _Cached:
-    """The test encoder with every vector kept: the calibration builds one index per split over the same texts."""
-
-    def __init__(self, inner: SentenceEncoder) -> None:
-        self._inner = inner
-        self._known: dict[str, FloatArray] = {}
-
-    def encode(self, texts: Sequence[str]) -> FloatArray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._known]
-        if missing:
-            self._known.update(zip(missing, self._inner.encode(missing), strict=True))
-        return np.stack([self._known[t] for t in texts]) if texts else self._inner.encode(texts)
-
-
-@functools.cache
-def _cached() -> _Cached:
-    return _Cached(encoder_for_tests())
-
-
-def cached_encoder_for_tests() -> _Cached:
+def cached_encoder_for_tests() -> CachedEncoder:
     """:func:`encoder_for_tests` remembering what it encoded (one per test session)."""
     encoder_for_tests()  # fails or skips as that does when there is no model
-    return _cached()
+    return measure.shipped_encoder()
 
 
-@functools.cache
-def adapter_folds() -> dict[str, Path]:
-    """Split -> the fold adapter that was trained without it (from each file's recorded settings)."""
-    folds: dict[str, Path] = {}
-    for path in sorted(ADAPTER_FOLDS.glob("*.npz")):
-        without = Adapter.load(path).settings.get("without", [])
-        assert isinstance(without, list)
-        for split in without:
-            assert split not in folds, f"{split} is left out of both {folds[split].name} and {path.name}"
-            folds[str(split)] = path
-    return folds
-
-
-@functools.cache
-def _cached_with(adapter: Path) -> _Cached:
-    return _Cached(SentenceEncoder.load(model_dir(), adapter=adapter))
-
-
-def encoder_without(split: str) -> _Cached:
-    """The test encoder with the adapter of the fold that never trained on ``split`` (so the split's questions
-    are as new to the encoder as to the index built without them); remembers what it encoded."""
-    encoder_for_tests()  # fails or skips as that does when there is no model
-    folds = adapter_folds()
-    if split in NEWER_THAN_ADAPTER and split not in folds:
-        return _cached()  # the shipped adapter was trained before the split was written
-    if split not in folds:
-        pytest.fail(f"no adapter in {ADAPTER_FOLDS} was trained without {split} (see tests/answers/finetune.py)")
-    return _cached_with(folds[split])
+def encoder_without(split: str) -> CachedEncoder:
+    """:func:`tools.answers.measure.encoder_without`, failing or skipping as :func:`encoder_for_tests` does."""
+    encoder_for_tests()
+    try:
+        return measure.encoder_without(split)
+    except NoFoldAdapter as error:
+        pytest.fail(str(error))
 
 
 class HistogramEncoder:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from bot.answers.adapter import ADAPTER_FILE, Adapter, AdapterError, save
-from tests.answers.model import adapter_folds
-from tests.answers.splits import FIT_SPLITS, NEWER_THAN_ADAPTER
+from tools.answers.folds import adapter_folds
+from tools.answers.splits import FIT_SPLITS, NEWER_THAN_ADAPTER
 
 LAYER_WEIGHTS = 6 * 6  # query, key, value, attention output, two feed-forward weights, in each of six layers
 
@@ -30,7 +30,7 @@ def test_the_shipped_adapter_updates_every_layer_weight_and_trained_on_every_spl
 
 def test_every_split_has_exactly_one_fold_adapter_that_never_trained_on_it() -> None:
     folds = adapter_folds()  # asserts no split is left out of two folds
-    # splits written after the shipped adapter was trained are measured with it (tests/answers/splits.py)
+    # splits written after the shipped adapter was trained are measured with it (tools/answers/splits.py)
     older = set(FIT_SPLITS) - set(NEWER_THAN_ADAPTER)
     assert older <= set(folds), sorted(older - set(folds))
     assert not set(NEWER_THAN_ADAPTER) & set(folds)

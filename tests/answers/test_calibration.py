@@ -1,5 +1,5 @@
 """Calibration of the FAQ ranker against staff-style questions (``bot/answers/examples.json``; splits in
-:mod:`tests.answers.splits`).
+:mod:`tools.answers.splits`).
 
 Prints, for each split: top-1 accuracy on answerable questions, the share of answerable questions answered rightly
 with confidence, the wrong-and-confident rate over all questions, and the abstain rate.
@@ -9,7 +9,7 @@ questions and answers. ``tune`` and ``holdout-1`` tuned the lexical ranker. Sinc
 the index's examples (:mod:`bot.answers.examples`) and all of them fit the confidence model, and since 493bc84
 they train the encoder adapter (:mod:`bot.answers.adapter`), so every split is measured held out: ranked by an index
 built without its own examples (:func:`index_without`), encoded with a fold adapter that never trained on it
-(``tests/answers/adapter_folds``) and, in the cross-validation test, scored by a model fitted on the other splits.
+(``tools/answers/adapter_folds``) and, in the cross-validation test, scored by a model fitted on the other splits.
 The file's description tells each split's history. Fresh splits scored once before joining, each with the system of
 its day: holdout-14 (examples: 49.4 / 2.9 -> 86.7 / 3.8), holdout-15 (75.0 / 2.8), holdout-16 (84.7 / 4.8 -> 89.4 /
 4.8; withdrawn), holdout-17 (69.3 / 11.0 -> 70.5 / 11.9), holdout-18 (centroid features: 70.2 / 8.4 -> 71.4 / 7.5),
@@ -76,17 +76,17 @@ import pytest
 from bot.answers.examples import load_examples
 from bot.answers.faq import FaqEntry, load_programme_faq
 from bot.answers.ranker import DEFAULT_CALIBRATION, Answer, FaqIndex
-from tests.answers.fit_confidence import (
+from tests.answers.model import encoder_without
+from tools.answers.fit_confidence import (
     choose_threshold,
     fit_logistic,
     fitting_points,
     held_out_by_split,
     held_out_probabilities,
-    index_without,
     rates,
 )
-from tests.answers.model import encoder_without
-from tests.answers.splits import (
+from tools.answers.measure import index_without
+from tools.answers.splits import (
     CALIBRATION_FILE,
     FIT_SPLITS,
     LEXICAL_TUNING_SPLITS,
@@ -307,9 +307,9 @@ def test_near_misses_abstain() -> None:
 
 
 def test_confidence_model_is_the_one_fitted_and_holds_out_of_sample() -> None:
-    """``Calibration`` holds what ``python -m tests.answers.fit_confidence`` fits today (so a change to the FAQ,
-    its examples, the ranker or the encoder without refitting fails here), and each split, ranked without its own
-    examples and scored by the model fitted on the others, stays above its floor; all of them together meet the
+    """``Calibration`` holds what ``make refit`` (:mod:`tools.answers.fit_confidence`) fits today (so a change to the
+    FAQ, its examples, the ranker or the encoder without refitting fails here), and each split, ranked without its
+    own examples and scored by the model fitted on the others, stays above its floor; all of them together meet the
     issue's targets."""
     x, y, splits, counts = fitting_points()
     answerable = sum(a for a, _ in counts.values())

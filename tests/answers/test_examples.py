@@ -13,7 +13,7 @@ from bot.answers.examples import Examples, labelled_questions, load_examples
 from bot.answers.faq import FaqEntry, load_programme_faq
 from bot.answers.ranker import DEFAULT_CALIBRATION, Answer, FaqIndex, FloatArray, SemanticFeatures, index_texts
 from tests.answers.model import HistogramEncoder, cached_encoder_for_tests
-from tests.answers.splits import CALIBRATION_FILE, SPLITS
+from tools.answers.splits import CALIBRATION_FILE, SPLITS
 
 
 class RecordingEncoder(HistogramEncoder):

@@ -1,7 +1,7 @@
 """Prints, for the tuning splits of the calibration set, how many questions would be answered rightly and wrongly
 at a range of confidence thresholds; the ``holdout`` split is never read here.
 
-Run ``python -m tests.answers.sweep_threshold`` after changing the ranker, its weights or the FAQ, and set
+Run ``python -m tools.answers.sweep_threshold`` after changing the ranker, its weights or the FAQ, and set
 ``Calibration.min_confidence`` inside the widest stretch where wrong answers stay under 3 % of all questions
 while right answers stay at or above 90 % of the answerable ones.
 """
@@ -12,8 +12,8 @@ import json
 
 from bot.answers.faq import load_programme_faq
 from bot.answers.ranker import DEFAULT_CALIBRATION, FaqIndex
-from tests.answers.splits import CALIBRATION_FILE
-from tests.answers.splits import LEXICAL_TUNING_SPLITS as TUNING_SPLITS
+from tools.answers.splits import CALIBRATION_FILE
+from tools.answers.splits import LEXICAL_TUNING_SPLITS as TUNING_SPLITS
 
 
 def tune_points() -> tuple[list[tuple[float, bool]], int, int]:

