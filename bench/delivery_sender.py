@@ -16,7 +16,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.jobs.outbox import PARTITION, TABLE, DeliveryPolicy, Outbox
+from bot.jobs.outbox import PARTITION, TABLE, Outbox
+from bot.jobs.pacing import DeliveryPolicy
 from bot.security.signing import Signer
 from bot.teams import open_gateway
 from storage.base import Where

@@ -26,7 +26,8 @@ from bot.features.faq import close_indexes
 from bot.health.snapshots import MarkingStore, Marks
 from bot.http_log import MalformedRequests
 from bot.jobs.background import Background, settle_background
-from bot.jobs.outbox import DeliveryPolicy, Outbox
+from bot.jobs.outbox import Outbox
+from bot.jobs.pacing import DeliveryPolicy
 from bot.jobs.scheduler import start_scheduler, stop_scheduler
 from bot.report.routes import register as register_report
 from bot.routing import middleware

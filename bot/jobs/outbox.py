@@ -42,17 +42,38 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.core import logsafe
-from bot.core.turn import Card, Person, Proactive, Reply, reference_without_person
+from bot.core.turn import Person, Proactive, Reply, reference_without_person
 from bot.domain.codec import dump_reference, dumps, load_reference, loads
 from bot.domain.cops import CopCache, CopRepo
-from bot.domain.delivery import OUTBOX_PARTITION, OUTBOX_TABLE, Promise, kind_of, promise_of, run_of
+from bot.domain.delivery import Promise, kind_of, promise_of
 from bot.domain.engagement import EngagementRepo, SentMessage, mark_sent
+from bot.jobs import outbox_rows
+from bot.jobs.outbox_rows import (
+    DEAD_PARTITION as DEAD_PARTITION,
+)
+from bot.jobs.outbox_rows import (
+    DEAD_TABLE as DEAD_TABLE,
+)
+from bot.jobs.outbox_rows import (
+    PARTITION as PARTITION,
+)
+from bot.jobs.outbox_rows import (
+    RETENTION as RETENTION,
+)
+from bot.jobs.outbox_rows import (
+    TABLE as TABLE,
+)
+from bot.jobs.outbox_rows import (
+    broadcast_of as broadcast_of,
+)
+from bot.jobs.outbox_rows import (
+    target_of as target_of,
+)
+from bot.jobs.pacing import ConversationPacer, DeliveryPolicy, TokenBucket
 from bot.security.sealing import seal_card
 from bot.security.signing import Signer
-from storage import paging
 from storage.base import (
     AlreadyExists,
-    BatchOp,
     NotFound,
     PreconditionFailed,
     Row,
@@ -63,114 +84,14 @@ from storage.base import (
 )
 
 if TYPE_CHECKING:
-    from bot.core.config import Settings
+    pass
 
 log = logging.getLogger(__name__)
 
-TABLE = OUTBOX_TABLE
-PARTITION = OUTBOX_PARTITION
-DEAD_TABLE = "outboxdead"
-DEAD_PARTITION = "t"
-RETENTION = timedelta(days=30)
 FLAG_PREFIX = "Delivery refused"
 
 GONE = frozenset({403, 404})  # bot removed from the team, conversation deleted, user gone
 RETRY = frozenset({0, 401, 408, 412, 500, 502, 503, 504})  # 0 = unreachable; -1 (ours) = unexpected error
-THREAD_HOUR_LIMIT = 1800
-
-
-@dataclass(frozen=True)
-class DeliveryPolicy:
-    rate_per_s: float = 50.0
-    burst: float = 0.0  # bucket size; 0 = one second's worth
-    conversation_gap_s: float = 1.0
-    concurrency: int = 16
-    page_size: int = 100
-    max_pacing_wait_s: float = 5.0  # a busier conversation's items wait for the next flush instead
-    lease: timedelta = timedelta(minutes=2)
-    max_failures: int = 10
-    backoff_base_s: float = 2.0
-    backoff_cap_s: float = 900.0
-    recovery_every: timedelta = timedelta(minutes=1)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> DeliveryPolicy:
-        return cls(
-            rate_per_s=settings.outbox_rate_per_s,
-            conversation_gap_s=settings.outbox_conversation_gap_s,
-            concurrency=settings.outbox_concurrency,
-        )
-
-
-class TokenBucket:
-    """The global request rate of this process; waiters are served in order."""
-
-    def __init__(self, rate: float, capacity: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._rate = rate
-        self._capacity = max(1.0, capacity)
-        self._tokens = self._capacity
-        self._monotonic = monotonic
-        self._stamp = monotonic()
-        self._lock = asyncio.Lock()
-
-    async def take(self, n: float = 1.0) -> None:
-        async with self._lock:
-            while True:
-                now = self._monotonic()
-                self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
-                self._stamp = now
-                if self._tokens >= n:
-                    self._tokens -= n
-                    return
-                await asyncio.sleep((n - self._tokens) / self._rate)
-
-
-class ConversationPacer:
-    """Spacing between sends to one conversation (a reservation per send) and an hourly cap per thread."""
-
-    def __init__(self, gap_s: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._gap = gap_s
-        self._monotonic = monotonic
-        self._next: dict[str, float] = {}
-        self._hour: dict[str, tuple[float, int]] = {}
-        self._started: dict[str, float] = {}
-
-    def reserve(self, target: str, max_wait: float) -> float | None:
-        """Seconds to wait before sending to ``target`` (the slot is booked), or None if that is too long."""
-        now = self._monotonic()
-        if len(self._next) > 10_000:
-            self._prune(now)
-        slot = max(now, self._next.get(target, 0.0))
-        start, count = self._hour.get(target, (slot, 0))
-        if slot - start >= 3600:
-            start, count = slot, 0
-        if count >= THREAD_HOUR_LIMIT:
-            slot, start, count = start + 3600, start + 3600, 0
-        if slot - now > max_wait:
-            return None
-        self._next[target] = slot + self._gap
-        self._hour[target] = (start, count + 1)
-        return slot - now
-
-    async def settle(self, target: str) -> None:
-        """Just before the request: make the gap hold between actual sends too, whatever storage latency
-        did to the booked slots."""
-        wait = self._started.get(target, float("-inf")) + self._gap - self._monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        self._started[target] = self._monotonic()
-
-    def hold(self, target: str, seconds: float) -> None:
-        """Nothing more to ``target`` for ``seconds`` (after a 429 with Retry-After)."""
-        self._next[target] = max(self._next.get(target, 0.0), self._monotonic() + seconds)
-
-    def _prune(self, now: float) -> None:
-        for target in [t for t, at in self._next.items() if at < now]:
-            del self._next[target]
-            self._started.pop(target, None)
-            start, _ = self._hour.get(target, (now, 0))
-            if now - start >= 3600:
-                self._hour.pop(target, None)
 
 
 @dataclass
@@ -182,51 +103,6 @@ class FlushReport:
     deferred: int = 0
     lost_race: int = 0
     unknown: int = 0  # at-most-once items whose send may or may not have reached Teams: not sent again
-
-
-def _encode_message(message: Reply) -> str:
-    if isinstance(message, Card):
-        return dumps({"card": message.content, "summary": message.summary})
-    return dumps({"text": message})
-
-
-def _decode_message(text: Any) -> Reply:
-    data = loads(text, {})
-    if "card" in data:
-        return Card(content=data["card"], summary=str(data.get("summary", "")))
-    return str(data.get("text", ""))
-
-
-def _person_json(person: Person) -> str:
-    return dumps({"user_id": person.user_id, "aad_id": person.aad_id, "name": person.name})
-
-
-def _person(text: Any) -> Person | None:
-    data = loads(text, None)
-    if not isinstance(data, dict):
-        return None
-    return Person(str(data.get("user_id", "")), str(data.get("aad_id", "")), str(data.get("name", "")))
-
-
-def broadcast_of(key: str, personal_for: Person | None) -> str:
-    """The broadcast an item belongs to (:func:`bot.domain.delivery.run_of`), naming no recipient: a personal item's
-    recipient ids are taken out even where its kind keeps them elsewhere in the key (ids only; names never reach
-    a key)."""
-    run = run_of(key)
-    for identifier in (personal_for.aad_id, personal_for.user_id) if personal_for is not None else ():
-        if identifier:
-            run = run.replace(identifier, "~")
-    return run
-
-
-def target_of(reference: Mapping[str, Any], personal_for: Person | None = None) -> str:
-    """What pacing and dead-marking apply to: the person's 1:1 chat, or the conversation (thread replies
-    count against their channel)."""
-    if personal_for is not None:
-        return "personal:" + personal_for.key
-    conversation = reference.get("conversation")
-    conversation_id = str(conversation.get("id") or "") if isinstance(conversation, dict) else ""
-    return conversation_id.split(";messageid=")[0]
 
 
 class Outbox:
@@ -283,7 +159,7 @@ class Outbox:
         data: dict[str, Any] = {
             "key": key,
             "reference": dump_reference(reference),
-            "message": _encode_message(sealed),
+            "message": outbox_rows.encode_message(sealed),
             "status": "pending",
             "attempts": 0,
             "failures": 0,
@@ -294,17 +170,17 @@ class Outbox:
             "run": broadcast_of(key, personal_for)[:1000],  # the broadcast it belongs to, for delivery reports
         }
         if personal_for is not None:
-            data["personal_for"] = _person_json(personal_for)
+            data["personal_for"] = outbox_rows.person_json(personal_for)
             data["person"] = personal_for.key  # for "my data" / "forget me"
             if fallback_reference is not None and fallback_message is not None:
                 data["fallback"] = dumps(
                     {
                         "reference": reference_without_person(fallback_reference),
-                        "message": _encode_message(fallback_message),
+                        "message": outbox_rows.encode_message(fallback_message),
                     }
                 )
         if mention is not None:
-            data["mention"] = _person_json(mention)
+            data["mention"] = outbox_rows.person_json(mention)
         try:
             await self._store.insert(TABLE, PARTITION, encode_key(key), data)
         except AlreadyExists:
@@ -411,7 +287,7 @@ class Outbox:
     async def _deliver(self, row: Row, clock: Callable[[], datetime], dead: set[str], report: FlushReport) -> None:
         key = str(row.get("key", ""))
         try:
-            personal = _person(row.get("personal_for"))
+            personal = outbox_rows.person_of(row.get("personal_for"))
             target = str(row.get("target") or "") or target_of(load_reference(row.get("reference")), personal)
             delay = self._pacer.reserve(target, self.policy.max_pacing_wait_s)
             if delay is None:
@@ -468,7 +344,9 @@ class Outbox:
                 reference = await self._proactive.open_personal_chat(reference, personal)
             posting = True  # from here a failure may come after Teams accepted the message
             activity_id = await self._proactive.send(
-                reference, _decode_message(claimed.get("message")), mention=_person(claimed.get("mention"))
+                reference,
+                outbox_rows.decode_message(claimed.get("message")),
+                mention=outbox_rows.person_of(claimed.get("mention")),
             )
         except DeliveryError as error:
             maybe = posting and error.maybe_delivered
@@ -489,7 +367,7 @@ class Outbox:
         conversation = reference.get("conversation")
         conversation_id = str(conversation.get("id") or "") if isinstance(conversation, dict) else ""
         key = str(claimed.get("key", ""))
-        run = str(claimed.get("run") or broadcast_of(key, _person(claimed.get("personal_for"))))
+        run = str(claimed.get("run") or broadcast_of(key, outbox_rows.person_of(claimed.get("personal_for"))))
         sent = SentMessage(run, str(claimed.get("cop_id") or ""), kind_of(key).name)
         try:
             await EngagementRepo(self._store).remember_sent(conversation_id, activity_id or "", sent, now)
@@ -578,7 +456,7 @@ class Outbox:
         await self.enqueue(
             f"{claimed.get('key')}|fallback",
             reference,
-            _decode_message(fallback.get("message")),
+            outbox_rows.decode_message(fallback.get("message")),
             now,
             cop_id=str(claimed.get("cop_id") or ""),
             mention=personal,
@@ -643,48 +521,12 @@ class Outbox:
             log.warning("outbox item abandoned mid-send; not resending key=%s cop_id=%s", item, cop_id)
             await self._settle(row, {"status": "unknown", "error": "sender died mid-send", "ended": now})
 
-    # -- personal data --------------------------------------------------------------------------------
+    # -- personal data and retention (bot/jobs/outbox_rows.py) -----------------------------------------
     async def export_person(self, aad_id: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        async for rows, _ in paging.pages(self._store, TABLE, PARTITION, [Where("person", "eq", aad_id)]):
-            out.extend(
-                {"key": row.get("key"), "status": row.get("status"), "created": str(row.get("created"))} for row in rows
-            )
-        return out
+        return await outbox_rows.export_person(self._store, aad_id)
 
     async def erase_person(self, aad_id: str) -> int:
-        """Drop personal messages queued for or sent to this person (channel posts expire after 30 days). A page
-        at a time, each page its own storage deadline."""
-        removed = 0
-        async for rows, _ in paging.pages(self._store, TABLE, PARTITION, [Where("person", "eq", aad_id)]):
-            for row in rows:
-                with contextlib.suppress(PreconditionFailed, NotFound):
-                    await self._store.delete(TABLE, PARTITION, row.row_key, etag=row.etag)
-                    removed += 1
-        return removed
+        return await outbox_rows.erase_person(self._store, aad_id)
 
-    # -- retention ------------------------------------------------------------------------------------
     async def purge(self, now: datetime, older_than: timedelta = RETENTION) -> int:
-        """Delete finished items (sent, dead, unknown) created more than ``older_than`` ago, a page at a time."""
-        removed = 0
-        cutoff = now - older_than
-        for status in ("sent", "dead", "unknown"):
-            while True:
-                rows = await self._store.query(
-                    TABLE, PARTITION, [Where("status", "eq", status), Where("created", "lt", cutoff)], limit=100
-                )
-                if not rows:
-                    break
-                try:
-                    await self._store.batch(
-                        TABLE, PARTITION, [BatchOp("delete", row.row_key, etag=row.etag) for row in rows]
-                    )
-                    removed += len(rows)
-                except (PreconditionFailed, NotFound):
-                    for row in rows:
-                        with contextlib.suppress(PreconditionFailed, NotFound):
-                            await self._store.delete(TABLE, PARTITION, row.row_key, etag=row.etag)
-                            removed += 1
-                if len(rows) < 100:
-                    break
-        return removed
+        return await outbox_rows.purge(self._store, now, older_than)

@@ -17,7 +17,8 @@ import pytest
 from bot.core.clock import FakeClock
 from bot.core.turn import JSON, Person, Reply
 from bot.domain.cops import CopRepo
-from bot.jobs.outbox import DEAD_TABLE, FLAG_PREFIX, PARTITION, TABLE, DeliveryPolicy, Outbox, TokenBucket
+from bot.jobs.outbox import DEAD_TABLE, FLAG_PREFIX, PARTITION, TABLE, Outbox
+from bot.jobs.pacing import DeliveryPolicy, TokenBucket
 from bot.teams import DeliveryError
 from storage.base import TableStore, Where, encode_key
 from tests.features.schedkit import channel_reference, make_cop
@@ -326,7 +327,7 @@ async def test_sends_to_one_conversation_are_paced(bot: BotUnderTest) -> None:
 
 
 async def test_a_busy_conversation_waits_for_a_later_flush_instead_of_blocking() -> None:
-    from bot.jobs.outbox import ConversationPacer
+    from bot.jobs.pacing import ConversationPacer
 
     pacer = ConversationPacer(1.0)
     delays = [pacer.reserve("busy", max_wait=2.5) for _ in range(5)]

@@ -11,7 +11,8 @@ import pytest
 
 from bot.core.turn import Person
 from bot.domain.delivery import Promise, kind_of, promise_of
-from bot.jobs.outbox import PARTITION, TABLE, DeliveryPolicy, Outbox
+from bot.jobs.outbox import PARTITION, TABLE, Outbox
+from bot.jobs.pacing import DeliveryPolicy
 from storage.base import encode_key
 from storage.sqlite import SqliteStore
 from tests.features.schedkit import channel_reference

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from bot.core.config import DEFAULT_TERMS, Settings, SettingsError, parse_terms
-from bot.jobs.outbox import DeliveryPolicy
+from bot.jobs.pacing import DeliveryPolicy
 
 
 def test_defaults() -> None:
