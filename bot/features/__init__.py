@@ -21,6 +21,7 @@ FEATURES: tuple[str, ...] = (
     "bot.features.projects",
     "bot.features.resources",
     "bot.features.faq",
+    "bot.features.faq_manage",
     "bot.features.queries",
     "bot.features.digest",
     "bot.features.delivery_report",
