@@ -17,6 +17,7 @@ import json
 import logging
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,15 @@ def _row(ours: Run, baselines: dict[str, Run]) -> dict[str, Any]:
     return row
 
 
+STORAGE_ENV: dict[str, Callable[[Azurite], dict[str, str]]] = {
+    "sqlite": lambda _: {},
+    "azurite": lambda azurite: {
+        "COPBOT_STORAGE": "azure",
+        "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+    },
+}
+
+
 async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
     connector = FakeConnector()
     await connector.start()
@@ -99,10 +109,7 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
             baselines["agents"] = await start_agents_echo()
             baselines["bf"] = await start_echo()
             copbot = bots["sqlite"] = await start_copbot(Path(tmp))
-            bots["azurite"] = await start_copbot(
-                Path(tmp),
-                {"COPBOT_STORAGE": "azure", "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string},
-            )
+            bots["azurite"] = await start_copbot(Path(tmp), STORAGE_ENV["azurite"](azurite))
             await asyncio.sleep(1.0)
             results["rss_mb_idle"] = round(copbot.rss_mb(), 1)
             results["startup_s"] = round(copbot.startup_s, 2)
@@ -115,10 +122,18 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
                 for scenario in SCENARIOS:
                     if selected and scenario.name not in selected:
                         continue
-                    target = bots[scenario.storage]
+                    own: BotProcess | None = None
+                    if scenario.fresh:  # a bot of its own: its idle and peak RSS are this scenario's alone
+                        own = bots[f"{scenario.name} (own)"] = await start_copbot(
+                            Path(tmp), STORAGE_ENV[scenario.storage](azurite)
+                        )
+                        await asyncio.sleep(1.0)
+                    target = own or bots[scenario.storage]
                     if scenario.seed is not None and (scenario.storage, scenario.seed) not in seeded:
                         await seed(scenario, Path(tmp), azurite, acts)
                         seeded.add((scenario.storage, scenario.seed))
+                    idle_mb = target.rss_mb()
+                    target.reset_peak()  # this scenario's peak, setup included
                     if scenario.setup is not None:
                         await scenario.setup(target.url, acts, http)
                     trips = await round_trips(scenario)
@@ -132,11 +147,14 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
                                 base.url, echo_message(acts), total=scenario.total, concurrency=concurrency
                             )
                             replies[base_name] = len(connector.sent())
+                        connector.clear()
                         ours = await drive(
                             target.url, scenario.make(acts), total=scenario.total, concurrency=concurrency
                         )
-                        connector.clear()
                         row = _row(ours, runs)
+                        if scenario.check is not None:
+                            row.update(scenario.check(connector, scenario.total))
+                        connector.clear()
                         sent = scenario.total + WARMUP
                         for base_name, count in replies.items():
                             # a baseline's reply is a POST to the fake connector: if it never arrives, the echo
@@ -147,8 +165,13 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
                             storage_round_trips=round(trips.per_turn, 2),
                             round_trip_breakdown=trips.last_turn,
                             background_round_trips=round(trips.background, 2),
+                            rss_mb_peak=round(target.span_peak_rss_mb(), 1),
                         )
+                        if own is not None:
+                            row["rss_mb_idle"] = round(idle_mb, 1)
                         results["scenarios"][name] = row
+                    if own is not None:
+                        own.stop()
             results["rss_mb_peak"] = round(copbot.peak_rss_mb(), 1)
             results["rss_mb_peak_azure"] = round(bots["azurite"].peak_rss_mb(), 1)
             for name, base in baselines.items():

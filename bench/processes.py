@@ -32,6 +32,7 @@ class BotProcess:
     proc: subprocess.Popen[bytes]
     port: int
     startup_s: float
+    _peak_kb: float = 0.0
 
     @property
     def url(self) -> str:
@@ -41,6 +42,18 @@ class BotProcess:
         return _status_kb(self.proc.pid, "VmRSS") / 1024
 
     def peak_rss_mb(self) -> float:
+        """The peak RSS since start (including the peaks of spans reset with :meth:`reset_peak`)."""
+        self._peak_kb = max(self._peak_kb, _status_kb(self.proc.pid, "VmHWM"))
+        return self._peak_kb / 1024
+
+    def reset_peak(self) -> None:
+        """Start a new span for :meth:`span_peak_rss_mb` (Linux: writing 5 to /proc/PID/clear_refs sets the peak
+        RSS to the current RSS); the peak since start is kept."""
+        self.peak_rss_mb()
+        Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
+
+    def span_peak_rss_mb(self) -> float:
+        """The peak RSS since the last :meth:`reset_peak` (or the start)."""
         return _status_kb(self.proc.pid, "VmHWM") / 1024
 
     def stop(self) -> None:
