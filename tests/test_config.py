@@ -108,7 +108,7 @@ def test_the_botbuilder_names_still_work() -> None:
 
 
 def test_a_multi_tenant_secret_gets_tokens_from_the_bot_framework_tenant() -> None:
-    from bot.teams.agents_seam import auth_configuration
+    from bot.teams.agents_auth import auth_configuration
 
     config = auth_configuration(Settings.from_env({PREFIX + "CLIENTID": "a", PREFIX + "CLIENTSECRET": "s"}))
     assert config.TENANT_ID == "botframework.com"

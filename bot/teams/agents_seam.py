@@ -19,13 +19,11 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiohttp
 from microsoft_agents.activity import (
     Activity,
     ActivityTypes,
@@ -36,22 +34,19 @@ from microsoft_agents.activity import (
     ConversationParameters,
     Mention,
 )
-from microsoft_agents.hosting.core import ChannelServiceAdapter, TurnContext
+from microsoft_agents.hosting.core import TurnContext
 from microsoft_agents.hosting.core.authorization import (
-    AgentAuthConfiguration,
-    AuthTypes,
     ClaimsIdentity,
-    JwtTokenValidator,
 )
-from microsoft_agents.hosting.core.channel_service_client_factory_base import ChannelServiceClientFactoryBase
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
-from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 from bot.core.config import Settings
 from bot.core.turn import JSON, Card, Person, Reply, RosterEntry, SearchResult
 from bot.teams.activity import ADAPTIVE_CARD, invoke_response, person_of, search_response, to_request
-from bot.teams.claims import CHANNEL_ISSUER, bearer_token, check_channel_claims, endorsed_for_teams
-from bot.teams.errors import AMBIGUOUS_STATUSES, AuthError, DeliveryError, maybe_delivered, retry_after_seconds
+from bot.teams.agents_auth import CONNECTOR_SCOPE, TeamsTokenValidator, auth_configuration
+from bot.teams.agents_connectors import ConnectorAdapter, Connectors, delivery_errors
+from bot.teams.claims import bearer_token, check_channel_claims
+from bot.teams.errors import AuthError, DeliveryError
 from bot.teams.gateway import OnRequest, TokenSource
 from bot.teams.identity import IdentityUnavailable, OpenIdKeys, OutgoingToken
 
@@ -94,134 +89,7 @@ class _ConnectorErrorLog(logging.Filter):
 
 
 CHANNEL_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
-CONNECTOR_SCOPE = "https://api.botframework.com/.default"
 CONNECTOR_RESOURCE = "https://api.botframework.com"
-MULTI_TENANT = "botframework.com"
-MAX_SESSIONS = 32  # Teams uses a handful of service URLs (one per region); more would be a fault
-
-_AUTH_TYPES = {
-    "ClientSecret": AuthTypes.client_secret,
-    "Certificate": AuthTypes.certificate,
-    "UserManagedIdentity": AuthTypes.user_managed_identity,
-    "FederatedCredentials": AuthTypes.federated_credentials,
-}
-
-
-def auth_configuration(settings: Settings) -> AgentAuthConfiguration:
-    """The SDK's configuration of this bot's connection, with the issuer check on and only the Bot Framework
-    channel's issuer allowed (the SDK checks issuers only when asked)."""
-    anonymous = not settings.authenticated
-    tenant = settings.app_tenant_id
-    if not tenant and settings.auth_type in ("ClientSecret", "Certificate"):
-        tenant = MULTI_TENANT  # a multi-tenant registration gets its connector tokens from the Bot Framework tenant
-    return AgentAuthConfiguration(
-        auth_type=_AUTH_TYPES[settings.auth_type],
-        client_id=settings.app_id or None,
-        tenant_id=tenant or None,
-        client_secret=settings.app_password or None,
-        cert_pfx_file=settings.cert_pfx_file or None,
-        federated_client_id=settings.federated_client_id or None,
-        authority=settings.authority or None,
-        connection_name="SERVICE_CONNECTION",
-        scopes=[CONNECTOR_SCOPE],
-        anonymous_allowed=anonymous,
-        issuers=[CHANNEL_ISSUER],
-        validate_issuer=True,
-    )
-
-
-class _TeamsKeys:
-    """Stands in for the SDK validator's JWKS client: keys come from :class:`OpenIdKeys` (async, timeout,
-    cached; the URL is configurable for tests and sovereign clouds), and a key must be endorsed for Teams."""
-
-    def __init__(self, keys: OpenIdKeys) -> None:
-        self._keys = keys
-
-    async def get_signing_key(self, jwks_uri: str, header: dict[str, Any]) -> Any:
-        key = await self._keys.get(str(header.get("kid") or ""))
-        if not endorsed_for_teams(key.endorsements):
-            raise PermissionError("the signing key is not endorsed for Teams")
-        return key.public_key
-
-
-class _TeamsTokenValidator(JwtTokenValidator):
-    def __init__(self, configuration: AgentAuthConfiguration, keys: OpenIdKeys) -> None:
-        super().__init__(configuration)
-        self._jwk_client_manager = _TeamsKeys(keys)  # type: ignore[assignment]
-
-
-class _Connectors(ChannelServiceClientFactoryBase):
-    """One SDK connector client (one aiohttp session) per service URL, signed with the bot's token."""
-
-    def __init__(self, token: OutgoingToken | None, timeout: float) -> None:
-        self._token = token
-        self._timeout = timeout
-        self._clients: OrderedDict[str, TeamsConnectorClient] = OrderedDict()
-        self._closing: set[asyncio.Task[None]] = set()  # evicted clients, closed once their calls are over
-
-    async def client(self, service_url: str) -> TeamsConnectorClient:
-        """The client of ``service_url`` with a current token. An unreachable token service is a retryable
-        DeliveryError (status 0), never a frozen loop."""
-        key = service_url.rstrip("/") + "/"
-        client = self._clients.get(key)
-        if client is None:
-            session = aiohttp.ClientSession(
-                base_url=key,
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-                connector=aiohttp.TCPConnector(limit=64, limit_per_host=64),
-            )
-            client = TeamsConnectorClient(key, "", session=session)
-            self._clients[key] = client
-            while len(self._clients) > MAX_SESSIONS:
-                _, old = self._clients.popitem(last=False)
-                asyncio.get_running_loop().call_later(self._timeout * 2, self._close_later, old)
-        else:
-            self._clients.move_to_end(key)
-        if self._token is not None:
-            try:
-                token = await self._token.ensure()
-            except IdentityUnavailable as error:
-                raise DeliveryError(0, None, str(error)) from None
-            header = f"Bearer {token}"
-            if client.client.headers.get("Authorization") != header:
-                client.client.headers["Authorization"] = header
-        return client
-
-    async def create_connector_client(
-        self,
-        context: TurnContext | None,
-        claims_identity: ClaimsIdentity,
-        service_url: str,
-        audience: str,
-        scopes: list[str] | None = None,
-        use_anonymous: bool = False,
-    ) -> ConnectorClientBase:
-        return await self.client(service_url)
-
-    async def create_user_token_client(
-        self, context: TurnContext, claims_identity: ClaimsIdentity, use_anonymous: bool = False
-    ) -> Any:
-        raise NotImplementedError("CoP Bot uses no user sign-in")
-
-    def _close_later(self, client: TeamsConnectorClient) -> None:
-        task = asyncio.ensure_future(client.close())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-    async def close(self) -> None:
-        clients = list(self._clients.values())
-        self._clients.clear()
-        for client in clients:
-            await client.close()
-
-
-class _Adapter(ChannelServiceAdapter):
-    """The SDK adapter behind each TurnContext: sends, updates and deletes through the cached clients. Errors
-    propagate to the caller (no SDK ``on_turn_error``: the router's error boundary owns that)."""
-
-    def __init__(self, connectors: _Connectors) -> None:
-        super().__init__(connectors)
-        self.on_turn_error = None
 
 
 def _message(reply: Reply) -> Activity:
@@ -241,25 +109,6 @@ def _with_mention(activity: Activity, mention: Person | None) -> Activity:
         activity.text = f"{tag} {activity.text or ''}".strip()
         activity.entities = [Mention(mentioned=ChannelAccount(id=mention.user_id, name=mention.name), text=tag)]
     return activity
-
-
-@contextlib.asynccontextmanager
-async def _delivery_errors(what: str) -> AsyncIterator[None]:
-    """Connector failures become DeliveryError(status, retry_after); a timeout or an unreachable service is
-    status 0 and logged once, here, with what was being done."""
-    try:
-        yield
-    except aiohttp.ClientResponseError as error:
-        retry_after = retry_after_seconds(error.headers.get("Retry-After") if error.headers else None)
-        raise DeliveryError(
-            error.status, retry_after, str(error.message)[:200], maybe_delivered=error.status in AMBIGUOUS_STATUSES
-        ) from None
-    except TimeoutError as error:
-        log.warning("the Bot Connector did not answer in time what=%s", what)
-        raise DeliveryError(0, None, "timed out", maybe_delivered=maybe_delivered(error)) from None
-    except (aiohttp.ClientError, OSError) as error:
-        log.warning("the Bot Connector is unreachable what=%s error=%s", what, type(error).__name__)
-        raise DeliveryError(0, None, str(error)[:200], maybe_delivered=maybe_delivered(error)) from None
 
 
 def _reference_parts(reference: Mapping[str, Any]) -> tuple[str, ConversationAccount, ChannelAccount | None, str]:
@@ -294,7 +143,7 @@ def _address(
 class AgentsResponder:
     """Responder over one SDK TurnContext."""
 
-    def __init__(self, context: TurnContext, connectors: _Connectors, activity: Mapping[str, Any]) -> None:
+    def __init__(self, context: TurnContext, connectors: Connectors, activity: Mapping[str, Any]) -> None:
         self._context = context
         self._connectors = connectors
         self._activity = activity
@@ -307,7 +156,7 @@ class AgentsResponder:
         if self._unreachable:
             raise DeliveryError(0, None, "the connector of this conversation did not answer earlier in this turn")
         try:
-            async with _delivery_errors(what):
+            async with delivery_errors(what):
                 yield
         except DeliveryError as error:
             if error.status == 0:
@@ -410,11 +259,11 @@ class AgentsGateway:
         if settings.authenticated:
             token = self._outgoing(CONNECTOR_RESOURCE, CONNECTOR_SCOPE)
             keys = OpenIdKeys(settings.openid_metadata_url or CHANNEL_METADATA_URL, settings.identity_timeout)
-            self._validator: _TeamsTokenValidator | None = _TeamsTokenValidator(self._config, keys)
+            self._validator: TeamsTokenValidator | None = TeamsTokenValidator(self._config, keys)
         else:
             self._validator = None
-        self._connectors = _Connectors(token, settings.connector_timeout)
-        self._adapter = _Adapter(self._connectors)
+        self._connectors = Connectors(token, settings.connector_timeout)
+        self._adapter = ConnectorAdapter(self._connectors)
         _IncomingRefusals.install()
         _ConnectorErrorLog.install()
 
@@ -505,7 +354,7 @@ class AgentsGateway:
         activity = _with_mention(_message(message), mention)
         _address(activity, service_url, conversation, bot, channel)
         client = await self._connectors.client(service_url)
-        async with _delivery_errors("send"):
+        async with delivery_errors("send"):
             result = await client.conversations.send_to_conversation(conversation.id, activity)
         return str(result.id or "")
 
@@ -515,7 +364,7 @@ class AgentsGateway:
         activity.id = activity_id
         _address(activity, service_url, conversation, bot, channel)
         client = await self._connectors.client(service_url)
-        async with _delivery_errors("update"):
+        async with delivery_errors("update"):
             await client.conversations.update_activity(conversation.id, activity_id, activity)
 
     async def open_personal_chat(self, reference: Mapping[str, Any], person: Person) -> JSON:
@@ -531,7 +380,7 @@ class AgentsGateway:
             }
         )
         client = await self._connectors.client(service_url)
-        async with _delivery_errors("create conversation"):
+        async with delivery_errors("create conversation"):
             created = await client.conversations.create_conversation(params)
         personal: JSON = {
             "conversation": {"id": created.id, "conversationType": "personal"},
@@ -551,7 +400,7 @@ class AgentsGateway:
         entries: list[RosterEntry] = []
         token: str | None = None
         for _ in range(ROSTER_MAX_PAGES):
-            async with _delivery_errors("roster"):
+            async with delivery_errors("roster"):
                 page = await client.conversations.get_conversation_paged_members(team_id, 500, token)
             for member in page.members or []:
                 extra = member.model_extra or {}
