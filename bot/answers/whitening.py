@@ -31,7 +31,11 @@ def whitening(vectors: FloatArray, starts: npt.NDArray[np.int64], shrinkage: flo
     rows = vectors.astype(np.float64)
     counts = np.diff(np.append(starts, len(rows)))  # every entry has at least its own question
     means = np.add.reduceat(rows, starts, axis=0) / counts[:, None]
-    centred = rows - np.repeat(means, counts, axis=0)
+    # centred in place, entry by entry: the same subtractions as ``rows - np.repeat(means, counts, axis=0)``,
+    # without two more float64 copies of every vector (~20 MB at the programme index's build)
+    centred = rows
+    for start, count, mean in zip(starts.tolist(), counts.tolist(), means, strict=True):
+        centred[start : start + count] -= mean
     scatter = centred.T @ centred / max(len(rows), 1)
     eigenvalues, eigenvectors = np.linalg.eigh(scatter)
     eigenvalues = np.clip(eigenvalues, 0.0, None)
