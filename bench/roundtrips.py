@@ -8,11 +8,11 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.counting import CountingStore
 from bench.processes import SIGNING_KEY
 from bench.scenarios import Scenario
 from bot.core.config import Settings
 from bot.features.event_notices import settle
-from storage.counting import CountingStore
 from storage.sqlite import SqliteStore
 from tests.kit.harness import running_bot, test_settings
 

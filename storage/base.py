@@ -26,9 +26,7 @@ MAX_INT64 = 2**63 - 1
 MIN_DATETIME = datetime(1601, 1, 1, tzinfo=UTC)  # Edm.DateTime starts here
 RESERVED_NAMES = frozenset({"PartitionKey", "RowKey", "Timestamp", "etag"})
 KEY_NAMES = frozenset({"PartitionKey", "RowKey"})  # a query filter may compare these with strings
-# asyncio tasks named with this prefix do work outside any request (e.g. refreshing a shared card after the
-# answer has gone): round-trip accounting (storage.counting) reports their calls apart from the turn's
-BACKGROUND_TASK_PREFIX = "background:"
+
 
 # Lone surrogates are refused too: they cannot be sent as UTF-8, so encode_key() escapes them.
 _FORBIDDEN_KEY_CHARS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f\ud800-\udfff]")

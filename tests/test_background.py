@@ -8,8 +8,7 @@ import logging
 
 import pytest
 
-from bot.jobs.background import Background
-from storage.base import BACKGROUND_TASK_PREFIX
+from bot.jobs.background import BACKGROUND_TASK_PREFIX, Background
 
 
 async def test_settle_waits_for_work_and_the_work_it_starts() -> None:

@@ -22,11 +22,11 @@ from bot.domain.events import (
     Rsvp,
     Shared,
 )
+from bot.jobs.background import BACKGROUND_TASK_PREFIX
 from bot.security.sealing import seal_card
 from cards.events import (
     announcement_card,
 )
-from storage.base import BACKGROUND_TASK_PREFIX
 
 if TYPE_CHECKING:
     from bot.services import Services

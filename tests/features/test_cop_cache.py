@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.counting import CountingStore
 from bot.domain.cops import Cop, CopCache, CopRepo
-from storage.counting import CountingStore
 from storage.sqlite import SqliteStore
 from tests.features.membership_kit import install
 from tests.kit.activities import team, user

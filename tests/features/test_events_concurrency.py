@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from bench.counting import CountingStore
 from bot.core.config import Settings
 from bot.domain.events import Draft, EventRepo
 from bot.features.event_notices import Refresher, announce_key, runtime, settle
 from storage.azure import AzureTableStore
-from storage.counting import CountingStore
 from storage.sqlite import SqliteStore
 from tests.features.eventkit import make_cop
 from tests.kit.activities import Team, User, user

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.counting import CountingStore
 from bot.answers import ranker
 from bot.answers.ranker import FaqIndex
 from bot.domain.faq import Draft, FaqIndexes, index_bytes
-from storage.counting import CountingStore
 from storage.sqlite import SqliteStore
 from tests.answers.model import HistogramEncoder
 

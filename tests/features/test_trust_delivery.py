@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from bench.counting import CountingStore
 from bot.core import messages
 from bot.routing.middleware import DEDUPE_TABLE, purge_dedupe
-from storage.counting import CountingStore
 from storage.sqlite import SqliteStore
 from tests.kit.activities import TENANT, User, team, user
 from tests.kit.connector import FakeConnector

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from storage.base import BACKGROUND_TASK_PREFIX, BatchOp
-from storage.counting import CountingStore
+from bench.counting import CountingStore
+from bot.jobs.background import BACKGROUND_TASK_PREFIX
+from storage.base import BatchOp
 from storage.sqlite import SqliteStore
 
 

@@ -6,7 +6,8 @@ import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from storage.base import BACKGROUND_TASK_PREFIX, BatchOp, Row, TableStore, Value, Where
+from bot.jobs.background import BACKGROUND_TASK_PREFIX
+from storage.base import BatchOp, Row, TableStore, Value, Where
 
 
 class CountingStore:
