@@ -34,6 +34,9 @@ _T = TypeVar("_T")
 # -- the form -----------------------------------------------------------------------------------------------
 
 
+EVENT_FIELDS = ("title", "kind", "start", "end", "tz", "link", "place", "capacity", "audience", "description")
+
+
 @dataclass(frozen=True)
 class Draft:
     """A validated event form: times are aware UTC, ``tz`` is where they are shown."""
@@ -49,6 +52,10 @@ class Draft:
     audience: Audience = "all"
     description: str = ""
     teams_meeting: bool = False  # make a Teams meeting for it (when the tenant allows; no link given)
+
+    def event_fields(self) -> dict[str, Any]:
+        """What an event takes from its form (all but whether to make a Teams meeting)."""
+        return {name: getattr(self, name) for name in EVENT_FIELDS}
 
 
 @dataclass(frozen=True)
