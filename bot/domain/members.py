@@ -311,9 +311,6 @@ class MembershipRepo:
         with contextlib.suppress(NotFound):
             await self._store.delete(ROSTER, encode_key(cop_id), encode_key(aad_id))
 
-    async def save_profile(self, profile: Profile) -> None:
-        await self._store.upsert(PEOPLE, encode_key(profile.aad_id), "profile", _profile_data(profile))
-
     async def update_profile(self, profile: Profile) -> None:
         """Save the profile and carry name and organisational area into every membership (and the rosters,
         which count by area), atomically in the person's partition."""

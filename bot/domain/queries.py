@@ -90,10 +90,6 @@ class Query:
     def is_open(self) -> bool:
         return self.status == "open"
 
-    @property
-    def watched(self) -> bool:
-        return self.origin == "channel"
-
     def age(self, now: datetime) -> timedelta:
         return now - self.created_at
 
