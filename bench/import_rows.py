@@ -18,7 +18,7 @@ from typing import Any
 from bot.domain.members import MembershipRepo
 from bot.features.imports import settle
 from storage.azure import AzureTableStore
-from tests.features.imports_kit import card_text, file_message, file_server
+from tests.features.rollout.kit import card_text, file_message, file_server
 from tests.kit.activities import team, user
 from tests.kit.azurite import Azurite
 from tests.kit.connector import FakeConnector, Member

@@ -9,7 +9,7 @@ from bot.core import messages
 from bot.domain.events import EventRepo
 from bot.features.compose_search import QUERY_MAX
 from bot.features.events import NOT_AUDIENCE
-from tests.features.eventkit import FORM, setup
+from tests.features.events.kit import FORM, setup
 from tests.kit.activities import Activities, team, user
 from tests.kit.harness import BotUnderTest, find_action
 

@@ -12,7 +12,7 @@ from bench.roundtrips import round_trips
 from bench.scenarios import SCENARIOS
 from bot.domain.members import CoreElsewhere, MembershipRepo, Profile
 from storage.base import TableStore
-from tests.features.membership_kit import install, state
+from tests.features.membership.kit import install, state
 from tests.kit.activities import team, user
 from tests.kit.azurite import Azurite
 from tests.kit.connector import FakeConnector

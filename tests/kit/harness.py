@@ -36,7 +36,7 @@ def test_settings(**overrides: Any) -> Settings:
         programme_admins=frozenset({"aad-admin"}),
         outbox_conversation_gap_s=0.0,  # feature tests flush several messages to one chat; pacing has its own tests
         # off: many tests change a CoP on one instance (or straight in the store) and read it on another at once;
-        # tests/features/test_cop_cache.py turns it on and covers hits, invalidation and expiry
+        # tests/features/membership/test_cop_cache.py turns it on and covers hits, invalidation and expiry
         cop_cache_seconds=0.0,
         # BM25 alone: loading the sentence model per app would slow every FAQ test; tests of the semantic
         # ranker pass one shared encoder (tests/answers/model.py)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.teams import DeliveryError, open_gateway
-from tests.features.schedkit import channel_reference
+from tests.features.delivery.kit import channel_reference
 from tests.kit.connector import Call, FakeConnector
 from tests.kit.harness import test_settings
 
