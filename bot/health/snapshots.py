@@ -383,11 +383,12 @@ async def cop_snapshot(services: Services, cop: Cop, now: datetime) -> tuple[Cop
     """The CoP's snapshot for the scorecard, and whether it came from the stored digest. Two round trips when the
     digest is current (it and the channel contributors, together); otherwise a recount, whose digest is stored off
     the turn."""
+    dirty = _dirty(services, cop.cop_id)  # before the read: a token write landing during it is then seen by it
     stored, contributors = await asyncio.gather(
         read(services.store, cop.cop_id), _contributors(services.store, cop.cop_id, now, DEFAULT_THRESHOLDS)
     )
     channel = contributors.get(encode_key(cop.cop_id), set())
-    if stored.current and stored.digest is not None and not _dirty(services, cop.cop_id):
+    if stored.current and stored.digest is not None and not dirty:
         found = _evaluate(services, cop, stored.digest, now, channel)
         if found is not None:
             return found, True
@@ -403,6 +404,7 @@ async def cop_views(services: Services, cops: Sequence[Cop], now: datetime) -> d
     """Every CoP's snapshot and the digest it came from: one query for all stored digests and one for the channel
     contributors; the CoPs whose digest is not current are recounted (:data:`CONCURRENCY` at a time) and their
     digests stored off the turn."""
+    dirty = {c.cop_id for c in cops if _dirty(services, c.cop_id)}  # before the read, as in cop_snapshot
     stored_all, contributors = await asyncio.gather(
         read_all(services.store), _contributors(services.store, None, now, DEFAULT_THRESHOLDS)
     )
@@ -412,7 +414,7 @@ async def cop_views(services: Services, cops: Sequence[Cop], now: datetime) -> d
         key = encode_key(cop.cop_id)
         stored = stored_all.get(key)
         found = None
-        if stored is not None and stored.current and stored.digest is not None and not _dirty(services, cop.cop_id):
+        if stored is not None and stored.current and stored.digest is not None and cop.cop_id not in dirty:
             found = _evaluate(services, cop, stored.digest, now, contributors.get(key, set()))
         if found is None or stored is None or stored.digest is None:
             stale.append(cop)
@@ -444,12 +446,13 @@ async def cop_snapshots(services: Services, cops: Sequence[Cop], now: datetime) 
 
 async def digests_of(services: Services, cops: Sequence[Cop], now: datetime) -> dict[str, Digest]:
     """The report's per-CoP figures: each CoP's current digest, recounting (and storing) those not current."""
+    dirty = {c.cop_id for c in cops if _dirty(services, c.cop_id)}  # before the read, as in cop_snapshot
     stored_all = await read_all(services.store)
     out: dict[str, Digest] = {}
     stale: list[tuple[Cop, Stored]] = []
     for cop in cops:
         stored = stored_all.get(encode_key(cop.cop_id)) or Stored("", None, None, None)
-        if stored.current and stored.digest is not None and not _dirty(services, cop.cop_id):
+        if stored.current and stored.digest is not None and cop.cop_id not in dirty:
             tz_ok = stored.digest.usable(now, services.settings.signing_key, stored.digest.faq_since)
             if tz_ok:
                 out[cop.cop_id] = stored.digest
@@ -482,6 +485,7 @@ async def refresh_stale(services: Services, cops: Sequence[Cop], now: datetime) 
     marks = marks_of(services)
     if marks is not None:
         marks.retry_unconfirmed()
+    dirty = {c.cop_id for c in cops if _dirty(services, c.cop_id)}  # before the read, as in cop_snapshot
     stored_all = await read_all(services.store)
     due = []
     for cop in cops:
@@ -491,7 +495,7 @@ async def refresh_stale(services: Services, cops: Sequence[Cop], now: datetime) 
             or not stored.current
             or stored.made_at is None
             or not timedelta(0) <= now - stored.made_at < MAX_AGE
-            or _dirty(services, cop.cop_id)
+            or cop.cop_id in dirty
         ):
             due.append(cop)
     if not due:
