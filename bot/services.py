@@ -29,7 +29,6 @@ if TYPE_CHECKING:  # the modules below use Services themselves: they fill their 
     from bot.health.providers import Sources
     from bot.jobs.leases import Leases
     from bot.jobs.scheduler import Scheduler
-    from bot.report.data import ReportCache
 
 
 @dataclass
@@ -63,4 +62,3 @@ class Services:
     project_copies: ExpiringCopies[list[Project]] | None = None  # bot/features/projects.py
     # where the health scorecard reads its facts (bot/health/providers.py); a test may supply its own
     health_sources: Sources | None = None
-    report_cache: ReportCache | None = None  # bot/report/data.py: each CoP's report figures, a few minutes old at most

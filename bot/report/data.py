@@ -122,11 +122,6 @@ class _CopData:
     red_since: dict[str, datetime]  # area title -> first seen red by the weekly check (bot/health/red_streaks.py)
 
 
-# Services.report_cache's type; nothing fills it since the figures come from the indicator snapshots (to be removed
-# with that field)
-ReportCache = dict[str, tuple[datetime, _CopData]]
-
-
 def _cop_data(services: Services, cop: Cop, digest: Digest, red: dict[str, datetime], now: datetime) -> _CopData:
     since = history.day_key(now - timedelta(days=TREND_DAYS), services.settings.tz)
     held = [at for at in digest.lunch_and_learns if at <= now]

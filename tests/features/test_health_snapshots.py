@@ -24,14 +24,16 @@ from bot.domain.events import Draft as EventDraft
 from bot.domain.events import EventRepo, Kind
 from bot.domain.faq import Draft as FaqDraft
 from bot.domain.faq import FaqRepo
-from bot.domain.members import MembershipRepo, Profile
+from bot.domain.members import MembershipRepo, Profile, Tier
 from bot.domain.projects import Outcome, Project, ProjectRepo, new_project_id
 from bot.domain.queries import Query, QueryRepo
 from bot.domain.records import Record, RecordRepo, new_id, noon
 from bot.domain.survey import STATEMENT_KEYS, Survey, SurveyRepo, new_round_id, survey_id_for
 from bot.health import digest as digests
 from bot.health import history, rebuild, snapshots
+from bot.health.snapshot import TrendPoint
 from bot.health.snapshots import MarkingStore, raw_store
+from bot.health.thresholds import DEFAULT_THRESHOLDS
 from bot.jobs.background import settle_background
 from bot.services import Services
 from storage.base import TableStore
@@ -90,7 +92,7 @@ class History:
             [14, 3, 8, 6, 4, 5, 1, 3, 5, 2, 1, 2, 2, 2, 6, 10],
         )[0]  # fmt: skip
         if action == "join" or (action == "leave" and not self.members[cop]):
-            tier = "core" if rng.random() < 0.3 else "wider"
+            tier: Tier = "core" if rng.random() < 0.3 else "wider"
             area = AREAS[PEOPLE.index(who) % len(AREAS)]
             await MembershipRepo(self.store).join(
                 cop, Profile(who.aad, who.id, who.name, org_area=area), tier, now, enforce_one_core=False
@@ -295,7 +297,7 @@ async def test_a_slower_refresh_never_replaces_a_newer_snapshot(store: TableStor
         early = await snapshots.read(services.store, cop.cop_id)  # a refresh that read the token, then stalled
         old = await digests.build(
             services.store, cop, now, settings=services.settings, signing_key=services.settings.signing_key,
-            thresholds=snapshots.DEFAULT_THRESHOLDS,
+            thresholds=DEFAULT_THRESHOLDS,
         )  # fmt: skip
         member = PEOPLE[1]
         await MembershipRepo(services.store).join(cop.cop_id, Profile(member.aad, member.id, member.name), "wider", now)
@@ -322,7 +324,7 @@ def test_a_digest_survives_its_stored_form_and_a_damaged_one_is_refused() -> Non
         feedback=((day, 9, 2),),
         projects=digests.ProjectDigest(2, 1, 0, {"finished": 1, "running": 1, "outcome": 1}),
         survey=None,
-        trend=(digests.TrendPoint("2026-05-01", 1, 1, 2.5),),
+        trend=(TrendPoint("2026-05-01", 1, 1, 2.5),),
         valid_until=day + timedelta(days=2),
         lunch_and_learns=(day,),
     )
