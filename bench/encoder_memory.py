@@ -96,7 +96,7 @@ VARIANTS: dict[str, tuple[str, list[Tune], dict[str, str], dict[str, Any]]] = {
         {},
         {},
     ),
-    "batch_tokens_256": ("encoder BATCH_TOKENS 256 (shipped 512)", [], {}, {"batch_tokens": 256}),
+    "batch_tokens_512": ("encoder BATCH_TOKENS 512 (shipped 256)", [], {}, {"batch_tokens": 512}),
     "batch_tokens_1024": ("encoder BATCH_TOKENS 1024", [], {}, {"batch_tokens": 1024}),
     "question_batch_8": ("question batches of 8 (shipped 32)", [], {}, {"question_batch": 8}),
     "malloc_arena_max_2": ("MALLOC_ARENA_MAX=2 (glibc)", [], {"MALLOC_ARENA_MAX": "2"}, {}),

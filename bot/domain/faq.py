@@ -57,6 +57,7 @@ MAX_COP_ENTRIES = 2_000
 # CoP's shares, is always kept and not counted). Least recently used first out: an evicted CoP index is rebuilt in
 # ~0.15 s on the encoder's thread when its CoP asks again.
 DEFAULT_INDEX_MB = 16.0
+QUESTION_VECTORS = 256  # questions' vectors kept (~0.5 MB): one asked again within a turn is not encoded twice
 
 SOURCE_LEAD = "lead"
 SOURCE_CSV = "csv"
@@ -380,7 +381,12 @@ class FaqIndexes:
         # two cores, and each extra thread keeps its own malloc arena (tens of MB under load). Questions that
         # queue behind it are encoded together (QuestionBatcher), which is several times cheaper per question.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faq-encoder")
-        self._questions = QuestionBatcher(self._encoder, self.off_loop) if self._encoder is not None else None
+        # Questions keep a small cache of their own: nearly every one is new text, and in the phrasings' cache
+        # (4,096 vectors) a busy minute's questions would hold ~7 MB and push out the CoP phrasings that spare an
+        # evicted index's rebuild from encoding them again.
+        self._questions = (
+            QuestionBatcher(CachingEncoder(encoder, QUESTION_VECTORS), self.off_loop) if encoder is not None else None
+        )
         # by index key: the revisions it was built at, the index, and the bytes it holds of its own (0 for the
         # programme's index and for a CoP that shares it)
         self._cache: OrderedDict[str, tuple[tuple[str, str], FaqIndex, int]] = OrderedDict()
