@@ -1,10 +1,7 @@
 """Recount every CoP's health figures from the sources, compare them with its stored indicator snapshot, and store
-the recount as the new snapshot.
+the recount as the new snapshot. The command is ``python -m tools.rebuild_health [--check]`` (tools/rebuild_health.py).
 
-    python -m bot.health.rebuild            # compare, report, and store fresh snapshots
-    python -m bot.health.rebuild --check    # compare and report only (writes nothing)
-
-Uses the bot's own settings (the environment, as ``python -m bot``: storage and signing key). The recount is the
+The recount is the
 scorecard's original reading of the sources (bot/health/providers.py ``gather``), independent of the digest code
 (bot/health/digest.py), so an agreement is a real check. For each CoP it prints whether the snapshot was current
 (covers every write so far), stale (a write since: the bot would not use it, it recounts), missing, or unusable
@@ -14,14 +11,10 @@ Exit status 1 when any figure differs. Names no person: figures only.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import dataclasses
-import logging
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from bot.core.config import Settings
@@ -33,8 +26,6 @@ from bot.health.providers import Sources, gather
 from bot.health.snapshot import CopSnapshot
 from bot.health.thresholds import DEFAULT_THRESHOLDS
 from storage.base import TableStore
-
-log = logging.getLogger(__name__)
 
 State = Literal["current", "stale", "missing", "unusable"]
 
@@ -146,29 +137,3 @@ def describe(checks: Sequence[Check]) -> list[str]:
     differing = sum(1 for c in checks if c.differences)
     lines.append(f"{len(checks)} CoPs recounted, {differing} with figures that differ from their snapshot")
     return lines
-
-
-async def _main(write: bool) -> int:
-    from bot.app import open_store
-
-    settings = Settings.from_env()
-    store = open_store(settings)
-    try:
-        checks = await rebuild(store, settings, datetime.now(UTC), write=write)
-    finally:
-        await store.close()
-    for line in describe(checks):
-        print(line)
-    return 1 if any(c.differences for c in checks) else 0
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bot.health.rebuild", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="compare and report only; store nothing")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
-    sys.exit(asyncio.run(_main(write=not args.check)))
-
-
-if __name__ == "__main__":
-    main()

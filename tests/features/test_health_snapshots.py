@@ -15,9 +15,13 @@ import random
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.core.clock import FakeClock
+from bot.core.config import Settings
 from bot.core.turn import Person
 from bot.domain.cops import Cop, CopRepo, PersonRef
 from bot.domain.events import Draft as EventDraft
@@ -37,10 +41,12 @@ from bot.health.thresholds import DEFAULT_THRESHOLDS
 from bot.jobs.background import settle_background
 from bot.services import Services
 from storage.base import TableStore
+from storage.sqlite import SqliteStore
 from tests.features.healthkit import make_cop
 from tests.kit.activities import Team, User, team, user
 from tests.kit.harness import running_bot
 from tests.kit.records import channel_reference
+from tools import rebuild_health
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # Spring term; the history runs into the summer and autumn
 LEADS = (user(701, "Lead One"), user(702, "Lead Two"), user(703, "Lead Three"))
@@ -342,3 +348,43 @@ def test_a_digest_survives_its_stored_form_and_a_damaged_one_is_refused() -> Non
     assert not keyed.usable(day - timedelta(seconds=1), "k" * 32, d.faq_since)
     assert not keyed.usable(day, "k" * 32, d.faq_since - timedelta(days=1))  # the term began before its FAQ list
     assert date(2026, 5, 1) == day.date()
+
+
+async def test_the_rebuild_command_reports_a_wrong_snapshot_and_replaces_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m tools.rebuild_health``: a snapshot that claims to be current but holds a member too many (as a
+    lost write would leave it) is reported figure by figure with exit status 1; the run stores the recount, and
+    the next check agrees."""
+    path = tmp_path / "bot.sqlite3"
+    store = SqliteStore(path)
+    settings = Settings(signing_key="k" * 40, sqlite_path=path)
+    now = datetime.now(UTC)
+    where, lead = fresh_teams()[2], LEADS[2]
+    try:
+        cop = await make_cop(store, "http://127.0.0.1:1", where, now - timedelta(days=30), leads=[lead])
+        for n in range(3):
+            member = PEOPLE[n]
+            await MembershipRepo(store).join(cop.cop_id, Profile(member.aad, member.id, member.name), "wider", now)
+        [check] = await rebuild.rebuild(store, settings, now)
+        assert (check.state, check.differences, check.stored) == ("missing", (), True)
+        stored = await snapshots.read(store, cop.cop_id)
+        assert stored.current
+        assert stored.digest is not None
+        extra = digests.MemberDigest("someone", now, "core", "vpo", None)
+        wrong = replace(stored.digest, members=(*stored.digest.members, extra))
+        assert await snapshots.save(store, cop.cop_id, wrong, stored)
+    finally:
+        await store.close()
+    monkeypatch.setenv("COPBOT_STORAGE", "sqlite")
+    monkeypatch.setenv("COPBOT_SQLITE_PATH", str(path))
+    monkeypatch.setenv("COPBOT_SIGNING_KEY", "k" * 40)
+    assert await rebuild_health.run(write=False) == 1
+    out = capsys.readouterr().out
+    assert "snapshot current" in out
+    assert "differs: members.core: snapshot 1, recount 0" in out
+    assert "differs: contributors_30d" not in out
+    assert "1 CoPs recounted, 1 with figures that differ from their snapshot" in out
+    assert await rebuild_health.run(write=True) == 1  # reported once more, and replaced
+    assert await rebuild_health.run(write=False) == 0
+    assert "figures equal the recount" in capsys.readouterr().out
