@@ -10,6 +10,8 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from bench.processes import SIGNING_KEY  # the bots' key: contribution markers and snapshots must match it
+from bot.core.config import Settings
 from bot.core.turn import Person
 from bot.domain.cops import Cop, CopRepo, PersonRef
 from bot.domain.events import Draft as EventDraft
@@ -19,12 +21,12 @@ from bot.domain.faq import FaqRepo
 from bot.domain.queries import QueryRepo
 from bot.domain.survey import STATEMENT_KEYS, Survey, SurveyRepo, new_round_id, survey_id_for
 from bot.health import history
+from bot.health.rebuild import rebuild
 from storage.base import BatchOp, TableStore, encode_key
 from tests.kit.activities import BOT_ID, BOT_NAME, TENANT, Team, User, team
 
 COPS = 25
 MEMBERS = 200
-SIGNING_KEY = "bench-signing-key-0123456789abcdef0123456789"  # bench/processes.py gives the bot the same key
 ADMIN = User(id="29:admin", aad="aad-admin", name="Pat Programme")
 AREAS = ("central", "faculty", "vpo", "other", "")
 
@@ -178,7 +180,10 @@ async def seed_survey(store: TableStore, now: datetime) -> None:
             await repo.answer(SIGNING_KEY, [survey], member(k, n).aad, answers, now)
 
 
-async def seed(store: TableStore, service_url: str, now: datetime) -> None:
+async def seed(store: TableStore, service_url: str, now: datetime, snapshots_at: datetime | None = None) -> None:
+    """Seed every CoP; then, as the scheduler's minute tick would have done by the time anyone looks, store each
+    CoP's indicator snapshot (bot/health/rebuild.py) as of ``snapshots_at`` (a snapshot serves any later time;
+    the in-process round-trip count runs on the tests' clock, which may be earlier than ``now``)."""
     gate = asyncio.Semaphore(8)
 
     async def one(k: int) -> None:
@@ -187,3 +192,6 @@ async def seed(store: TableStore, service_url: str, now: datetime) -> None:
 
     await asyncio.gather(*(one(k) for k in range(COPS)))
     await seed_survey(store, now)
+    checks = await rebuild(store, Settings(signing_key=SIGNING_KEY), snapshots_at or now)
+    if not all(c.stored for c in checks):
+        raise RuntimeError("the health snapshots were not stored after seeding")

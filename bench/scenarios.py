@@ -318,7 +318,7 @@ def _programme(acts: Activities) -> Callable[[int], dict[str, Any]]:
 
 
 async def _seed_health(store: TableStore, acts: Activities) -> None:
-    await health_seed.seed(store, acts.service_url, datetime.now(UTC))
+    await health_seed.seed(store, acts.service_url, datetime.now(UTC), snapshots_at=_clocks()[0])
 
 
 # -- projects and resources: a member lists the CoP's projects, or finds shared resources by words -------------

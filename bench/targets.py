@@ -83,6 +83,9 @@ TARGETS: tuple[Target, ...] = (
     Target("idle RSS", ISSUE, ("rss_mb_idle",), 100.0, "MB"),
     Target("start-up", ISSUE, ("startup_s",), 2.0, "s"),
     Target("health@5 p99 (Azurite)", STANDING, _row("health@5", "p99_ms"), 500.0, "ms"),
+    # issue 25, item 3: the scorecard from the CoP's indicator snapshot (bot/health/snapshots.py)
+    Target("health storage round trips", STANDING, _row("health", "storage_round_trips"), 5.0, "trips"),
+    Target("health p50 vs agents echo (Azurite)", STANDING, _row("health", "ratio_p50_agents"), 2.0, "x"),
     Target("programme@2 p99 (Azurite)", STANDING, _row("programme@2", "p99_ms"), 2000.0, "ms"),
     Target("join storage round trips", STANDING, _row("join", "storage_round_trips"), 4.0, "trips"),
     Target("rsvp storage round trips", STANDING, _row("rsvp", "storage_round_trips"), 3.0, "trips"),
@@ -93,6 +96,8 @@ TARGETS: tuple[Target, ...] = (
     Target("at-most-once kinds: duplicates", STANDING, ("delivery", "at_most_once_duplicates"), 0.0, "duplicates"),
     Target("at-least-once kinds: losses", STANDING, ("delivery", "at_least_once_losses"), 0.0, "losses"),
     Target("report page, programme (25 CoPs x 200), p99", STANDING, ("report", "programme_p99_ms"), 1000.0, "ms"),
+    Target("report page, programme, first view", STANDING, ("report", "programme_first_ms"), 1000.0, "ms"),
+    Target("report page, programme, in Chromium", STANDING, ("report", "programme_render_max_ms"), 2000.0, "ms"),
     Target("report page, sponsor (4 CoPs), p99", STANDING, ("report", "sponsor_p99_ms"), 500.0, "ms"),
     Target("report page, lead, p99", STANDING, ("report", "lead_p99_ms"), 500.0, "ms"),
 )
