@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from azure.core.credentials import AccessToken
@@ -61,3 +62,34 @@ async def test_from_account_url_builds_a_client() -> None:
     store = AzureTableStore.from_account_url("https://example.table.core.windows.net", FakeCredential())
     assert "example.table.core.windows.net" in repr(store)
     await store.close()
+
+
+def _transport_uses_environment(store: AzureTableStore) -> bool:
+    transport: object = store._service._client._client._pipeline._transport
+    while hasattr(transport, "_transport"):  # the SDK's wrappers around the aiohttp transport
+        transport = transport._transport
+    return bool(getattr(transport, "_use_env_settings"))  # noqa: B009 - private to azure-core
+
+
+async def test_proxy_and_netrc_lookups_are_skipped_only_when_the_environment_has_neither(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Under trust_env aiohttp looks for proxy variables and a .netrc on every request: skipped when there are none
+    (nothing could be found), kept when either is there."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NETRC", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    connection = Azurite(free_port()).connection_string
+    stores = [AzureTableStore.from_connection_string(connection)]
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    stores.append(AzureTableStore.from_connection_string(connection))
+    monkeypatch.delenv("HTTPS_PROXY")
+    (tmp_path / ".netrc").write_text("machine example.org login a password b\n")
+    stores.append(AzureTableStore.from_connection_string(connection))
+    try:
+        assert [_transport_uses_environment(store) for store in stores] == [False, True, True]
+    finally:
+        for store in stores:
+            await store.close()
