@@ -32,9 +32,11 @@ from tests.kit.activities import Activities
 from tests.kit.azurite import Azurite
 from tests.kit.connector import FakeConnector
 
-IN_PROCESS = ("digest_fanout", "delivery", "invite_fanout", "import_rows", "report")  # each in its own process
-# inviting a team of 500; importing a list of 2,000 (docs/imports.md); the report page of 25 CoPs (bench/report.py)
-TAKE_IN = ("invite_fanout", "import_rows", "report")
+# each in its own process
+IN_PROCESS = ("digest_fanout", "delivery", "invite_fanout", "import_rows", "report", "two_instances")
+# inviting a team of 500; importing a list of 2,000 (docs/imports.md); the report page of 25 CoPs (bench/report.py);
+# mixed_load at 400 users on one instance, then on two sharing one Azurite (bench/two_instances.py)
+TAKE_IN = ("invite_fanout", "import_rows", "report", "two_instances")
 
 
 async def run(selected: set[str] | None) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,11 +43,15 @@ async def _one(http: aiohttp.ClientSession, url: str, activity: dict[str, Any]) 
     return (time.perf_counter() - started) * 1000, ok
 
 
-async def drive(url: str, make: MakeActivity, *, total: int, concurrency: int, warmup: int = WARMUP) -> Run:
+async def drive(
+    url: str | Sequence[str], make: MakeActivity, *, total: int, concurrency: int, warmup: int = WARMUP
+) -> Run:
+    """``url``: one bot, or several taken in turn, activity by activity (a round-robin load balancer's way)."""
+    urls = [url] if isinstance(url, str) else list(url)
     connector = aiohttp.TCPConnector(limit=concurrency + 5)
     async with aiohttp.ClientSession(connector=connector) as http:
         for i in range(warmup):
-            await _one(http, url, make(-1 - i))
+            await _one(http, urls[i % len(urls)], make(-1 - i))
         counter = iter(range(total))
         latencies: list[float] = []
         errors = 0
@@ -55,7 +59,7 @@ async def drive(url: str, make: MakeActivity, *, total: int, concurrency: int, w
         async def client() -> None:
             nonlocal errors
             for i in counter:
-                ms, ok = await _one(http, url, make(i))
+                ms, ok = await _one(http, urls[i % len(urls)], make(i))
                 latencies.append(ms)
                 errors += 0 if ok else 1
 

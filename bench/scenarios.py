@@ -117,11 +117,12 @@ async def _install_mixed(url: str, acts: Activities, http: aiohttp.ClientSession
     await _warm_faq(url, acts, http)
 
 
-def _mixed(acts: Activities) -> Callable[[int], dict[str, Any]]:
-    """200 simulated users across 5 CoPs: a quarter each join (a sealed join submit, every fourth as core), ask
-    a new question in their CoP's channel, ask for help, and look at their memberships."""
+def _mixed(acts: Activities, joiners_from: int = 30000) -> Callable[[int], dict[str, Any]]:
+    """200 simulated users across 5 CoPs: a quarter each join (a sealed join submit, every fourth as core; each by
+    a new person, numbered from ``joiners_from``), ask a new question in their CoP's channel, ask for help, and
+    look at their memberships."""
     signer = Signer(SIGNING_KEY)
-    joiners = itertools.count(30000)
+    joiners = itertools.count(joiners_from)
 
     def make(i: int) -> dict[str, Any]:
         where = MIXED_TEAMS[(i // 4) % len(MIXED_TEAMS)]
@@ -211,7 +212,21 @@ def _faq_cops_check(connector: FakeConnector, asked: int) -> dict[str, Any]:
         codes = {int(code) for code in own_answer.findall(json.dumps(call.body))}
         right += codes == {n}
         wrong += bool(codes - {n})
-    return {"answered_own": right, "answered_other_cops": wrong, "asked": asked}
+    failed = failed_turns(connector)
+    return {"answered_own": right, "answered_other_cops": wrong, "asked": asked, "turns_failed": failed}
+
+
+def failed_turns(connector: FakeConnector) -> int:
+    """Turns that failed inside the bot: it still answers 200 and posts an apology (storage unreachable, or
+    another error), so the load generator's error count does not see them."""
+    from bot.core import messages
+
+    marks = (messages.STORAGE_DOWN.split("(ref")[0].strip(), messages.APOLOGY.split("(ref")[0].strip())
+    return sum(1 for call in connector.sent() if any(mark in call.text for mark in marks))
+
+
+def _mixed_check(connector: FakeConnector, asked: int) -> dict[str, Any]:
+    return {"turns_failed": failed_turns(connector)}
 
 
 def echo_message(acts: Activities) -> Callable[[int], dict[str, Any]]:
@@ -505,5 +520,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         total=3000,
         storage="azurite",
         seed=_seed_mixed_faq,
+        check=_mixed_check,
     ),
 )
