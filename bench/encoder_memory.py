@@ -4,7 +4,7 @@
     python -m bench.encoder_memory shipped no_arena  # only these
 
 Each variant runs in its own child process, so RSS and its high-water mark are that variant's alone. The child
-loads the encoder as the bot does (the int8 graph of ``make model``) with the variant's session options, then, on
+loads the encoder as the bot does (the int8 graph of ``make model``) with the variant's ONNX Runtime options, then, on
 one worker thread as the bot encodes: 300 questions one at a time, 300 in batches of 32 (what the question batcher
 sends under load), and 600 FAQ-like texts in one call (an index build's phrasings). It prints RSS after start,
 after the load, its peak (VmHWM) and after the work, the median time of a lone question and of a question in a
@@ -77,7 +77,7 @@ def _shared_arena(options: Any) -> None:
     options.add_session_config_entry("session.use_env_allocators", "1")
 
 
-# name -> (what it changes, session option tunings, environment for the child, keyword settings of the run)
+# name -> (what it changes, ONNX Runtime option tunings, environment for the child, keyword settings of the run)
 VARIANTS: dict[str, tuple[str, list[Tune], dict[str, str], dict[str, Any]]] = {
     "shipped": ("the options the bot ships with", [], {}, {}),
     "no_arena": ("enable_cpu_mem_arena = False", [_attr("enable_cpu_mem_arena", False)], {}, {}),
@@ -121,7 +121,7 @@ def child(name: str, reference: Path) -> dict[str, Any]:
     _, tunes, _, settings = VARIANTS[name]
     if "batch_tokens" in settings:
         encoder_module.BATCH_TOKENS = settings["batch_tokens"]
-    shipped = encoder_module.session_options
+    shipped = encoder_module.ort_options
 
     def options(threads: int) -> Any:
         made = shipped(threads)
@@ -129,7 +129,7 @@ def child(name: str, reference: Path) -> dict[str, Any]:
             tune(made)
         return made
 
-    encoder_module.session_options = options  # type: ignore[assignment]
+    encoder_module.ort_options = options  # type: ignore[assignment]
     questions, phrasings = _texts()
     model_dir = Path(os.environ.get("COPBOT_MODEL_DIR", "var/models/all-MiniLM-L6-v2"))
     started_kb = _rss_kb()

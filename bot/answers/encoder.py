@@ -178,7 +178,7 @@ class SentenceEncoder:
             + read("embeddings.token_type_embeddings.weight")[0]
         )
         self._norm = (read("embeddings.LayerNorm.weight"), read("embeddings.LayerNorm.bias"))
-        self._session = _open_session(directory, index, session_options(threads), precision, adapter)
+        self._session = _open_session(directory, index, ort_options(threads), precision, adapter)
         self.adapter = adapter
         self.precision = precision
         self.threads = threads
@@ -253,7 +253,7 @@ class SentenceEncoder:
         except (OSError, ValueError) as error:
             raise EncoderUnavailable(directory, f"{SAFETENSORS} is unreadable ({error})") from error
         _cap_openblas()
-        release_free_memory()  # the graph file's bytes and the optimiser's copies, freed once the session is made
+        release_free_memory()  # the graph file's bytes and the optimiser's copies, freed once the graph is loaded
         log.info("sentence encoder loaded from %s (%s, %d threads)", directory, precision, threads)
         return encoder
 
@@ -301,8 +301,8 @@ class SentenceEncoder:
         return result
 
 
-def session_options(threads: int) -> Any:
-    """ONNX Runtime's options for the encoder's session (``python -m bench.encoder_memory`` measures each)."""
+def ort_options(threads: int) -> Any:
+    """ONNX Runtime's options for the encoder's layers (``python -m bench.encoder_memory`` measures each)."""
     import onnxruntime  # here, not at the top: a process that never loads the model never loads it
 
     options = onnxruntime.SessionOptions()
