@@ -15,7 +15,7 @@ import pytest
 
 from bench.counting import CountingStore
 from bot.answers import ranker
-from bot.answers.ranker import FaqIndex
+from bot.answers.ranker import Answer, FaqIndex
 from bot.domain.faq import Draft, FaqIndexes, index_bytes
 from storage.sqlite import SqliteStore
 from tests.answers.model import HistogramEncoder
@@ -134,7 +134,9 @@ async def test_cop_indexes_are_kept_within_the_memory_budget_least_recently_used
     rebuilt = await indexes.for_cop(cops[0], NOW)  # least recently used: let go, so built again, and as good
     assert rebuilt is not built[cops[0]]
     assert has_entry(rebuilt, f"Where are the {cops[0]} minutes?")
-    assert (await indexes.answer(rebuilt, f"Where are the {cops[0]} minutes?")).entry.scope == cops[0]
+    answer = await indexes.answer(rebuilt, f"Where are the {cops[0]} minutes?")
+    assert isinstance(answer, Answer)
+    assert answer.entry.scope == cops[0]
     assert indexes.held_bytes <= indexes.budget_bytes
     programme = await indexes.for_cop(None, NOW)
     assert await indexes.for_cop("19:no-entries@thread.tacv2", NOW) is programme  # shares it: costs nothing
