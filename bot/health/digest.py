@@ -28,7 +28,7 @@ import json
 import statistics
 import zlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,9 +58,12 @@ from bot.health.terms import configured_terms, current_term
 from bot.health.thresholds import Thresholds
 from storage.base import TableStore, Value, Where, encode_key
 
-VERSION = 1
+VERSION = 2  # 2: channel contributions of the window up to just before the digest was made
 CHUNK_BYTES = 60 * 1024  # a binary property holds 64 KiB
 MAX_CHUNKS = 15  # ~900 KiB compressed, under the 1 MiB entity limit: some 20,000 members
+# channel contributions of days from (made_at - LIVE_MARGIN) on are read live: a day's rows keep being written
+# that day, and another instance's clock may be a little behind
+LIVE_MARGIN = timedelta(minutes=10)
 
 
 def _us(at: datetime) -> int:
@@ -131,6 +134,10 @@ class Digest:
     trend: tuple[TrendPoint, ...]
     valid_until: datetime | None = None  # the next time a figure changes without a write (a survey starting)
     lunch_and_learns: tuple[datetime, ...] = field(default=())  # for the report: held, events and records
+    # (day YYYYMMDD, contributor marker) of ``contrib`` rows of the window before ``live_from``; later days are read
+    # live by the caller (their rows are written without marking the snapshot; deletions mark it)
+    channel: tuple[tuple[str, str], ...] = field(default=())
+    live_from: str = ""
 
     def usable(self, now: datetime, signing_key: str, term_start: datetime) -> bool:
         return (
@@ -164,7 +171,20 @@ async def build(
         return facts, min(later) if later else None
 
     since_day = history.day_key(now - timedelta(days=TREND_DAYS), tz)
-    members, queries, faq_rows, events, feedback, records, projects, (survey, survey_start), trend = await _all(
+    recent = now - timedelta(days=thresholds.contributors_window_days)
+    live_from = f"{now - LIVE_MARGIN:%Y%m%d}"
+    (
+        members,
+        queries,
+        faq_rows,
+        events,
+        feedback,
+        records,
+        projects,
+        (survey, survey_start),
+        trend,
+        contrib,
+    ) = await _all(
         MembershipRepo(store).members_of(cop.cop_id),
         QueryRepo(store).of_cop(cop.cop_id),
         store.query(FAQ_TABLE, encode_key(cop.cop_id), [Where("updated_at", "ge", term_start)]),
@@ -174,8 +194,8 @@ async def build(
         ProjectRepo(store).of_cop(cop.cop_id),
         survey_part(),
         history.trend(store, cop.cop_id, since_day),
+        store.query(history.CONTRIB, encode_key(cop.cop_id), [Where("RowKey", "ge", f"{recent:%Y%m%d}")]),
     )
-    recent = now - timedelta(days=thresholds.contributors_window_days)
     query_digests = []
     for q in queries:
         asker = q.created_at >= recent and q.asker_aad
@@ -230,6 +250,10 @@ async def build(
         trend=tuple(trend),
         valid_until=survey_start,
         lunch_and_learns=tuple(sorted(start for kind, start in activities if kind == "lunch_and_learn")),
+        channel=tuple(
+            sorted((row.row_key[:8], str(row.get("who", ""))) for row in contrib if row.row_key[:8] < live_from)
+        ),
+        live_from=live_from,
     )
 
 
@@ -331,10 +355,11 @@ def evaluate(
     settings: Any,
     signing_key: str,
     thresholds: Thresholds,
-    channel_contributors: set[str],
+    channel: Iterable[tuple[str, str]],
 ) -> CopSnapshot | None:
-    """The CoP's snapshot at ``now`` from ``digest`` and the channel contributor markers of the window (read live
-    from ``contrib``), exactly as the full recount gives it; None when the digest cannot say (recount)."""
+    """The CoP's snapshot at ``now`` from ``digest`` and ``channel``, the (day, marker) of the CoP's ``contrib`` rows
+    read live from ``digest.live_from`` on (rows of earlier days may be included: they are in the digest), exactly
+    as the full recount gives it; None when the digest cannot say (recount)."""
     tz = ZoneInfo(cop.timezone or "Europe/London")
     term = current_term(now, configured_terms(settings, now.date()), tz)
     term_start, term_end = term.start(tz), term.end(tz)
@@ -342,9 +367,11 @@ def evaluate(
         return None
     facts = _membership(digest, now, thresholds, tz)
     queries = _queries(digest, cop, now, thresholds)
-    contributors = channel_contributors | contributors_since(
-        digest, now - timedelta(days=thresholds.contributors_window_days)
-    )
+    window = now - timedelta(days=thresholds.contributors_window_days)
+    first_day = f"{window:%Y%m%d}"
+    contributors = contributors_since(digest, window)
+    contributors.update(marker for day, marker in digest.channel if day >= first_day)
+    contributors.update(marker for day, marker in channel if day >= first_day and day >= digest.live_from)
     today = history.day_key(now, tz)
     since_day = history.day_key(now - timedelta(days=TREND_DAYS), tz)
     point = TrendPoint(today, facts.total, facts.core, queries.median_first_response_hours)
@@ -408,6 +435,8 @@ def to_json(d: Digest) -> dict[str, Any]:
         "t": [[p.day, p.members, p.core, p.median_response_hours] for p in d.trend],
         "vu": _opt(d.valid_until),
         "ll": [_us(at) for at in d.lunch_and_learns],
+        "c": [[day, marker] for day, marker in d.channel],
+        "lf": d.live_from,
     }
 
 
@@ -446,6 +475,8 @@ def from_json(data: Mapping[str, Any]) -> Digest | None:
             ),
             valid_until=_opt_at(data.get("vu")),
             lunch_and_learns=tuple(_at(int(at)) for at in data.get("ll", [])),
+            channel=tuple((str(day), str(marker)) for day, marker in data["c"]),
+            live_from=str(data["lf"]),
         )
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):
         return None

@@ -14,18 +14,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from bot.core.config import Settings
 from bot.domain.cops import Cop, CopRepo
 from bot.domain.survey import Survey, SurveyRepo
 from bot.health import digest as digests
-from bot.health import history, snapshots
+from bot.health import snapshots
 from bot.health.providers import Sources, gather
 from bot.health.snapshot import CopSnapshot
 from bot.health.thresholds import DEFAULT_THRESHOLDS
-from storage.base import TableStore
+from storage.base import TableStore, encode_key
 
 State = Literal["current", "stale", "missing", "unusable"]
 
@@ -79,8 +79,8 @@ async def check_cop(
 ) -> Check:
     """Compare the CoP's stored snapshot with a full recount; with ``write``, store a fresh one."""
     stored = await snapshots.read(store, cop.cop_id)
-    since = now - timedelta(days=DEFAULT_THRESHOLDS.contributors_window_days)
-    channel = await history.contributors_since(store, cop.cop_id, since)
+    rows = await snapshots.channel_rows(store, cop.cop_id, snapshots.window_day(now))
+    channel = rows.get(encode_key(cop.cop_id), [])
     counted = await recount(store, settings, cop, now, surveys)
     state: State
     found: list[str] = []
@@ -94,7 +94,7 @@ async def check_cop(
             settings=settings,
             signing_key=settings.signing_key,
             thresholds=DEFAULT_THRESHOLDS,
-            channel_contributors=channel,
+            channel=channel,
         )
         if evaluated is None:
             state = "unusable"

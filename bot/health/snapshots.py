@@ -3,7 +3,9 @@
 Table ``healthsnap``, one partition (``cop``) for every CoP, two rows per CoP:
 
 - ``<CoP key>|mark``: a random token, replaced after every write to one of the CoP's sources (members, questions,
-  FAQ, events and their feedback and RSVPs, recorded activities, projects, survey ballots, trend points);
+  FAQ, events and their feedback and RSVPs, recorded activities, projects, survey ballots, trend points) and after
+  channel contribution markers are deleted (new ones are not a change: the digest holds those of the days before
+  it was made, and readers read the days since live);
 - ``<CoP key>|snap``: the CoP's digest (bot/health/digest.py) and the token it covers: the token read *before*
   the sources were read. So a snapshot is current exactly when its token is the mark's token: a write that lands
   while the digest is being made replaces the token afterwards, and the snapshot reads as stale.
@@ -53,7 +55,7 @@ from bot.health import history
 from bot.health.digest import Digest
 from bot.health.providers import Sources, gather
 from bot.health.snapshot import CopSnapshot
-from bot.health.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from bot.health.thresholds import DEFAULT_THRESHOLDS
 from bot.jobs.background import Background
 from storage.base import (
     AlreadyExists,
@@ -320,13 +322,13 @@ class MarkingStore:
         try:
             await self.inner.delete(table, partition_key, row_key, etag=etag)
         finally:
-            self._touch(table, partition_key, (row_key,))
+            self._touch(table, partition_key, (row_key,), deleting=True)
 
     async def batch(self, table: str, partition_key: str, ops: Sequence[BatchOp]) -> list[Row | None]:
         try:
             return await self.inner.batch(table, partition_key, ops)
         finally:
-            self._touch(table, partition_key, [op.row_key for op in ops])
+            self._touch(table, partition_key, [op.row_key for op in ops], any(op.kind == "delete" for op in ops))
 
     async def ping(self) -> None:
         await self.inner.ping()
@@ -334,8 +336,8 @@ class MarkingStore:
     async def close(self) -> None:
         await self.inner.close()
 
-    def _touch(self, table: str, partition_key: str, row_keys: Sequence[str]) -> None:
-        if table in WATCHED:
+    def _touch(self, table: str, partition_key: str, row_keys: Sequence[str], deleting: bool = False) -> None:
+        if table in WATCHED or (deleting and table == history.CONTRIB):
             self.marks.touch(table, partition_key, row_keys)
 
 
@@ -352,19 +354,24 @@ def _dirty(services: Services, cop_id: str) -> bool:
 # -- reading, recounting, refreshing --------------------------------------------------------------------------
 
 
-async def _contributors(store: TableStore, cop_id: str | None, now: datetime, t: Thresholds) -> dict[str, set[str]]:
-    """Channel contributor markers of the window, by encoded CoP key (one CoP's partition, or every CoP's)."""
-    since = now - timedelta(days=t.contributors_window_days)
+Channel = dict[str, list[tuple[str, str]]]  # encoded CoP key -> (day YYYYMMDD, contributor marker) of contrib rows
+
+
+async def channel_rows(store: TableStore, cop_id: str | None, from_day: str) -> Channel:
+    """``contrib`` rows from ``from_day`` on, by encoded CoP key (one CoP's partition, or every CoP's)."""
     pk = encode_key(cop_id) if cop_id is not None else None
-    rows = await store.query(history.CONTRIB, pk, [Where("RowKey", "ge", f"{since:%Y%m%d}")])
-    out: dict[str, set[str]] = {}
-    for row in rows:
-        out.setdefault(row.partition_key, set()).add(str(row.get("who", "")))
+    out: Channel = {}
+    for row in await store.query(history.CONTRIB, pk, [Where("RowKey", "ge", from_day)]):
+        out.setdefault(row.partition_key, []).append((row.row_key[:8], str(row.get("who", ""))))
     return out
 
 
+def window_day(now: datetime) -> str:
+    return f"{now - timedelta(days=DEFAULT_THRESHOLDS.contributors_window_days):%Y%m%d}"
+
+
 def _evaluate(
-    services: Services, cop: Cop, digest: Digest, now: datetime, contributors: set[str]
+    services: Services, cop: Cop, digest: Digest, now: datetime, channel: Sequence[tuple[str, str]]
 ) -> CopSnapshot | None:
     return digests.evaluate(
         digest,
@@ -373,7 +380,7 @@ def _evaluate(
         settings=services.settings,
         signing_key=services.settings.signing_key,
         thresholds=DEFAULT_THRESHOLDS,
-        channel_contributors=contributors,
+        channel=channel,
     )
 
 
@@ -409,9 +416,9 @@ async def cop_snapshot(services: Services, cop: Cop, now: datetime) -> tuple[Cop
     the turn."""
     dirty = _dirty(services, cop.cop_id)  # before the read: a token write landing during it is then seen by it
     stored, contributors = await asyncio.gather(
-        read(services.store, cop.cop_id), _contributors(services.store, cop.cop_id, now, DEFAULT_THRESHOLDS)
+        read(services.store, cop.cop_id), channel_rows(services.store, cop.cop_id, window_day(now))
     )
-    channel = contributors.get(encode_key(cop.cop_id), set())
+    channel = contributors.get(encode_key(cop.cop_id), [])
     if stored.current and stored.digest is not None and not dirty:
         found = _evaluate(services, cop, stored.digest, now, channel)
         if found is not None:
@@ -426,12 +433,24 @@ async def cop_snapshot(services: Services, cop: Cop, now: datetime) -> tuple[Cop
 
 async def cop_views(services: Services, cops: Sequence[Cop], now: datetime) -> dict[str, tuple[CopSnapshot, Digest]]:
     """Every CoP's snapshot and the digest it came from: one query for all stored digests and one for the channel
-    contributors; the CoPs whose digest is not current are recounted (:data:`CONCURRENCY` at a time) and their
-    digests stored off the turn."""
+    contributions written since they were made (digests hold the earlier ones; one more query per CoP whose digest
+    is older than :data:`MAX_AGE`); the CoPs whose digest is not current are recounted (:data:`CONCURRENCY` at a
+    time) and their digests stored off the turn."""
     dirty = {c.cop_id for c in cops if _dirty(services, c.cop_id)}  # before the read, as in cop_snapshot
+    recent = f"{now - MAX_AGE - digests.LIVE_MARGIN:%Y%m%d}"  # digests refreshed by the minute tick live from here
     stored_all, contributors = await asyncio.gather(
-        read_all(services.store), _contributors(services.store, None, now, DEFAULT_THRESHOLDS)
+        read_all(services.store), channel_rows(services.store, None, recent)
     )
+    older = [
+        c.cop_id
+        for c in cops
+        if (d := (stored_all.get(encode_key(c.cop_id)) or Stored("", None, None, None)).digest) is not None
+        and d.live_from < recent
+    ]
+    for found_rows in await asyncio.gather(
+        *(channel_rows(services.store, cop_id, window_day(now)) for cop_id in older)
+    ):
+        contributors.update(found_rows)
     out: dict[str, tuple[CopSnapshot, Digest]] = {}
     stale: list[Cop] = []
     for cop in cops:
@@ -439,7 +458,7 @@ async def cop_views(services: Services, cops: Sequence[Cop], now: datetime) -> d
         stored = stored_all.get(key)
         found = None
         if stored is not None and stored.current and stored.digest is not None and cop.cop_id not in dirty:
-            found = _evaluate(services, cop, stored.digest, now, contributors.get(key, set()))
+            found = _evaluate(services, cop, stored.digest, now, contributors.get(key, []))
         if found is None or stored is None or stored.digest is None:
             stale.append(cop)
         else:
@@ -453,7 +472,7 @@ async def cop_views(services: Services, cops: Sequence[Cop], now: datetime) -> d
                 key = encode_key(cop.cop_id)
                 stored = stored_all.get(key) or Stored("", None, None, None)
                 digest = await _build(services, cop, now, surveys)
-                found = _evaluate(services, cop, digest, now, contributors.get(key, set()))
+                found = _evaluate(services, cop, digest, now, contributors.get(key, []))
                 if found is None:
                     raise RuntimeError(f"a digest made now is not usable now: {cop.cop_id}")
                 out[cop.cop_id] = (found, digest)

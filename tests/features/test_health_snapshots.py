@@ -218,10 +218,13 @@ async def _cops(store: TableStore, teams: tuple[Team, ...]) -> list[Cop]:
 async def _check(services: Services, teams: tuple[Team, ...], now: datetime) -> int:
     """Every CoP's scorecard facts equal the original recount's; returns how many came from a stored snapshot."""
     used = 0
-    for cop in await _cops(services.store, teams):
+    cops = await _cops(services.store, teams)
+    views = await snapshots.cop_views(services, cops, now)  # the programme view's and the report's reading
+    for cop in cops:
         found, from_snapshot = await snapshots.cop_snapshot(services, cop, now)
         counted = await rebuild.recount(services.store, services.settings, cop, now)
         assert rebuild.differences(found, counted) == [], (cop.name, now, from_snapshot)
+        assert rebuild.differences(views[cop.cop_id][0], counted) == [], (cop.name, now, "all CoPs")
         used += from_snapshot
     return used
 
@@ -388,3 +391,30 @@ async def test_the_rebuild_command_reports_a_wrong_snapshot_and_replaces_it(
     assert await rebuild_health.run(write=True) == 1  # reported once more, and replaced
     assert await rebuild_health.run(write=False) == 0
     assert "figures equal the recount" in capsys.readouterr().out
+
+
+async def test_new_channel_contributions_are_read_live_and_erased_ones_mark_the_snapshot_stale(
+    store: TableStore,
+) -> None:
+    """Contribution markers are written on every channel message without marking the snapshot (the days since it
+    was made are read live); ``forget me`` deleting a person's markers does mark it."""
+    clock = FakeClock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
+    async with running_bot(store, clock=clock) as bot:
+        services = bot.services
+        key = services.settings.signing_key
+        cop = await make_cop(services.store, bot.connector.url, fresh_teams()[0], clock.now(), leads=[LEADS[0]])
+        now = clock.now()
+        for n in range(3):
+            await history.record_contribution(services.store, key, cop.cop_id, PEOPLE[n].aad, now - timedelta(days=2))
+        await settle_background(services)
+        assert await snapshots.refresh(services, cop, now)
+        found, from_snapshot = await snapshots.cop_snapshot(services, cop, now)
+        assert (found.contributors_30d, from_snapshot) == (3, True)
+        await history.record_contribution(services.store, key, cop.cop_id, PEOPLE[3].aad, now)
+        found, from_snapshot = await snapshots.cop_snapshot(services, cop, now)
+        assert (found.contributors_30d, from_snapshot) == (4, True)  # today's marker, read live
+        await history.erase_contributions(services.store, key, PEOPLE[0].aad)
+        found, from_snapshot = await snapshots.cop_snapshot(services, cop, now)
+        assert (found.contributors_30d, from_snapshot) == (3, False)
+        views = await snapshots.cop_views(services, [cop], now)
+        assert views[cop.cop_id][0].contributors_30d == 3
