@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements.lock
 
-.PHONY: run test check lint bench install lock node clean chromium playground model
+.PHONY: run test check lint bench install lock node clean chromium playground model retrain refit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,8 +59,8 @@ run: install node model
 	$(BIN)/python -m bot
 
 lint: install
-	$(BIN)/ruff check bot cards storage tests bench deployment
-	$(BIN)/ruff format --check bot cards storage tests bench deployment
+	$(BIN)/ruff check bot cards storage tests bench deployment tools
+	$(BIN)/ruff format --check bot cards storage tests bench deployment tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
@@ -70,9 +70,31 @@ test: install node chromium lint model
 # The fast loop while editing (under a minute with mypy's cache warm): lint, then the unit and contract tests
 # (config, router, wording, cards, storage on SQLite, both seams, deployment). No Azurite, no browser, no model,
 # none marked slow; the end-to-end features, FAQ calibration and the report's browser tests run in make test.
-CHECK_TESTS := tests/test_*.py tests/cards tests/storage tests/seam tests/deployment
+CHECK_TESTS := tests/test_*.py tests/cards tests/storage tests/seam tests/deployment tests/answers/test_artefacts.py
 check: install node lint
 	$(BIN)/pytest -q -p no:cacheprovider -m "not azurite and not slow" $(CHECK_TESTS)
+
+# The FAQ ranker's generated artefacts, in order (tools/answers/__init__.py). Each records the sha256 of what it was
+# made from, and tests/answers/test_artefacts.py (in make check) fails naming the target to run when one is stale.
+# retrain: the encoder adapters, the shipped one and one per fold of splits (tools/answers/folds.py), each trained
+# only if stale, then the encoder graph and vectors (make model) and make refit. Needs PyTorch, which the bot does
+# not: it is installed from PyPI in a separate venv, FT_VENV (a CPU wheel where pip finds one). About 8 minutes per
+# adapter on two idle cores, so ~50 minutes when all six are stale (after any change to the FAQ's phrasings or the
+# examples); much longer when the cores are busy.
+FT_VENV ?= var/venv-train
+$(FT_VENV)/.installed:
+	$(PYTHON) -m venv $(FT_VENV)
+	$(FT_VENV)/bin/pip install --quiet torch 'transformers>=4.44' tokenizers safetensors numpy bm25s snowballstemmer
+	touch $@
+
+retrain: $(FT_VENV)/.installed $(MODEL_DIR)/manifest.json
+	PYTHONPATH=. nice -n 10 $(FT_VENV)/bin/python -m tools.answers.finetune $(MODEL_DIR) --all
+	$(MAKE) refit
+
+# refit: the confidence model and its threshold (bot/answers/confidence_model.json), fitted on every split held out
+# (a few minutes). After a change to the FAQ, its examples or the ranker; after retrain.
+refit: install model
+	$(BIN)/python -m tools.answers.fit_confidence --write
 
 bench: install node model
 	$(BIN)/python -m bench

@@ -37,7 +37,7 @@ from typing import Any
 from bot.answers import adapter as adapter_file
 from bot.answers.examples import labelled_questions
 from bot.answers.faq import load_programme_faq
-from tools.answers.folds import adapters
+from tools.answers.folds import ADAPTER_FOLDS, adapters
 
 RANK = 16
 ALPHA = 32.0
@@ -192,7 +192,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
     if args.all:
-        stale = {path: without for path, without in adapters().items() if is_stale(path, without)}
+        wanted = adapters()
+        for path in ADAPTER_FOLDS.glob("*.npz"):
+            if path not in wanted:
+                path.unlink()  # a fold that no longer exists: it would leave its splits out twice
+        stale = {path: without for path, without in wanted.items() if is_stale(path, without)}
         print(f"{len(stale)} stale adapters: {', '.join(p.name for p in stale) or 'none'}", flush=True)
         for path, splits in stale.items():
             train(args.model_dir, path, set(splits), args.seed)

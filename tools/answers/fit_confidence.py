@@ -34,7 +34,7 @@ import numpy.typing as npt
 from bot.answers import calibration as calibration_module
 from bot.answers import faq
 from bot.answers.calibration import DEFAULT_CALIBRATION, Calibration, SemanticFeatures
-from tools.answers.folds import adapters
+from tools.answers.folds import ADAPTER_FOLDS, SHIPPED
 from tools.answers.measure import REPO, index_without
 from tools.answers.splits import CALIBRATION_FILE, FIT_SPLITS, MAX_WRONG_CONFIDENT
 
@@ -66,8 +66,9 @@ def fit_logistic(x: _Floats, y: _Floats, l2: float = L2, steps: int = 50) -> _Fl
 
 def fitted_from() -> dict[str, str]:
     """The sha256 of each file the confidence model is fitted from, by path from the repository: the FAQ, its
-    examples and every encoder adapter (the ranker's code is checked by refitting, in the calibration test)."""
-    paths = [PROGRAMME_FAQ_FILE, CALIBRATION_FILE, *adapters()]
+    examples and every encoder adapter there is (the ranker's code is checked by refitting, in the calibration
+    test)."""
+    paths = [PROGRAMME_FAQ_FILE, CALIBRATION_FILE, SHIPPED, *sorted(ADAPTER_FOLDS.glob("*.npz"))]
     return {
         path.resolve().relative_to(REPO).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in paths

@@ -1,0 +1,57 @@
+"""The FAQ ranker's generated artefacts are made from today's inputs (fast: no model, no training).
+
+Each artefact records the sha256 of what it was made from: the encoder adapters that of their training data and
+settings (:func:`tools.answers.finetune.training_digest`), the confidence model that of the FAQ, its examples and
+the adapters (:func:`tools.answers.fit_confidence.fitted_from`). A change to any of them without regenerating
+fails here and names the make target that regenerates it (``make retrain`` then ``make refit``; see
+:mod:`tools.answers`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.answers.adapter import Adapter
+from bot.answers.calibration import DEFAULT_CALIBRATION
+from tools.answers.finetune import training_digest
+from tools.answers.fit_confidence import MODEL_FILE, fitted_from
+from tools.answers.folds import adapters
+from tools.answers.measure import REPO
+
+# Adapters known to be stale, each marked as an expected failure (strict: one retrained while still listed fails).
+# As of 2026-12-06 all of them: trained before FAQ version 6's entries and the near-miss and holdout-21 splits, and
+# fold-5 (the fold of those two splits) not trained yet; make retrain needs about 50 minutes of two idle cores.
+# Empty this set once make retrain has run, so that the next change to the FAQ or its examples fails here.
+KNOWN_STALE = {"encoder_adapter.npz", "fold-1.npz", "fold-2.npz", "fold-3.npz", "fold-4.npz", "fold-5.npz"}
+
+
+def _adapter_cases() -> list[object]:
+    stale = pytest.mark.xfail(strict=True, reason="known stale (KNOWN_STALE): run make retrain, then empty the set")
+    return [
+        pytest.param(path, without, id=path.name, marks=[stale] if path.name in KNOWN_STALE else [])
+        for path, without in adapters().items()
+    ]
+
+
+@pytest.mark.parametrize(("path", "without"), _adapter_cases())
+def test_each_adapter_is_trained_on_todays_faq_and_examples(path: Path, without: tuple[str, ...]) -> None:
+    name = path.relative_to(REPO)
+    assert path.exists(), f"{name} is missing: run make retrain"
+    settings = Adapter.load(path).settings
+    assert settings.get("without") == sorted(without), f"{name} was trained without other splits: run make retrain"
+    assert settings.get("inputs") == training_digest(without), (
+        f"{name} is stale: the FAQ's phrasings, the examples or the training settings changed since it was trained."
+        " Run make retrain (then make refit)"
+    )
+
+
+def test_confidence_model_is_fitted_on_todays_files() -> None:
+    model = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    recorded: dict[str, str] = model["fitted_from"]
+    today = fitted_from()
+    stale = sorted(path for path in today.keys() | recorded.keys() if today.get(path) != recorded.get(path))
+    assert not stale, f"{MODEL_FILE.name} was fitted before these changed: {', '.join(stale)}. Run make refit"
+    assert tuple(model["coefficients"]) == DEFAULT_CALIBRATION.semantic_coefficients
+    assert model["threshold"] == DEFAULT_CALIBRATION.semantic_min_confidence
