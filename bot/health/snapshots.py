@@ -357,11 +357,13 @@ def _dirty(services: Services, cop_id: str) -> bool:
 Channel = dict[str, list[tuple[str, str]]]  # encoded CoP key -> (day YYYYMMDD, contributor marker) of contrib rows
 
 
-async def channel_rows(store: TableStore, cop_id: str | None, from_day: str) -> Channel:
-    """``contrib`` rows from ``from_day`` on, by encoded CoP key (one CoP's partition, or every CoP's)."""
+async def channel_rows(store: TableStore, cop_id: str | None, from_day: str, until_day: str = "") -> Channel:
+    """``contrib`` rows from ``from_day`` on (and before ``until_day`` when given), by encoded CoP key (one CoP's
+    partition, or every CoP's)."""
     pk = encode_key(cop_id) if cop_id is not None else None
+    where = [Where("RowKey", "ge", from_day)] + ([Where("RowKey", "lt", until_day)] if until_day else [])
     out: Channel = {}
-    for row in await store.query(history.CONTRIB, pk, [Where("RowKey", "ge", from_day)]):
+    for row in await store.query(history.CONTRIB, pk, where):
         out.setdefault(row.partition_key, []).append((row.row_key[:8], str(row.get("who", ""))))
     return out
 
@@ -433,8 +435,8 @@ async def cop_snapshot(services: Services, cop: Cop, now: datetime) -> tuple[Cop
 
 async def cop_views(services: Services, cops: Sequence[Cop], now: datetime) -> dict[str, tuple[CopSnapshot, Digest]]:
     """Every CoP's snapshot and the digest it came from: one query for all stored digests and one for the channel
-    contributions written since they were made (digests hold the earlier ones; one more query per CoP whose digest
-    is older than :data:`MAX_AGE`); the CoPs whose digest is not current are recounted (:data:`CONCURRENCY` at a
+    contributions written since they were made (digests hold the earlier ones; one more query when a digest is
+    older than :data:`MAX_AGE`); the CoPs whose digest is not current are recounted (:data:`CONCURRENCY` at a
     time) and their digests stored off the turn."""
     dirty = {c.cop_id for c in cops if _dirty(services, c.cop_id)}  # before the read, as in cop_snapshot
     recent = f"{now - MAX_AGE - digests.LIVE_MARGIN:%Y%m%d}"  # digests refreshed by the minute tick live from here
@@ -442,15 +444,15 @@ async def cop_views(services: Services, cops: Sequence[Cop], now: datetime) -> d
         read_all(services.store), channel_rows(services.store, None, recent)
     )
     older = [
-        c.cop_id
+        d.live_from
         for c in cops
         if (d := (stored_all.get(encode_key(c.cop_id)) or Stored("", None, None, None)).digest) is not None
         and d.live_from < recent
     ]
-    for found_rows in await asyncio.gather(
-        *(channel_rows(services.store, cop_id, window_day(now)) for cop_id in older)
-    ):
-        contributors.update(found_rows)
+    if older:  # digests the minute tick has not refreshed lately: the days between, for every CoP, in one query
+        earlier = await channel_rows(services.store, None, max(window_day(now), min(older)), recent)
+        for key, rows in earlier.items():
+            contributors[key] = rows + contributors.get(key, [])
     out: dict[str, tuple[CopSnapshot, Digest]] = {}
     stale: list[Cop] = []
     for cop in cops:
