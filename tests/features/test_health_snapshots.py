@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -38,9 +39,9 @@ from bot.health import history, rebuild, snapshots
 from bot.health.snapshot import TrendPoint
 from bot.health.snapshots import MarkingStore, raw_store
 from bot.health.thresholds import DEFAULT_THRESHOLDS
-from bot.jobs.background import settle_background
+from bot.jobs.background import Background, settle_background
 from bot.services import Services
-from storage.base import TableStore
+from storage.base import BatchOp, Row, TableStore, Unavailable
 from storage.sqlite import SqliteStore
 from tests.features.healthkit import make_cop
 from tests.kit.activities import Team, User, team, user
@@ -418,3 +419,40 @@ async def test_new_channel_contributions_are_read_live_and_erased_ones_mark_the_
         assert (found.contributors_30d, from_snapshot) == (3, False)
         views = await snapshots.cop_views(services, [cop], now)
         assert views[cop.cop_id][0].contributors_30d == 3
+
+
+class _FailingTokens:
+    """A store whose token writes fail ``failures`` times (Azure Tables unreachable for a moment)."""
+
+    def __init__(self, inner: TableStore, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def batch(self, table: str, partition_key: str, ops: Sequence[BatchOp]) -> list[Row | None]:
+        if table == snapshots.TABLE and self.failures > 0:
+            self.failures -= 1
+            raise Unavailable("storage unreachable")
+        return await self.inner.batch(table, partition_key, ops)
+
+
+async def test_a_token_write_that_fails_keeps_the_cop_stale_here_until_it_lands(
+    sqlite_store: TableStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshots, "BUMP_RETRIES", (0.0,))  # one retry, at once
+    failing = _FailingTokens(sqlite_store, failures=2)
+    background = Background()
+    marks = snapshots.Marks(failing, background)  # type: ignore[arg-type]
+    store = MarkingStore(sqlite_store, marks)
+    member = PEOPLE[5]
+    cop_id = fresh_teams()[0].id
+    await MembershipRepo(store).join(cop_id, Profile(member.aad, member.id, member.name), "wider", datetime.now(UTC))
+    await background.settle()
+    assert marks.dirty(cop_id)  # both attempts failed: this instance still treats the CoP as stale
+    assert (await snapshots.read(sqlite_store, cop_id)).token == ""
+    marks.retry_unconfirmed()  # the minute tick does this
+    await background.settle()
+    assert not marks.dirty(cop_id)
+    assert (await snapshots.read(sqlite_store, cop_id)).token != ""
