@@ -21,8 +21,10 @@ a turn touched), so no write path pays a round trip for it; until it has landed 
 stale. A stale or missing snapshot, or one that cannot give exact figures for ``now`` (a survey starts later, the
 signing key changed), is never used: the reader recounts from the sources (correct, only slower) and stores the
 result. The scheduler's minute tick refreshes stale snapshots (:func:`refresh_stale`), and any older than
-:data:`MAX_AGE`, so the only case a snapshot can miss a write is a process that stops between a write and its
-token write (milliseconds); the hourly refresh bounds that to :data:`MAX_AGE`.
+:data:`MAX_AGE`, so a snapshot can miss a write only when a process stops between a write and its token write
+(milliseconds), or when storage refuses the token write through its retries (the writing instance keeps the CoP
+stale for itself and retries each minute; other instances may show the snapshot until then): the hourly refresh
+bounds both to :data:`MAX_AGE`.
 
 Two instances: the token is a blind write (any write changes it; no lost update can leave a stale snapshot looking
 current), and a snapshot replaces another only under the ETag read with the token, so a slower refresh that read
