@@ -202,5 +202,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     async def erase(services: Services, aad_id: str) -> None:
         await history.erase_contributions(services.store, services.settings.signing_key, aad_id)
+        # after the contributions: a snapshot recounted in between would take them in again
+        await snapshots.forget_person(services.store, services.settings.signing_key, aad_id)
 
     privacy.register("health.contributions", export, erase)

@@ -485,13 +485,18 @@ def from_json(data: Mapping[str, Any]) -> Digest | None:
 def encode(d: Digest) -> dict[str, Value] | None:
     """The digest as row properties (compressed JSON in 60 KiB binary chunks); None when it is too large for one
     row (the CoP is then always recounted)."""
-    raw = zlib.compress(json.dumps(to_json(d), separators=(",", ":")).encode(), 6)
+    raw = zlib.compress(as_text(d).encode(), 6)
     chunks = [raw[i : i + CHUNK_BYTES] for i in range(0, len(raw), CHUNK_BYTES)]
     if len(chunks) > MAX_CHUNKS:
         return None
     props: dict[str, Value] = {f"d{i}": chunk for i, chunk in enumerate(chunks)}
     props["chunks"] = len(chunks)
     return props
+
+
+def as_text(d: Digest) -> str:
+    """The digest as the JSON text it is stored as (before compression): what a search for a pseudonym reads."""
+    return json.dumps(to_json(d), separators=(",", ":"))
 
 
 def decode(row: Mapping[str, Any]) -> Digest | None:

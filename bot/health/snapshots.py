@@ -34,6 +34,7 @@ an older token cannot overwrite a newer snapshot. Rows hold counts, times and ps
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections import Counter, OrderedDict
@@ -185,6 +186,22 @@ async def save(store: TableStore, cop_id: str, digest: Digest, stored: Stored) -
     except (AlreadyExists, PreconditionFailed, NotFound):
         return False
     return True
+
+
+async def forget_person(store: TableStore, signing_key: str, aad_id: str) -> int:
+    """``forget me``: delete every snapshot that holds the person's pseudonyms (as a member or a contributor), so
+    none outlives their rows; the next view recounts those CoPs from the sources, which no longer hold them."""
+    markers = (digests.member_marker(signing_key, aad_id), history.contributor_marker(signing_key, aad_id))
+    removed = 0
+    for row in await store.query(TABLE, PARTITION):
+        if not row.row_key.endswith("|snap"):
+            continue
+        found = digests.decode(row.data)  # compressed: the pseudonyms are inside
+        if found is None or any(m in digests.as_text(found) for m in markers):
+            with contextlib.suppress(NotFound, PreconditionFailed):
+                await store.delete(TABLE, PARTITION, row.row_key, etag=row.etag)
+                removed += 1
+    return removed
 
 
 def raw_store(store: TableStore) -> TableStore:
