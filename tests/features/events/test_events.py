@@ -310,7 +310,7 @@ async def test_bad_rsvps_change_nothing(bot: BotUnderTest) -> None:
     )
     assert "can't find that event" in unknown.body["value"]
     # a genuine lead's button of this CoP's event, clicked in another CoP's team (RSVP buttons are portable: a shared
-    # card answers in its own CoP, tests/features/test_compose_search.py)
+    # card answers in its own CoP, tests/features/questions/test_compose_search.py)
     elsewhere = await bot.click(
         ALICE, "event.edit", bot.sealed("event.edit", {"cop_id": TEAM.id, "id": event.event_id}), where=other
     )

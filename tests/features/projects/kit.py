@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.features.healthkit import NOW, Cast, join, make_cop
+from tests.features.health.kit import NOW, Cast, join, make_cop
 from tests.kit.activities import User, team
 from tests.kit.connector import Call
 from tests.kit.harness import BotUnderTest, find_action

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.domain.members import MembershipRepo
 from bot.domain.projects import ProjectRepo
-from tests.features.healthkit import NOW, Cast, clock, join
+from tests.features.health.kit import NOW, Cast, clock, join
 from tests.features.projects.kit import CORE, CORE2, LEAD, OTHER, OUTSIDER, TEAM, WIDER, has_button, setup, to
 from tests.kit.activities import User
 from tests.kit.harness import BotUnderTest, Posted

@@ -8,7 +8,7 @@ import io
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from tests.features.healthkit import ADMIN, Cast, clock
+from tests.features.health.kit import ADMIN, Cast, clock
 from tests.features.projects.kit import CORE, LEAD, OTHER, TEAM, WIDER, setup
 from tests.kit.activities import Team, User
 from tests.kit.harness import BotUnderTest, Posted

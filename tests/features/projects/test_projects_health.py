@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 from bot.health.engine import NO_DATA, Indicator, scorecard
 from bot.health.snapshot import ProjectFacts
-from tests.features.healthkit import ADMIN
+from tests.features.health.kit import ADMIN
+from tests.features.health.test_health_engine import NOW, TZ, T, healthy
 from tests.features.projects.kit import CORE, LEAD, TEAM, setup
-from tests.features.test_health_engine import NOW, TZ, T, healthy
 from tests.kit.harness import BotUnderTest
 
 

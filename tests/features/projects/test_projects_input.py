@@ -10,7 +10,7 @@ import pytest
 
 from bot.domain.projects import ProjectRepo
 from bot.domain.resources import ResourceRepo
-from tests.features.healthkit import clock
+from tests.features.health.kit import clock
 from tests.features.projects.kit import CORE, LEAD, OTHER, TEAM, WIDER, setup
 from tests.kit.harness import BotUnderTest, Posted, find_action
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain.resources import ResourceRepo
-from tests.features.healthkit import NOW, add_event, join
+from tests.features.health.kit import NOW, add_event, join
 from tests.features.projects.kit import CORE, LEAD, OTHER, OUTSIDER, TEAM, WIDER, buttons, has_button, setup
 from tests.kit.activities import User
 from tests.kit.harness import BotUnderTest, Posted

@@ -16,7 +16,7 @@ from bot.domain.cops import CopRepo
 from bot.domain.practice_areas import PracticeAreaRepo
 from bot.domain.validation import BadInput
 from storage.base import TableStore
-from tests.features.healthkit import ADMIN, NOW, join, make_cop
+from tests.features.health.kit import ADMIN, NOW, join, make_cop
 from tests.kit.activities import team, user
 from tests.kit.harness import BotUnderTest
 

@@ -14,7 +14,7 @@ from bot.domain.practice_areas import PracticeAreaRepo
 from bot.domain.proposals import TABLE, Proposal, ProposalRepo
 from bot.features import records as records_feature
 from storage.base import TableStore
-from tests.features.healthkit import ADMIN, NOW, clock
+from tests.features.health.kit import ADMIN, NOW, clock
 from tests.features.membership.kit import install
 from tests.kit.activities import team, user
 from tests.kit.harness import BotUnderTest

@@ -14,7 +14,7 @@ from bot.domain.records import TABLE, RecordRepo
 from bot.features import records as records_feature
 from bot.features.health import compute
 from storage.base import encode_key
-from tests.features.healthkit import ADMIN, NOW, clock, join, make_cop
+from tests.features.health.kit import ADMIN, NOW, clock, join, make_cop
 from tests.kit.activities import team, user
 from tests.kit.harness import BotUnderTest
 
@@ -285,7 +285,7 @@ async def test_no_reminder_when_the_next_lead_sponsor_meeting_is_booked_and_none
     bot: BotUnderTest,
 ) -> None:
     from bot.features import governance
-    from tests.features.healthkit import add_event
+    from tests.features.health.kit import add_event
 
     await setup_cops(bot)
     services = bot.services

@@ -10,7 +10,7 @@ from typing import Any
 from bot.domain.survey import INDEX, STATEMENTS, TABLE, SurveyRepo
 from bot.features import survey as survey_feature
 from storage.base import Row
-from tests.features.healthkit import ADMIN, NOW, Cast, clock, join, make_cop
+from tests.features.health.kit import ADMIN, NOW, Cast, clock, join, make_cop
 from tests.kit.activities import User, team
 from tests.kit.connector import Call
 from tests.kit.harness import BotUnderTest

@@ -11,7 +11,7 @@ from bot.features import health as health_feature
 from bot.health import history
 from bot.health.engine import NO_DATA, Scorecard
 from storage.base import Where
-from tests.features.healthkit import (
+from tests.features.health.kit import (
     ADMIN,
     NOW,
     Cast,

@@ -8,7 +8,7 @@ import json
 from bot.answers.faq import PROGRAMME_SCOPE
 from bot.domain.faq import FaqRepo, plan_import
 from bot.security.audit import recent
-from tests.features.faq_setup import ASKER, LEAD, OTHER_LEAD, TEAM, TEAM_B, displayed, make_cop
+from tests.features.questions.kit import ASKER, LEAD, OTHER_LEAD, TEAM, TEAM_B, displayed, make_cop
 from tests.kit.harness import BotUnderTest
 
 

@@ -11,7 +11,7 @@ from bot.core.turn import Person
 from bot.domain.faq import FaqRepo
 from bot.domain.queries import FORMER_MEMBER, Query, QueryRepo, median_first_response, metrics, open_by_age
 from bot.domain.queries import response_rate as rate
-from tests.features.faq_setup import (
+from tests.features.questions.kit import (
     ASKER,
     BOB,
     LEAD,

@@ -16,7 +16,7 @@ from bot.health import red_streaks
 from bot.health.terms import Term
 from storage.base import TableStore
 from storage.sqlite import SqliteStore
-from tests.features.healthkit import ADMIN, clock, make_cop
+from tests.features.health.kit import ADMIN, clock, make_cop
 from tests.kit.activities import team, user
 from tests.kit.connector import FakeConnector
 from tests.kit.harness import BotUnderTest, running_bot

@@ -10,7 +10,7 @@ from bot.domain.cop_questions import fact_asked, read_cop_question
 from bot.domain.cops import Cop, CopRepo, PersonRef
 from bot.domain.events import Draft, EventRepo
 from bot.domain.queries import QueryRepo
-from tests.features.faq_setup import ASKER, BOB, LEAD, OTHER_LEAD, STRANGER, TEAM, TEAM_B, make_cop
+from tests.features.questions.kit import ASKER, BOB, LEAD, OTHER_LEAD, STRANGER, TEAM, TEAM_B, make_cop
 from tests.kit.harness import BotUnderTest
 
 SPONSOR = PersonRef("aad-sponsor", "29:sponsor", "Tom Rowson")

@@ -115,9 +115,10 @@ async def test_a_join_costs_at_most_four_storage_round_trips() -> None:
 async def test_an_rsvp_costs_at_most_three_storage_round_trips() -> None:
     """The bench's rsvp scenario over the whole turn: the person's partition (role), my RSVP row, one batch.
     The shared card's refresh runs after the answer, in a background task, and is counted apart: at most one
-    update (and one read to check nothing changed meanwhile) per event per second per instance."""
+    update (and one read to check nothing changed meanwhile) per event per second per instance, and the write that
+    marks the CoP's health snapshot stale (bot/health/snapshots.py), batched per turn."""
     [scenario] = [s for s in SCENARIOS if s.name == "rsvp"]
     trips = await round_trips(scenario)
     assert trips.last_turn == {"query:people": 1, "get:events": 1, "batch:events": 1}, trips
     assert trips.per_turn == 3, trips
-    assert 0 < trips.background <= 2, trips  # the card was refreshed, off the turn
+    assert 0 < trips.background <= 3, trips  # the card was refreshed and the snapshot marked, off the turn

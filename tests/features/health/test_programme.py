@@ -12,7 +12,7 @@ from bot.features import health as health_feature
 from bot.features.programme import safe_cell
 from bot.health import digest, snapshots
 from bot.jobs.background import settle_background as settle
-from tests.features.healthkit import ADMIN, NOW, Cast, add_event, add_query, join, make_cop
+from tests.features.health.kit import ADMIN, NOW, Cast, add_event, add_query, join, make_cop
 from tests.kit.activities import team
 from tests.kit.harness import BotUnderTest
 

@@ -22,7 +22,7 @@ from bot.features.faq import indexes
 from cards.faq import RELATED_INTRO
 from storage.sqlite import SqliteStore
 from tests.answers.model import cached_encoder_for_tests, encoder_for_tests
-from tests.features.faq_setup import ASKER, TEAM, TEAM_B, make_cop
+from tests.features.questions.kit import ASKER, TEAM, TEAM_B, make_cop
 from tests.kit.activities import user
 from tests.kit.connector import FakeConnector
 from tests.kit.harness import BotUnderTest, running_bot

@@ -43,7 +43,7 @@ from bot.jobs.background import Background, settle_background
 from bot.services import Services
 from storage.base import BatchOp, Row, TableStore, Unavailable
 from storage.sqlite import SqliteStore
-from tests.features.healthkit import make_cop
+from tests.features.health.kit import make_cop
 from tests.kit.activities import Team, User, team, user
 from tests.kit.harness import running_bot
 from tests.kit.records import channel_reference

@@ -23,8 +23,8 @@ from bot.domain.survey import INDEX, PEOPLE, STATEMENTS, TABLE, SurveyRepo, firs
 from bot.features import survey as survey_feature
 from storage.base import BatchOp, Row
 from storage.sqlite import SqliteStore
-from tests.features.healthkit import ADMIN, NOW, Cast, clock, join, make_cop
-from tests.features.test_survey import all_agree, invitation, to
+from tests.features.health.kit import ADMIN, NOW, Cast, clock, join, make_cop
+from tests.features.health.test_survey import all_agree, invitation, to
 from tests.kit.activities import User, team
 from tests.kit.connector import FakeConnector
 from tests.kit.harness import TEST_SIGNING_KEY, BotUnderTest, running_bot, test_settings

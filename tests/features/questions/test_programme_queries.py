@@ -12,7 +12,7 @@ from bot.domain.queries import QueryRepo
 from bot.features import queries
 from bot.features.programme_queries import PROGRAMME_DESK
 from storage.sqlite import SqliteStore
-from tests.features.faq_setup import (
+from tests.features.questions.kit import (
     ASKER,
     LEAD,
     STRANGER,

@@ -9,7 +9,7 @@ import json
 from bot.core.turn import Person
 from bot.domain.queries import QueryRepo
 from bot.features.queries import run_due
-from tests.features.faq_setup import (
+from tests.features.questions.kit import (
     ASKER,
     BOB,
     LEAD,
@@ -113,7 +113,7 @@ async def test_a_cop_without_leads_is_escalated_once_leads_exist(bot: BotUnderTe
     from dataclasses import replace
 
     from bot.domain.cops import CopRepo
-    from tests.features.faq_setup import ref
+    from tests.features.questions.kit import ref
 
     await CopRepo(bot.services.store).change(
         TEAM.id, bot.services.clock.now(), lambda c: replace(c, leads=(ref(LEAD),))

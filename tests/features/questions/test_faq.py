@@ -9,7 +9,7 @@ from bot.answers.faq import PROGRAMME_SCOPE, load_programme_faq
 from bot.domain.faq import META, TABLE, FaqIndexes, FaqRepo
 from bot.domain.queries import QueryRepo
 from storage.base import Where
-from tests.features.faq_setup import (
+from tests.features.questions.kit import (
     ANSWERABLE,
     ASKER,
     BOB,
