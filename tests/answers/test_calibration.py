@@ -294,7 +294,7 @@ def test_near_misses_abstain() -> None:
     names of a named CoP's leads...; split ``near-miss``) abstain: as unseen (an index without them, the adapter
     that never saw them) at least :data:`NEAR_MISS_HELD_OUT_MIN_ABSTAIN`, and in production, where they are
     out-of-scope examples of the index, nearly all. The named CoP's leads never reach the FAQ in production: the
-    bot answers them from its CoP directory (tests/features/test_cop_facts.py)."""
+    bot answers them from its CoP directory (tests/features/questions/test_cop_facts.py)."""
     questions = [q for q in _load() if q["split"] == NEAR_MISS]
     assert len(questions) >= 40
     assert all(q["expected"] is None for q in questions)

@@ -23,7 +23,7 @@ from bot.answers.prebuilt import FILE_NAME, PROBE, PrebuiltEncoder, main, write
 from bot.answers.ranker import DEFAULT_CALIBRATION, Encoder, FaqIndex, FloatArray, index_texts
 from storage.sqlite import SqliteStore
 from tests.answers.model import REPO, model_dir
-from tests.features.faq_setup import ASKER
+from tests.features.questions.kit import ASKER
 from tests.kit.connector import FakeConnector
 from tests.kit.harness import running_bot, test_settings
 
