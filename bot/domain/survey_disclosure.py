@@ -22,7 +22,7 @@ Answers can still give a hidden group away when every hidden respondent answered
 (0 % or 100 %). The total's figure for such a statement is withheld, and the total's overall share is taken over
 the statements that are shown.
 
-:func:`disclose` is pure: it sees only numbers. ``tests/features/test_survey_disclosure.py`` tries, for random
+:func:`disclose` is pure: it sees only numbers. ``tests/features/health/test_survey_disclosure.py`` tries, for random
 rounds, every subtraction of the total minus any subset of the shown groups and checks that none pins a hidden
 group's count or agreement; and it finds, for every hidden figure, another round that looks exactly the same to a
 reader who knows this rule, in which that figure differs. Both assume groups that share no member.

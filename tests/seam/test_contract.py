@@ -4,7 +4,7 @@ Through the HTTP app: a message in gets its reply, a card action gets its invoke
 conversation update is understood. Straight on the gateway: proactive send, update, personal chat, failures as
 DeliveryError with the status and Retry-After and no hidden SDK retries, an unreachable connector as status 0;
 and each responder call a handler can make (reply, update, delete, roster, team details) against the fake Bot
-Connector. Authentication cases run over both seams in tests/features/test_trust_auth.py.
+Connector. Authentication cases run over both seams in tests/seam/test_auth.py.
 """
 
 from __future__ import annotations
