@@ -42,7 +42,7 @@ export COPBOT_MODEL_DIR := $(MODEL_DIR)
 $(MODEL_DIR)/manifest.json: deployment/fetch_model.py | $(BIN)/python
 	$(BIN)/python -m deployment.fetch_model $(MODEL_DIR)
 
-$(MODEL_DIR)/encoder.onnx: $(MODEL_DIR)/manifest.json bot/answers/bert_graph.py bot/answers/encoder.py \
+$(MODEL_DIR)/encoder.onnx: $(MODEL_DIR)/manifest.json bot/answers/bert_graph.py bot/answers/model_files.py \
 		bot/answers/adapter.py bot/answers/encoder_adapter.npz | $(STAMP)
 	$(BIN)/python -m bot.answers.bert_graph $(MODEL_DIR)
 

@@ -184,7 +184,8 @@ def transformer_graph(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bot.answers.bert_graph MODEL_DIR``: write MODEL_DIR/encoder.onnx (``make model`` runs it)."""
-    from bot.answers.encoder import EncoderUnavailable, SentenceEncoder, write_graph_file
+    from bot.answers.encoder import EncoderUnavailable, SentenceEncoder
+    from bot.answers.model_files import write_graph_file
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("model_dir", type=Path)

@@ -13,6 +13,10 @@ get the shipped adapter's low-rank updates (:mod:`bot.answers.adapter`) before t
 (numpy), run the layers (ONNX Runtime), mean-pool over the real (non-padding) tokens and L2-normalise. Texts are
 encoded in batches of similar length, so padding is small.
 
+The model directory's files (the tensors' places in ``model.safetensors``, its sha256, and ``encoder.onnx``: written,
+labelled, saved and opened) are :mod:`bot.answers.model_files`'s; this module loads the tokenizer and the adapter,
+embeds the word pieces, runs the layers, pools, and keeps the process's memory and threads in check.
+
 Why 8-bit weights: memory. The int8 layers hold 11 MB of weights instead of 43 MB of float32, a lone question is
 encoded ~1.5x faster (batches take as long), and each vector stays within cosine 0.998 of sentence-transformers'
 (0.9994 or closer for a question). ``precision="float32"`` gives the model's vectors exactly (cosine 0.99999); the
@@ -32,48 +36,47 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
 import json
 import logging
-import math
 import os
 import struct
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from bot.answers.adapter import ADAPTER_FILE, Adapter, AdapterError
+from bot.answers.model_files import (
+    DIMENSION,
+    EPS,
+    HEADS,
+    INTERMEDIATE,
+    LAYERS,
+    SAFETENSORS,
+    VOCABULARY,
+    Floats,
+    Precision,
+    Tensor,
+    expected_shapes,
+    index_safetensors,
+    open_layers,
+    read_tensor,
+)
 
 __all__ = [
-    "DIMENSION",
-    "GRAPH_FILE",
     "MAX_TOKENS",
     "EncoderUnavailable",
     "LazyEncoder",
     "SentenceEncoder",
-    "weights_sha256",
-    "write_graph_file",
 ]
 
 log = logging.getLogger(__name__)
 
-Floats = npt.NDArray[np.float32]
-Precision = Literal["int8", "float32"]
-
-DIMENSION = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model (word pieces, [CLS] and [SEP] included)
-LAYERS = 6
-HEADS = 12
 HEAD_SIZE = DIMENSION // HEADS
-INTERMEDIATE = 1536
-VOCABULARY = 30522
-POSITIONS = 512
-EPS = 1e-12  # BERT's LayerNorm epsilon
 # Batches: at most this many tokens (columns of the 1536-wide feed-forward activations: 1.5 MB) and attention cells
 # (batch x length x length, times 12 heads: 3 MB), whichever binds first. Bigger batches are no faster, and ONNX
 # Runtime's arena keeps the largest batch's activations: 256 tokens peaked 7 MB lower than 512 in
@@ -82,15 +85,6 @@ EPS = 1e-12  # BERT's LayerNorm epsilon
 BATCH_TOKENS = 256
 BATCH_CELLS = 1 << 16
 
-SAFETENSORS = "model.safetensors"
-MANIFEST = "manifest.json"  # written by deployment/fetch_model.py
-GRAPH_FILE = "encoder.onnx"  # the int8 layers, written by ``python -m bot.answers.bert_graph`` (make model)
-# Labels in encoder.onnx's metadata. Bump GRAPH_VERSION when bert_graph's int8 graph changes: files labelled with
-# another version (or other weights) are written again.
-GRAPH_VERSION = "int8-block32-v1"
-GRAPH_VERSION_KEY = "copbot.graph_version"
-WEIGHTS_KEY = "copbot.weights_sha256"
-ADAPTER_KEY = "copbot.adapter_sha256"
 TOKENIZER = "tokenizer.json"
 CONFIG = "config.json"
 _HINT = "run `make model` (python -m deployment.fetch_model) or set COPBOT_MODEL_DIR"
@@ -117,38 +111,6 @@ def _layer_norm(x: Floats, weight: Floats, bias: Floats) -> Floats:
     return centred
 
 
-@dataclass(frozen=True, slots=True)
-class _Tensor:
-    offset: int  # in bytes from the start of the file
-    shape: tuple[int, ...]
-
-
-def _index_safetensors(path: Path) -> dict[str, _Tensor]:
-    """Where each float32 tensor lies in a safetensors file: an 8-byte little-endian header size, a JSON header
-    of ``{name: {dtype, shape, data_offsets: [begin, end)}}``, then the raw little-endian data."""
-    with path.open("rb") as handle:
-        (header_size,) = struct.unpack("<Q", handle.read(8))
-        if not 2 <= header_size <= 1 << 20:
-            raise ValueError(f"implausible header size {header_size}")
-        header: dict[str, Any] = json.loads(handle.read(header_size))
-    data_start, size = 8 + header_size, path.stat().st_size
-    index: dict[str, _Tensor] = {}
-    for name, info in header.items():
-        if name == "__metadata__" or info["dtype"] != "F32":
-            continue
-        begin, end = (data_start + int(offset) for offset in info["data_offsets"])
-        shape = tuple(int(n) for n in info["shape"])
-        if not data_start <= begin <= end <= size or end - begin != 4 * math.prod(shape):
-            raise ValueError(f"tensor {name} lies outside the file or has the wrong size")
-        index[name] = _Tensor(begin, shape)
-    return index
-
-
-def _read_tensor(path: Path, entry: _Tensor) -> Floats:
-    array = np.fromfile(path, dtype="<f4", count=math.prod(entry.shape), offset=entry.offset)
-    return array.astype(np.float32, copy=False).reshape(entry.shape)
-
-
 class SentenceEncoder:
     """all-MiniLM-L6-v2 sentence vectors (384 floats, unit length); build with :meth:`load`."""
 
@@ -158,7 +120,7 @@ class SentenceEncoder:
         self,
         tokenizer: Any,
         path: Path,
-        index: dict[str, _Tensor],
+        index: dict[str, Tensor],
         directory: Path,
         threads: int,
         precision: Precision = "int8",
@@ -168,7 +130,7 @@ class SentenceEncoder:
         self._tokenizer = tokenizer
 
         def read(name: str) -> Floats:  # the small tables the embedding step keeps
-            return _read_tensor(path, index[name])
+            return read_tensor(path, index[name])
 
         # The vocabulary table (47 MB) stays in the file; only the rows of words seen are read.
         self._words = _WordTable(path, index["embeddings.word_embeddings.weight"])
@@ -178,7 +140,7 @@ class SentenceEncoder:
             + read("embeddings.token_type_embeddings.weight")[0]
         )
         self._norm = (read("embeddings.LayerNorm.weight"), read("embeddings.LayerNorm.bias"))
-        self._session = _open_session(directory, index, ort_options(threads), precision, adapter)
+        self._session = open_layers(directory, index, ort_options(threads), precision, adapter)
         self.adapter = adapter
         self.precision = precision
         self.threads = threads
@@ -224,12 +186,12 @@ class SentenceEncoder:
         if wrong:
             raise EncoderUnavailable(directory, f"{CONFIG} is not all-MiniLM-L6-v2's ({', '.join(wrong)} differ)")
         try:
-            index = _index_safetensors(directory / SAFETENSORS)
+            index = index_safetensors(directory / SAFETENSORS)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, struct.error) as error:
             raise EncoderUnavailable(directory, f"{SAFETENSORS} is unreadable ({error})") from error
         problems = [
             f"{name} {index[name].shape if name in index else 'missing'}"
-            for name, shape in _expected_shapes().items()
+            for name, shape in expected_shapes().items()
             if name not in index or index[name].shape != shape
         ]
         if problems:
@@ -320,115 +282,13 @@ def ort_options(threads: int) -> Any:
     return options
 
 
-def weights_sha256(directory: Path) -> str:
-    """The sha256 of DIRECTORY's model.safetensors: the one its manifest.json records (fetch_model checked it and
-    writes the manifest last), or, without a manifest, computed (~0.2 s)."""
-    try:
-        recorded = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))["files"][SAFETENSORS]
-        if isinstance(recorded, str) and len(recorded) == 64:
-            return recorded
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    digest = hashlib.sha256()
-    with (directory / SAFETENSORS).open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _graph_bytes(
-    path: Path,
-    index: dict[str, _Tensor],
-    precision: Precision,
-    adapter: Adapter | None,
-    metadata: dict[str, str] | None = None,
-) -> bytes:
-    """The layers' ONNX graph, written now (this imports ``onnx``: ~16 MB that the prebuilt file saves), with
-    ``adapter``'s updates added to the weights."""
-    from bot.answers.bert_graph import transformer_graph
-
-    def read(name: str) -> Floats:
-        tensor = _read_tensor(path, index[name])
-        return adapter.apply(name, tensor) if adapter is not None else tensor
-
-    return transformer_graph(
-        read, layers=LAYERS, heads=HEADS, width=DIMENSION, eps=EPS, precision=precision, metadata=metadata
-    )
-
-
-def write_graph_file(directory: Path) -> Path:
-    """Writes DIRECTORY/encoder.onnx (the int8 graph with the shipped adapter, labelled with its version, the
-    weights' sha256 and the adapter's) by a rename, so a reader sees the old file or the new one, never half of
-    one. Raises OSError or ValueError (AdapterError included)."""
-    directory = Path(directory)
-    path = directory / SAFETENSORS
-    adapter = Adapter.load()
-    graph = _graph_bytes(path, _index_safetensors(path), "int8", adapter, _labels(directory, adapter))
-    return _save_graph(directory, graph)
-
-
-def _labels(directory: Path, adapter: Adapter) -> dict[str, str]:
-    """What encoder.onnx is labelled with: the graph's version, the weights' sha256 and the adapter's."""
-    return {GRAPH_VERSION_KEY: GRAPH_VERSION, WEIGHTS_KEY: weights_sha256(directory), ADAPTER_KEY: adapter.sha256}
-
-
-def _save_graph(directory: Path, data: bytes) -> Path:
-    target = directory / GRAPH_FILE
-    partial = target.with_name(f".{GRAPH_FILE}.{os.getpid()}.partial")
-    try:
-        partial.write_bytes(data)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return target
-
-
-def _open_session(
-    directory: Path, index: dict[str, _Tensor], options: Any, precision: Precision, adapter: Adapter | None
-) -> Any:
-    """An ONNX Runtime session of the layers: from encoder.onnx when it is this version's graph of these weights
-    and the shipped adapter (what ``make model`` leaves), otherwise from a graph written now, which is also saved
-    for next time when the directory is writable. A float32 graph, or one with another adapter (or none), is
-    built in memory and not saved. Raises ValueError when ONNX Runtime refuses the graph."""
-    import onnxruntime
-
-    def session(graph: bytes | str) -> Any:
-        try:
-            return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # ONNX Runtime raises its own classes, derived from Exception only
-            raise ValueError(f"ONNX Runtime refused the graph: {error}") from error
-
-    path = directory / SAFETENSORS
-    if precision == "float32" or adapter is None or not adapter.shipped:
-        return session(_graph_bytes(path, index, precision, adapter))
-    built = directory / GRAPH_FILE
-    wanted = _labels(directory, adapter)
-    if built.is_file():
-        try:
-            ready = session(str(built))
-        except ValueError as error:
-            log.warning("%s is unusable, writing it again: %s", built, error)
-        else:
-            labels = ready.get_modelmeta().custom_metadata_map
-            if all(labels.get(key) == value for key, value in wanted.items()):
-                return ready
-            log.warning("%s is for other weights or an older graph (%s), writing it again", built, labels)
-    log.warning("writing the encoder graph in this process (run `make model` to write %s ahead)", built)
-    graph = _graph_bytes(path, index, precision, adapter, wanted)
-    try:
-        _save_graph(directory, graph)
-    except OSError as error:
-        log.warning("could not save %s (%s); the graph will be written again at the next start", built, error)
-    return session(graph)
-
-
 class _WordTable:
     """The word-piece table (30522 x 384 float32, 47 MB), left in the file: the rows a batch needs are read with
     ``os.pread``, one per distinct word piece. A memory map would be simpler but costs memory: with the file in the
     page cache, each fault maps the pages around it too, and after the FAQ's phrasings were encoded 41 MB of the
     table counted as resident, against the ~1.5 KB per distinct word piece actually used."""
 
-    def __init__(self, path: Path, tensor: _Tensor) -> None:
+    def __init__(self, path: Path, tensor: Tensor) -> None:
         self._file = path.open("rb")  # kept open: a model replaced on disk (by rename) does not change under us
         self._offset = tensor.offset
         self._rows, self._width = tensor.shape
@@ -490,31 +350,6 @@ def _cap_openblas() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
-
-
-def _expected_shapes() -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {
-        "embeddings.word_embeddings.weight": (VOCABULARY, DIMENSION),
-        "embeddings.position_embeddings.weight": (POSITIONS, DIMENSION),
-        "embeddings.token_type_embeddings.weight": (2, DIMENSION),
-        "embeddings.LayerNorm.weight": (DIMENSION,),
-        "embeddings.LayerNorm.bias": (DIMENSION,),
-    }
-    for i in range(LAYERS):
-        p = f"encoder.layer.{i}."
-        for name in ("query", "key", "value"):
-            shapes[f"{p}attention.self.{name}.weight"] = (DIMENSION, DIMENSION)
-            shapes[f"{p}attention.self.{name}.bias"] = (DIMENSION,)
-        shapes[f"{p}attention.output.dense.weight"] = (DIMENSION, DIMENSION)
-        shapes[f"{p}intermediate.dense.weight"] = (INTERMEDIATE, DIMENSION)
-        shapes[f"{p}intermediate.dense.bias"] = (INTERMEDIATE,)
-        shapes[f"{p}output.dense.weight"] = (DIMENSION, INTERMEDIATE)
-        for name in ("attention.output.dense.bias", "output.dense.bias"):
-            shapes[p + name] = (DIMENSION,)
-        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
-            shapes[f"{p}{norm}.weight"] = (DIMENSION,)
-            shapes[f"{p}{norm}.bias"] = (DIMENSION,)
-    return shapes
 
 
 class LazyEncoder:

@@ -22,16 +22,14 @@ import pytest
 from threadpoolctl import ThreadpoolController
 
 from bot.answers.adapter import Adapter
-from bot.answers.encoder import (
+from bot.answers.encoder import MAX_TOKENS, EncoderUnavailable, SentenceEncoder
+from bot.answers.model_files import (
     DIMENSION,
     GRAPH_FILE,
     GRAPH_VERSION,
-    MAX_TOKENS,
-    EncoderUnavailable,
-    SentenceEncoder,
     _graph_bytes,
-    _index_safetensors,
     _save_graph,
+    index_safetensors,
     weights_sha256,
 )
 from tests.answers.model import encoder_for_tests
@@ -287,7 +285,7 @@ def test_a_stale_or_damaged_graph_file_is_written_again(
 ) -> None:
     SentenceEncoder.load(model_copy)
     if stale == "another graph version":
-        monkeypatch.setattr("bot.answers.encoder.GRAPH_VERSION", "int8-block32-v0")
+        monkeypatch.setattr("bot.answers.model_files.GRAPH_VERSION", "int8-block32-v0")
     elif stale == "other weights":
         (model_copy / "manifest.json").write_text(json.dumps({"files": {"model.safetensors": "cd" * 32}}))
     elif stale == "another adapter":  # the graph of an older adapter, labelled as such
@@ -299,7 +297,7 @@ def test_a_stale_or_damaged_graph_file_is_written_again(
             "copbot.weights_sha256": weights_sha256(model_copy),
             "copbot.adapter_sha256": older.sha256,
         }
-        _save_graph(model_copy, _graph_bytes(weights, _index_safetensors(weights), "int8", older, labels))
+        _save_graph(model_copy, _graph_bytes(weights, index_safetensors(weights), "int8", older, labels))
     else:
         _replace(model_copy / GRAPH_FILE, b"\x08\x08 half a protobuf")
     reloaded = SentenceEncoder.load(model_copy)
@@ -316,7 +314,7 @@ def test_a_read_only_model_directory_still_loads(
     def read_only(*_args: object) -> Path:
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr("bot.answers.encoder._save_graph", read_only)
+    monkeypatch.setattr("bot.answers.model_files._save_graph", read_only)
     encoder = SentenceEncoder.load(model_copy)
     np.testing.assert_allclose(encoder.encode([item["text"] for item in ITEMS]), vectors, atol=1e-5)
     assert not (model_copy / GRAPH_FILE).exists()
