@@ -93,8 +93,9 @@ async def _warm_faq(url: str, acts: Activities, http: aiohttp.ClientSession) -> 
         await response.read()
 
 
-# Five CoPs, each with FAQ entries of its own: with the programme's, the six indexes an instance keeps
-# (bot/domain/faq.py MAX_INDEXES) are all built and held while the load runs, so peak RSS is the worst case.
+# Five CoPs, each with FAQ entries of its own: with the programme's, six indexes, which fit an instance's budget
+# (bot/domain/faq_indexes.py DEFAULT_INDEX_MB), are all built and held while the load runs, so peak RSS is the
+# worst case.
 MIXED_TEAMS = tuple(team(910 + n, f"Mixed Community {n}") for n in range(5))
 
 

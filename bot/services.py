@@ -22,7 +22,7 @@ from storage.base import TableStore
 
 if TYPE_CHECKING:  # the modules below use Services themselves: they fill their field on first use
     from bot.core.expiring import ExpiringCopies
-    from bot.domain.faq import FaqIndexes
+    from bot.domain.faq_indexes import FaqIndexes
     from bot.domain.projects import Project
     from bot.domain.resources import Resource
     from bot.features.event_notices import EventsRuntime

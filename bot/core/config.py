@@ -164,7 +164,8 @@ class Settings:
     # how long this process may reuse a CoP row (leads, sponsor, active) when resolving roles; 0 = always read.
     # Writes on this instance are seen at once; a change made on another instance within this many seconds.
     cop_cache_seconds: float = 10.0
-    # MB of memory the FAQ indexes of CoPs with entries of their own may hold in one instance (bot/domain/faq.py)
+    # MB of memory the FAQ indexes of CoPs with entries of their own may hold in one instance
+    # (bot/domain/faq_indexes.py)
     faq_index_mb: float = 16.0
     # time
     default_timezone: str = "Europe/London"

@@ -5,7 +5,7 @@ not about what day it is); ``ttl_s`` 0 keeps nothing. Whoever writes the underly
 ``forget`` (or ``clear``), so the change counts here at once; the generation counter makes sure a read that started
 before such a write and finished after it cannot put the old value back (pass the ``generation`` seen when the
 read started to ``put``). Used for CoP rows (``bot.domain.cops.CopCache``) and FAQ index checks
-(``bot.domain.faq.FaqIndexes``).
+(``bot.domain.faq_indexes.FaqIndexes``).
 """
 
 from __future__ import annotations

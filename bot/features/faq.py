@@ -19,9 +19,7 @@ from bot.answers.audience import audience_of
 from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry
 from bot.answers.ranker import Abstain, Answer, FloatArray, Match
 from bot.domain.cops import Cop, cop_repo
-from bot.domain.faq import (
-    FaqIndexes,
-)
+from bot.domain.faq_indexes import FaqIndexes
 from bot.domain.members import MembershipRepo
 from bot.domain.queries import MAX_TEXT_CHARS, Origin
 from bot.features.cop_facts import answer_from_directory

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from bot.answers.faq import PROGRAMME_SCOPE, load_programme_faq
-from bot.domain.faq import META, TABLE, FaqIndexes, FaqRepo
+from bot.domain.faq import META, TABLE, FaqRepo
+from bot.domain.faq_indexes import FaqIndexes
 from bot.domain.queries import QueryRepo
 from storage.base import Where
 from tests.features.questions.kit import (

@@ -16,7 +16,8 @@ import pytest
 from bench.counting import CountingStore
 from bot.answers import ranker
 from bot.answers.ranker import Answer, FaqIndex
-from bot.domain.faq import Draft, FaqIndexes, index_bytes
+from bot.domain.faq import Draft
+from bot.domain.faq_indexes import FaqIndexes, index_bytes
 from storage.sqlite import SqliteStore
 from tests.answers.model import HistogramEncoder
 

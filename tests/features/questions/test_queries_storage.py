@@ -9,7 +9,8 @@ import pytest
 
 from bot.answers.faq import PROGRAMME_SCOPE, load_programme_faq
 from bot.core.turn import Person
-from bot.domain.faq import Draft, FaqIndexes, FaqRepo
+from bot.domain.faq import Draft, FaqRepo
+from bot.domain.faq_indexes import FaqIndexes
 from bot.domain.queries import FORMER_MEMBER, QueryClosed, QueryRepo
 from storage.base import TableStore
 
