@@ -23,7 +23,7 @@ from bot.domain.cops import CopCache
 from bot.features import build_due_work, build_router
 from bot.features.event_notices import settle as settle_event_updates
 from bot.features.faq import close_indexes
-from bot.health.snapshots import MarkingStore, Marks
+from bot.health.marking import MarkingStore, Marks
 from bot.http_log import MalformedRequests
 from bot.jobs.background import Background, settle_background
 from bot.jobs.outbox import Outbox
@@ -293,7 +293,7 @@ def create_app(
     gateway = open_gateway(settings, clock.now, token_source=token_source)
     raw_store = store if store is not None else open_store(settings)
     background = Background()
-    # writes to a CoP's health sources mark its indicator snapshot stale (bot/health/snapshots.py)
+    # writes to a CoP's health sources mark its indicator snapshot stale (bot/health/marking.py)
     store_ = MarkingStore(raw_store, Marks(raw_store, background))
     signer = Signer(settings.signing_key)
     links = Links()

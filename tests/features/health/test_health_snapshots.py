@@ -35,9 +35,9 @@ from bot.domain.queries import Query, QueryRepo
 from bot.domain.records import Record, RecordRepo, new_id, noon
 from bot.domain.survey import STATEMENT_KEYS, Survey, SurveyRepo, new_round_id, survey_id_for
 from bot.health import digest as digests
-from bot.health import history, rebuild, snapshots
+from bot.health import history, marking, rebuild, snapshots
+from bot.health.marking import MarkingStore, raw_store
 from bot.health.snapshot import TrendPoint
-from bot.health.snapshots import MarkingStore, raw_store
 from bot.health.thresholds import DEFAULT_THRESHOLDS
 from bot.jobs.background import Background, settle_background
 from bot.services import Services
@@ -282,7 +282,7 @@ async def test_a_write_marks_the_snapshot_stale_until_it_is_refreshed(store: Tab
         assert stored.current
         member = PEOPLE[0]
         await MembershipRepo(services.store).join(cop.cop_id, Profile(member.aad, member.id, member.name), "core", now)
-        marks = snapshots.marks_of(services)
+        marks = marking.marks_of(services)
         assert marks is not None
         assert marks.dirty(cop.cop_id)  # before the token write has landed, this instance already knows
         found, from_snapshot = await snapshots.cop_snapshot(services, cop, now)
@@ -432,7 +432,7 @@ class _FailingTokens:
         return getattr(self.inner, name)
 
     async def batch(self, table: str, partition_key: str, ops: Sequence[BatchOp]) -> list[Row | None]:
-        if table == snapshots.TABLE and self.failures > 0:
+        if table == marking.TABLE and self.failures > 0:
             self.failures -= 1
             raise Unavailable("storage unreachable")
         return await self.inner.batch(table, partition_key, ops)
@@ -441,10 +441,10 @@ class _FailingTokens:
 async def test_a_token_write_that_fails_keeps_the_cop_stale_here_until_it_lands(
     sqlite_store: TableStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(snapshots, "BUMP_RETRIES", (0.0,))  # one retry, at once
+    monkeypatch.setattr(marking, "BUMP_RETRIES", (0.0,))  # one retry, at once
     failing = _FailingTokens(sqlite_store, failures=2)
     background = Background()
-    marks = snapshots.Marks(failing, background)  # type: ignore[arg-type]
+    marks = marking.Marks(failing, background)  # type: ignore[arg-type]
     store = MarkingStore(sqlite_store, marks)
     member = PEOPLE[5]
     cop_id = fresh_teams()[0].id

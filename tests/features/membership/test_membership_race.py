@@ -109,7 +109,7 @@ async def test_a_join_costs_at_most_four_storage_round_trips() -> None:
     assert trips.last_turn.get("batch:people") == 1, trips  # the join really happened
     assert trips.last_turn == {"insert:dedupe": 1, "query:people": 1, "batch:people": 1, "upsert:roster": 1}
     assert trips.per_turn == 4, trips
-    assert trips.background == 1, trips  # the CoP's health snapshot token (bot/health/snapshots.py), off the turn
+    assert trips.background == 1, trips  # the CoP's health snapshot token (bot/health/marking.py), off the turn
 
 
 async def test_an_rsvp_costs_at_most_three_storage_round_trips() -> None:

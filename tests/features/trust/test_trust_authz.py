@@ -13,7 +13,7 @@ import pytest
 from bot.core import messages
 from bot.core.clock import FakeClock
 from bot.domain.cops import CopRepo
-from bot.health.snapshots import raw_store
+from bot.health.marking import raw_store
 from bot.security import audit
 from storage.sqlite import SqliteStore
 from tests.features.trust.kit import join, make_cop

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.health.snapshots import raw_store
+from bot.health.marking import raw_store
 from bot.security import audit
 from storage.sqlite import SqliteStore
 from tests.features.trust.kit import join, make_cop

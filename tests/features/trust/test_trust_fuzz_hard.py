@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 
 from bot.core.turn import Card
-from bot.health.snapshots import raw_store
+from bot.health.marking import raw_store
 from bot.security import audit
 from bot.security.sealing import TTL, seal_card
 from bot.security.signing import Signer

@@ -22,8 +22,8 @@ from bot.domain.events import Draft, EventRepo
 from bot.health.digest import as_text, member_marker
 from bot.health.digest import decode as digest_of
 from bot.health.history import contributor_marker
-from bot.health.snapshots import TABLE as SNAPSHOTS
-from bot.health.snapshots import raw_store
+from bot.health.marking import TABLE as SNAPSHOTS
+from bot.health.marking import raw_store
 from bot.security import audit
 from storage.sqlite import SqliteStore
 from tests.features.trust.kit import make_cop
