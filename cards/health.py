@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.core.turn import Card
-from bot.health.engine import NO_DATA, Area, Indicator, Rating, Scorecard, scorecard
+from bot.health.engine import Area, Scorecard, scorecard
+from bot.health.indicators import NO_DATA, Indicator, Rating
 from bot.health.snapshot import CopSnapshot, EventFacts, MembershipFacts, QueryFacts, SurveyFacts, TrendPoint
 from bot.health.terms import Term
 from bot.health.thresholds import DEFAULT_THRESHOLDS

@@ -9,7 +9,8 @@ from typing import Any
 
 from bot.features import health as health_feature
 from bot.health import history
-from bot.health.engine import NO_DATA, Scorecard
+from bot.health.engine import Scorecard
+from bot.health.indicators import NO_DATA
 from storage.base import Where
 from tests.features.health.kit import (
     ADMIN,

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.health.engine import NO_DATA, Indicator, Scorecard, scorecard
+from bot.health.engine import Scorecard, scorecard
+from bot.health.indicators import NO_DATA, Indicator
 from bot.health.snapshot import CopSnapshot, EventFacts, MembershipFacts, QueryFacts, SurveyFacts
 from bot.health.terms import Term, configured_terms, current_term, default_terms
 from bot.health.thresholds import DEFAULT_THRESHOLDS, Thresholds

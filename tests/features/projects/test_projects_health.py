@@ -8,7 +8,8 @@ import io
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from bot.health.engine import NO_DATA, Indicator, scorecard
+from bot.health.engine import scorecard
+from bot.health.indicators import NO_DATA, Indicator
 from bot.health.snapshot import ProjectFacts
 from tests.features.health.kit import ADMIN
 from tests.features.health.test_health_engine import NOW, TZ, T, healthy
