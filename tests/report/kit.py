@@ -17,7 +17,7 @@ from bot.domain.records import Record, RecordRepo, new_id, noon
 from bot.domain.survey import STATEMENT_KEYS, Survey, SurveyRepo, new_round_id, survey_id_for
 from bot.jobs.outbox import PARTITION, TABLE
 from storage.base import encode_key
-from tests.features.healthkit import ADMIN, NOW, Cast, add_event, add_query, join, make_cop
+from tests.features.health.kit import ADMIN, NOW, Cast, add_event, add_query, join, make_cop
 from tests.kit.activities import team, user
 from tests.kit.harness import BotUnderTest
 from tests.kit.records import ref

@@ -19,7 +19,7 @@ from bot.health import red_streaks
 from bot.health.engine import AREAS
 from bot.jobs.background import settle_background
 from bot.security.report_links import report_link
-from tests.features.healthkit import Cast, clock, join
+from tests.features.health.kit import Cast, clock, join
 from tests.kit.harness import BotUnderTest
 from tests.report.kit import ADMIN, ALICE, DATA, EVE, FIN, MEMBER, NOW, OTHER, build, local_path
 
