@@ -53,6 +53,7 @@ from bot.health.snapshot import (
     QueryFacts,
     SurveyFacts,
     TrendPoint,
+    cop_fields,
 )
 from bot.health.terms import configured_terms, current_term
 from bot.health.thresholds import Thresholds
@@ -378,14 +379,8 @@ def evaluate(
     trend = [p for p in digest.trend if p.day >= since_day and p.day != today] + [point]
     p = digest.projects
     return CopSnapshot(
-        cop_id=cop.cop_id,
-        name=cop.name,
-        status=cop.status,
+        **cop_fields(cop),
         term=term,
-        has_terms_of_reference=bool(cop.terms_of_reference_url.strip()),
-        has_objectives=bool(cop.objectives.strip()),
-        leads=len(cop.leads),
-        has_sponsor=cop.sponsor is not None,
         members=facts,
         contributors_30d=len(contributors),
         queries=queries,

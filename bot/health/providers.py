@@ -39,6 +39,7 @@ from bot.health.snapshot import (
     QueryFacts,
     SurveyFacts,
     TrendPoint,
+    cop_fields,
 )
 from bot.health.terms import Term, configured_terms, current_term
 from bot.health.thresholds import Thresholds
@@ -259,14 +260,8 @@ async def gather(
         await history.record_point(store, cop.cop_id, point)
     trend = [p for p in trend if p.day != today] + [point]
     return CopSnapshot(
-        cop_id=cop.cop_id,
-        name=cop.name,
-        status=cop.status,
+        **cop_fields(cop),
         term=term,
-        has_terms_of_reference=bool(cop.terms_of_reference_url.strip()),
-        has_objectives=bool(cop.objectives.strip()),
-        leads=len(cop.leads),
-        has_sponsor=cop.sponsor is not None,
         members=facts,
         contributors_30d=len(contributors),
         queries=reading.facts if reading is not None else None,

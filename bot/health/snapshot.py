@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from bot.health.terms import Term
+
+if TYPE_CHECKING:
+    from bot.domain.cops import Cop
 
 
 @dataclass(frozen=True)
@@ -91,3 +95,16 @@ class CopSnapshot:
     trend: tuple[TrendPoint, ...] = field(default_factory=tuple)
     gaps: tuple[str, ...] = ()  # sources that could not be read (e.g. "events: not installed")
     projects: ProjectFacts | None = None
+
+
+def cop_fields(cop: Cop) -> dict[str, Any]:
+    """What a snapshot takes from the CoP's own row (the rest comes from its sources)."""
+    return {
+        "cop_id": cop.cop_id,
+        "name": cop.name,
+        "status": cop.status,
+        "has_terms_of_reference": bool(cop.terms_of_reference_url.strip()),
+        "has_objectives": bool(cop.objectives.strip()),
+        "leads": len(cop.leads),
+        "has_sponsor": cop.sponsor is not None,
+    }
