@@ -40,7 +40,7 @@ async def show_log(turn: Turn) -> None:
     if cop_id is None:
         await turn.tell(WHICH_COP)
         return
-    cop = turn.cop or await turn.load_cop()
+    cop = await turn.load_cop()
     if cop is None:
         await turn.tell(UNKNOWN_COP)
         return

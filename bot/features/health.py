@@ -107,10 +107,6 @@ async def build_card(services: Services, links: Links, cop: Cop, viewer: tuple[s
     return health_card(sc, chart_url=url, chart_alt=describe(snapshot.trend), tz=tz, report_url=report_url)
 
 
-async def _cop_of(turn: Turn) -> Cop | None:
-    return turn.cop or await turn.load_cop()
-
-
 async def daily_pass(services: Services, now: datetime) -> int:
     """Every active CoP recounted: its indicator snapshot stored afresh with today's trend point
     (bot/health/snapshots.py), and contribution markers past the window dropped. Returns the CoPs done."""
@@ -145,7 +141,7 @@ async def run_due(services: Services, now: datetime) -> int:
 def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     @router.command("health", help="The CoP's health scorecard (seven areas)", role=Role.SPONSOR)
     async def show_health(turn: Turn) -> None:
-        cop = await _cop_of(turn)
+        cop = await turn.load_cop()
         if cop is None:
             if turn.request.place.is_personal:
                 cops = await cop_repo(turn.services).all()
@@ -161,7 +157,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
 
     @router.action("health.show", role=Role.SPONSOR)
     async def refresh_health(turn: Turn) -> None:
-        cop = await _cop_of(turn)
+        cop = await turn.load_cop()
         if cop is None:
             await turn.tell(UNKNOWN_COP)
             return
