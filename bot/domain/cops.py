@@ -13,6 +13,7 @@ that served them just before. Writes never use a cached row: ``change`` reads af
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -162,7 +163,29 @@ class CopCache(ExpiringCopies[Cop]):
     """Per-process copies of CoP rows (by CoP id) for role resolution; see :mod:`bot.core.expiring`.
 
     Only rows that exist are kept (a CoP installed on another instance must be found at once). ``forget`` is
-    called on every write through ``CopRepo``."""
+    called on every write through ``CopRepo``. The list of every CoP (``listing``) is kept the same way, for a
+    turn that lists them to decide who the caller is or to show a card: like a row, at most ``ttl_s`` old and
+    dropped by any write on this instance; a caller that finds a CoP it knows of missing reads afresh."""
+
+    _listing: tuple[float, tuple[Cop, ...]] | None = None
+
+    def listing(self) -> tuple[Cop, ...] | None:
+        if self._listing is None or self.clock() >= self._listing[0]:
+            self._listing = None
+            return None
+        return self._listing[1]
+
+    def put_listing(self, cops: tuple[Cop, ...], generation: int) -> None:
+        if self.ttl_s > 0 and generation == self.generation:
+            self._listing = (self.clock() + self.ttl_s, cops)
+
+    def forget(self, key: str) -> None:
+        super().forget(key)
+        self._listing = None
+
+    def clear(self) -> None:
+        super().clear()
+        self._listing = None
 
 
 class CopRepo:
@@ -194,9 +217,29 @@ class CopRepo:
             self._cache.forget(cop_id)
 
     async def all(self, *, active_only: bool = True) -> list[Cop]:
+        """A fresh read of every CoP (it also refreshes this process's cached list)."""
+        generation = self._cache.generation if self._cache is not None else 0
         rows = await self._store.query(TABLE, PARTITION)
         cops = [_from_row(row) for row in rows]
+        if self._cache is not None:
+            self._cache.put_listing(tuple(cops), generation)
         return [c for c in cops if c.active] if active_only else cops
+
+    async def all_cached(self, *, active_only: bool = True) -> list[Cop]:
+        """Every CoP as listed at most ``ttl_s`` ago on this process: for deciding a turn's CoP and role and for
+        what a card shows, never for a write."""
+        listed = self._cache.listing() if self._cache is not None else None
+        if listed is None:
+            return await self.all(active_only=active_only)
+        return [c for c in listed if c.active or not active_only]
+
+    async def all_knowing(self, cop_ids: Iterable[str]) -> dict[str, Cop]:
+        """Every CoP, closed ones included, by id, from this process's copy unless one of ``cop_ids`` (e.g. the
+        caller's memberships) is missing from it: then read afresh (a CoP set up on another instance)."""
+        cops = {c.cop_id: c for c in await self.all_cached(active_only=False)}
+        if not set(cop_ids) <= cops.keys():
+            cops = {c.cop_id: c for c in await self.all(active_only=False)}
+        return cops
 
     async def create(self, cop: Cop) -> Cop:
         cop = _as_stored(cop)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry
 from bot.core.turn import Search, SearchResult
-from bot.domain.cops import Cop, cop_repo
+from bot.domain.cops import Cop
 from bot.domain.events import Event, is_event_id
 from bot.domain.members import MembershipRepo, PersonState
 from bot.features.directory import rank
@@ -158,7 +158,7 @@ async def _person(turn: Turn) -> PersonState | None:
 async def _tenant_cops(turn: Turn) -> list[Cop]:
     """The active CoPs of the person's tenant."""
     tenant = turn.request.place.tenant_id
-    return [c for c in await cop_repo(turn.services).all() if c.tenant_id == tenant]
+    return [c for c in await turn.load_all_cops() if c.tenant_id == tenant]
 
 
 def _may_see(event: Event, cop: Cop, turn: Turn, state: PersonState | None) -> bool:

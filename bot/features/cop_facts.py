@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.answers.audience import speaks_of_own_cop
 from bot.domain.cop_questions import CopQuestion, fact_asked, read_cop_question
-from bot.domain.cops import Cop, cop_repo
+from bot.domain.cops import Cop
 from bot.domain.events import Event, EventRepo
 from bot.routing.router import Turn
 from cards.elements import safe
@@ -79,8 +79,7 @@ async def answer_from_directory(turn: Turn, question: str) -> bool:
     meets; False when it is not such a question (the FAQ answers it)."""
     if fact_asked(question) is None:  # the cheap check first: most questions never read the directory
         return False
-    # read by the role resolver in personal chat: no second read
-    cops = turn.all_cops if turn.all_cops is not None else await cop_repo(turn.services).all()
+    cops = await turn.load_all_cops()
     asked: CopQuestion | None = read_cop_question(question, cops)
     if asked is None and speaks_of_own_cop(question):  # "who leads our CoP?" asked in (or for) one CoP
         own = await turn.load_cop()

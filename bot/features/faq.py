@@ -118,7 +118,7 @@ async def candidate_cops(turn: Turn) -> list[Cop]:
         memberships = await MembershipRepo(turn.services.store).memberships_of(turn.request.person.aad_id)
     if not memberships:
         return []
-    active = {c.cop_id: c for c in await cop_repo(turn.services).all()}
+    active = {c.cop_id: c for c in await turn.load_all_cops()}
     return [active[m.cop_id] for m in memberships if m.cop_id in active]
 
 

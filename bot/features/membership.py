@@ -104,7 +104,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             # a channel card is seen by everyone: no personal data prefilled on it
             await turn.respond.reply(join_card(choice_of(cop), None, prefill=False, shared=True))
             return
-        cops = await cop_repo(turn.services).all()
+        cops = await turn.load_all_cops()
         if not cops:
             await turn.respond.reply(NO_COPS)
             return
@@ -361,7 +361,7 @@ async def _roster_names(turn: Turn) -> dict[str, str]:
 
 async def _named_memberships(turn: Turn, state: PersonState) -> list[tuple[str, str, Tier]]:
     """(cop id, CoP name, tier) of the caller's memberships, oldest first."""
-    cops = {c.cop_id: c for c in await cop_repo(turn.services).all(active_only=False)}
+    cops = await cop_repo(turn.services).all_knowing(state.memberships)
     ordered = sorted((m for m, _ in state.memberships.values()), key=lambda m: m.joined_at)
     return [(m.cop_id, cops[m.cop_id].name if m.cop_id in cops else "(removed CoP)", m.tier) for m in ordered]
 
@@ -370,7 +370,7 @@ async def _me_card(turn: Turn) -> Card:
     if not turn.request.person.aad_id:
         return me_card([], None)
     state = await person_state(turn)
-    cops = {c.cop_id: c for c in await cop_repo(turn.services).all(active_only=False)}
+    cops = await cop_repo(turn.services).all_knowing(state.memberships)
     ordered = sorted((m for m, _ in state.memberships.values()), key=lambda m: m.joined_at)
     return me_card([(m, cops[m.cop_id].name if m.cop_id in cops else "(removed CoP)") for m in ordered], state.profile)
 

@@ -22,7 +22,7 @@ from bot.answers.audience import IN_COP_FLOOR, TOPIC_FLOOR, audience_of
 from bot.answers.faq import PROGRAMME_SCOPE
 from bot.answers.ranker import Match
 from bot.domain.cop_questions import installed_named
-from bot.domain.cops import Cop, PersonRef, cop_repo
+from bot.domain.cops import Cop, PersonRef
 from bot.features.proposals import admin_person
 from bot.routing.router import Turn
 from bot.services import Services
@@ -76,8 +76,7 @@ async def follow_up_target(turn: Turn, question: str, matches: Sequence[Match], 
     names, or the programme team for a programme-wide topic, or for a general one with no CoP in view. None: the
     usual choice (the turn's CoP, the asker's one CoP, or the asker picks)."""
     services = turn.services
-    # read by the role resolver in personal chat: no second read
-    everyone = turn.all_cops if turn.all_cops is not None else await cop_repo(services).all()
+    everyone = await turn.load_all_cops()
     named = installed_named(question, everyone)
     if len(named) == 1 and not (len(cops) == 1 and cops[0].cop_id == named[0].cop_id):
         return named[0]

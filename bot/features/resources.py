@@ -81,7 +81,7 @@ async def cops_in_view(turn: Turn) -> list[Cop]:
     if memberships is None:  # the role check found the one CoP they lead without reading them
         memberships = await MembershipRepo(turn.services.store).memberships_of(aad) if aad else []
     mine = {m.cop_id for m in memberships}
-    return [c for c in await cop_repo(turn.services).all() if c.cop_id in mine or (aad and c.is_lead(aad))]
+    return [c for c in await turn.load_all_cops() if c.cop_id in mine or (aad and c.is_lead(aad))]
 
 
 def copies(services: Services) -> ExpiringCopies[list[Resource]]:

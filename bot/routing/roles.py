@@ -14,7 +14,7 @@ from __future__ import annotations
 from bot.core import messages
 from bot.core.turn import Role
 from bot.domain.cops import Cop, cop_repo
-from bot.domain.members import MembershipRepo
+from bot.domain.members import MembershipRepo, PersonState
 from bot.routing.router import Turn
 
 
@@ -59,15 +59,21 @@ async def resolve_role(turn: Turn) -> tuple[Role, str | None]:
     if not aad_id:
         return Role.ANYONE, None
     # personal chat with no CoP named: pick the CoP this person leads (or belongs to) when there is one
-    all_cops = await cops.all()
-    turn.all_cops = all_cops
+    listed = await cops.all_cached(active_only=False)  # a copy up to COPBOT_COP_CACHE_SECONDS old
+    known: PersonState | None = None
+    if sum(1 for c in listed if c.active and c.is_lead(aad_id)) != 1:
+        known = turn.person_state = await MembershipRepo(services.store).person(aad_id)
+        if not set(known.memberships) <= {c.cop_id for c in listed}:
+            # the copy predates a CoP this person has joined (set up on another instance): list them afresh
+            listed = await cops.all(active_only=False)
+    all_cops = turn.all_cops = [c for c in listed if c.active]
     led = [c for c in all_cops if c.is_lead(aad_id)]
     sponsored = [c for c in all_cops if c.is_sponsor(aad_id)]
     if len(led) == 1:
         turn.cop = led[0]
         return role_in(led[0], aad_id, True, admins), led[0].cop_id
-    state = turn.person_state = await MembershipRepo(services.store).person(aad_id)
-    mine = state.sorted_memberships()
+    assert known is not None  # read above unless the list, unchanged, shows the one CoP this person leads
+    mine = known.sorted_memberships()
     active = {c.cop_id: c for c in all_cops}
     mine = [m for m in mine if m.cop_id in active]
     if not led and len(sponsored) == 1:

@@ -88,6 +88,12 @@ class Turn:
             raise Refusal(missing)
         return cop
 
+    async def load_all_cops(self) -> list[Cop]:
+        """Every active CoP, reusing the list role resolution read (this process's copy: see CopCache)."""
+        if self.all_cops is None:
+            self.all_cops = await cop_repo(self.services).all_cached()
+        return self.all_cops
+
     async def load_person_state(self) -> PersonState:
         """The caller's stored memberships, reusing the read role resolution made."""
         if self.person_state is None:

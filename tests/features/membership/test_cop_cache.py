@@ -14,7 +14,7 @@ import pytest
 from bench.counting import CountingStore
 from bot.domain.cops import Cop, CopCache, CopRepo
 from storage.sqlite import SqliteStore
-from tests.features.membership.kit import install
+from tests.features.membership.kit import install, join
 from tests.kit.activities import team, user
 from tests.kit.connector import FakeConnector
 from tests.kit.harness import running_bot, test_settings
@@ -196,3 +196,75 @@ async def test_the_cop_cache_is_on_by_default_and_the_setting_is_checked() -> No
     for bad in ("-1", "301", "soon", "nan"):
         with pytest.raises(SettingsError, match="COPBOT_COP_CACHE_SECONDS"):
             Settings.from_env({"COPBOT_COP_CACHE_SECONDS": bad})
+
+
+# -- the list of every CoP (personal chat's role resolution, cards that list CoPs) --------------------------------
+
+
+def test_the_list_is_kept_for_the_ttl_and_dropped_by_any_write() -> None:
+    ticks = Ticks()
+    cache = CopCache(TTL, clock=ticks)
+    listed = (a_cop("19:1@thread.tacv2"), a_cop("19:2@thread.tacv2"))
+    cache.put_listing(listed, cache.generation)
+    ticks.now += TTL - 0.01
+    assert cache.listing() == listed
+    ticks.now += 0.01
+    assert cache.listing() is None
+    cache.put_listing(listed, cache.generation)
+    read_started = cache.generation
+    cache.forget("19:1@thread.tacv2")  # a write to one CoP drops the whole list
+    assert cache.listing() is None
+    cache.put_listing(listed, read_started)  # a list read before that write is not kept
+    assert cache.listing() is None
+    cache.put_listing(listed, cache.generation)
+    cache.clear()
+    assert cache.listing() is None
+    off = CopCache(0.0)
+    off.put_listing(listed, off.generation)
+    assert off.listing() is None
+
+
+async def test_personal_chat_lists_the_cops_once_within_the_ttl(
+    counting: CountingStore, connector: FakeConnector
+) -> None:
+    async with running_bot(counting, connector=connector, settings=test_settings(cop_cache_seconds=TTL)) as bot:
+        ticks = Ticks()
+        bot.services.cop_cache.clock = ticks
+        await install(bot, ALICE, DATA, BOB)
+        await join(bot, BOB, DATA)
+        await bot.say(BOB, "help")
+        counting.reset()
+        for text in ("help", "me", "join"):
+            assert (await bot.say(BOB, text)).everything
+        assert counting.calls["query:cops"] == 0
+        me = await bot.say(BOB, "me")
+        assert "Data and Insight" in me.everything
+        ticks.now += TTL
+        counting.reset()
+        await bot.say(BOB, "help")
+        assert counting.calls["query:cops"] == 1  # expired: listed again
+
+
+async def test_a_cop_set_up_on_another_instance_is_found_at_once_by_its_members(
+    sqlite_store: SqliteStore, connector: FakeConnector
+) -> None:
+    """B's copy of the list predates a CoP installed (and joined) on A: B reads the list again as soon as it
+    meets a membership the copy does not know, so the member is never told "(removed CoP)" or asked which CoP."""
+    settings = test_settings(cop_cache_seconds=TTL)
+    async with (
+        running_bot(sqlite_store, connector=connector, settings=settings) as a,
+        running_bot(sqlite_store, connector=connector, settings=settings) as b,
+    ):
+        b.services.cop_cache.clock = Ticks()  # never expires during the test
+        assert (await b.say(BOB, "help")).everything  # B lists the CoPs: none yet
+        assert b.services.cop_cache.listing() == ()
+        await install(a, ALICE, DATA, BOB)
+        await join(a, BOB, DATA)
+        # a CoP command in personal chat: B picks Bob's one CoP, as A does
+        projects = (await b.say(BOB, "projects")).everything
+        assert "aren't in any CoP" not in projects
+        assert "No projects are registered yet" in projects  # Data and Insight's (none yet)
+        assert [c.cop_id for c in b.services.cop_cache.listing() or ()] == [DATA.id]
+        me = await b.say(BOB, "me")
+        assert "Data and Insight" in me.everything
+        assert "removed CoP" not in me.everything
