@@ -219,7 +219,7 @@ def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
             for r in chosen
         ]
         aad = turn.request.person.aad_id
-        mine = {m.cop_id for m in turn.memberships or []}
+        mine = set((await turn.load_person_state()).memberships) if aad else set()
         share_in = [(c.cop_id, c.name) for c in cops if c.cop_id in mine or c.is_lead(aad)]
         await turn.respond.reply(
             resources_card(shown, safe_words(words), show_cop=len(cops) > 1, share_in=share_in, total=len(pairs))

@@ -1,6 +1,7 @@
 """Who the caller is, resolved from storage on every turn (card data never grants a role). The CoP row may come
 from this process's short-lived copy (``CopCache``, COPBOT_COP_CACHE_SECONDS; see bot/domain/cops.py for the
-staleness trade-off); the caller's memberships are always read.
+staleness trade-off); the caller's memberships are read when they decide the role (not for an admin, or for the
+CoP's lead or sponsor: a handler that needs them then reads them with ``turn.load_person_state()``).
 
 In a team, the CoP is the team, except for a portable button (``Router.action(portable=True)``, e.g. on a message
 extension's card), whose CoP is the one its sealed data names; a CoP named by a card must be of the presser's tenant.
@@ -50,12 +51,12 @@ async def resolve_role(turn: Turn) -> tuple[Role, str | None]:
         turn.cop = cop
         if cop is None:
             return role_in(None, aad_id, False, admins), cop_id
-        is_member = False
-        if aad_id:
+        role = role_in(cop, aad_id, False, admins)
+        if aad_id and role is Role.ANYONE:  # not an admin, lead or sponsor: membership decides
             # one partition query instead of a point read: the same round trip, and a join reuses the snapshot
             state = turn.person_state = await MembershipRepo(services.store).person(aad_id)
-            is_member = cop_id in state.memberships
-        return role_in(cop, aad_id, is_member, admins), cop_id
+            role = role_in(cop, aad_id, cop_id in state.memberships, admins)
+        return role, cop_id
     if not aad_id:
         return Role.ANYONE, None
     # personal chat with no CoP named: pick the CoP this person leads (or belongs to) when there is one
