@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
+TURNS: web.AppKey[asyncio.Semaphore] = web.AppKey("turns", asyncio.Semaphore)  # activities worked on at once
 Hook = Callable[[Services], Awaitable[None]]
 STARTUP_HOOKS: web.AppKey[list[Hook]] = web.AppKey("startup_hooks", list)
 CLEANUP_HOOKS: web.AppKey[list[Hook]] = web.AppKey("cleanup_hooks", list)
@@ -166,6 +168,12 @@ async def handle_messages(request: web.Request) -> web.Response:
         return _bad(413, f"the body is larger than {settings.max_body_bytes} bytes")
     if "json" not in request.content_type:
         return _bad(415, "the body must be application/json")
+    async with request.app[TURNS]:  # wait, body unread, while COPBOT_MAX_CONCURRENT_TURNS activities are worked on
+        return await _handle_activity(request, services, gateway)
+
+
+async def _handle_activity(request: web.Request, services: Services, gateway: Gateway) -> web.Response:
+    settings = services.settings
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
@@ -317,6 +325,7 @@ def create_app(
         due_work=build_due_work(),
     )
     app[SERVICES] = services
+    app[TURNS] = asyncio.Semaphore(settings.max_concurrent_turns)
     app[GATEWAY] = gateway
     startup: list[Hook] = [start_scheduler]  # a no-op unless settings.scheduler_enabled
     # cleanup runs in reverse: stop the scheduler first, then let pending announcement updates and the work turns

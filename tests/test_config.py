@@ -38,6 +38,11 @@ def test_lists_and_flags_are_parsed() -> None:
     assert settings.authenticated
 
 
+def test_the_turn_limit_has_a_default_and_is_read() -> None:
+    assert Settings.from_env({}).max_concurrent_turns == 24
+    assert Settings.from_env({"COPBOT_MAX_CONCURRENT_TURNS": "64"}).max_concurrent_turns == 64
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -53,6 +58,8 @@ def test_lists_and_flags_are_parsed() -> None:
         ({"CONNECTIONS__SERVICE_CONNECTION__SETTINGS__AUTHTYPE": "Password"}, "AUTHTYPE"),
         ({"COPBOT_CONNECTOR_TIMEOUT": "0"}, "COPBOT_CONNECTOR_TIMEOUT"),
         ({"COPBOT_CONNECTOR_TIMEOUT": "soon"}, "COPBOT_CONNECTOR_TIMEOUT"),
+        ({"COPBOT_MAX_CONCURRENT_TURNS": "0"}, "COPBOT_MAX_CONCURRENT_TURNS"),
+        ({"COPBOT_MAX_CONCURRENT_TURNS": "many"}, "COPBOT_MAX_CONCURRENT_TURNS"),
     ],
 )
 def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> None:

@@ -152,6 +152,9 @@ class Settings:
     port: int = 3978
     public_url: str = "http://127.0.0.1:3978"  # base of signed links (calendar files, exports)
     max_body_bytes: int = 256 * 1024
+    # activities worked on at once; more wait, unread, in arrival order (bounds memory and keeps the slowest
+    # answer near the typical one under a burst; Teams waits 15 s for a message's answer, ~5 s for a card's)
+    max_concurrent_turns: int = 24
     # storage
     storage: StorageKind = "sqlite"
     sqlite_path: Path = Path(".data/copbot.sqlite3")
@@ -268,6 +271,7 @@ class Settings:
             port=port,
             public_url=(get("COPBOT_PUBLIC_URL", "") or f"http://{host}:{port}").rstrip("/"),
             max_body_bytes=_int("COPBOT_MAX_BODY_BYTES", get("COPBOT_MAX_BODY_BYTES", str(256 * 1024)), 1024, 4 << 20),
+            max_concurrent_turns=_int("COPBOT_MAX_CONCURRENT_TURNS", get("COPBOT_MAX_CONCURRENT_TURNS", "24"), 1, 1024),
             storage=storage,  # type: ignore[arg-type]
             sqlite_path=Path(get("COPBOT_SQLITE_PATH", ".data/copbot.sqlite3")),
             azure_connection_string=get("AZURE_STORAGE_CONNECTION_STRING", ""),
