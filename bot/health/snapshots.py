@@ -251,15 +251,21 @@ def _keep(services: Services, cop: Cop, digest: Digest, stored: Stored, now: dat
 
 
 async def cop_snapshot(services: Services, cop: Cop, now: datetime) -> tuple[CopSnapshot, bool]:
-    """The CoP's snapshot for the scorecard, and whether it came from the stored digest. Two round trips when the
-    digest is current (it and the channel contributors, together); otherwise a recount, whose digest is stored off
-    the turn."""
+    """The CoP's snapshot for the scorecard, and whether it came from the stored digest. Two round trips, together,
+    when the digest is current: it, and the channel contributions written since it was made (the digest holds the
+    earlier ones; one more query when it is older than :data:`MAX_AGE`, as in :func:`cop_views`); otherwise a
+    recount, whose digest is stored off the turn."""
     dirty = _dirty(services, cop.cop_id)  # before the read: a token write landing during it is then seen by it
+    key = encode_key(cop.cop_id)
+    recent = max(window_day(now), f"{now - MAX_AGE - digests.LIVE_MARGIN:%Y%m%d}")
     stored, contributors = await asyncio.gather(
-        read(services.store, cop.cop_id), channel_rows(services.store, cop.cop_id, window_day(now))
+        read(services.store, cop.cop_id), channel_rows(services.store, cop.cop_id, recent)
     )
-    channel = contributors.get(encode_key(cop.cop_id), [])
+    channel = contributors.get(key, [])
     if stored.current and stored.digest is not None and not dirty:
+        if stored.digest.live_from < recent:  # a digest the minute tick has not refreshed lately: the days between
+            since = max(window_day(now), stored.digest.live_from)
+            channel = (await channel_rows(services.store, cop.cop_id, since, recent)).get(key, []) + channel
         found = _evaluate(services, cop, stored.digest, now, channel)
         if found is not None:
             return found, True
