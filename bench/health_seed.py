@@ -182,8 +182,8 @@ async def seed_survey(store: TableStore, now: datetime) -> None:
 
 async def seed(store: TableStore, service_url: str, now: datetime, snapshots_at: datetime | None = None) -> None:
     """Seed every CoP; then, as the scheduler's minute tick would have done by the time anyone looks, store each
-    CoP's indicator snapshot (bot/health/rebuild.py) as of ``snapshots_at`` (a snapshot serves any later time;
-    the in-process round-trip count runs on the tests' clock, which may be earlier than ``now``)."""
+    CoP's indicator snapshot (bot/health/rebuild.py) as of ``snapshots_at`` (default ``now``; a snapshot serves
+    any later time)."""
     gate = asyncio.Semaphore(8)
 
     async def one(k: int) -> None:

@@ -11,6 +11,7 @@ import aiohttp
 from bench.counting import CountingStore
 from bench.processes import SIGNING_KEY
 from bench.scenarios import Scenario
+from bot.core.clock import SystemClock
 from bot.core.config import Settings
 from bot.features.event_notices import settle
 from storage.sqlite import SqliteStore
@@ -32,11 +33,12 @@ class RoundTrips:
 
 
 async def round_trips(scenario: Scenario) -> RoundTrips:
-    """Count the store calls of ``SAMPLES`` activities of ``scenario`` on a warm in-process bot."""
+    """Count the store calls of ``SAMPLES`` activities of ``scenario`` on a warm in-process bot, on the real clock
+    like the bot processes the bench times (so that both find the seeded snapshots current)."""
     with tempfile.TemporaryDirectory() as tmp:
         store = CountingStore(SqliteStore(Path(tmp) / "rt.sqlite3"))
         async with (
-            running_bot(store, settings=_settings()) as bot,
+            running_bot(store, settings=_settings(), clock=SystemClock()) as bot,
             aiohttp.ClientSession() as http,
         ):
             if scenario.seed is not None:
