@@ -99,6 +99,8 @@ class FaqIndexes:
         self._building: dict[tuple[str, tuple[str, str]], asyncio.Future[FaqIndex]] = {}
         self._programme_ready = False
         self._lock = asyncio.Lock()
+        # encodings under way, by text: a turn's early start and its handler share one (encode_early)
+        self._early: dict[str, asyncio.Future[FloatArray]] = {}
 
     async def close(self) -> None:
         """Stop: builds under way are cancelled and the encoder's thread is let go (a batch it holds finishes
@@ -132,8 +134,14 @@ class FaqIndexes:
         quietly (say the turn failed on a storage error first)."""
         if self._questions is None:
             return None
-        task = asyncio.ensure_future(self._questions.vector(encoded_text(question)))
+        text = encoded_text(question)
+        started = self._early.get(text)
+        if started is not None:  # started as the activity arrived (Router early work): the same encoding
+            return started
+        task = self._early[text] = asyncio.ensure_future(self._questions.vector(text))
         task.add_done_callback(_consume)
+        # once done it leaves this map; a later call for the text finds its vector in the questions' cache
+        task.add_done_callback(lambda _: self._early.pop(text, None))
         return task
 
     async def answer(
@@ -144,7 +152,7 @@ class FaqIndexes:
         for a few hundred entries)."""
         if index.semantic and self._questions is not None:
             pending = vector if vector is not None else self._questions.vector(encoded_text(question))
-            encoded = await pending
+            encoded = await asyncio.shield(pending)  # shared by callers: one cancelled leaves it to the others
             # a question that names a CoP may be ranked again without the name (bot/answers/naming.py): that text
             # is encoded here too, so that no encoding runs on the event loop
             unnamed = index.without_cop_name(question, encoded)

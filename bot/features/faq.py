@@ -159,6 +159,14 @@ async def best_answer(
     return best
 
 
+def encode_ahead(turn: Turn, question: str) -> None:
+    """The router's early start for ``ask`` and free text: the model encodes the question while the turn's first
+    storage round trips run; :func:`answer_question` picks the vector up (FaqIndexes.encode_early)."""
+    question = question.strip()
+    if question and len(question) <= MAX_TEXT_CHARS:
+        indexes(turn.services).encode_early(question)
+
+
 async def answer_question(turn: Turn, question: str) -> None:
     question = question.strip()
     if not question:
@@ -276,12 +284,17 @@ def feedback_of(turn: Turn) -> FeedbackData | None:
 def register(router: Router, links: Links, privacy: PrivacyRegistry) -> None:
     # FAQ entries hold no personal data (authors are in the audit log); queries register their own exporter.
 
-    @router.command("ask", help="Ask a question; I answer from the FAQ or pass it to the leads", usage="<question>")
+    @router.command(
+        "ask",
+        help="Ask a question; I answer from the FAQ or pass it to the leads",
+        usage="<question>",
+        early=encode_ahead,
+    )
     async def ask(turn: Turn) -> None:
         await answer_question(turn, turn.args)
         await offer_for_question(turn, turn.args)  # shared resources that fit, beside the answer
 
-    @router.fallback
+    @router.fallback(early=encode_ahead)
     async def free_text(turn: Turn) -> None:
         await answer_question(turn, turn.args)
         await offer_for_question(turn, turn.args)

@@ -107,6 +107,9 @@ class Turn:
 
 
 Handler = Callable[[Turn], Awaitable[None]]
+# work a command may start before the turn's storage round trips (the redelivery claim, the role check), on its text
+# after the command words: e.g. encoding a question. No side effect a duplicate or refused activity could leave.
+Early = Callable[[Turn, str], None]
 Middleware = Callable[[Turn, Callable[[], Awaitable[None]]], Awaitable[None]]
 RoleResolver = Callable[[Turn], Awaitable[tuple[Role, str | None]]]
 EventHandler = Callable[[Turn], Awaitable[None]]
@@ -120,6 +123,7 @@ class Command:
     role: Role
     places: frozenset[PlaceKind]
     usage: str = ""
+    early: Early | None = None
 
     @property
     def name(self) -> str:
@@ -146,6 +150,7 @@ class Router:
         self._events: dict[str, list[EventHandler]] = {}
         self._middleware: list[Middleware] = []
         self._fallback: Handler | None = None
+        self._fallback_early: Early | None = None
         self._role_resolver: RoleResolver | None = None
 
     # -- registration -------------------------------------------------------------------------------
@@ -157,7 +162,10 @@ class Router:
         role: Role = Role.ANYONE,
         places: Iterable[PlaceKind] = ALL_PLACES,
         usage: str = "",
+        early: Early | None = None,
     ) -> Callable[[Handler], Handler]:
+        """``early``: started with the text after the command words as the activity arrives, before any storage
+        round trip (see :data:`Early`)."""
         words = tuple(name.lower().split())
         if not words:
             raise ValueError("empty command name")
@@ -165,7 +173,7 @@ class Router:
         def register(handler: Handler) -> Handler:
             if words in self._commands:
                 raise ValueError(f"command {name!r} registered twice")
-            self._commands[words] = Command(words, handler, help, role, frozenset(places), usage)
+            self._commands[words] = Command(words, handler, help, role, frozenset(places), usage, early)
             return handler
 
         return register
@@ -198,10 +206,14 @@ class Router:
 
         return register
 
-    def fallback(self, handler: Handler) -> Handler:
-        """Runs for text that is not a command (free-text questions)."""
-        self._fallback = handler
-        return handler
+    def fallback(self, *, early: Early | None = None) -> Callable[[Handler], Handler]:
+        """Runs for text that is not a command (free-text questions); ``early`` as for :meth:`command`."""
+
+        def register(handler: Handler) -> Handler:
+            self._fallback, self._fallback_early = handler, early
+            return handler
+
+        return register
 
     def use(self, middleware: Middleware) -> None:
         self._middleware.append(middleware)
@@ -240,7 +252,22 @@ class Router:
         return [c for c in self.commands if c.role <= role and place in c.places]
 
     # -- dispatch -----------------------------------------------------------------------------------
+    def _start_early(self, turn: Turn) -> None:
+        """Start the early work of the command this message will run, if it has any (see :data:`Early`)."""
+        request = turn.request
+        if request.kind != "message" or request.action is not None or request.submitted:
+            return
+        if request.place.kind != "personal" and not request.mentioned_bot:
+            return
+        text = request.text.strip()
+        matched = self.match_command(text)
+        early, args = (matched[0].early, matched[1]) if matched is not None else (self._fallback_early, text)
+        if early is not None and args:
+            early(turn, args)
+
     async def dispatch(self, turn: Turn) -> None:
+        self._start_early(turn)
+
         async def run(index: int) -> None:
             if index < len(self._middleware):
                 await self._middleware[index](turn, lambda: run(index + 1))
