@@ -8,6 +8,7 @@ A fresh split (``tools/answers/fresh/``) holds questions in the examples' format
 null when the FAQ does not answer it), optional ``also_ok`` and ``directory`` (a question about a named CoP's
 leads, sponsor, status or events, which the bot answers from its directory; ``expected`` then names the
 programme entry that also holds the fact, if any). Answerable = labelled with an entry or a directory question.
+``near_copy`` marks a question close to an earlier example or FAQ phrasing: the figures are printed with and without.
 """
 
 from __future__ import annotations
@@ -97,7 +98,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("split", type=Path)
     questions: list[dict[str, Any]] = json.loads(parser.parse_args().split.read_text(encoding="utf-8"))["questions"]
-    print("\n".join(score(questions, asyncio.run(reply_to(questions))).lines()))
+    got = asyncio.run(reply_to(questions))
+    print("\n".join(score(questions, got).lines()))
+    kept = [(row, reply) for row, reply in zip(questions, got, strict=True) if not row.get("near_copy")]
+    if len(kept) < len(questions):  # near-copies of earlier questions marked: the figures without them too
+        print(f"\nwithout the {len(questions) - len(kept)} near-copies of earlier questions:")
+        print("\n".join(score([row for row, _ in kept], [reply for _, reply in kept]).lines()[:3]))
 
 
 if __name__ == "__main__":
