@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
@@ -168,12 +169,6 @@ async def handle_messages(request: web.Request) -> web.Response:
         return _bad(413, f"the body is larger than {settings.max_body_bytes} bytes")
     if "json" not in request.content_type:
         return _bad(415, "the body must be application/json")
-    async with request.app[TURNS]:  # wait, body unread, while COPBOT_MAX_CONCURRENT_TURNS activities are worked on
-        return await _handle_activity(request, services, gateway)
-
-
-async def _handle_activity(request: web.Request, services: Services, gateway: Gateway) -> web.Response:
-    settings = services.settings
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
@@ -229,8 +224,12 @@ async def _handle_activity(request: web.Request, services: Services, gateway: Ga
         turn = Turn(request=turn_request, respond=SealingResponder(responder, services), services=services)
         await services.router.dispatch(turn)
 
+    # messages and other activities wait while COPBOT_MAX_CONCURRENT_TURNS are worked on; a card's invoke does not:
+    # Teams waits only a few seconds for its answer, which needs no connector call that could keep a slot busy
+    turns = request.app[TURNS] if payload.get("type") != "invoke" else contextlib.nullcontext()
     try:
-        status, body = await gateway.run(authenticated, on_request)
+        async with turns:
+            status, body = await gateway.run(authenticated, on_request)
     except IdentityUnavailable as error:
         log.warning("cannot reply: the token service is unreachable (%s)", error)
         response = _bad(503, "cannot reach the identity service right now; try again shortly")

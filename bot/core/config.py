@@ -152,8 +152,8 @@ class Settings:
     port: int = 3978
     public_url: str = "http://127.0.0.1:3978"  # base of signed links (calendar files, exports)
     max_body_bytes: int = 256 * 1024
-    # activities worked on at once; more wait, unread, in arrival order (bounds memory and keeps the slowest
-    # answer near the typical one under a burst; Teams waits 15 s for a message's answer, ~5 s for a card's)
+    # activities worked on at once; more wait in arrival order (bounds what turns in flight hold and keeps the
+    # slowest answer near the typical one under a burst). Cards' invokes do not wait: Teams gives them ~5 s
     max_concurrent_turns: int = 24
     # storage
     storage: StorageKind = "sqlite"

@@ -1,5 +1,6 @@
-"""Admission: one instance works on at most COPBOT_MAX_CONCURRENT_TURNS activities at once; the others wait, body
-unread, and are answered in their turn: nothing is refused or lost under a burst."""
+"""Admission: one instance works on at most COPBOT_MAX_CONCURRENT_TURNS messages at once; the others wait and are
+answered in their turn: nothing is refused or lost under a burst. A card's invoke does not wait (Teams gives it a
+few seconds), even when every slot is held by a slow turn."""
 
 from __future__ import annotations
 
@@ -63,3 +64,37 @@ async def test_without_a_tight_limit_the_same_burst_overlaps(
         counter, statuses = await burst(bot)
         assert counter.most > 3
         assert all(200 <= status < 300 for status in statuses), statuses
+
+
+class HoldsSlowTurns:
+    """A router middleware that holds a message saying "slow" until released."""
+
+    def __init__(self) -> None:
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, turn: Turn, call_next: Callable[[], Awaitable[None]]) -> None:
+        if turn.request.text.strip() == "slow":
+            self.holding.set()
+            await self.release.wait()
+        await call_next()
+
+
+async def test_a_cards_invoke_is_answered_while_every_slot_is_held(
+    sqlite_store: SqliteStore, connector: FakeConnector
+) -> None:
+    settings = test_settings(max_concurrent_turns=1)
+    async with running_bot(sqlite_store, connector=connector, settings=settings) as bot:
+        hold = HoldsSlowTurns()
+        bot.services.router.use(hold)
+        slow = asyncio.create_task(bot.say(user(600), "slow"))
+        await asyncio.wait_for(hold.holding.wait(), 5)
+        waiting = asyncio.create_task(bot.say(user(601), "help"))  # a message: waits for the slot
+        clicked = await asyncio.wait_for(bot.post(bot.acts.execute(user(602), "no.such.verb")), 5)
+        assert clicked.status == 200
+        assert "didn't come from me" in str(clicked.body)  # answered: an unsealed button is refused at once
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        hold.release.set()
+        assert (await slow).status < 300
+        assert (await waiting).status < 300
