@@ -210,6 +210,11 @@ def window_day(now: datetime) -> str:
     return f"{now - timedelta(days=DEFAULT_THRESHOLDS.contributors_window_days):%Y%m%d}"
 
 
+def recent_day(now: datetime) -> str:
+    """The first day whose contributions a digest the minute tick keeps refreshed does not hold: read live."""
+    return f"{now - MAX_AGE - digests.LIVE_MARGIN:%Y%m%d}"
+
+
 def _evaluate(
     services: Services, cop: Cop, digest: Digest, now: datetime, channel: Sequence[tuple[str, str]]
 ) -> CopSnapshot | None:
@@ -257,7 +262,7 @@ async def cop_snapshot(services: Services, cop: Cop, now: datetime) -> tuple[Cop
     recount, whose digest is stored off the turn."""
     dirty = _dirty(services, cop.cop_id)  # before the read: a token write landing during it is then seen by it
     key = encode_key(cop.cop_id)
-    recent = max(window_day(now), f"{now - MAX_AGE - digests.LIVE_MARGIN:%Y%m%d}")
+    recent = max(window_day(now), recent_day(now))
     stored, contributors = await asyncio.gather(
         read(services.store, cop.cop_id), channel_rows(services.store, cop.cop_id, recent)
     )
@@ -283,7 +288,7 @@ async def cop_views(services: Services, cops: Sequence[Cop], now: datetime) -> d
     older than :data:`MAX_AGE`); the CoPs whose digest is not current are recounted (:data:`CONCURRENCY` at a
     time) and their digests stored off the turn."""
     dirty = {c.cop_id for c in cops if _dirty(services, c.cop_id)}  # before the read, as in cop_snapshot
-    recent = f"{now - MAX_AGE - digests.LIVE_MARGIN:%Y%m%d}"  # digests refreshed by the minute tick live from here
+    recent = recent_day(now)
     stored_all, contributors = await asyncio.gather(
         read_all(services.store), channel_rows(services.store, None, recent)
     )

@@ -64,9 +64,8 @@ async def resolve_role(turn: Turn) -> tuple[Role, str | None]:
     known: PersonState | None = None
     if sum(1 for c in listed if c.active and c.is_lead(aad_id)) != 1:
         known = turn.person_state = await MembershipRepo(services.store).person(aad_id)
-        if not set(known.memberships) <= {c.cop_id for c in listed}:
-            # the copy predates a CoP this person has joined (set up on another instance): list them afresh
-            listed = await cops.all(active_only=False)
+        # afresh if the copy predates a CoP this person has joined (set up on another instance)
+        listed = list((await cops.all_knowing(known.memberships)).values())
     all_cops = turn.all_cops = [c for c in listed if c.active]
     led = [c for c in all_cops if c.is_lead(aad_id)]
     sponsored = [c for c in all_cops if c.is_sponsor(aad_id)]

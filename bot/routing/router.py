@@ -239,8 +239,7 @@ class Router:
         return action is not None and action.portable
 
     def match_command(self, text: str) -> tuple[Command, str] | None:
-        words = text.split()
-        lowered = [w.lower() for w in words]
+        lowered = [w.lower() for w in text.split(None, 3)[:3]]  # commands are at most three words
         for size in range(min(len(lowered), 3), 0, -1):
             command = self._commands.get(tuple(lowered[:size]))
             if command is not None:
