@@ -84,7 +84,7 @@ check: install node lint
 FT_VENV ?= var/venv-train
 $(FT_VENV)/.installed:
 	$(PYTHON) -m venv $(FT_VENV)
-	$(FT_VENV)/bin/pip install --quiet torch 'transformers>=4.44' tokenizers safetensors numpy bm25s snowballstemmer
+	$(FT_VENV)/bin/pip install --quiet torch 'transformers>=4.44' tokenizers safetensors numpy snowballstemmer
 	touch $@
 
 retrain: $(FT_VENV)/.installed $(MODEL_DIR)/manifest.json

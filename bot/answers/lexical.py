@@ -1,6 +1,6 @@
 """Lexical matching: BM25 over the FAQ's analysed words, and how much of a question an entry covers.
 
-Ranking is BM25 from the ``bm25s`` library over three indexes built from the same analysed text
+Ranking is BM25 (:mod:`bot.answers.bm25`) over three indexes built from the same analysed text
 (:mod:`bot.answers.text`):
 
 - **phrasings**: one document per phrasing (the question and each alternative); an entry scores the best of its
@@ -22,13 +22,13 @@ how much evidence there is.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import bm25s  # type: ignore[import-untyped]
 import numpy as np
 import numpy.typing as npt
 
+from bot.answers.bm25 import Bm25
 from bot.answers.calibration import Calibration, Features
 from bot.answers.faq import PROGRAMME_SCOPE, FaqEntry
 from bot.answers.text import (
@@ -49,31 +49,6 @@ MAX_QUERY_CHARS = 4000  # longer questions are cut before any processing
 MAX_QUERY_TOKENS = 60  # content tokens of a question that are used
 
 _Scores = npt.NDArray[np.float32]
-
-
-class Bm25:
-    """One ``bm25s`` index over pre-analysed documents (lists of terms), scored with weighted query terms."""
-
-    def __init__(self, documents: Sequence[Sequence[str]], k1: float, b: float) -> None:
-        self._model = bm25s.BM25(k1=k1, b=b, method="lucene")
-        # bm25s needs at least one token per document and in the corpus; "" is its own placeholder token.
-        self._model.index([list(d) or [""] for d in documents], show_progress=False)
-        self._vocab: dict[str, int] = self._model.vocab_dict
-        self._size = len(documents)
-
-    def __contains__(self, term: str) -> bool:
-        return term in self._vocab
-
-    def scores(self, terms: Iterable[str], weak: Iterable[str] = (), weak_weight: float = 1.0) -> _Scores:
-        """BM25 scores of every document: ``terms`` count fully, ``weak`` terms ``weak_weight`` times."""
-        ids = [self._vocab[t] for t in terms if t and t in self._vocab]
-        weak_ids = [self._vocab[t] for t in weak if t and t in self._vocab]
-        total: _Scores = np.zeros(self._size, dtype=np.float32)
-        if ids:
-            total += self._model.get_scores_from_ids(ids)
-        if weak_ids:
-            total += weak_weight * self._model.get_scores_from_ids(weak_ids)
-        return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +73,14 @@ class LexicalIndex:
 
     ``phrasings``: each entry's phrasings as the index holds them (its own, and for a programme entry its labelled
     examples; see :func:`bot.answers.ranker.indexed_phrasings`). ``base``: the lexical index of the first entries
-    (the programme's, for a CoP's index): its typo lookups are shared rather than copied."""
+    with the same phrasings and calibration (the programme's, for a CoP's index): its analysed text, BM25 postings
+    and typo lookups are shared rather than copied, and only the other entries are analysed. A ``base`` that does
+    not index the first entries alike is ignored."""
+
+    starts: npt.NDArray[np.int64]  # where each entry's phrasing documents begin
+    counts: npt.NDArray[np.int64]  # how many each entry has
+    _word_df: dict[str, int]  # entries whose text holds each word
+    _df: dict[str, float]  # entries holding each term, answers counting answer_df_weight
 
     def __init__(
         self,
@@ -109,52 +91,69 @@ class LexicalIndex:
     ) -> None:
         c = self._calibration = calibration
         n = len(entries)
+        self._entries = tuple(entries)
+        self._phrasings = tuple(tuple(own) for own in phrasings)
+        if base is not None and not self._extends(base):
+            base = None
+        first = len(base._entries) if base is not None else 0
         phrasing_docs: list[list[str]] = []
-        starts: list[int] = []
+        starts: list[int] = list(base.starts) if base is not None else []
         answer_docs: list[list[str]] = []
         bigram_docs: list[list[str]] = []
-        self._phrasing_terms: list[frozenset[str]] = []
-        self._answer_terms: list[frozenset[str]] = []
-        word_df: dict[str, int] = {}
-        for entry, own in zip(entries, phrasings, strict=True):
-            starts.append(len(phrasing_docs))
+        self._phrasing_terms: list[frozenset[str]] = list(base._phrasing_terms) if base is not None else []
+        self._answer_terms: list[frozenset[str]] = list(base._answer_terms) if base is not None else []
+        word_df: dict[str, int] = dict(base._word_df) if base is not None else {}
+        phrasing_count = int(base.counts.sum()) if base is not None else 0
+        for entry, own in zip(entries[first:], self._phrasings[first:], strict=True):
+            starts.append(phrasing_count + len(phrasing_docs))
             bigrams: list[str] = []
             entry_words: set[str] = set()
+            entry_docs: list[list[str]] = []
             for phrasing in own:
                 raw = words(phrasing)
                 entry_words.update(raw)
                 analysed = analyse(raw)
-                phrasing_docs.append(analysed.terms)
+                entry_docs.append(analysed.terms)
                 bigrams.extend(analysed.bigrams)
+            phrasing_docs.extend(entry_docs)
             answer_raw = words(entry.answer) + words(" ".join(entry.tags).replace("-", " "))
             entry_words.update(answer_raw)
             answer_docs.append(analyse(answer_raw).terms)
             bigram_docs.append(bigrams)
-            self._phrasing_terms.append(frozenset(t for doc in phrasing_docs[starts[-1] :] for t in doc))
+            self._phrasing_terms.append(frozenset(t for doc in entry_docs for t in doc))
             self._answer_terms.append(frozenset(answer_docs[-1]))
             for word in entry_words:
                 word_df[word] = word_df.get(word, 0) + 1
         # where each entry's phrasing documents begin, and how many it has (the sentence vectors share this layout)
         self.starts = np.asarray(starts, dtype=np.int64)
-        self.counts = np.diff(np.append(self.starts, len(phrasing_docs)))
-        self._bm25 = (
-            _Indexes(
-                phrasings=Bm25(phrasing_docs, c.k1, c.phrasing_b),
-                answers=Bm25(answer_docs, c.k1, c.answer_b),
-                bigrams=Bm25(bigram_docs, c.k1, c.phrasing_b),
+        self.counts = np.diff(np.append(self.starts, phrasing_count + len(phrasing_docs)))
+        self._bm25: _Indexes | None
+        if base is not None and base._bm25 is not None:
+            self._bm25 = _Indexes(
+                phrasings=base._bm25.phrasings.extend(phrasing_docs),
+                answers=base._bm25.answers.extend(answer_docs),
+                bigrams=base._bm25.bigrams.extend(bigram_docs),
             )
-            if n
-            else None
-        )
+        else:
+            self._bm25 = (
+                _Indexes(
+                    phrasings=Bm25(phrasing_docs, c.k1, c.phrasing_b),
+                    answers=Bm25(answer_docs, c.k1, c.answer_b),
+                    bigrams=Bm25(bigram_docs, c.k1, c.phrasing_b),
+                )
+                if n
+                else None
+            )
 
         # Coverage weights (IDF over entries): an entry whose phrasings contain the term counts 1, one that only
         # mentions it in its answer counts ``answer_df_weight``.
-        df: dict[str, float] = {}
-        for phrasing_terms, answer_terms in zip(self._phrasing_terms, self._answer_terms, strict=True):
+        df: dict[str, float] = dict(base._df) if base is not None else {}
+        for phrasing_terms, answer_terms in zip(self._phrasing_terms[first:], self._answer_terms[first:], strict=True):
             for term in phrasing_terms:
                 df[term] = df.get(term, 0.0) + 1.0
             for term in answer_terms - phrasing_terms:
                 df[term] = df.get(term, 0.0) + c.answer_df_weight
+        self._df = df
         self._idf = {term: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for term, d in df.items()}
         self._unknown_idf = c.unknown_weight * max(self._idf.values(), default=1.0)
         self._boost = np.asarray(
@@ -173,6 +172,16 @@ class LexicalIndex:
         self._fuzzy: tuple[Mapping[str, tuple[str, ...]], ...] = (
             *inherited,
             {variant: tuple(sorted(found)) for variant, found in fuzzy.items()},
+        )
+
+    def _extends(self, base: LexicalIndex) -> bool:
+        """Whether ``base`` indexes this index's first entries with the same phrasings and calibration."""
+        first = len(base._entries)
+        return (
+            first <= len(self._entries)
+            and base._calibration == self._calibration
+            and base._entries == self._entries[:first]
+            and base._phrasings == self._phrasings[:first]
         )
 
     @property

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from bot.answers.lexical import Bm25
+from bot.answers.bm25 import Bm25
 from bot.answers.text import tokenize
 from bot.core.turn import Role
 from bot.domain.cop_names import cops_named
@@ -30,7 +30,7 @@ WHICH_COP = "Which CoP? Type **members** in a channel of the CoP's team."
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-# -- ranking: BM25 (bm25s, via the answers engine's index) over name, practice area and objectives --------------
+# -- ranking: BM25 (bot/answers/bm25.py) over name, practice area and objectives ----------------------------
 def rank(cops: Sequence[Cop], words: str, interests: Sequence[str]) -> list[tuple[Cop, float]]:
     """CoPs by fit: the asker's words count twice as much as their profile interests. Each CoP's document is its
     name (twice), practice area and objectives, analysed like FAQ text (stems, domain synonyms); ties keep
