@@ -22,7 +22,7 @@ how much evidence there is.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +68,55 @@ class _Indexes:
     bigrams: Bm25  # one document per entry: the bigrams of all its phrasings
 
 
+class _Counts:
+    """Per word or term, how many entries hold it: a base index's counts with this index's own entries' added on
+    top, so that a CoP's index keeps only the words of its own entries rather than a copy of the programme's ~3,000.
+    Each value is summed in the order a single table would have summed it."""
+
+    __slots__ = ("_base", "_own")
+
+    def __init__(self, base: _Counts | None = None) -> None:
+        self._base = base
+        self._own: dict[str, float] = {}
+
+    def add(self, key: str, amount: float) -> None:
+        current = self._own.get(key)
+        if current is None:
+            current = self._base.get(key, 0) if self._base is not None else 0
+        self._own[key] = current + amount
+
+    def get(self, key: str, default: float = 0) -> float:
+        found = self._own.get(key)
+        if found is not None:
+            return found
+        return self._base.get(key, default) if self._base is not None else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._own or (self._base is not None and key in self._base)
+
+    def __getitem__(self, key: str) -> float:
+        if key not in self:
+            raise KeyError(key)
+        return self.get(key)
+
+    def own(self) -> Iterable[str]:
+        """The keys this index's own entries counted (new ones, and the base's they added to)."""
+        return self._own.keys()
+
+    def smallest(self) -> float | None:
+        """The smallest count of any key (None when there are none)."""
+        values = list(self._own.values())
+        if self._base is not None:
+            shadowed = self._own
+            values.extend(v for k, v in self._base.items() if k not in shadowed)
+        return min(values, default=None)
+
+    def items(self) -> Iterable[tuple[str, float]]:
+        if self._base is not None:
+            yield from ((k, v) for k, v in self._base.items() if k not in self._own)
+        yield from self._own.items()
+
+
 class LexicalIndex:
     """The BM25 indexes, coverage weights and typo lookups of a list of entries.
 
@@ -79,8 +128,8 @@ class LexicalIndex:
 
     starts: npt.NDArray[np.int64]  # where each entry's phrasing documents begin
     counts: npt.NDArray[np.int64]  # how many each entry has
-    _word_df: dict[str, int]  # entries whose text holds each word
-    _df: dict[str, float]  # entries holding each term, answers counting answer_df_weight
+    _word_df: _Counts  # entries whose text holds each word
+    _df: _Counts  # entries holding each term, answers counting answer_df_weight
 
     def __init__(
         self,
@@ -95,6 +144,8 @@ class LexicalIndex:
         self._phrasings = tuple(tuple(own) for own in phrasings)
         if base is not None and not self._extends(base):
             base = None
+        if base is not None:
+            self._phrasings = base._phrasings + self._phrasings[len(base._phrasings) :]  # the same, not copies
         first = len(base._entries) if base is not None else 0
         phrasing_docs: list[list[str]] = []
         starts: list[int] = list(base.starts) if base is not None else []
@@ -102,7 +153,7 @@ class LexicalIndex:
         bigram_docs: list[list[str]] = []
         self._phrasing_terms: list[frozenset[str]] = list(base._phrasing_terms) if base is not None else []
         self._answer_terms: list[frozenset[str]] = list(base._answer_terms) if base is not None else []
-        word_df: dict[str, int] = dict(base._word_df) if base is not None else {}
+        word_df = _Counts(base._word_df if base is not None else None)
         phrasing_count = int(base.counts.sum()) if base is not None else 0
         for entry, own in zip(entries[first:], self._phrasings[first:], strict=True):
             starts.append(phrasing_count + len(phrasing_docs))
@@ -123,7 +174,7 @@ class LexicalIndex:
             self._phrasing_terms.append(frozenset(t for doc in entry_docs for t in doc))
             self._answer_terms.append(frozenset(answer_docs[-1]))
             for word in entry_words:
-                word_df[word] = word_df.get(word, 0) + 1
+                word_df.add(word, 1)
         # where each entry's phrasing documents begin, and how many it has (the sentence vectors share this layout)
         self.starts = np.asarray(starts, dtype=np.int64)
         self.counts = np.diff(np.append(self.starts, phrasing_count + len(phrasing_docs)))
@@ -147,15 +198,16 @@ class LexicalIndex:
 
         # Coverage weights (IDF over entries): an entry whose phrasings contain the term counts 1, one that only
         # mentions it in its answer counts ``answer_df_weight``.
-        df: dict[str, float] = dict(base._df) if base is not None else {}
+        df = _Counts(base._df if base is not None else None)
         for phrasing_terms, answer_terms in zip(self._phrasing_terms[first:], self._answer_terms[first:], strict=True):
             for term in phrasing_terms:
-                df[term] = df.get(term, 0.0) + 1.0
+                df.add(term, 1.0)
             for term in answer_terms - phrasing_terms:
-                df[term] = df.get(term, 0.0) + c.answer_df_weight
+                df.add(term, c.answer_df_weight)
         self._df = df
-        self._idf = {term: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for term, d in df.items()}
-        self._unknown_idf = c.unknown_weight * max(self._idf.values(), default=1.0)
+        self._n = n
+        rarest = df.smallest()  # the highest IDF is the rarest term's
+        self._unknown_idf = c.unknown_weight * (self._idf(rarest) if rarest is not None else 1.0)
         self._boost = np.asarray(
             [1.0 if e.scope == PROGRAMME_SCOPE else c.cop_scope_boost for e in entries], dtype=np.float32
         )
@@ -163,9 +215,9 @@ class LexicalIndex:
         # one-edit typo lookups: deleted-letter variant -> known words; a CoP's index adds a map of its new words
         # to the programme index's (~1.5 MB) instead of copying it
         inherited = base._fuzzy if base is not None else ()
-        known: Mapping[str, int] = base._word_df if base is not None else {}
+        known = base._word_df if base is not None else _Counts()
         fuzzy: dict[str, set[str]] = {}
-        for word in word_df:
+        for word in word_df.own():
             if len(word) >= MIN_FUZZY_LENGTH - 1 and word.isalpha() and word not in known:
                 for variant in deletes(word):
                     fuzzy.setdefault(variant, set()).add(word)
@@ -173,6 +225,10 @@ class LexicalIndex:
             *inherited,
             {variant: tuple(sorted(found)) for variant, found in fuzzy.items()},
         )
+
+    def _idf(self, df: float) -> float:
+        """A term's coverage weight, from how many entries hold it (``_df``)."""
+        return math.log(1.0 + (self._n - df + 0.5) / (df + 0.5))
 
     def _extends(self, base: LexicalIndex) -> bool:
         """Whether ``base`` indexes this index's first entries with the same phrasings and calibration."""
@@ -198,7 +254,7 @@ class LexicalIndex:
             or word in STOP_WORDS
             or word in FILLER_WORDS
             or word in SYNONYMS
-            or stem(word) in self._idf
+            or stem(word) in self._df
         ):
             return word
         candidates: set[str] = set()
@@ -219,7 +275,8 @@ class LexicalIndex:
         weights: dict[str, float] = {}
         for term in analysed.terms:
             if term not in weights:
-                weight = self._idf.get(term, self._unknown_idf)
+                found = self._df.get(term, -1.0)
+                weight = self._idf(found) if found >= 0 else self._unknown_idf
                 weights[term] = weight * c.generic_weight if term in generic else weight
         bigrams = tuple(dict.fromkeys(analysed.bigrams))
         return LexicalQuery(tuple(weights), tuple(weights.values()), tuple(t in generic for t in weights), bigrams)

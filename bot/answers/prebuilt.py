@@ -13,7 +13,8 @@ change an answer. Texts the file holds are then answered from it and the rest en
 upgrade without ``make model``, only the changed texts are encoded.
 
 The file keeps the model's own memory plan: the bot still loads the model on the first question (idle RSS stays
-low), and the vectors (~4.6 MB) are read at the same moment.
+low), and the vectors (~5.5 MB) are read at the same moment, and again only when an index is built: between builds
+the encoder holds a hash of each text, not its vector.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.answers.encoder import EncoderUnavailable, SentenceEncoder
 from bot.answers.examples import load_examples
@@ -71,50 +73,100 @@ def _read(path: Path) -> tuple[list[str], FloatArray, FloatArray]:
     return texts, vectors, probe
 
 
+# a call with fewer of the file's texts than this encodes them instead of reading the file again (a lone question
+# that is an FAQ phrasing word for word costs one encoding, ~4 ms, not a ~15 ms read)
+READ_AT_LEAST = 16
+
+
 class PrebuiltEncoder:
     """An :class:`Encoder` that answers the texts in ``path`` from the file (once the probe shows the file was
-    written by this model) and passes the rest to ``inner``. Thread-safe."""
+    written by this model) and passes the rest to ``inner``. Thread-safe.
+
+    The vectors are not kept between calls (~6 MB that an index, once built, holds whitened anyway): the encoder
+    keeps a hash of each text the file holds, and a call that asks for at least :data:`READ_AT_LEAST` of them (an
+    index being built) reads the file again. A file replaced since the probe was checked is checked again."""
 
     def __init__(self, inner: Encoder, path: Path) -> None:
         self._inner = inner
         self._path = path
-        self._known: dict[str, FloatArray] | None = None
+        self._hashes: npt.NDArray[np.int64] | None = None  # sorted; None until the first call
+        self._stamp: tuple[int, int, int] | None = None  # the checked file's inode, size and change time
         self._lock = threading.Lock()
 
     @property
     def known(self) -> int:
         """How many texts the file answers (0 before the first call, or when the file was ignored)."""
-        return len(self._known or {})
+        return 0 if self._hashes is None else len(self._hashes)
 
-    def _load(self) -> dict[str, FloatArray]:
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            status = self._path.stat()
+        except OSError:
+            return None
+        return status.st_ino, status.st_size, status.st_mtime_ns
+
+    def _check(self) -> dict[str, FloatArray]:
+        """Read the file; keep its texts' hashes when the probe shows this model wrote it (else none). Returns its
+        texts' vectors, for this call only. Holds the lock."""
+        known: dict[str, FloatArray] = {}
+        try:
+            stamp = self._stat()
+            texts, vectors, probe = _read(self._path)
+            fresh = np.asarray(self._inner.encode([PROBE]), dtype=np.float32)[0]
+            if fresh.shape != probe.shape or float(np.max(np.abs(fresh - probe))) > TOLERANCE:
+                log.warning("ignoring %s: it was written by another model (run `make model`)", self._path)
+            else:
+                known = dict(zip(texts, vectors, strict=True))
+                log.info("read %d FAQ vectors from %s", len(known), self._path)
+        except FileNotFoundError:
+            stamp = None
+            log.info("no %s (run `make model`): the FAQ's vectors are encoded on the first question", self._path)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:  # bad JSON or UTF-8: ValueError
+            log.warning("ignoring %s: %s", self._path, error)
+        self._hashes = np.unique(np.asarray([hash(t) for t in known], dtype=np.int64))
+        self._stamp = stamp
+        return known
+
+    def _held(self, texts: Sequence[str]) -> list[bool]:
+        """Which of ``texts`` the file holds (by hash: a rare collision only costs an encoding). Holds the lock."""
+        hashes = self._hashes
+        if hashes is None or not len(hashes):
+            return [False] * len(texts)
+        asked = np.asarray([hash(t) for t in texts], dtype=np.int64)
+        at = np.minimum(np.searchsorted(hashes, asked), len(hashes) - 1)
+        return (hashes[at] == asked).tolist()  # type: ignore[no-any-return]
+
+    def _from_file(self, texts: Sequence[str]) -> dict[str, FloatArray]:
+        """The vectors the file holds for ``texts``, read afresh (checked again if the file changed)."""
         with self._lock:
-            if self._known is not None:
-                return self._known
-            known: dict[str, FloatArray] = {}
-            try:
-                texts, vectors, probe = _read(self._path)
-                fresh = np.asarray(self._inner.encode([PROBE]), dtype=np.float32)[0]
-                if fresh.shape != probe.shape or float(np.max(np.abs(fresh - probe))) > TOLERANCE:
-                    log.warning("ignoring %s: it was written by another model (run `make model`)", self._path)
+            if self._hashes is None:
+                everything = self._check()
+            else:
+                held = [t for t, h in zip(texts, self._held(texts), strict=True) if h]
+                if len(held) < READ_AT_LEAST:
+                    return {}
+                if self._stat() != self._stamp:
+                    everything = self._check()
                 else:
-                    known = dict(zip(texts, vectors, strict=True))
-                    log.info("read %d FAQ vectors from %s", len(known), self._path)
-            except FileNotFoundError:
-                log.info("no %s (run `make model`): the FAQ's vectors are encoded on the first question", self._path)
-            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:  # bad JSON or UTF-8: ValueError
-                log.warning("ignoring %s: %s", self._path, error)
-            self._known = known
-            return known
+                    try:
+                        everything = dict(zip(*_read(self._path)[:2], strict=True))
+                    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+                        log.warning("ignoring %s: %s", self._path, error)
+                        self._hashes = np.zeros(0, dtype=np.int64)
+                        return {}
+            return {t: everything[t] for t in texts if t in everything}
 
     def remembers(self, text: str) -> bool:
-        """Whether ``text`` is answered from the file (read on the first call), so callers need not keep it."""
-        known = self._known if self._known is not None else self._load()
-        return text in known
+        """Whether ``text`` is answered from the file (checked on the first call), so callers need not keep it."""
+        if self._hashes is None:
+            self._from_file(())
+        with self._lock:
+            return self._held([text])[0]
 
     def encode(self, texts: Sequence[str]) -> FloatArray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        known = self._known if self._known is not None else self._load()
+        known = self._from_file(texts)
         missing = list(dict.fromkeys(t for t in texts if t not in known))
         if not missing:
             return np.stack([known[t] for t in texts])

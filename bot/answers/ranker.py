@@ -151,11 +151,11 @@ class FaqIndex:
         self._reachable = np.minimum(counts, NEIGHBOURS)  # how many of the nearest phrasings each entry can own
         self._vectors: SentenceVectors | None = None
         shared = base._vectors if base is not None else None
-        if encoder is not None and shared is not None and len(shared.answers) == n:
+        if encoder is not None and shared is not None and shared.entries == n:
             self._vectors = shared  # the same entries: nothing to add
         elif encoder is not None and n and shared is not None:
             # a CoP's index over the programme's: encode and whiten only the CoP's own entries
-            first = len(shared.answers)  # the programme's entries come first (checked by _extends)
+            first = shared.entries  # the programme's entries come first (checked by _extends)
             self._vectors = shared.extend(
                 encoder,
                 [p for own in phrasings[first:] for p in own],

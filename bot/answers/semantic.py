@@ -56,6 +56,15 @@ def _centroids(phrasings: FloatArray, starts: _Positions, counts: _Positions) ->
     return result
 
 
+def _cosines(blocks: tuple[FloatArray, ...], question: FloatArray) -> FloatArray:
+    """The dot product of ``question`` and every row of ``blocks``, in order."""
+    if len(blocks) == 1:
+        only: FloatArray = blocks[0] @ question
+        return only
+    joined: FloatArray = np.concatenate([block @ question for block in blocks])
+    return joined
+
+
 @dataclass(frozen=True, slots=True)
 class SentenceVectors:
     """The whitened sentence vectors of an index's texts. Build with :meth:`build` or :meth:`extend`."""
@@ -63,10 +72,11 @@ class SentenceVectors:
     encoder: Encoder
     matrix: FloatArray  # within-entry whitening (bot/answers/whitening.py), applied to every vector below
     # one row per phrasing, in the order of the phrasing documents, whitened; in blocks, so that a CoP's index
-    # shares the programme index's block (~5 MB) and adds one of its own (see :meth:`extend`)
+    # shares the programme index's block (~5 MB) and adds one of its own (see :meth:`extend`); so do the answers
+    # and centroids (~0.1 MB each)
     phrasings: tuple[FloatArray, ...]
-    answers: FloatArray  # one row per entry, whitened
-    centroids: FloatArray  # one row per entry: the mean of its whitened phrasings, normalised
+    answers: tuple[FloatArray, ...]  # one row per entry, whitened; in blocks like the phrasings
+    centroids: tuple[FloatArray, ...]  # one row per entry: the mean of its whitened phrasings, normalised; in blocks
     out_of_scope: FloatArray  # one row per out-of-scope example, whitened
 
     @classmethod
@@ -92,8 +102,8 @@ class SentenceVectors:
             encoder,
             matrix,
             (whitened,),
-            whiten(answers, matrix),
-            _centroids(whitened, starts, counts),
+            (whiten(answers, matrix),),
+            (_centroids(whitened, starts, counts),),
             whiten(out_of_scope, matrix),
         )
 
@@ -116,18 +126,19 @@ class SentenceVectors:
             encoder,
             self.matrix,
             (*self.phrasings, whitened),
-            np.vstack([self.answers, whiten(encoded[split:], self.matrix)]),
-            np.vstack([self.centroids, _centroids(whitened, starts, counts)]),
+            (*self.answers, whiten(encoded[split:], self.matrix)),
+            (*self.centroids, _centroids(whitened, starts, counts)),
             self.out_of_scope,
         )
 
+    @property
+    def entries(self) -> int:
+        """How many entries the vectors are of."""
+        return sum(len(block) for block in self.answers)
+
     def phrasing_similarity(self, question: FloatArray) -> FloatArray:
         """The cosine of ``question`` (whitened) and every phrasing, in order."""
-        if len(self.phrasings) == 1:
-            only: FloatArray = self.phrasings[0] @ question
-            return only
-        joined: FloatArray = np.concatenate([block @ question for block in self.phrasings])
-        return joined
+        return _cosines(self.phrasings, question)
 
     def compare(self, vector: FloatArray, starts: _Positions, owners: _Positions, reachable: _Positions) -> Closeness:
         """How close the question whose (unwhitened) sentence vector is ``vector`` is to every entry. ``starts``:
@@ -136,12 +147,12 @@ class SentenceVectors:
         question = whiten(vector, self.matrix)
         phrasing_similarity = self.phrasing_similarity(question)
         similarity = np.maximum.reduceat(phrasing_similarity, starts)
-        centroid = self.centroids @ question
+        centroid = _cosines(self.centroids, question)
         best, runner_up = _leader(similarity)
         best_centroid, centroid_runner_up = _leader(centroid)
         return Closeness(
             similarity=similarity,
-            answer=self.answers @ question,
+            answer=_cosines(self.answers, question),
             centroid=centroid,
             out_of_scope=np.sort(self.out_of_scope @ question),
             nearest_owners=owners[_nearest(phrasing_similarity, NEIGHBOURS)],

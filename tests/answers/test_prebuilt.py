@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.answers import prebuilt as prebuilt_module
 from bot.answers.encoder import EncoderUnavailable, LazyEncoder
 from bot.answers.examples import load_examples
 from bot.answers.faq import load_programme_faq
-from bot.answers.prebuilt import FILE_NAME, PROBE, PrebuiltEncoder, main, write
+from bot.answers.prebuilt import FILE_NAME, PROBE, READ_AT_LEAST, PrebuiltEncoder, main, write
 from bot.answers.ranker import DEFAULT_CALIBRATION, Encoder, FaqIndex, FloatArray, index_texts
 from storage.sqlite import SqliteStore
 from tests.answers.model import REPO, model_dir
@@ -61,6 +62,53 @@ def test_texts_in_the_file_are_answered_from_it_and_the_rest_encoded(tmp_path: P
     assert prebuilt.encode([]).shape[0] == 0
     assert prebuilt.remembers(programme_texts()[3])  # so the vector cache in front need not keep a copy
     assert not prebuilt.remembers("a question nobody wrote down")
+
+
+def test_the_vectors_are_read_again_for_an_index_not_kept_between_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, HashEncoder())
+    inner = HashEncoder()
+    prebuilt = PrebuiltEncoder(inner, tmp_path / FILE_NAME)
+    reads: list[Path] = []
+    real = prebuilt_module._read
+
+    def counted(path: Path) -> tuple[list[str], FloatArray, FloatArray]:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(prebuilt_module, "_read", counted)
+    texts = programme_texts()
+    prebuilt.encode(texts[:100])
+    assert len(reads) == 1
+    held = [v for v in vars(prebuilt).values() if isinstance(v, dict) or getattr(v, "dtype", None) == np.float32]
+    assert held == []  # no vectors kept between calls, only the texts' hashes
+    got = prebuilt.encode(texts[200 : 200 + READ_AT_LEAST])  # an index's worth: read from the file again
+    assert len(reads) == 2
+    assert inner.texts == [PROBE]
+    np.testing.assert_allclose(got, HashEncoder().encode(texts[200 : 200 + READ_AT_LEAST]), atol=1e-7)
+    lone = prebuilt.encode([texts[300], "a question nobody wrote down"])  # a question: encoded, no read
+    assert len(reads) == 2
+    assert inner.texts == [PROBE, texts[300], "a question nobody wrote down"]
+    np.testing.assert_allclose(lone, HashEncoder().encode([texts[300], "a question nobody wrote down"]), atol=1e-7)
+    assert prebuilt.remembers(texts[300])  # a cache in front need not keep it: it is cheap to have again
+
+
+def test_a_file_replaced_after_its_check_is_checked_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write(tmp_path, HashEncoder())
+    inner = HashEncoder()
+    prebuilt = PrebuiltEncoder(inner, tmp_path / FILE_NAME)
+    texts = programme_texts()[:40]
+    prebuilt.encode(texts)
+    assert inner.texts == [PROBE]
+    (tmp_path / FILE_NAME).unlink()
+    write(tmp_path, HashEncoder(salt="another model"))  # a new file, written by another model
+    with caplog.at_level(logging.WARNING):
+        got = prebuilt.encode(texts)
+    assert "written by another model" in caplog.text
+    assert inner.texts == [PROBE, PROBE, *texts]
+    np.testing.assert_allclose(got, HashEncoder().encode(texts), atol=1e-7)
+    assert prebuilt.known == 0
 
 
 def test_a_file_written_by_another_model_is_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
