@@ -141,7 +141,8 @@ class SentenceEncoder:
         )
         self._norm = (read("embeddings.LayerNorm.weight"), read("embeddings.LayerNorm.bias"))
         self._session = open_layers(directory, index, ort_options(threads), precision, adapter)
-        self.adapter = adapter
+        # the adapter's factors (~2.7 MB) are in the graph now: only its label is kept
+        self.adapter_sha256 = adapter.sha256 if adapter is not None else None
         self.precision = precision
         self.threads = threads
 

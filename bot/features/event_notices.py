@@ -10,9 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from icalendar import Calendar
-from icalendar import Event as CalendarEvent
-
 from bot.core.turn import Card, Person
 from bot.domain.cops import Cop
 from bot.domain.engagement import mark_sent
@@ -227,6 +224,11 @@ def any_reference(cop: Cop | None, event: Event) -> dict[str, Any]:
 def ics_bytes(event: Event, now: datetime) -> bytes:
     """An iCalendar file for the event: TZID times with their VTIMEZONE, a stable UID, SEQUENCE per edit,
     METHOD:CANCEL + STATUS:CANCELLED once cancelled."""
+    # imported on the first calendar file, not at start: icalendar's ~100 modules are 3.5 MB of a process that
+    # may never serve one
+    from icalendar import Calendar
+    from icalendar import Event as CalendarEvent
+
     calendar = Calendar()
     calendar.add("prodid", "-//CoP Bot//Communities of Practice//EN")
     calendar.add("version", "2.0")
