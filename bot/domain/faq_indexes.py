@@ -50,13 +50,14 @@ def _consume(task: asyncio.Future[Any]) -> None:
 class FaqIndexes:
     """The ranking indexes, one per CoP (its own entries plus the programme's) and one for the programme alone.
 
-    A CoP with no entries of its own shares the programme's index (~11 MB: the programme's phrasings and examples,
-    their vectors, BM25 tables); one with entries of its own gets an index that shares the programme index's
-    vectors, typo lookups and entries and holds its own BM25 tables (~2.8 MB for a handful of entries). Those CoP
-    indexes are kept within ``budget_mb`` (``COPBOT_FAQ_INDEX_MB``) by their measured size (:func:`index_bytes`),
-    least recently used first out, so memory does not grow with the number of CoPs; rebuilding an evicted one takes
-    ~0.15 s (the phrasings' vectors stay in the encoder's cache). An index bigger than the whole budget is still
-    built and used, and let go when another is built.
+    A CoP with no entries of its own shares the programme's index (~14 MB: the programme's phrasings and examples,
+    their vectors, BM25 postings); one with entries of its own gets an index that shares the programme index's
+    vectors, BM25 postings, word counts, typo lookups and entries and holds only its own entries' (~0.14 MB for a
+    handful of entries). Those CoP indexes are kept within ``budget_mb`` (``COPBOT_FAQ_INDEX_MB``) by their
+    measured size (:func:`index_bytes`), least recently used first out, so memory does not grow with the number
+    of CoPs; rebuilding an evicted one analyses and encodes only its own entries (their vectors usually still in
+    the encoder's cache). An index bigger than the whole budget is still built and used, and let go when another
+    is built.
 
     Kept in ``services.faq_indexes`` and keyed by the ETags of both ``_meta`` rows, so an index is rebuilt only
     after an entry changed (here or on another instance). Checking those ETags costs two point reads, so a check
@@ -220,9 +221,9 @@ class FaqIndexes:
         if cop_id and not own:
             index = await self.for_cop(None, now)  # ranks the programme's entries alone: share that index
         else:
-            # a CoP's index shares the programme index's sentence vectors (~6 MB), typo lookups and entries when it
-            # was built from the same programme entries (FaqIndex.build checks): each CoP with entries of its own
-            # costs ~2.8 MB, not ~11
+            # a CoP's index shares the programme index's sentence vectors (~6 MB), BM25 postings, counts, typo
+            # lookups and entries when it was built from the same programme entries (FaqIndex.build checks): each
+            # CoP with entries of its own costs ~0.14 MB, not ~14
             base = await self.for_cop(None, now) if cop_id and self._encoder is not None else None
             entries = await self._programme_entries(key[0]) + own
             index = await self._build(entries, base)
