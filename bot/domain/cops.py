@@ -212,6 +212,11 @@ class CopRepo:
                 return found
         return await self.get(cop_id)
 
+    def peek(self, cop_id: str) -> Cop | None:
+        """The CoP from this process's copy, without reading storage (None when it is not held): for deciding
+        whether to start work early, never for a write."""
+        return self._cache.get(cop_id) if self._cache is not None else None
+
     def _forget(self, cop_id: str) -> None:
         if self._cache is not None:
             self._cache.forget(cop_id)

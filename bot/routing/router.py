@@ -7,10 +7,11 @@ the ``verb`` field of the card data; never by substring.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from bot.core import messages
 from bot.core.turn import Person, PlaceKind, Request, Responder, Role
@@ -57,6 +58,8 @@ class Turn:
     action_cop: str | None = None  # a portable button's CoP: the role is resolved for it, not for the team
     refused: str | None = None  # the resolver's reason to refuse a card action (e.g. a CoP of another tenant)
     dedupe_claimed: bool = False  # the redelivery middleware claimed this activity (released if the turn fails)
+    # reads a command's early work started as the activity arrived (see Early), by name, for its handler to pick up
+    ahead: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
 
     @property
     def person(self) -> Person:
@@ -108,7 +111,8 @@ class Turn:
 
 Handler = Callable[[Turn], Awaitable[None]]
 # work a command may start before the turn's storage round trips (the redelivery claim, the role check), on its text
-# after the command words: e.g. encoding a question. No side effect a duplicate or refused activity could leave.
+# after the command words: e.g. encoding a question, or reading what the scorecard shows (Turn.ahead). No side effect
+# a duplicate or refused activity could leave, and nothing the caller could not see once their role is checked.
 Early = Callable[[Turn, str], None]
 Middleware = Callable[[Turn, Callable[[], Awaitable[None]]], Awaitable[None]]
 RoleResolver = Callable[[Turn], Awaitable[tuple[Role, str | None]]]
@@ -261,7 +265,7 @@ class Router:
         text = request.text.strip()
         matched = self.match_command(text)
         early, args = (matched[0].early, matched[1]) if matched is not None else (self._fallback_early, text)
-        if early is not None and args:
+        if early is not None and (args or matched is not None):  # free text without text has nothing to start
             early(turn, args)
 
     async def dispatch(self, turn: Turn) -> None:

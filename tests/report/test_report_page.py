@@ -197,7 +197,7 @@ async def test_the_heat_map_rates_each_area_as_the_health_card_does(bot: BotUnde
     for where in (DATA, FIN):
         cop = await CopRepo(bot.services.store).get(where.id)
         assert cop is not None
-        card, _ = await health_feature.compute(bot.services, cop)  # what the health card shows
+        card, _, _ = await health_feature.compute(bot.services, cop)  # what the health card shows
         expected = {a.title: (a.rating if a.rating != "none" else "not enough data") for a in card.areas}
         assert {title: rows[cop.name][title] for _, title in AREAS} == expected
 

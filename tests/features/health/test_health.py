@@ -77,7 +77,7 @@ async def scorecard_of(bot: BotUnderTest, cop_id: str) -> Scorecard:
 
     cop = await CopRepo(bot.services.store).get(cop_id)
     assert cop is not None
-    sc, _ = await health_feature.compute(bot.services, cop)
+    sc, _, _ = await health_feature.compute(bot.services, cop)
     return sc
 
 

@@ -38,7 +38,7 @@ async def figure(bot: BotUnderTest, label: str) -> tuple[str, str]:
 
     cop = await CopRepo(bot.services.store).get(TEAM.id)
     assert cop is not None
-    sc, _ = await compute(bot.services, cop)
+    sc, _, _ = await compute(bot.services, cop)
     [ind] = [i for a in sc.areas for i in a.indicators if i.label == label]
     return ind.figure, ind.rating
 
