@@ -34,10 +34,10 @@ _T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
 # The memory the ranking indexes of CoPs with FAQ entries of their own may hold in one instance, in MB
-# (COPBOT_FAQ_INDEX_MB), by their measured size (:func:`index_bytes`): each shares the programme index's vectors
-# and typo lookups and holds its own BM25 tables and entries (~2-3 MB; the programme's own index, ~11 MB, which every
-# CoP's shares, is always kept and not counted). Least recently used first out: an evicted CoP index is rebuilt in
-# ~0.15 s on the encoder's thread when its CoP asks again.
+# (COPBOT_FAQ_INDEX_MB), by their measured size (:func:`index_bytes`): each shares the programme index's vectors,
+# BM25 postings, counts and typo lookups and holds its own entries' (~0.14 MB for five; the programme's own index,
+# ~14 MB, which every CoP's shares, is always kept and not counted). Least recently used first out: an evicted CoP
+# index is rebuilt from its own entries on the encoder's thread when its CoP asks again.
 DEFAULT_INDEX_MB = 16.0
 QUESTION_VECTORS = 256  # questions' vectors kept (~0.5 MB): one asked again within a turn is not encoded twice
 
