@@ -117,6 +117,7 @@ async def dedupe(turn: Turn, next_: Next) -> None:
         await next_()
         return
     pk, rk = _dedupe_keys(request.place.conversation_id, activity_id)
+    turn.services.router.start_role(turn)  # the role's reads and the claim: one round trip of waiting, not two
     try:
         await turn.services.store.insert(DEDUPE_TABLE, pk, rk, {"at": request.received_at})
     except AlreadyExists:

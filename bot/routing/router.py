@@ -60,6 +60,8 @@ class Turn:
     dedupe_claimed: bool = False  # the redelivery middleware claimed this activity (released if the turn fails)
     # reads a command's early work started as the activity arrived (see Early), by name, for its handler to pick up
     ahead: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    # the role resolution started while the redelivery claim is made (Router.start_role), until resolve_role takes it
+    role_ahead: asyncio.Future[tuple[Role, str | None]] | None = None
 
     @property
     def person(self) -> Person:
@@ -117,6 +119,12 @@ Early = Callable[[Turn, str], None]
 Middleware = Callable[[Turn, Callable[[], Awaitable[None]]], Awaitable[None]]
 RoleResolver = Callable[[Turn], Awaitable[tuple[Role, str | None]]]
 EventHandler = Callable[[Turn], Awaitable[None]]
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """Mark a task's failure as seen; whoever awaits the task gets it (a turn that stopped early never does)."""
+    if not task.cancelled():
+        task.exception()
 
 
 @dataclass(frozen=True)
@@ -283,17 +291,37 @@ class Router:
 
         await run(0)
 
+    def start_role(self, turn: Turn) -> None:
+        """Begin resolving the caller's role now, so that its reads overlap the redelivery claim's round trip (the
+        dedupe middleware calls this as it claims); :meth:`resolve_role` then waits for it. The resolver only
+        reads, so a duplicate delivery that stops at the claim leaves nothing behind."""
+        if self._role_resolver is None or turn.role_ahead is not None:
+            return
+        self._note_action_cop(turn)
+        started = asyncio.ensure_future(self._role_resolver(turn))
+        started.add_done_callback(_retrieved)  # a turn that stops at the claim never awaits it
+        turn.role_ahead = started
+
     async def resolve_role(self, turn: Turn) -> None:
-        if self._role_resolver is not None:
+        ahead, turn.role_ahead = turn.role_ahead, None
+        if ahead is not None:
+            turn.role, turn.cop_id = await ahead
+        elif self._role_resolver is not None:
             turn.role, turn.cop_id = await self._role_resolver(turn)
 
-    async def _route(self, turn: Turn) -> None:
+    def _note_action_cop(self, turn: Turn) -> None:
+        """A portable button's CoP is the one its data names: the role is resolved for it (Action.portable)."""
         request = turn.request
         action = self._actions.get(request.action.verb) if request.action is not None else None
         if action is not None and action.portable and request.action is not None:
             named_cop = request.action.data.get("cop_id")
             if isinstance(named_cop, str) and 0 < len(named_cop) <= 512:
                 turn.action_cop = named_cop
+
+    async def _route(self, turn: Turn) -> None:
+        request = turn.request
+        action = self._actions.get(request.action.verb) if request.action is not None else None
+        self._note_action_cop(turn)
         await self.resolve_role(turn)
         if request.action is not None:
             refused = check_action(

