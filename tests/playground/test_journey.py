@@ -10,6 +10,7 @@ can)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -102,7 +103,8 @@ async def test_install_join_core_me_and_ask_in_the_playground(page: Page, playgr
     await p.keyboard.type(" join")
     await p.get_by_role("button", name="Post", exact=True).click()
     # .first: the chat's card (the Playground also shows a card that can refresh in its preview panel)
-    join = p.locator(".ac-adaptiveCard", has_text=f"Join {team}").first
+    # case-sensitive: the lead's invitation card says "... a personal card to join {team} ..." and may come first
+    join = p.locator(".ac-adaptiveCard", has_text=re.compile(f"Join {re.escape(team)}")).first
     await expect(join).to_contain_text("Core or wider?")
     await p.screenshot(path=str(tmp_path / "join-card.png"))
 
