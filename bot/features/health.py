@@ -31,7 +31,7 @@ from bot.health.snapshot import CopSnapshot, TrendPoint
 from bot.health.thresholds import DEFAULT_THRESHOLDS
 from bot.jobs.leases import run_once
 from bot.jobs.scheduler import leases_of
-from bot.routing.router import Router, Turn
+from bot.routing.router import Router, Turn, retrieved
 from bot.security.links import Download, Links, Rate
 from bot.security.privacy import PrivacyRegistry
 from bot.security.report_links import report_link
@@ -104,13 +104,8 @@ def read_ahead(turn: Turn, _args: str) -> None:
     if cop is None or not me or not (me in services.settings.programme_admins or cop.is_lead(me) or cop.is_sponsor(me)):
         return
     started = asyncio.ensure_future(compute(services, cop, services.clock.now()))
-    started.add_done_callback(_consume)  # a duplicate or refused turn never picks it up
+    started.add_done_callback(retrieved)  # a duplicate or refused turn never picks it up
     turn.ahead[AHEAD] = started
-
-
-def _consume(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.debug("health read ahead failed: %r", task.exception())
 
 
 async def compute(services: Services, cop: Cop, now: datetime | None = None) -> tuple[Scorecard, CopSnapshot, Cop]:

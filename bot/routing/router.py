@@ -121,7 +121,7 @@ RoleResolver = Callable[[Turn], Awaitable[tuple[Role, str | None]]]
 EventHandler = Callable[[Turn], Awaitable[None]]
 
 
-def _retrieved(task: asyncio.Future[Any]) -> None:
+def retrieved(task: asyncio.Future[Any]) -> None:
     """Mark a task's failure as seen; whoever awaits the task gets it (a turn that stopped early never does)."""
     if not task.cancelled():
         task.exception()
@@ -299,7 +299,7 @@ class Router:
             return
         self._note_action_cop(turn)
         started = asyncio.ensure_future(self._role_resolver(turn))
-        started.add_done_callback(_retrieved)  # a turn that stops at the claim never awaits it
+        started.add_done_callback(retrieved)  # a turn that stops at the claim never awaits it
         turn.role_ahead = started
 
     async def resolve_role(self, turn: Turn) -> None:

@@ -4,21 +4,18 @@ and a read ahead that fails is made again."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bench.counting import CountingStore
 from bot.features import health as health_feature
 from bot.health.marking import TABLE as SNAPSHOTS
-from bot.routing.middleware import DEDUPE_TABLE
-from storage.base import Row, Unavailable, Value
+from storage.base import Unavailable
 from storage.sqlite import SqliteStore
 from tests.features.health.kit import NOW, Cast, make_cop
 from tests.kit.activities import team
+from tests.kit.claims import ClaimWatcher
 from tests.kit.connector import FakeConnector
 from tests.kit.harness import BotUnderTest, running_bot, test_settings
 
@@ -27,39 +24,9 @@ LEAD = C.leads[0]
 TEAM = team(1, "Data and Insight")
 
 
-class WatchedStore(CountingStore):
-    """Records the tables read while a redelivery claim is on its way; the claim waits (up to a second) for a read
-    of the health snapshots to start, so a read that only starts after the claim is seen as not overlapping."""
-
-    def __init__(self, inner: SqliteStore) -> None:
-        super().__init__(inner)
-        self.claiming = False
-        self.read_during_claim: list[str] = []
-        self.snapshot_read = asyncio.Event()
-
-    def _count(self, key: str) -> None:
-        super()._count(key)
-        if self.claiming and not key.endswith(f":{DEDUPE_TABLE}"):
-            self.read_during_claim.append(key)
-        if key.endswith(f":{SNAPSHOTS}"):
-            self.snapshot_read.set()
-
-    async def insert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Row:
-        if table != DEDUPE_TABLE:
-            return await super().insert(table, partition_key, row_key, data)
-        self.claiming = True
-        try:
-            self.snapshot_read.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.snapshot_read.wait(), 1.0)
-            return await super().insert(table, partition_key, row_key, data)
-        finally:
-            self.claiming = False
-
-
 @pytest.fixture
-async def watched(tmp_path: Path) -> AsyncIterator[WatchedStore]:
-    store = WatchedStore(SqliteStore(tmp_path / "ahead.sqlite3"))
+async def watched(tmp_path: Path) -> AsyncIterator[ClaimWatcher]:
+    store = ClaimWatcher(SqliteStore(tmp_path / "ahead.sqlite3"), awaited=SNAPSHOTS)
     yield store
     await store.close()
 
@@ -71,45 +38,45 @@ async def ready(bot: BotUnderTest) -> None:
 
 
 async def test_a_leads_scorecard_is_read_while_the_redelivery_claim_is_made(
-    watched: WatchedStore, connector: FakeConnector
+    watched: ClaimWatcher, connector: FakeConnector
 ) -> None:
     async with running_bot(watched, connector=connector, settings=test_settings(cop_cache_seconds=60)) as bot:
         await ready(bot)
-        watched.read_during_claim.clear()
+        watched.during_claim.clear()
         posted = await bot.say_in(LEAD, TEAM, "health")
         assert "Health of Data and Insight" in posted.everything
-        assert f"query:{SNAPSHOTS}" in watched.read_during_claim  # started before the claim was answered
+        assert f"query:{SNAPSHOTS}" in watched.during_claim  # started before the claim was answered
         again = await bot.say_in(C.sponsor, TEAM, "health")  # the sponsor too
         assert "Health of Data and Insight" in again.everything
 
 
 async def test_nothing_is_read_ahead_for_a_member_and_they_are_refused(
-    watched: WatchedStore, connector: FakeConnector
+    watched: ClaimWatcher, connector: FakeConnector
 ) -> None:
     async with running_bot(watched, connector=connector, settings=test_settings(cop_cache_seconds=60)) as bot:
         await ready(bot)
-        watched.read_during_claim.clear()
+        watched.during_claim.clear()
         watched.reset()
         member = await bot.say_in(Cast.member(1), TEAM, "health")
         assert "only this CoP's sponsor, leads and programme admins" in member.everything
         # the member's own role check may overlap the claim (Router.start_role); the scorecard's reads do not start
-        assert [k for k in watched.read_during_claim if k.endswith((f":{SNAPSHOTS}", ":contrib"))] == []
+        assert [k for k in watched.during_claim if k.endswith((f":{SNAPSHOTS}", ":contrib"))] == []
         assert watched.calls[f"query:{SNAPSHOTS}"] == 0  # not read at all: a member cannot make the bot recount
 
 
 async def test_without_the_cops_row_in_hand_the_scorecard_is_read_after_the_role_check(
-    watched: WatchedStore, connector: FakeConnector
+    watched: ClaimWatcher, connector: FakeConnector
 ) -> None:
     async with running_bot(watched, connector=connector) as bot:  # no copy of CoP rows: nothing to start from
         await ready(bot)
-        watched.read_during_claim.clear()
+        watched.during_claim.clear()
         posted = await bot.say_in(LEAD, TEAM, "health")
         assert "Health of Data and Insight" in posted.everything
-        assert f"query:{SNAPSHOTS}" not in watched.read_during_claim
+        assert f"query:{SNAPSHOTS}" not in watched.during_claim
 
 
 async def test_a_read_ahead_that_fails_is_made_again(
-    watched: WatchedStore, connector: FakeConnector, monkeypatch: pytest.MonkeyPatch
+    watched: ClaimWatcher, connector: FakeConnector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with running_bot(watched, connector=connector, settings=test_settings(cop_cache_seconds=60)) as bot:
         await ready(bot)

@@ -4,20 +4,17 @@ nothing written."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Mapping
-from contextlib import suppress
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bench.counting import CountingStore
 from bot.domain.members import PEOPLE
 from bot.routing.middleware import DEDUPE_TABLE
-from storage.base import Row, Value
 from storage.sqlite import SqliteStore
 from tests.features.membership.kit import install
 from tests.kit.activities import team, user
+from tests.kit.claims import ClaimWatcher
 from tests.kit.connector import FakeConnector
 from tests.kit.harness import running_bot
 
@@ -26,39 +23,9 @@ MEMBER = user(2, "Bob Brown")
 DATA = team(1, "Data and Insight")
 
 
-class ClaimWatcher(CountingStore):
-    """The claim waits (up to a second) for a read of people's memberships to start, and records what started
-    meanwhile: a read that only starts after the claim is seen as not overlapping it."""
-
-    def __init__(self, inner: SqliteStore) -> None:
-        super().__init__(inner)
-        self.claiming = False
-        self.during_claim: list[str] = []
-        self.people_read = asyncio.Event()
-
-    def _count(self, key: str) -> None:
-        super()._count(key)
-        if self.claiming and not key.endswith(f":{DEDUPE_TABLE}"):
-            self.during_claim.append(key)
-        if key.endswith(f":{PEOPLE}"):
-            self.people_read.set()
-
-    async def insert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Row:
-        if table != DEDUPE_TABLE:
-            return await super().insert(table, partition_key, row_key, data)
-        self.claiming = True
-        try:
-            self.people_read.clear()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self.people_read.wait(), 1.0)
-            return await super().insert(table, partition_key, row_key, data)
-        finally:
-            self.claiming = False
-
-
 @pytest.fixture
 async def watched(tmp_path: Path) -> AsyncIterator[ClaimWatcher]:
-    store = ClaimWatcher(SqliteStore(tmp_path / "claim.sqlite3"))
+    store = ClaimWatcher(SqliteStore(tmp_path / "claim.sqlite3"), awaited=PEOPLE)
     yield store
     await store.close()
 
