@@ -24,7 +24,15 @@ from typing import Any
 import aiohttp
 
 from bench.load import WARMUP, Run, drive
-from bench.processes import ROOT, BotProcess, copbot_sdk, start_agents_echo, start_copbot, start_echo
+from bench.processes import (
+    ROOT,
+    BotProcess,
+    copbot_sdk,
+    process_cpu_s,
+    start_agents_echo,
+    start_copbot,
+    start_echo,
+)
 from bench.roundtrips import round_trips
 from bench.scenarios import SCENARIOS, Scenario, echo_message
 from bench.targets import ISSUE, REPORTED, STANDING, TARGETS, evaluate, fmt, mark, marks
@@ -143,21 +151,29 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
                         name = scenario.name if concurrency == 1 else f"{scenario.name}@{concurrency}"
                         runs: dict[str, Run] = {}
                         replies: dict[str, int] = {}
+                        cpu: dict[str, float] = {}  # CPU ms per activity (warm-up included) of each process
+                        sent = scenario.total + WARMUP
                         for base_name, base in baselines.items():
                             connector.clear()
+                            before = base.cpu_s()
                             runs[base_name] = await drive(
                                 base.url, echo_message(acts), total=scenario.total, concurrency=concurrency
                             )
+                            cpu[f"{base_name}_cpu_ms_per_turn"] = (base.cpu_s() - before) * 1000 / sent
                             replies[base_name] = len(connector.sent())
                         connector.clear()
+                        before, before_azurite = target.cpu_s(), _azurite_cpu_s(azurite)
                         ours = await drive(
                             target.url, scenario.make(acts), total=scenario.total, concurrency=concurrency
                         )
+                        cpu["cpu_ms_per_turn"] = (target.cpu_s() - before) * 1000 / sent
+                        if scenario.storage == "azurite":
+                            cpu["azurite_cpu_ms_per_turn"] = (_azurite_cpu_s(azurite) - before_azurite) * 1000 / sent
                         row = _row(ours, runs)
+                        row.update({key: round(value, 2) for key, value in cpu.items()})
                         if scenario.check is not None:
                             row.update(scenario.check(connector, scenario.total))
                         connector.clear()
-                        sent = scenario.total + WARMUP
                         for base_name, count in replies.items():
                             # a baseline's reply is a POST to the fake connector: if it never arrives, the echo
                             # bot answered 2xx without doing the work and its figures flatter it
@@ -187,6 +203,12 @@ async def _run(selected: set[str] | None, azurite: Azurite) -> dict[str, Any]:
                 process.stop()
             await connector.close()
     return results
+
+
+def _azurite_cpu_s(azurite: Azurite) -> float:
+    """The emulator's CPU seconds so far: on the bench's two cores its work competes with the bot's."""
+    assert azurite.proc is not None
+    return process_cpu_s(azurite.proc.pid)
 
 
 async def seed(scenario: Scenario, data_dir: Path, azurite: Azurite, acts: Activities) -> None:
@@ -311,6 +333,26 @@ def print_table(results: dict[str, Any]) -> None:
                 )
     for line in missing:
         print(f"WARNING {line}")
+
+    print(
+        "\nCPU ms per activity, every thread of each process (the bench's two cores are shared: Azurite's work is"
+        " the emulator's share of CoP Bot's turns)."
+    )
+    header = (
+        f"{'scenario':<{width}}{_head('CoP Bot', 10)}{_head('Azurite', 10)}{_head('agents', 9)}"
+        f"{_head('ratio(agents)', 15)}{_head('bf', 9)}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, row in scenarios.items():
+        if "cpu_ms_per_turn" not in row:
+            continue
+        agents = row.get("agents_cpu_ms_per_turn")
+        print(
+            f"{name:<{width}}{_num(row['cpu_ms_per_turn'], 10)}{_num(row.get('azurite_cpu_ms_per_turn'), 10)}"
+            f"{_num(agents, 9)}{_num(_ratio(row['cpu_ms_per_turn'], agents) if agents else None, 15)}"
+            f"{_num(row.get('bf_cpu_ms_per_turn'), 9)}"
+        )
 
     rss_ok = judged_top(results, "idle RSS")
     start_ok = judged_top(results, "start-up")

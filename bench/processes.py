@@ -56,12 +56,23 @@ class BotProcess:
         """The peak RSS since the last :meth:`reset_peak` (or the start)."""
         return _status_kb(self.proc.pid, "VmHWM") / 1024
 
+    def cpu_s(self) -> float:
+        """CPU seconds the process has used so far, every thread counted (user and system)."""
+        return process_cpu_s(self.proc.pid)
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) of process ``pid`` so far, from /proc/PID/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _status_kb(pid: int, field: str) -> float:
