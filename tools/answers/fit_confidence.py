@@ -14,8 +14,9 @@ figures.
 
 ``make refit`` runs ``python -m tools.answers.fit_confidence --write`` (needs the model: ``make model``) after a
 change to the ranker, its weights, the encoder, the FAQ or its examples: it fits again with the model it fitted
-until the coefficients stop moving (the naming guard in :mod:`bot.answers.naming` compares confidences, so a refit
-can move the features a little), then writes the file with the sha256 of the files it was fitted from
+until a fit gives back the model it was made with (the naming guard in :mod:`bot.answers.naming` compares
+confidences, so a refit can move the features a little; when two fits alternate, the one with the higher threshold is
+kept, see :func:`settle`), then writes the file with the sha256 of the files it was fitted from
 (:func:`fitted_from`), which ``tests/answers/test_artefacts.py`` checks. The calibration test then checks the
 coefficients and every split's held-out figures.
 """
@@ -164,25 +165,58 @@ def write(weights: _Floats, threshold: float, held_out: tuple[float, float]) -> 
     print(f"wrote {MODEL_FILE}")
 
 
-def refit(rounds: int = 5) -> None:
-    """Fits, then fits again with the fitted model in the index, until the coefficients stop moving; writes."""
-    calibration = DEFAULT_CALIBRATION
+State = tuple[tuple[float, ...], float]  # (coefficients, threshold)
+
+
+def fit_state(calibration: Calibration) -> State:
+    """The coefficients and threshold fitted with ``calibration`` in the index."""
+    x, y, splits, counts = fitting_points(calibration)
+    answerable = sum(a for a, _ in counts.values())
+    total = sum(t for _, t in counts.values())
+    weights = tuple(round(float(w), 3) for w in fit_logistic(x, y))
+    threshold = choose_threshold(held_out_probabilities(x, y, splits), y, answerable, total)
+    if threshold is None:
+        raise SystemExit("no threshold keeps the held-out confident wrong answers within the limit")
+    return weights, threshold
+
+
+def with_state(calibration: Calibration, state: State) -> Calibration:
+    weights, threshold = state
+    return dataclasses.replace(calibration, semantic_coefficients=weights, semantic_min_confidence=threshold)
+
+
+def settle(start: Calibration, rounds: int = 6) -> State:
+    """Fits, then fits again with the fitted model in the index, until a fit gives back the model it was made with.
+
+    The naming guard compares confidences with the threshold, so a fit can move the features it is fitted on; near
+    the limit the fits can alternate between two models (one threshold step apart) instead of settling. Then the
+    one with the higher threshold is kept: fewer confident answers, so fewer confident wrong ones. The calibration
+    test accepts a model that is either a fixed point or the higher member of such a pair."""
+    seen: list[State] = []
+    state: State = (start.semantic_coefficients, start.semantic_min_confidence)
     for _ in range(rounds):
-        x, y, splits, counts = fitting_points(calibration)
-        answerable = sum(a for a, _ in counts.values())
-        total = sum(t for _, t in counts.values())
-        weights = tuple(round(float(w), 3) for w in fit_logistic(x, y))
-        held_out = held_out_probabilities(x, y, splits)
-        threshold = choose_threshold(held_out, y, answerable, total)
-        if threshold is None:
-            raise SystemExit("no threshold keeps the held-out confident wrong answers within the limit")
-        print(f"fitted: {weights}, threshold {threshold}", flush=True)
-        stable = weights == calibration.semantic_coefficients and threshold == calibration.semantic_min_confidence
-        calibration = dataclasses.replace(calibration, semantic_coefficients=weights, semantic_min_confidence=threshold)
-        if stable:
-            break
-    threshold = calibration.semantic_min_confidence
-    write(np.asarray(calibration.semantic_coefficients), threshold, rates(held_out, y, threshold, answerable, total))
+        fitted = fit_state(with_state(start, state))
+        print(f"fitted: {fitted[0]}, threshold {fitted[1]}", flush=True)
+        if fitted == state:
+            return state
+        if fitted in seen:
+            cycle = seen[seen.index(fitted) :]
+            chosen = max(cycle, key=lambda s: s[1])
+            print(f"the fits alternate between {len(cycle)} models; keeping threshold {chosen[1]}", flush=True)
+            return chosen
+        seen.append(fitted)
+        state = fitted
+    raise SystemExit(f"the fit did not settle in {rounds} rounds")
+
+
+def refit() -> None:
+    """Settles the model (:func:`settle`) and writes it with its held-out figures."""
+    state = settle(DEFAULT_CALIBRATION)
+    x, y, splits, counts = fitting_points(with_state(DEFAULT_CALIBRATION, state))
+    answerable = sum(a for a, _ in counts.values())
+    total = sum(t for _, t in counts.values())
+    held_out = held_out_probabilities(x, y, splits)
+    write(np.asarray(state[0]), state[1], rates(held_out, y, state[1], answerable, total))
 
 
 def main() -> None:
