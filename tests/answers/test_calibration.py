@@ -136,6 +136,8 @@ SEMANTIC_FLOORS = {
     "holdout-22": (0.80, 0.06),
     "holdout-23": (0.83, 0.03),  # 86.1 / 0.0 % when it joined (2026-12-07, shipped adapter: it trained before)
     "holdout-24": (0.76, 0.05),  # 78.9 / 3.1 % when it joined (2026-12-07; fold-5 never trained on it)
+    "holdout-25": (0.86, 0.04),  # 89.3 / 1.8 % when it joined (2026-12-07, shipped adapter: it trained before)
+    "holdout-26": (0.75, 0.04),  # 78.8 / 1.9 % when it joined (likewise)
     "all": (0.89, 0.05),
 }
 HELD_OUT_ALL_MIN_RIGHT = 0.90  # all splits together, each ranked and scored as unseen (90.2 % when set)
@@ -170,6 +172,8 @@ HELD_OUT_FLOORS = {
     "holdout-22": (0.80, 0.06),
     "holdout-23": (0.83, 0.03),
     "holdout-24": (0.76, 0.07),
+    "holdout-25": (0.86, 0.04),
+    "holdout-26": (0.73, 0.04),
 }
 
 
@@ -332,12 +336,15 @@ def test_confidence_model_is_the_one_fitted_and_holds_out_of_sample() -> None:
     threshold = DEFAULT_CALIBRATION.semantic_min_confidence
     stored = (DEFAULT_CALIBRATION.semantic_coefficients, threshold)
     fitted = (tuple(round(float(w), 3) for w in fit_logistic(x, y)), choose_threshold(held_out, y, answerable, total))
-    if fitted != stored:
-        # not a fixed point: only the higher-threshold member of two fits that alternate (fit_confidence.settle)
-        partner = fitted[1]
-        assert partner is not None, "no threshold keeps the held-out confident wrong answers within the limit"
-        assert partner < threshold, f"stale: {fitted} fitted, {stored} stored; make refit"
-        assert fit_state(with_state(DEFAULT_CALIBRATION, (fitted[0], partner))) == stored, "stale: make refit"
+    # not a fixed point: then the highest-threshold member of a short cycle of fits (fit_confidence.settle), so
+    # fitting on from what it fits comes back to it without passing a higher threshold
+    state, steps = fitted, 0
+    while state != stored:
+        assert state[1] is not None, "no threshold keeps the held-out confident wrong answers within the limit"
+        assert state[1] < threshold, f"stale: {state} fitted, {stored} stored; make refit"
+        assert steps < 3, f"stale: fitting from {stored} does not come back to it; make refit"
+        state = fit_state(with_state(DEFAULT_CALIBRATION, (state[0], state[1])))
+        steps += 1
     right_rate, wrong_rate = rates(held_out, y, threshold, answerable, total)
     print(
         f"\nall held out: answered right {right_rate:6.1%} (target {MIN_ANSWERED_RIGHT:.0%})  "

@@ -15,8 +15,8 @@ figures.
 ``make refit`` runs ``python -m tools.answers.fit_confidence --write`` (needs the model: ``make model``) after a
 change to the ranker, its weights, the encoder, the FAQ or its examples: it fits again with the model it fitted
 until a fit gives back the model it was made with (the naming guard in :mod:`bot.answers.naming` compares
-confidences, so a refit can move the features a little; when two fits alternate, the one with the higher threshold is
-kept, see :func:`settle`), then writes the file with the sha256 of the files it was fitted from
+confidences, so a refit can move the features a little; when the fits go round a short cycle, the one with the
+highest threshold is kept, see :func:`settle`), then writes the file with the sha256 of the files it was fitted from
 (:func:`fitted_from`), which ``tests/answers/test_artefacts.py`` checks. The calibration test then checks the
 coefficients and every split's held-out figures.
 """
@@ -189,9 +189,9 @@ def settle(start: Calibration, rounds: int = 6) -> State:
     """Fits, then fits again with the fitted model in the index, until a fit gives back the model it was made with.
 
     The naming guard compares confidences with the threshold, so a fit can move the features it is fitted on; near
-    the limit the fits can alternate between two models (one threshold step apart) instead of settling. Then the
-    one with the higher threshold is kept: fewer confident answers, so fewer confident wrong ones. The calibration
-    test accepts a model that is either a fixed point or the higher member of such a pair."""
+    the limit the fits can go round a short cycle of models (a threshold step apart) instead of settling. Then the
+    one with the highest threshold is kept: fewer confident answers, so fewer confident wrong ones. The calibration
+    test accepts a model that is either a fixed point or the highest member of such a cycle."""
     seen: list[State] = []
     state: State = (start.semantic_coefficients, start.semantic_min_confidence)
     for _ in range(rounds):
