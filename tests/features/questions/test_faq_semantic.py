@@ -34,7 +34,7 @@ LUNCH_AND_LEARN = "around 200 Lunch and Learns since 2017"
 LEXICAL_TRAP = "how do I leave a Teams call without ending it for the others"
 HOW_TO_LEAVE = "You can rejoin any time with"  # from the how-to-leave entry's answer
 CORE_VS_WIDER = "What is the difference between core and wider membership?"
-UNSURE = "core or wider hours"  # the core-vs-wider entry fits, not surely (0.66 under the threshold of 0.72, 446d0a6)
+UNSURE = "core or wider hours"  # the core-vs-wider entry fits, not surely (0.66 under the threshold of 0.72, 3b0f2c4)
 # a CoP's own business (the time it takes), not surely (0.40): its leads follow it up, so the asker picks the CoP
 UNSURE_COP_BUSINESS = "core wider time"
 TIME_COMMITMENT = "How much time does being in a CoP take?"
