@@ -27,6 +27,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -185,24 +186,24 @@ def with_state(calibration: Calibration, state: State) -> Calibration:
     return dataclasses.replace(calibration, semantic_coefficients=weights, semantic_min_confidence=threshold)
 
 
-def settle(start: Calibration, rounds: int = 6) -> State:
+def settle(start: Calibration, rounds: int = 6, fit: Callable[[Calibration], State] = fit_state) -> State:
     """Fits, then fits again with the fitted model in the index, until a fit gives back the model it was made with.
 
     The naming guard compares confidences with the threshold, so a fit can move the features it is fitted on; near
     the limit the fits can go round a short cycle of models (a threshold step apart) instead of settling. Then the
     one with the highest threshold is kept: fewer confident answers, so fewer confident wrong ones. The calibration
     test accepts a model that is either a fixed point or the highest member of such a cycle."""
-    seen: list[State] = []
     state: State = (start.semantic_coefficients, start.semantic_min_confidence)
+    seen: list[State] = [state]  # the model we start from may be a member of the cycle too
     for _ in range(rounds):
-        fitted = fit_state(with_state(start, state))
+        fitted = fit(with_state(start, state))
         print(f"fitted: {fitted[0]}, threshold {fitted[1]}", flush=True)
         if fitted == state:
             return state
         if fitted in seen:
             cycle = seen[seen.index(fitted) :]
             chosen = max(cycle, key=lambda s: s[1])
-            print(f"the fits alternate between {len(cycle)} models; keeping threshold {chosen[1]}", flush=True)
+            print(f"the fits go round {len(cycle)} models; keeping threshold {chosen[1]}", flush=True)
             return chosen
         seen.append(fitted)
         state = fitted
