@@ -2,6 +2,7 @@
 
     python -m bench.profile                  # mixed_load (200 users on Azurite)
     python -m bench.profile mixed_load 100   # at another concurrency
+    python -m bench.profile health 1 3000    # and another number of activities (more samples)
 
 Starts Azurite and a CoP Bot process as the bench does (no echo bots), seeds and sets up the scenario, then drives its
 timed activities while ``py-spy record --nonblocking`` samples the bot (100 samples/s, threads that are not idle).
@@ -67,7 +68,7 @@ def summarise(collapsed: str, top: int = 25) -> tuple[int, list[tuple[str, int]]
     return total, own.most_common(top), inclusive.most_common(top)
 
 
-async def profile(name: str, concurrency: int | None) -> str:
+async def profile(name: str, concurrency: int | None, total: int | None = None) -> str:
     scenario = next(s for s in SCENARIOS if s.name == name)
     users = concurrency or scenario.concurrency[-1]
     connector = FakeConnector()
@@ -106,7 +107,7 @@ async def profile(name: str, concurrency: int | None) -> str:
                 stderr=subprocess.PIPE,
             )
             await asyncio.sleep(1.0)  # py-spy attaches
-            run = await drive(bot.url, scenario.make(acts), total=scenario.total, concurrency=users)
+            run = await drive(bot.url, scenario.make(acts), total=total or scenario.total, concurrency=users)
             spy.send_signal(2)  # SIGINT: py-spy writes what it sampled and exits
             _, error = spy.communicate(timeout=60)
             if spy.returncode not in (0, -2) and not out.is_file():
@@ -131,7 +132,8 @@ async def profile(name: str, concurrency: int | None) -> str:
 def main(argv: list[str]) -> None:
     name = argv[0] if argv else "mixed_load"
     concurrency = int(argv[1]) if len(argv) > 1 else None
-    print(asyncio.run(profile(name, concurrency)))
+    total = int(argv[2]) if len(argv) > 2 else None
+    print(asyncio.run(profile(name, concurrency, total)))
 
 
 if __name__ == "__main__":

@@ -24,9 +24,10 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.data.tables import EdmType, EntityProperty, TableEntity, TableTransactionError, UpdateMode
+from azure.data.tables import EdmType, EntityProperty, TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
+from .azure_batch import Operation, TransactionFailed, transact
 from .base import (
     AlreadyExists,
     BatchOp,
@@ -152,29 +153,32 @@ def _raise(exc: BaseException, *, conditional: bool = False) -> NoReturn:
         raise exc
     if isinstance(exc, ServiceRequestError | ServiceResponseError | OSError | asyncio.TimeoutError):
         raise Unavailable(f"azure tables unreachable: {exc}") from exc
+    if isinstance(exc, TransactionFailed):
+        _raise_status(exc, exc.status, exc.code, exc.message, conditional)
     if isinstance(exc, HttpResponseError):
-        status = exc.status_code
-        code = _error_code(exc)
-        message = exc.message or str(exc)
-        if status == 404:
-            raise NotFound(message) from exc
-        if status == 409 and code == "TableBeingDeleted":
-            raise Unavailable(f"azure tables: {message}") from exc
-        if status == 409:
-            raise AlreadyExists(message) from exc
-        if status == 412:
-            raise PreconditionFailed(message) from exc
-        if status == 413 or code in _TOO_LARGE_CODES:
-            raise EntityTooLarge(message) from exc
-        # Azurite answers 400 InvalidInput to an If-Match it cannot parse; that ETag cannot match anything.
-        if conditional and status == 400 and code == "InvalidInput":
-            raise PreconditionFailed(message) from exc
-        if status is None or status >= 500 or status in (408, 429):
-            raise Unavailable(f"azure tables: {message}") from exc
-        raise StorageError(f"azure tables: {message}") from exc
-    if isinstance(exc, AzureError):
+        _raise_status(exc, exc.status_code, _error_code(exc), exc.message or str(exc), conditional)
+    if isinstance(exc, AzureError | ValueError):  # ValueError: a transaction's response that could not be read
         raise StorageError(f"azure tables: {exc}") from exc
     raise exc
+
+
+def _raise_status(exc: BaseException, status: int | None, code: str, message: str, conditional: bool) -> NoReturn:
+    if status == 404:
+        raise NotFound(message) from exc
+    if status == 409 and code == "TableBeingDeleted":
+        raise Unavailable(f"azure tables: {message}") from exc
+    if status == 409:
+        raise AlreadyExists(message) from exc
+    if status == 412:
+        raise PreconditionFailed(message) from exc
+    if status == 413 or code in _TOO_LARGE_CODES:
+        raise EntityTooLarge(message) from exc
+    # Azurite answers 400 InvalidInput to an If-Match it cannot parse; that ETag cannot match anything.
+    if conditional and status == 400 and code == "InvalidInput":
+        raise PreconditionFailed(message) from exc
+    if status is None or status >= 500 or status in (408, 429):
+        raise Unavailable(f"azure tables: {message}") from exc
+    raise StorageError(f"azure tables: {message}") from exc
 
 
 def _environment_options() -> dict[str, Any]:
@@ -270,7 +274,7 @@ class AzureTableStore:
             try:
                 async with asyncio.timeout(self._deadline):
                     return await fn(client)
-            except HttpResponseError as exc:
+            except (HttpResponseError, TransactionFailed) as exc:
                 if attempt == 1 and _error_code(exc) == "TableNotFound":
                     log.warning("table %s disappeared; creating it again", table)
                     self._ready.discard(table)
@@ -360,36 +364,26 @@ class AzureTableStore:
             # one operation is atomic on its own: the plain call skips the transaction's multipart body, which
             # costs the SDK several times a single request's CPU (MIME building and parsing)
             return [await self._single(table, partition_key, ops[0])]
-        actions: list[Any] = []
-        for op in ops:
-            entity = _to_entity(partition_key, op.row_key, op.data if op.kind != "delete" else {})
-            if op.kind == "insert":
-                actions.append(("create", entity))
-            elif op.kind == "upsert":
-                actions.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
-            elif op.kind == "update":
-                actions.append(("update", entity, {"mode": UpdateMode.REPLACE, **_condition(op.etag)}))
-            else:
-                actions.append(("delete", entity, _condition(op.etag)))
+        operations = [Operation(op.kind, op.row_key, op.data if op.kind != "delete" else {}, op.etag) for op in ops]
 
-        async def run(client: TableClient) -> list[Mapping[str, Any]]:
+        async def run(client: TableClient) -> list[str]:
             try:
-                return await client.submit_transaction(actions)
-            except TableTransactionError as exc:
+                return await transact(client, partition_key, operations)
+            except TransactionFailed as exc:
                 # The failing operation decides the error, including whether its ETag was conditional.
-                failed = ops[exc.index] if 0 <= exc.index < len(ops) else None
-                log.info("batch on %s/%s failed at op %s: %s", table, partition_key, exc.index, _error_code(exc))
-                if _error_code(exc) == "TableNotFound":
+                failed = ops[exc.index] if exc.index is not None else None
+                log.info("batch on %s/%s failed at op %s: %s", table, partition_key, exc.index, exc.code)
+                if exc.code == "TableNotFound":
                     raise
                 _raise(exc, conditional=failed is not None and failed.etag is not None)
 
-        results = await self._call(table, run)
+        etags = await self._call(table, run)
         rows: list[Row | None] = []
-        for op, meta in zip(ops, results, strict=True):
+        for op, etag in zip(ops, etags, strict=True):
             if op.kind == "delete":
                 rows.append(None)
             else:
-                rows.append(Row(partition_key, op.row_key, to_utc(op.data), str(meta["etag"])))
+                rows.append(Row(partition_key, op.row_key, to_utc(op.data), etag))
         return rows
 
     async def _single(self, table: str, partition_key: str, op: BatchOp) -> Row | None:
@@ -420,7 +414,9 @@ class AzureTableStore:
             await self._credential.close()
 
 
-def _error_code(exc: HttpResponseError) -> str:
+def _error_code(exc: HttpResponseError | TransactionFailed) -> str:
+    if isinstance(exc, TransactionFailed):
+        return exc.code
     code = getattr(exc, "error_code", None)
     # The SDK gives a TableErrorCode enum for codes it knows and a plain string otherwise.
     code = getattr(code, "value", code)

@@ -475,6 +475,40 @@ class StoreContract:
         }
         await store.batch(table, "p", [BatchOp("delete", "upd", etag=result[3].etag if result[3] else None)])
 
+    async def test_batch_writes_every_type_under_awkward_keys(self, store: TableStore, table: str) -> None:
+        """A transaction carries what single writes carry: each value type, and keys with quotes, spaces, accents,
+        percent signs and emoji (quoted in the transaction's request lines)."""
+        pk = "it's 50% — ça va 😀"
+        data: dict[str, Value] = {
+            "s": "naïve “quoted” text\nwith a line",
+            "i": 2**53 + 1,
+            "n": -7,
+            "f": 1.0,
+            "g": 0.1,
+            "t": True,
+            "when": BASE.astimezone(IST),
+            "b": b"\x00\xff\r\n--batch_",
+        }
+        keys = ["o'brien", "a b%20c", "ünï 😀", "--changeset_x"]
+        first = await store.insert(table, pk, keys[3], {"v": 1})
+        result = await store.batch(
+            table,
+            pk,
+            [
+                BatchOp("insert", keys[0], data),
+                BatchOp("upsert", keys[1], data),
+                BatchOp("insert", keys[2], {"v": 2}),
+                BatchOp("update", keys[3], data, etag=first.etag),
+            ],
+        )
+        got = {row.row_key: row for row in await store.query(table, pk)}
+        assert sorted(got) == sorted(keys)
+        for key in (keys[0], keys[1], keys[3]):
+            assert_same_data(got[key].data, data)
+        assert [r.etag if r else None for r in result] == [got[k].etag for k in keys]
+        await store.batch(table, pk, [BatchOp("delete", keys[0], etag=got[keys[0]].etag), BatchOp("delete", keys[2])])
+        assert sorted(r.row_key for r in await store.query(table, pk)) == sorted([keys[1], keys[3]])
+
     @pytest.mark.parametrize(
         ("failing", "error"),
         [

@@ -9,7 +9,7 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.core.credentials_async import AsyncTokenCredential
 
-from storage import NotFound, Unavailable, Where
+from storage import BatchOp, NotFound, Unavailable, Where
 from storage.azure import AzureTableStore
 from tests.kit.azurite import Azurite, free_port
 
@@ -35,6 +35,7 @@ async def test_survives_emulator_restart() -> None:
         store = AzureTableStore.from_connection_string(emulator.connection_string)
         try:
             await store.insert("things", "p", "r", {"a": 1})
+            await store.insert("others", "p", "r", {"a": 1})
             emulator.stop()
             with pytest.raises(Unavailable):
                 await store.get("things", "p", "r")
@@ -43,6 +44,9 @@ async def test_survives_emulator_restart() -> None:
                 await store.get("things", "p", "r")
             await store.insert("things", "p", "r", {"a": 2})
             assert [r["a"] for r in await store.query("things", "p", [Where("a", "eq", 2)])] == [2]
+            # a transaction finds its table gone too (the service names it in the transaction's response)
+            await store.batch("others", "p", [BatchOp("insert", "r", {"a": 3}), BatchOp("insert", "s", {"a": 4})])
+            assert [r["a"] for r in await store.query("others", "p")] == [3, 4]
         finally:
             await store.close()
 
