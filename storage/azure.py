@@ -2,19 +2,23 @@
 
 Inputs are validated by the same ``storage.base`` checks as SQLite before anything is sent, and every Azure SDK
 error is translated into the project's errors, so callers cannot tell the backends apart.
+
+The SDK (azure-data-tables) holds the credential, retries, timeouts and transport: its pipeline. Entity requests
+and transactions are written and read by :mod:`storage.azure_rest` and :mod:`storage.azure_batch` and sent through
+that pipeline, because the SDK's own operations cost several times their CPU (measured there); tables are created
+and the service pinged through the SDK's own calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from azure.core import MatchConditions
 from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
@@ -24,10 +28,11 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.data.tables import EdmType, EntityProperty, TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
-from .azure_batch import Operation, TransactionFailed, transact
+from . import azure_rest as rest
+from .azure_batch import Operation, transact
+from .azure_rest import ServiceRefused
 from .base import (
     AlreadyExists,
     BatchOp,
@@ -66,85 +71,18 @@ CLIENT_OPTIONS: dict[str, Any] = {
 OPERATION_DEADLINE_S = 4.0
 
 _TOO_LARGE_CODES = frozenset({"EntityTooLarge", "PropertyValueTooLarge", "RequestBodyTooLarge"})
-_ODATA_OPS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
-_RESERVED = frozenset({"PartitionKey", "RowKey", "Timestamp"})
 
 
-def _to_entity(partition_key: str, row_key: str, data: Mapping[str, Value]) -> dict[str, Any]:
-    entity: dict[str, Any] = {"PartitionKey": partition_key, "RowKey": row_key}
-    for name, value in data.items():
-        if isinstance(value, bool):
-            entity[name] = value
-        elif isinstance(value, int):
-            # Every int is Int64: one Edm type per property keeps filters ("5L") valid whatever the size.
-            entity[name] = EntityProperty(value, EdmType.INT64)
-        elif isinstance(value, float):
-            # Explicit Double, or a whole float such as 1.0 could be read back as an int.
-            entity[name] = EntityProperty(value, EdmType.DOUBLE)
-        elif isinstance(value, datetime):
-            entity[name] = value.astimezone(UTC)
-        else:
-            entity[name] = value
-    return entity
+_READ = {"Accept": rest.READ}
+_WRITE = {"Accept": rest.READ, "Content-Type": "application/json"}
+_INSERT = {**_WRITE, "Prefer": "return-no-content"}
 
 
-def _from_entity(entity: TableEntity) -> Row:
-    data: dict[str, Value] = {}
-    for name, value in entity.items():
-        if name in _RESERVED:
-            continue
-        if isinstance(value, EntityProperty):
-            value = value.value
-        if isinstance(value, datetime):
-            value = datetime(
-                value.year,
-                value.month,
-                value.day,
-                value.hour,
-                value.minute,
-                value.second,
-                value.microsecond,
-                tzinfo=UTC,
-            )
-        elif not isinstance(value, str | int | float | bytes):
-            value = str(value)  # Guid or an Edm type we never write: expose its text
-        data[name] = value
-    return Row(str(entity["PartitionKey"]), str(entity["RowKey"]), data, str(entity.metadata["etag"]))
-
-
-def _literal(value: Value) -> str | None:
-    """OData text for numbers and bools, which we format ourselves: the SDK's parameter substitution turns
-    0 and 1 into false/true (``val in [True, False]``) and sends 2**31..2**32-1 without the Int64 ``L``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"{int(value)}L"
-    if isinstance(value, float):
-        text = repr(float(value))
-        return text if any(c in text for c in ".eE") else text + ".0"
-    return None
-
-
-def _odata(partition_key: str | None, where: Sequence[Where]) -> tuple[str, dict[str, Any]]:
-    """Filter text with ``@pN`` placeholders for strings, datetimes and bytes; the SDK quotes those safely.
-
-    Every placeholder is its own space-separated word, as the SDK's substitution requires.
-    """
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
-    if partition_key is not None:
-        clauses.append("PartitionKey eq @pk")
-        params["pk"] = partition_key
-    for i, cond in enumerate(where):
-        assert cond.op in _ODATA_OPS  # check_where ran
-        literal = _literal(cond.value)
-        if literal is None:
-            name = f"p{i}"
-            value = cond.value.astimezone(UTC) if isinstance(cond.value, datetime) else cond.value
-            params[name] = value
-            literal = f"@{name}"
-        clauses.append(f"{cond.name} {cond.op} {literal}")
-    return " and ".join(clauses), params
+def _written(reply: rest.Reply) -> str:
+    """The ETag a write left (204 No Content), or the service's refusal."""
+    if reply.status not in (200, 201, 204):
+        raise rest.refused(reply)
+    return reply.headers.get("etag", "")
 
 
 def _raise(exc: BaseException, *, conditional: bool = False) -> NoReturn:
@@ -153,7 +91,7 @@ def _raise(exc: BaseException, *, conditional: bool = False) -> NoReturn:
         raise exc
     if isinstance(exc, ServiceRequestError | ServiceResponseError | OSError | asyncio.TimeoutError):
         raise Unavailable(f"azure tables unreachable: {exc}") from exc
-    if isinstance(exc, TransactionFailed):
+    if isinstance(exc, ServiceRefused):
         _raise_status(exc, exc.status, exc.code, exc.message, conditional)
     if isinstance(exc, HttpResponseError):
         _raise_status(exc, exc.status_code, _error_code(exc), exc.message or str(exc), conditional)
@@ -274,7 +212,7 @@ class AzureTableStore:
             try:
                 async with asyncio.timeout(self._deadline):
                     return await fn(client)
-            except (HttpResponseError, TransactionFailed) as exc:
+            except (HttpResponseError, ServiceRefused) as exc:
                 if attempt == 1 and _error_code(exc) == "TableNotFound":
                     log.warning("table %s disappeared; creating it again", table)
                     self._ready.discard(table)
@@ -290,21 +228,26 @@ class AzureTableStore:
         check_row(table, partition_key, row_key)
 
         async def run(client: TableClient) -> Row:
-            return _from_entity(await client.get_entity(partition_key, row_key))
+            reply = await rest.send(client, "GET", rest.entity_url(client, partition_key, row_key), _READ)
+            if reply.status != 200:
+                raise rest.refused(reply)
+            return rest.row(json.loads(reply.body), reply.headers.get("etag"))
 
         return await self._call(table, run)
 
     async def insert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Row:
         check_row(table, partition_key, row_key, data)
-        entity = _to_entity(partition_key, row_key, data)
-        meta = await self._call(table, lambda client: client.create_entity(entity))
-        return Row(partition_key, row_key, to_utc(data), str(meta["etag"]))
+        body = rest.entity_body(partition_key, row_key, data)
+
+        async def run(client: TableClient) -> str:
+            return _written(await rest.send(client, "POST", rest.table_url(client), _INSERT, body))
+
+        etag = await self._call(table, run)
+        return Row(partition_key, row_key, to_utc(data), etag)
 
     async def upsert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Row:
         check_row(table, partition_key, row_key, data)
-        entity = _to_entity(partition_key, row_key, data)
-        meta = await self._call(table, lambda client: client.upsert_entity(entity, mode=UpdateMode.REPLACE))
-        return Row(partition_key, row_key, to_utc(data), str(meta["etag"]))
+        return await self._put(table, partition_key, row_key, data, {})
 
     async def update(
         self,
@@ -316,19 +259,38 @@ class AzureTableStore:
         etag: str | None = None,
     ) -> Row:
         check_row(table, partition_key, row_key, data)
-        entity = _to_entity(partition_key, row_key, data)
-        meta = await self._call(
-            table,
-            lambda client: client.update_entity(entity, mode=UpdateMode.REPLACE, **_condition(etag)),
-            conditional=etag is not None,
-        )
-        return Row(partition_key, row_key, to_utc(data), str(meta["etag"]))
+        return await self._put(table, partition_key, row_key, data, {"If-Match": etag or "*"}, etag is not None)
+
+    async def _put(
+        self,
+        table: str,
+        partition_key: str,
+        row_key: str,
+        data: Mapping[str, Value],
+        condition: Mapping[str, str],
+        conditional: bool = False,
+    ) -> Row:
+        """Insert Or Replace Entity without ``If-Match``, Update Entity (replace) with it."""
+        body = rest.entity_body(partition_key, row_key, data)
+        headers = {**_WRITE, **condition}
+
+        async def run(client: TableClient) -> str:
+            url = rest.entity_url(client, partition_key, row_key)
+            return _written(await rest.send(client, "PUT", url, headers, body))
+
+        etag = await self._call(table, run, conditional=conditional)
+        return Row(partition_key, row_key, to_utc(data), etag)
 
     async def delete(self, table: str, partition_key: str, row_key: str, *, etag: str | None = None) -> None:
         check_row(table, partition_key, row_key)
-        # TableClient.delete_entity() swallows 404; a one-operation transaction reports it.
-        op = ("delete", {"PartitionKey": partition_key, "RowKey": row_key}, _condition(etag))
-        await self._call(table, lambda client: client.submit_transaction([op]), conditional=etag is not None)
+        headers = {"Accept": rest.READ, "If-Match": etag or "*"}
+
+        async def run(client: TableClient) -> None:
+            reply = await rest.send(client, "DELETE", rest.entity_url(client, partition_key, row_key), headers)
+            if reply.status != 204:
+                raise rest.refused(reply)
+
+        await self._call(table, run, conditional=etag is not None)
 
     async def query(
         self,
@@ -339,21 +301,20 @@ class AzureTableStore:
         limit: int | None = None,
     ) -> list[Row]:
         check_query(table, partition_key, where, limit)
-        text, params = _odata(partition_key, where)
-        page = min(limit, 1000) if limit is not None else None
+        text = rest.filter_text(partition_key, where)
 
         async def run(client: TableClient) -> list[Row]:
             rows: list[Row] = []
-            entities: AsyncIterator[TableEntity]
-            if text:
-                entities = client.query_entities(text, parameters=params, results_per_page=page)
-            else:
-                entities = client.list_entities(results_per_page=page)
-            async for entity in entities:
-                rows.append(_from_entity(entity))
-                if limit is not None and len(rows) >= limit:
-                    break
-            return rows
+            after: dict[str, str] = {}
+            while True:
+                page = min(limit - len(rows), 1000) if limit is not None else None
+                reply = await rest.send(client, "GET", rest.query_url(client, text, page, after), _READ)
+                if reply.status != 200:
+                    raise rest.refused(reply)
+                rows.extend(rest.row(entity) for entity in json.loads(reply.body)["value"])
+                after = rest.continuation(reply)
+                if not after or (limit is not None and len(rows) >= limit):
+                    return rows[:limit] if limit is not None else rows
 
         return await self._call(table, run)
 
@@ -361,15 +322,14 @@ class AzureTableStore:
         check_table(table)
         check_batch(partition_key, ops)
         if len(ops) == 1:
-            # one operation is atomic on its own: the plain call skips the transaction's multipart body, which
-            # costs the SDK several times a single request's CPU (MIME building and parsing)
+            # one operation is atomic on its own, and its plain request is smaller than a transaction of one
             return [await self._single(table, partition_key, ops[0])]
         operations = [Operation(op.kind, op.row_key, op.data if op.kind != "delete" else {}, op.etag) for op in ops]
 
         async def run(client: TableClient) -> list[str]:
             try:
                 return await transact(client, partition_key, operations)
-            except TransactionFailed as exc:
+            except ServiceRefused as exc:
                 # The failing operation decides the error, including whether its ETag was conditional.
                 failed = ops[exc.index] if exc.index is not None else None
                 log.info("batch on %s/%s failed at op %s: %s", table, partition_key, exc.index, exc.code)
@@ -414,8 +374,8 @@ class AzureTableStore:
             await self._credential.close()
 
 
-def _error_code(exc: HttpResponseError | TransactionFailed) -> str:
-    if isinstance(exc, TransactionFailed):
+def _error_code(exc: HttpResponseError | ServiceRefused) -> str:
+    if isinstance(exc, ServiceRefused):
         return exc.code
     code = getattr(exc, "error_code", None)
     # The SDK gives a TableErrorCode enum for codes it knows and a plain string otherwise.
@@ -427,9 +387,3 @@ def _error_code(exc: HttpResponseError | TransactionFailed) -> str:
         headers = getattr(response, "headers", None)
         code = headers.get("x-ms-error-code") if headers is not None else None
     return str(code or "")
-
-
-def _condition(etag: str | None) -> dict[str, Any]:
-    if etag is None:
-        return {"match_condition": MatchConditions.Unconditionally}
-    return {"etag": etag, "match_condition": MatchConditions.IfNotModified}

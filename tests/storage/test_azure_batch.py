@@ -10,7 +10,8 @@ import pytest
 
 from storage import BatchOp, EntityTooLarge, StorageError, Value
 from storage.azure import AzureTableStore
-from storage.azure_batch import Operation, decode, encode, entity_json, error_of
+from storage.azure_batch import Operation, decode, encode
+from storage.azure_rest import Reply, entity_json, refused
 from tests.kit.azurite import Azurite
 
 # A changeset response in the form of the REST reference's example ("Performing entity group transactions").
@@ -76,14 +77,17 @@ def test_a_changeset_response_gives_each_write_its_etag() -> None:
 def test_a_lone_error_is_read_with_its_code_and_the_operation_it_names() -> None:
     [part] = decode('multipart/mixed; boundary="batchresponse_e69b1c6c"', LONE_ERROR)
     assert part.status == 400
-    code, message = error_of(part.status, part.headers, part.body)
-    assert code == "InvalidInput"
-    assert message.startswith("1:One of the request inputs")
+    error = refused(part, 2)
+    assert (error.status, error.code, error.index) == (400, "InvalidInput", 1)
+    assert error.message.startswith("1:One of the request inputs")
+    assert refused(part, 1).index is None  # a number past the transaction's end names no operation
 
 
 def test_an_error_without_a_json_body_takes_the_header_code() -> None:
-    assert error_of(503, {"x-ms-error-code": "ServerBusy"}, b"<html>busy</html>") == ("ServerBusy", "<html>busy</html>")
-    assert error_of(500, {}, b"") == ("", "HTTP 500")
+    busy = refused(Reply(503, {"x-ms-error-code": "ServerBusy"}, b"<html>busy</html>"))
+    assert (busy.code, busy.message, busy.index) == ("ServerBusy", "<html>busy</html>", None)
+    empty = refused(Reply(500, {}, b""))
+    assert (empty.code, empty.message) == ("", "HTTP 500")
 
 
 @pytest.mark.parametrize(
