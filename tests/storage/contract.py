@@ -475,6 +475,16 @@ class StoreContract:
         }
         await store.batch(table, "p", [BatchOp("delete", "upd", etag=result[3].etag if result[3] else None)])
 
+    async def test_filters_match_values_that_mean_something_in_a_url(self, store: TableStore, table: str) -> None:
+        """A filter's text travels in the query string: ``+ & = % # ? ;``, quotes, spaces and emoji are values."""
+        values = ["a+b", "x&y=z", "50% #1", "it's", "naïve", "a b", "%2B", "q?r", "semi;colon", "😀", "$filter"]
+        pk = "p+q&r=s %"
+        for i, value in enumerate(values):
+            await store.insert(table, pk, f"r{i:02d}", {"v": value})
+        for value in values:
+            assert [row["v"] for row in await store.query(table, pk, [Where("v", "eq", value)])] == [value]
+        assert len(await store.query(table, pk, [Where("v", "ne", "a+b")])) == len(values) - 1
+
     async def test_batch_writes_every_type_under_awkward_keys(self, store: TableStore, table: str) -> None:
         """A transaction carries what single writes carry: each value type, and keys with quotes, spaces, accents,
         percent signs and emoji (quoted in the transaction's request lines)."""
