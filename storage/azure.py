@@ -12,7 +12,6 @@ and the service pinged through the SDK's own calls.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -31,7 +30,7 @@ from azure.core.exceptions import (
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from . import azure_rest as rest
-from .azure_batch import Operation, transact
+from .azure_batch import transact
 from .azure_rest import ServiceRefused
 from .base import (
     AlreadyExists,
@@ -95,7 +94,7 @@ def _raise(exc: BaseException, *, conditional: bool = False) -> NoReturn:
         _raise_status(exc, exc.status, exc.code, exc.message, conditional)
     if isinstance(exc, HttpResponseError):
         _raise_status(exc, exc.status_code, _error_code(exc), exc.message or str(exc), conditional)
-    if isinstance(exc, AzureError | ValueError):  # ValueError: a transaction's response that could not be read
+    if isinstance(exc, AzureError | ValueError):  # ValueError: a reply that is not what the service sends
         raise StorageError(f"azure tables: {exc}") from exc
     raise exc
 
@@ -231,7 +230,7 @@ class AzureTableStore:
             reply = await rest.send(client, "GET", rest.entity_url(client, partition_key, row_key), _READ)
             if reply.status != 200:
                 raise rest.refused(reply)
-            return rest.row(json.loads(reply.body), reply.headers.get("etag"))
+            return rest.read_row(reply)
 
         return await self._call(table, run)
 
@@ -311,7 +310,7 @@ class AzureTableStore:
                 reply = await rest.send(client, "GET", rest.query_url(client, text, page, after), _READ)
                 if reply.status != 200:
                     raise rest.refused(reply)
-                rows.extend(rest.row(entity) for entity in json.loads(reply.body)["value"])
+                rows.extend(rest.read_rows(reply))
                 after = rest.continuation(reply)
                 if not after or (limit is not None and len(rows) >= limit):
                     return rows[:limit] if limit is not None else rows
@@ -324,11 +323,10 @@ class AzureTableStore:
         if len(ops) == 1:
             # one operation is atomic on its own, and its plain request is smaller than a transaction of one
             return [await self._single(table, partition_key, ops[0])]
-        operations = [Operation(op.kind, op.row_key, op.data if op.kind != "delete" else {}, op.etag) for op in ops]
 
         async def run(client: TableClient) -> list[str]:
             try:
-                return await transact(client, partition_key, operations)
+                return await transact(client, partition_key, ops)
             except ServiceRefused as exc:
                 # The failing operation decides the error, including whether its ETag was conditional.
                 failed = ops[exc.index] if exc.index is not None else None

@@ -14,31 +14,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Sequence
 
 from azure.data.tables.aio import TableClient
 
 from . import azure_rest as rest
-from .base import Value
-
-Kind = Literal["insert", "upsert", "update", "delete"]
+from .base import BatchOp
 
 
-@dataclass(frozen=True, slots=True)
-class Operation:
-    """One write of a transaction; ``etag`` None on an update or delete means unconditionally."""
-
-    kind: Kind
-    row_key: str
-    data: Mapping[str, Value]
-    etag: str | None = None
-
-
-def encode(table_url: str, partition_key: str, ops: Sequence[Operation], boundary: str) -> tuple[str, bytes]:
+def encode(table_url: str, partition_key: str, ops: Sequence[BatchOp], boundary: str) -> tuple[str, bytes]:
     """The request's content type and body: one changeset holding ``ops`` in order (``table_url`` is the table's
-    URL, without a query string)."""
+    URL, without a query string; a delete's data is not sent)."""
     changeset = f"changeset_{boundary}"
     where = f"(PartitionKey='{rest.key(partition_key)}',RowKey="
     chunks: list[bytes] = []
@@ -124,7 +110,7 @@ def decode(content_type: str, body: bytes) -> list[rest.Reply]:
     return responses
 
 
-async def transact(client: TableClient, partition_key: str, ops: Sequence[Operation]) -> list[str]:
+async def transact(client: TableClient, partition_key: str, ops: Sequence[BatchOp]) -> list[str]:
     """Send ``ops`` as one transaction on ``client``'s table; the ETag each write left ("" for a delete).
     Raises :class:`~storage.azure_rest.ServiceRefused` when the service refuses it (and ``ValueError`` for a
     response that is not a batch response); network errors and throttling are the pipeline's."""

@@ -161,8 +161,30 @@ def _typed(value: Any, edm: str | None) -> Value:
     return str(value)  # Guid or an Edm type we never write: expose its text
 
 
-def row(entity: Mapping[str, Any], etag: str | None = None) -> Row:
+def read_row(reply: Reply) -> Row:
+    """The row of a point read's reply. ``ValueError`` for a body that is not one entity."""
+    return row(_json(reply.body), reply.headers.get("etag"))
+
+
+def read_rows(reply: Reply) -> list[Row]:
+    """The rows of a query's page. ``ValueError`` for a body that is not a page of entities."""
+    entities = _json(reply.body).get("value")
+    if not isinstance(entities, list):
+        raise ValueError("a query reply without a list of entities")
+    return [row(entity) for entity in entities]
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    found = json.loads(body)
+    if not isinstance(found, dict):
+        raise ValueError("a reply that is not a JSON object")
+    return found
+
+
+def row(entity: object, etag: str | None = None) -> Row:
     """A row from the service's JSON for one entity (``etag``: the response's, for a point read)."""
+    if not isinstance(entity, dict) or not isinstance(entity.get("PartitionKey"), str) or "RowKey" not in entity:
+        raise ValueError("an entity without its keys")
     types: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name, value in entity.items():

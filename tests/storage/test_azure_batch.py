@@ -10,7 +10,7 @@ import pytest
 
 from storage import BatchOp, EntityTooLarge, StorageError, Value
 from storage.azure import AzureTableStore
-from storage.azure_batch import Operation, decode, encode
+from storage.azure_batch import decode, encode
 from storage.azure_rest import Reply, entity_json, refused
 from tests.kit.azurite import Azurite
 
@@ -105,11 +105,11 @@ def test_a_response_that_is_not_a_batch_response_is_refused(content_type: str, b
 
 def test_the_request_quotes_keys_and_says_which_writes_are_conditional() -> None:
     ops = [
-        Operation("insert", "new", {"v": 1}),
-        Operation("upsert", "it's", {"v": 2}),
-        Operation("update", "a b", {"v": 3}, etag="W/\"datetime'x'\""),
-        Operation("update", "any", {"v": 4}),
-        Operation("delete", "gone", {}),
+        BatchOp("insert", "new", {"v": 1}),
+        BatchOp("upsert", "it's", {"v": 2}),
+        BatchOp("update", "a b", {"v": 3}, etag="W/\"datetime'x'\""),
+        BatchOp("update", "any", {"v": 4}),
+        BatchOp("delete", "gone", {"ignored": 1}),
     ]
     content_type, body = encode("http://127.0.0.1:1/acct/things", "50% ünï", ops, "b1")
     assert content_type == "multipart/mixed; boundary=batch_b1"

@@ -1,6 +1,6 @@
 """Azure throttling and server errors, answered by a proxy in front of Azurite: every operation's request goes
 through the table client's pipeline, whose retries get past a few refusals; refusals that go on are Unavailable
-within the operation's deadline, and nothing is written twice."""
+within the operation's deadline, and nothing is written twice. A reply that is not the service's is a StorageError."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from storage import BatchOp, Unavailable, Where
+from storage import BatchOp, StorageError, Unavailable, Where
 from storage.azure import OPERATION_DEADLINE_S, AzureTableStore
 from tests.kit.azurite import ACCOUNT, KEY, Azurite
 
@@ -24,12 +24,14 @@ _HOP = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 
 class ThrottlingProxy:
-    """Forwards to Azurite, except that the next ``refuse`` requests get ``status`` (503 ServerBusy by default)."""
+    """Forwards to Azurite, except that the next ``refuse`` requests get ``status`` and ``body`` (503 ServerBusy by
+    default)."""
 
     def __init__(self, target: str) -> None:
         self.target = target
         self.refuse = 0
         self.status = 503
+        self.body = BUSY
         self.seen: list[str] = []
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
@@ -58,7 +60,7 @@ class ThrottlingProxy:
         if self.refuse > 0:
             self.refuse -= 1
             headers = {"x-ms-error-code": "ServerBusy", "Retry-After": "0"}
-            return web.Response(status=self.status, body=BUSY, headers=headers, content_type="application/json")
+            return web.Response(status=self.status, body=self.body, headers=headers, content_type="application/json")
         assert self._session is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
         url = URL(self.target + request.raw_path, encoded=True)  # as sent: the signature covers the path
@@ -138,3 +140,21 @@ async def test_refusals_that_go_on_are_unavailable_within_the_deadline(
     assert time.monotonic() - started < OPERATION_DEADLINE_S + 1
     proxy.refuse = 0
     assert [row.data for row in await store.query(table, "p")] == [{"v": 0}]
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>sign in to the wifi</html>", b"[1, 2]", b'{"value": 5}', b'{"value": [{"v": 1}]}', b"{}"]
+)
+@pytest.mark.parametrize("name", ["get", "query"])
+async def test_a_reply_that_is_not_the_services_is_a_storage_error(
+    proxied: tuple[AzureTableStore, ThrottlingProxy], table: str, name: str, body: bytes
+) -> None:
+    """A 200 whose body is not an entity or a page of them (a captive portal, a misbehaving proxy) is the storage
+    layer's own error, as every other refusal is, and never a KeyError or TypeError from reading it."""
+    store, proxy = proxied
+    await store.insert(table, "p", "seed", {"v": 0})
+    proxy.refuse, proxy.status, proxy.body = 1, 200, body
+    with pytest.raises(StorageError) as caught:
+        await OPERATIONS[name](store, table)
+    assert type(caught.value) is StorageError  # not NotFound or another subclass that would mean something else
+    assert await store.get(table, "p", "seed")
