@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,11 +79,20 @@ async def send(
     body: bytes | None = None,
 ) -> Reply:
     """One request through ``client``'s pipeline; the whole response read (a stream: the pipeline does not try to
-    decode it). Network errors are the pipeline's (after its retries), as for the SDK's own operations."""
+    decode it). Network errors are the pipeline's (after its retries), as for the SDK's own operations.
+
+    The request carries its own client request id (the pipeline's RequestIdPolicy then leaves it, and its retries
+    keep it): a random one, where the policy would make a ``uuid1``, ~8 µs of CPU against ~2 (1.5 % of the bot's
+    samples under load, three or four calls a turn)."""
     request = HttpRequest(
         method,
         url,
-        headers={"x-ms-version": client.api_version, "DataServiceVersion": "3.0", **(headers or {})},
+        headers={
+            "x-ms-version": client.api_version,
+            "DataServiceVersion": "3.0",
+            "x-ms-client-request-id": str(uuid.uuid4()),
+            **(headers or {}),
+        },
         content=body,
     )
     response = await client._client._client.send_request(request, stream=True)

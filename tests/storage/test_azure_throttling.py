@@ -33,6 +33,7 @@ class ThrottlingProxy:
         self.status = 503
         self.body = BUSY
         self.seen: list[str] = []
+        self.request_ids: list[str] = []  # each request's x-ms-client-request-id, as it arrived
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -56,6 +57,7 @@ class ThrottlingProxy:
 
     async def _forward(self, request: web.Request) -> web.Response:
         self.seen.append(f"{request.method} {request.path}")
+        self.request_ids.append(request.headers.get("x-ms-client-request-id", ""))
         body = await request.read()
         if self.refuse > 0:
             self.refuse -= 1
@@ -110,10 +112,14 @@ async def test_a_few_refusals_are_retried_and_the_operation_lands_once(
     store, proxy = proxied
     await store.insert(table, "p", "seed", {"v": 0})
     proxy.seen.clear()
+    proxy.request_ids.clear()
     proxy.refuse, proxy.status = 2, status
     await OPERATIONS[name](store, table)
     assert len(proxy.seen) == 3  # two refused, the third answered
     assert len(set(proxy.seen)) == 1  # the same request each time
+    first = proxy.request_ids[0]
+    assert first
+    assert proxy.request_ids == [first] * 3  # one client request id, kept by the retries (for support)
     rows = {row.row_key: row.data for row in await store.query(table, "p")}
     expected = {
         "get": {"seed": {"v": 0}},
@@ -125,6 +131,20 @@ async def test_a_few_refusals_are_retried_and_the_operation_lands_once(
         "batch": {"seed": {"v": 4}, "a": {"v": 1}},
     }[name]
     assert rows == expected
+
+
+async def test_each_request_has_a_client_request_id_of_its_own(
+    proxied: tuple[AzureTableStore, ThrottlingProxy], table: str
+) -> None:
+    store, proxy = proxied
+    await store.insert(table, "p", "seed", {"v": 0})  # the table is created here, by the SDK's own call
+    proxy.request_ids.clear()
+    for operation in OPERATIONS.values():
+        await operation(store, table)
+    ids = proxy.request_ids
+    assert len(ids) == len(OPERATIONS)
+    assert len(set(ids)) == len(ids)
+    assert all(uuid.UUID(value).version == 4 for value in ids)  # the bot's own, not the pipeline's uuid1
 
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
