@@ -15,9 +15,14 @@ What it learns from: each labelled example question (``bot/answers/examples.json
 and each alternative phrasing of an FAQ entry is an anchor; its positive is one of its entry's phrasings (the
 entry's question or an alternative), drawn afresh each epoch. The loss is the usual in-batch contrastive one
 (cross-entropy over the cosines, times 20, of each anchor with every positive in the batch), with the positives of
-other anchors of the same entry masked out, and 16 out-of-scope example questions added to each batch as negatives
-only. Only the LoRA factors train (rank 16, alpha 32, on the 36 linear weights of the six layers); 3 epochs of
-batches of 48, AdamW at 3e-4 with 10 % warm-up then linear decay, seed 7.
+other anchors of the same entry masked out, and 16 out-of-scope example questions added to each batch as negatives.
+Out-of-scope questions are also anchors (8 a batch), whose right answer is "none of these": a column of constant
+logit (``SCALE * ABSTAIN_COSINE``) joins every anchor's row, so an out-of-scope question learns to stay below that
+cosine with every phrasing, and an answerable one to stay above it with its own entry's. Each out-of-scope anchor
+brings a phrasing of the entry the base model puts nearest to it (found once, before training), so a near miss is
+pushed away from the entry it resembles, not only from the batch's random ones. Only the LoRA factors train (rank
+16, alpha 32, on the 36 linear weights of the six layers); 3 epochs of batches of 48, AdamW at 3e-4 with 10 %
+warm-up then linear decay, seed 7.
 
 Each adapter records, in its settings, the sha256 of its training data and settings (:func:`training_digest`):
 ``tests/answers/test_artefacts.py`` recomputes it, so an FAQ or example change that the adapters have not been
@@ -27,10 +32,12 @@ trained on fails there, naming ``make retrain``. After it, ``make refit`` (the c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +51,8 @@ ALPHA = 32.0
 EPOCHS = 3
 BATCH = 48
 OUT_OF_SCOPE_PER_BATCH = 16
+OUT_OF_SCOPE_ANCHORS = 8  # out-of-scope questions per batch that are anchors, each with its look-alike entry
+ABSTAIN_COSINE = 0.6  # between the median best cosine of out-of-scope questions (0.59) and of answerable ones (0.81)
 SCALE = 20.0
 LEARNING_RATE = 3e-4
 MAX_TOKENS = 128  # the longest training text is well under this
@@ -76,6 +85,7 @@ def training_digest(without: set[str] | tuple[str, ...], seed: int = SEED) -> st
     the out-of-scope questions, and the training settings."""
     anchors, phrasings, out_of_scope = training_data(set(without))
     settings = [RANK, ALPHA, EPOCHS, BATCH, OUT_OF_SCOPE_PER_BATCH, SCALE, LEARNING_RATE, MAX_TOKENS, TARGETS, seed]
+    settings += [OUT_OF_SCOPE_ANCHORS, ABSTAIN_COSINE]
     payload = json.dumps([anchors, phrasings, out_of_scope, settings], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -128,7 +138,9 @@ def train(model_dir: Path, out: Path, without: set[str], seed: int) -> None:
         pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, dim=-1)
 
+    embed.model = model  # type: ignore[attr-defined]
     numbers = {entry: n for n, entry in enumerate(phrasings)}
+    look_alike = _look_alikes(embed, out_of_scope, phrasings)
     steps = EPOCHS * (len(anchors) // BATCH)
     optimiser = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=LEARNING_RATE, weight_decay=0.0
@@ -142,14 +154,22 @@ def train(model_dir: Path, out: Path, without: set[str], seed: int) -> None:
         for start in range(0, len(anchors) - BATCH + 1, BATCH):
             batch = anchors[start : start + BATCH]
             positives = [random.choice([p for p in phrasings[e] if p != a] or phrasings[e]) for a, e in batch]
-            negatives = random.sample(out_of_scope, min(OUT_OF_SCOPE_PER_BATCH, len(out_of_scope)))
-            logits = SCALE * embed([a for a, _ in batch]) @ embed(positives + negatives).T
-            labels = [e for _, e in batch]
-            ids = torch.tensor([numbers[e] for e in labels])
+            drawn = random.sample(out_of_scope, min(OUT_OF_SCOPE_PER_BATCH + OUT_OF_SCOPE_ANCHORS, len(out_of_scope)))
+            refused, negatives = drawn[:OUT_OF_SCOPE_ANCHORS], drawn[OUT_OF_SCOPE_ANCHORS:]
+            hard = [look_alike[q] for q in refused]  # (entry, phrasing) each out-of-scope anchor resembles
+            candidates = positives + [p for _, p in hard] + negatives
+            cosines = embed([a for a, _ in batch] + refused) @ embed(candidates).T
+            abstain = torch.full((len(batch) + len(refused), 1), ABSTAIN_COSINE)
+            logits = SCALE * torch.cat([cosines, abstain], dim=1)
+            # another anchor's positive (or a look-alike phrasing) from the same entry is not a negative
+            ids = torch.tensor([numbers[e] for _, e in batch])
+            owners = torch.tensor([numbers[e] for _, e in batch] + [numbers[e] for e, _ in hard])
             mask = torch.zeros_like(logits, dtype=torch.bool)
-            # another anchor's positive from the same entry is not a negative
-            mask[:, :BATCH] = (ids[:, None] == ids[None, :]) & ~torch.eye(BATCH, dtype=torch.bool)
-            loss = torch.nn.functional.cross_entropy(logits.masked_fill(mask, -1e4), torch.arange(BATCH))
+            same = ids[:, None] == owners[None, :]
+            same[:, : len(batch)] &= ~torch.eye(len(batch), dtype=torch.bool)
+            mask[: len(batch), : len(owners)] = same
+            targets = torch.tensor(list(range(len(batch))) + [logits.shape[1] - 1] * len(refused))
+            loss = torch.nn.functional.cross_entropy(logits.masked_fill(mask, -1e4), targets)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -166,6 +186,8 @@ def train(model_dir: Path, out: Path, without: set[str], seed: int) -> None:
         "learning_rate": LEARNING_RATE,
         "seed": seed,
         "anchors": len(anchors),
+        "out_of_scope_anchors": OUT_OF_SCOPE_ANCHORS,
+        "abstain_cosine": ABSTAIN_COSINE,
         "torch": torch.__version__,
         "inputs": digest,
     }
@@ -173,6 +195,28 @@ def train(model_dir: Path, out: Path, without: set[str], seed: int) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     adapter_file.save(out, factors, ALPHA / RANK, settings)
     print(f"wrote {out} in {time.monotonic() - started:.0f} s")
+
+
+@contextlib.contextmanager
+def _evaluating(embed: Any) -> Iterator[None]:
+    """The model without dropout for the duration (``embed`` holds it as ``embed.model``)."""
+    embed.model.eval()
+    try:
+        yield
+    finally:
+        embed.model.train()
+
+
+def _look_alikes(embed: Any, questions: list[str], phrasings: dict[str, list[str]]) -> dict[str, tuple[str, str]]:
+    """For each out-of-scope question, (entry, phrasing): the phrasing the model (before training) finds closest."""
+    import torch
+
+    texts = [(entry, text) for entry, entry_phrasings in phrasings.items() for text in entry_phrasings]
+    with torch.no_grad(), _evaluating(embed):
+        known = torch.cat([embed([t for _, t in texts[i : i + 256]]) for i in range(0, len(texts), 256)])
+        asked = torch.cat([embed(questions[i : i + 256]) for i in range(0, len(questions), 256)])
+        nearest = (asked @ known.T).argmax(dim=1).tolist()
+    return {question: texts[n] for question, n in zip(questions, nearest, strict=True)}
 
 
 def is_stale(path: Path, without: tuple[str, ...]) -> bool:
