@@ -138,6 +138,7 @@ SEMANTIC_FLOORS = {
     "holdout-24": (0.76, 0.05),  # 78.9 / 3.1 % when it joined (2026-12-07; fold-5 never trained on it)
     "holdout-25": (0.86, 0.04),  # 89.3 / 1.8 % when it joined (2026-12-07, shipped adapter: it trained before)
     "holdout-26": (0.75, 0.04),  # 78.8 / 1.9 % when it joined (likewise)
+    "holdout-27": (0.84, 0.04),  # 86.6 / 1.9 % when it joined (2026-12-07, shipped adapter: it trained before)
     "all": (0.89, 0.05),
 }
 HELD_OUT_ALL_MIN_RIGHT = 0.90  # all splits together, each ranked and scored as unseen (90.2 % when set)
@@ -174,6 +175,7 @@ HELD_OUT_FLOORS = {
     "holdout-24": (0.76, 0.07),
     "holdout-25": (0.86, 0.04),
     "holdout-26": (0.73, 0.04),
+    "holdout-27": (0.83, 0.04),
 }
 
 
