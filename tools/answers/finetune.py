@@ -138,9 +138,8 @@ def train(model_dir: Path, out: Path, without: set[str], seed: int) -> None:
         pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, dim=-1)
 
-    embed.model = model  # type: ignore[attr-defined]
     numbers = {entry: n for n, entry in enumerate(phrasings)}
-    look_alike = _look_alikes(embed, out_of_scope, phrasings)
+    look_alike = _look_alikes(model, embed, out_of_scope, phrasings)
     steps = EPOCHS * (len(anchors) // BATCH)
     optimiser = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=LEARNING_RATE, weight_decay=0.0
@@ -198,21 +197,24 @@ def train(model_dir: Path, out: Path, without: set[str], seed: int) -> None:
 
 
 @contextlib.contextmanager
-def _evaluating(embed: Any) -> Iterator[None]:
-    """The model without dropout for the duration (``embed`` holds it as ``embed.model``)."""
-    embed.model.eval()
+def _evaluating(model: Any) -> Iterator[None]:
+    """``model`` without dropout for the duration, then back in training mode."""
+    model.eval()
     try:
         yield
     finally:
-        embed.model.train()
+        model.train()
 
 
-def _look_alikes(embed: Any, questions: list[str], phrasings: dict[str, list[str]]) -> dict[str, tuple[str, str]]:
-    """For each out-of-scope question, (entry, phrasing): the phrasing the model (before training) finds closest."""
+def _look_alikes(
+    model: Any, embed: Any, questions: list[str], phrasings: dict[str, list[str]]
+) -> dict[str, tuple[str, str]]:
+    """For each out-of-scope question, (entry, phrasing): the phrasing ``model`` (``embed`` runs it; before
+    training) finds closest."""
     import torch
 
     texts = [(entry, text) for entry, entry_phrasings in phrasings.items() for text in entry_phrasings]
-    with torch.no_grad(), _evaluating(embed):
+    with torch.no_grad(), _evaluating(model):
         known = torch.cat([embed([t for _, t in texts[i : i + 256]]) for i in range(0, len(texts), 256)])
         asked = torch.cat([embed(questions[i : i + 256]) for i in range(0, len(questions), 256)])
         nearest = (asked @ known.T).argmax(dim=1).tolist()
