@@ -282,7 +282,7 @@ class AzureTableStore:
 
     async def delete(self, table: str, partition_key: str, row_key: str, *, etag: str | None = None) -> None:
         check_row(table, partition_key, row_key)
-        headers = {"Accept": rest.READ, "If-Match": etag or "*"}
+        headers = {**_READ, "If-Match": etag or "*"}
 
         async def run(client: TableClient) -> None:
             reply = await rest.send(client, "DELETE", rest.entity_url(client, partition_key, row_key), headers)
