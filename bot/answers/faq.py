@@ -22,7 +22,7 @@ PROGRAMME_FAQ_RESOURCE = "programme_faq.json"
 MAX_ANSWER_CHARS = 800
 MAX_QUESTION_CHARS = 300
 MIN_ALTERNATIVES = 2
-MAX_ALTERNATIVES = 40  # the programme FAQ has 24-35 per entry; a CoP's own entries are held to 5 (bot/domain/faq.py)
+MAX_ALTERNATIVES = 45  # the programme FAQ has 32-43 per entry; a CoP's own entries are held to 5 (bot/domain/faq.py)
 MAX_TAGS = 10
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")

@@ -122,7 +122,7 @@ SEMANTIC_FLOORS = {
     "holdout-9": (0.94, 0.07),
     "holdout-10": (0.92, 0.04),
     "holdout-11": (0.91, 0.03),
-    "holdout-12": (0.92, 0.03),
+    "holdout-12": (0.92, 0.04),  # 93.9 / 3.8 % since the FAQ's phrasings in situational voices (2026-12-07; was 2.9 %)
     "holdout-13": (0.83, 0.04),
     "holdout-14": (0.89, 0.05),
     "holdout-15": (0.76, 0.05),
@@ -159,7 +159,7 @@ HELD_OUT_FLOORS = {
     "holdout-9": (0.94, 0.08),
     "holdout-10": (0.92, 0.04),
     "holdout-11": (0.91, 0.03),
-    "holdout-12": (0.92, 0.03),
+    "holdout-12": (0.92, 0.04),
     "holdout-13": (0.82, 0.04),
     "holdout-14": (0.89, 0.05),
     "holdout-15": (0.75, 0.05),

@@ -99,7 +99,7 @@ def test_entry_round_trip() -> None:
         ({"version": 1, "entries": [_entry(id="Bad Id")]}, "entries[0].id: must be a slug"),
         ({"version": 1, "entries": [_entry(question=" ")]}, "entries[0].question: must be a non-empty string"),
         ({"version": 1, "entries": [_entry(answer="x" * 801)]}, "entries[0].answer: longer than 800"),
-        ({"version": 1, "entries": [_entry(alternatives=["one"])]}, "entries[0].alternatives: must have 2 to 40"),
+        ({"version": 1, "entries": [_entry(alternatives=["one"])]}, "entries[0].alternatives: must have 2 to 45"),
         ({"version": 1, "entries": [_entry(alternatives="a, b")]}, "entries[0].alternatives: must be a list"),
         ({"version": 1, "entries": [_entry(tags=["Not A Slug"])]}, "entries[0].tags[0]: must be a slug"),
         ({"version": 1, "entries": [_entry(colour="red")]}, "entries[0]: unknown field(s) colour"),
