@@ -34,11 +34,10 @@ LUNCH_AND_LEARN = "around 200 Lunch and Learns since 2017"
 LEXICAL_TRAP = "how do I leave a Teams call without ending it for the others"
 HOW_TO_LEAVE = "You can rejoin any time with"  # from the how-to-leave entry's answer
 CORE_VS_WIDER = "What is the difference between core and wider membership?"
-UNSURE = "wider or core hours?"  # the core-vs-wider entry fits, not surely (0.49 under the threshold of 0.65, 2d77ff4;
-# "core or wider hours" was 0.37 under 0.69 at 48719af and is answered since, 0.70)
-# a CoP's own business (the time it takes), not surely (0.47, 48719af; "core wider time" was 0.63 under 0.72 at
-# 3b0f2c4, and the adapters trained with out-of-scope anchors answer it, 0.75): its leads follow it up, so the asker
-# picks the CoP
+# Both under the confidence threshold (0.65) with a fitting entry first; the wordings that did this before and are
+# answered now are in docs/faq-answers.md.
+UNSURE = "wider or core hours?"  # the core-vs-wider entry fits, not surely (0.49)
+# a CoP's own business (the time it takes), not surely (0.50): its leads follow it up, so the asker picks the CoP
 UNSURE_COP_BUSINESS = "time"
 TIME_COMMITMENT = "How much time does being in a CoP take?"
 UNANSWERABLE = "where do I claim travel expenses for a conference in Leeds?"
@@ -153,9 +152,7 @@ async def test_questions_asked_together_are_encoded_together_once_each(
     encoder = CountingEncoder()
     async with running_bot(sqlite_store, connector=connector, encoder=encoder) as bot:
         await bot.say(ASKER, "ask what is a CoP?")  # builds the index (encodes the FAQ)
-        # six different texts of each ("morning! " was one until 48719af: before the lunchtime question, the adapters
-        # trained with out-of-scope anchors put it under the threshold, 0.62; since 2d77ff4 it is answered again,
-        # 0.78; docs/faq-answers.md)
+        # six different texts of each
         greetings = ("", "hi, ", "hello, ", "hey, ", "quick one: ", "sorry, ")
         questions = [f"{g}{PARAPHRASE}" for g in greetings] + [f"{g}how do I join a CoP?" for g in greetings]
         people = [user(300 + n) for n in range(len(questions))]
