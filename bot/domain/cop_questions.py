@@ -17,17 +17,15 @@ expressions; the directory is read only when both the question's kind and a CoP-
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.answers.faq import load_programme_faq
-from bot.answers.naming import DIRECTORY_PREFIX, DIRECTORY_TAG
 from bot.answers.text import words
 from bot.domain.cop_names import initials, name_words
 from bot.domain.cops import Cop
+from bot.domain.programme_list import programme_listing
 
 Fact = Literal["leads", "sponsor", "next_event", "status"]
 
@@ -212,16 +210,9 @@ def installed_named(question: str, cops: Sequence[Cop]) -> list[Cop]:
     return sorted(exact or named, key=lambda c: -len(name_words(c.name)))
 
 
-@functools.cache
 def programme_names() -> tuple[str, ...]:
-    """The names of the CoPs the programme lists (the bold name of each directory entry of the programme FAQ)."""
-    out: list[str] = []
-    for entry in load_programme_faq()[1]:
-        if DIRECTORY_TAG in entry.tags and entry.entry_id.startswith(DIRECTORY_PREFIX):
-            bold = re.search(r"\*\*(.+?)\*\*", entry.answer)
-            if bold:
-                out.append(bold.group(1))
-    return tuple(out)
+    """The names of the CoPs the programme lists (:mod:`bot.domain.programme_list`)."""
+    return tuple(listed.name for listed in programme_listing())
 
 
 def unknown_named(question: str, cops: Sequence[Cop]) -> str:

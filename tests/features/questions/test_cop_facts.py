@@ -83,6 +83,87 @@ async def test_questions_about_leads_in_general_are_left_to_the_faq(bot: BotUnde
         assert "not on CoP Bot yet" not in posted.everything, question
 
 
+async def test_which_cops_a_named_sponsor_sponsors_comes_from_the_programme_list(bot: BotUnderTest) -> None:
+    await make_cop(bot)  # Data & Insight, no sponsor set on the bot
+    posted = await bot.say(STRANGER, "Which community does Fiona Ryland sponsor?")
+    text = posted.everything
+    assert "**Fiona Ryland**, from the CoP directory" in text
+    wanted = "Sponsor of **Appraisals and Inductions** (Human Resources practice area, launched; not on CoP Bot yet)"
+    assert wanted in text
+    assert "listed by the programme but not installed here" in text
+    assert "Did this help?" not in text  # not the FAQ's entry about what sponsors do
+    assert await QueryRepo(bot.services.store).of_cop(TEAM.id) == []
+
+
+async def test_a_person_s_posts_on_installed_cops_come_first_and_a_listed_cop_is_not_repeated(
+    bot: BotUnderTest,
+) -> None:
+    await with_sponsor(bot, await make_cop(bot))  # Data & Insight, sponsored by Tom Rowson on the bot
+    text = (await bot.say(ASKER, "what does tom rowson sponsor")).everything  # lower case, no "which"
+    installed = "- Sponsor of **Data & Insight** (launched; on CoP Bot: send **cops** to find it)"
+    listed = "- Sponsor of **Project and Programme Management** (Planning practice area, launched; not on CoP Bot yet)"
+    assert installed in text
+    assert listed in text
+    assert text.index(installed) < text.index(listed)
+    assert "Data and Insight**" not in text  # the programme's listing of the CoP the bot has is not shown again
+    lead = (await bot.say(BOB, "Which CoP is Lou Lead a lead of?")).everything
+    assert "**Lou Lead**, from the CoP directory" in lead
+    assert "- Lead of **Data & Insight** (launched; on CoP Bot" in lead
+    assert "not installed here" not in lead
+
+
+async def test_a_question_naming_a_person_and_an_installed_cop_is_answered_about_the_cop(bot: BotUnderTest) -> None:
+    await with_sponsor(bot, await make_cop(bot))
+    text = (await bot.say(STRANGER, "Is Tom Rowson still the sponsor of Data and Insight?")).everything
+    assert "**Data & Insight**, from the CoP directory on CoP Bot" in text
+    assert text.index("Sponsor: **Tom Rowson**") < text.index("Leads:")
+
+
+async def test_a_listed_cop_not_on_the_bot_is_answered_with_what_the_programme_lists(bot: BotUnderTest) -> None:
+    await make_cop(bot)
+    text = (await bot.say(STRANGER, "who sponsors widening participation?")).everything
+    assert "**Widening Participation** is not on CoP Bot yet, so I don't know its leads or events" in text
+    assert "in the **Student Support Services** practice area, sponsored by **Wendy Appleby**" in text
+    assert "(status: preparations underway (not yet launched))" in text
+
+
+async def test_a_first_name_or_an_unknown_person_is_not_guessed_at(bot: BotUnderTest) -> None:
+    await with_sponsor(bot, await make_cop(bot))
+    for question in ("who is Tom?", "which CoP does Jane Doe sponsor?", "can my sponsor help with my visa?"):
+        text = (await bot.say(STRANGER, question)).everything
+        assert "from the CoP directory:" not in text, question
+
+
+def test_reading_a_question_about_a_person() -> None:
+    from bot.domain.cop_people import person_question
+    from bot.domain.programme_list import read_listing
+
+    cops = [Cop("19:a@thread.tacv2", "Events Management", "t", "s", leads=(PersonRef("a", "29:a", "Ann Hall"),))]
+
+    def named(question: str) -> str:
+        found = person_question(question, cops)
+        return found[0] if found else ""
+
+    assert named("what CoPs is Ann Hall leading") == "Ann Hall"
+    assert named("is dr hall a lead?") == "Ann Hall"  # a title and the surname
+    assert named("whats Collette Lux's role in the CoPs") == "Collette Lux"  # a listed sponsor, possessive
+    assert named("who leads the hall bookings?") == ""  # a surname alone is not a name
+    assert named("Fiona and Tom, who sponsors what?") == ""
+    assert named("can I email Collette Lux about joining?") == ""  # about joining, not about her posts
+    assert named("who's Wendy Appleby?") == "Wendy Appleby"
+    # the programme's sponsor of Events Management stands while the installed CoP has none set on the bot
+    assert [r.cop_name for r in person_question("what does collette lux sponsor", cops)[1]] == [  # type: ignore[index]
+        "Events Management",
+        "Student Recruitment",
+        "Internal Communications",
+        "Digital Communications",
+    ]
+    listing = read_listing("Yes: the **Finance** CoP, in the **Planning** practice area.\n\n- Status: launched")
+    assert listing is not None
+    assert (listing.name, listing.practice_area, listing.sponsor) == ("Finance", "Planning", "")
+    assert read_listing("No bold name here") is None
+
+
 def test_reading_a_directory_question() -> None:
     cops = [
         Cop("19:a@thread.tacv2", "Internal Communications", "t", "s"),
