@@ -57,15 +57,18 @@ def _centroids(phrasings: FloatArray, starts: _Positions, counts: _Positions) ->
 
 
 QUANTISE_FROM = 1024  # a block of at least this many phrasings is kept in int8 (the programme's ~4,400; not a CoP's)
-_ROWS_AT_ONCE = 512  # int8 rows converted to float32 at a time for a product (0.75 MB, not a copy of the block)
+# int8 rows converted to float32 at a time for a product: 128 rows are 192 KB, under the size from which malloc gives
+# a block fresh pages of its own (bot.answers.encoder.MMAP_THRESHOLD, 256 KB); 512 rows took 2.5 ms, not 0.3, in
+# page faults
+_ROWS_AT_ONCE = 128
 
 
 @dataclass(frozen=True, slots=True)
 class Int8Rows:
     """Rows of unit-length vectors kept as int8 with one scale per row: a quarter of float32's memory (the
-    programme's ~4,400 phrasing vectors: 1.7 MB instead of 6.8), products within ~0.0015 of float32's, for ~0.3 ms
-    more per question (numpy has no int8 product; each block of rows is converted on the way). Measured in
-    docs/benchmarks.md."""
+    programme's ~4,400 phrasing vectors: 1.7 MB instead of 6.8), products within ~0.0015 of float32's, for ~0.2 ms
+    more per question (numpy has no int8 product, so each block of rows is converted on the way: 0.32 ms for the
+    programme's rows instead of 0.10; docs/benchmarks.md)."""
 
     values: npt.NDArray[np.int8]
     scales: FloatArray  # per row: its largest absolute component / 127
