@@ -82,6 +82,10 @@ class Int8Rows:
     def __len__(self) -> int:
         return len(self.values)
 
+    @property
+    def nbytes(self) -> int:
+        return self.values.nbytes + self.scales.nbytes
+
     def __matmul__(self, question: FloatArray) -> FloatArray:
         out = np.empty(len(self.values), dtype=np.float32)
         for start in range(0, len(self.values), _ROWS_AT_ONCE):

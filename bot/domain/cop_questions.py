@@ -17,6 +17,8 @@ expressions; the directory is read only when both the question's kind and a CoP-
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -154,12 +156,17 @@ def fact_asked(question: str) -> Fact | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # CoP names, compared with every question that may name one
 def _expanded(text: str) -> tuple[str, ...]:
     return tuple(_ABBREVIATIONS.get(w, w) for w in name_words(text))
 
 
 def _holds(seq: tuple[str, ...], part: tuple[str, ...]) -> bool:
-    return bool(part) and any(seq[i : i + len(part)] == part for i in range(len(seq) - len(part) + 1))
+    """Whether ``part`` is a run of ``seq`` (compared only where its first word is)."""
+    if not part:
+        return False
+    first, size = part[0], len(part)
+    return any(word == first and seq[i : i + size] == part for i, word in enumerate(seq))
 
 
 def _runs_before_marker(question: str) -> list[str]:
@@ -177,36 +184,58 @@ def _runs_before_marker(question: str) -> list[str]:
     return runs
 
 
-def _names(question: str, name: str) -> bool:
-    """Whether ``question`` names the CoP called ``name``."""
+_initials = functools.lru_cache(maxsize=1024)(initials)
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """A question read once for comparing it with many CoP names: its words, the names written before "CoP", and
+    the tokens that could be initials ("PPM", "D&I")."""
+
+    text: str
+    words: tuple[str, ...]
+    pairs: frozenset[tuple[str, str]]  # each two words in a row
+    runs: tuple[tuple[str, ...], ...]
+    initials: frozenset[str]
+
+    @classmethod
+    def read(cls, question: str) -> _Asked:
+        tokens = re.findall(r"[A-Za-z&]{2,7}", question)
+        asked = _expanded(question)
+        return cls(
+            " ".join(question.casefold().split()),
+            asked,
+            frozenset(itertools.pairwise(asked)),
+            tuple(_expanded(run) for run in _runs_before_marker(question)),
+            frozenset(t.replace("&", "").lower() for t in tokens if t.isupper() or "&" in t),
+        )
+
+
+def _names(asked: _Asked, name: str) -> bool:
+    """Whether the question read as ``asked`` names the CoP called ``name``."""
     wanted = _expanded(name)
     if not wanted:
         return False
     if not any(ch.isalpha() for word in wanted for ch in word):
         # a name that is only numbers once "CoP" is set aside ("CoP 60"): a number in a question ("storeroom 60")
         # is not that name; only the whole name is
-        return " ".join(name.casefold().split()) in " ".join(question.casefold().split())
-    asked = _expanded(question)
-    if _holds(asked, wanted):
+        return " ".join(name.casefold().split()) in asked.text
+    if len(wanted) >= 2 and any(pair in asked.pairs for pair in itertools.pairwise(wanted)):
+        return True  # two of its words in order (and so the whole name, when it has two or more)
+    if len(wanted) == 1 and wanted[0] in asked.words:
         return True
-    if len(wanted) >= 2 and any(_holds(asked, wanted[i : i + 2]) for i in range(len(wanted) - 1)):
+    if any(_holds(wanted, run) for run in asked.runs):  # "the Events CoP"
         return True
-    if any(_holds(wanted, _expanded(run)) for run in _runs_before_marker(question)):  # "the Events CoP"
-        return True
-    letters = initials(name)
-    if len(letters) >= 2:
-        for token in re.findall(r"[A-Za-z&]{2,7}", question):
-            compact = token.replace("&", "").lower()
-            if (token.isupper() or "&" in token) and compact == letters:
-                return True
-    return False
+    letters = _initials(name)
+    return len(letters) >= 2 and letters in asked.initials
 
 
 def installed_named(question: str, cops: Sequence[Cop]) -> list[Cop]:
     """The installed CoPs the question names (the longest names first, so "Internal Communications" wins over a
     shorter name it contains)."""
-    named = [cop for cop in cops if _names(question, cop.name)]
-    exact = [cop for cop in named if _holds(_expanded(question), _expanded(cop.name))]
+    asked = _Asked.read(question)
+    named = [cop for cop in cops if _names(asked, cop.name)]
+    exact = [cop for cop in named if _holds(asked.words, _expanded(cop.name))]
     return sorted(exact or named, key=lambda c: -len(name_words(c.name)))
 
 
@@ -217,8 +246,9 @@ def programme_names() -> tuple[str, ...]:
 
 def unknown_named(question: str, cops: Sequence[Cop]) -> str:
     """A CoP name the question uses that no installed CoP has: one the programme lists, or "<name> CoP"."""
+    asked = _Asked.read(question)
     for name in programme_names():
-        if _names(question, name) and not any(_expanded(c.name) == _expanded(name) for c in cops):
+        if _names(asked, name) and not any(_expanded(c.name) == _expanded(name) for c in cops):
             return name
     runs = _runs_before_marker(question)
     return runs[0] if runs else ""
