@@ -56,7 +56,9 @@ def _centroids(phrasings: FloatArray, starts: _Positions, counts: _Positions) ->
     return result
 
 
-QUANTISE_FROM = 1024  # a block of at least this many phrasings is kept in int8 (the programme's ~4,400; not a CoP's)
+# a block of at least this many rows is kept in int8: the programme's ~4,400 phrasings and ~700 out-of-scope
+# examples, not a CoP's few phrasings
+QUANTISE_FROM = 512
 # int8 rows converted to float32 at a time for a product: 128 rows are 192 KB, under the size from which malloc gives
 # a block fresh pages of its own (bot.answers.encoder.MMAP_THRESHOLD, 256 KB); 512 rows took 2.5 ms, not 0.3, in
 # page faults
@@ -99,7 +101,8 @@ Rows = FloatArray | Int8Rows
 
 
 def kept(rows: FloatArray) -> Rows:
-    """``rows`` as an index keeps them: in int8 when there are at least :data:`QUANTISE_FROM` of them."""
+    """``rows`` as an index keeps them: in int8 when there are at least :data:`QUANTISE_FROM` of them, else as they
+    are (an empty block too)."""
     return Int8Rows.of(rows) if len(rows) >= QUANTISE_FROM else rows
 
 
@@ -124,7 +127,7 @@ class SentenceVectors:
     phrasings: tuple[Rows, ...]  # a block of QUANTISE_FROM or more in int8 (Int8Rows)
     answers: tuple[FloatArray, ...]  # one row per entry, whitened; in blocks like the phrasings
     centroids: tuple[FloatArray, ...]  # one row per entry: the mean of its whitened phrasings, normalised; in blocks
-    out_of_scope: FloatArray  # one row per out-of-scope example, whitened
+    out_of_scope: Rows  # one row per out-of-scope example, whitened (~700, in int8)
 
     @classmethod
     def build(
@@ -151,7 +154,7 @@ class SentenceVectors:
             (kept(whitened),),
             (whiten(answers, matrix),),
             (_centroids(whitened, starts, counts),),
-            whiten(out_of_scope, matrix),
+            kept(whiten(out_of_scope, matrix)),
         )
 
     def extend(
