@@ -34,7 +34,9 @@ Fact = Literal["leads", "sponsor", "next_event", "status"]
 _LEADS = re.compile(
     r"\bwho(?:'s|\s+is|\s+are)?\b.{0,40}\b(?:leads?|leaders?|leading|runs?|running|in charge|organis(?:es|ers?|ing)|"
     r"co-?leads?|coordinat\w*)\b|\b(?:names?|contact|email)\b.{0,30}\b(?:leads?|leaders?|organisers?|co-?leads?)\b|"
-    r"\b(?:current|the)\s+(?:co-?)?leads?\s+(?:of|for|in|at)\b",
+    r"\b(?:current|the)\s+(?:co-?)?leads?\s+(?:of|for|in|at)\b|"
+    # "who should I contact about the Digital Communications CoP?": its leads (with a CoP named, as every fact)
+    r"\bwho(?:m)?\b.{0,25}\b(?:contact|get in touch with|speak to|talk to)\b",
     re.IGNORECASE,
 )
 # "what do the leads of X do?" asks about the role (the FAQ's), not who holds it

@@ -179,6 +179,10 @@ def test_reading_a_directory_question() -> None:
     assert named("Who runs the PPM CoP at the moment") == ("Project and Programme Management",)
     assert named("when's the Events CoP's next meetup") == ("Events Management",)
     assert named("who sponsors project and programme management") == ("Project and Programme Management",)
+    assert named("who should I contact with a question about the Events Management community?") == (
+        "Events Management",
+    )
+    assert read_cop_question("who should I contact about CoPs?", cops) is None  # no CoP named: the FAQ's
     assert named("who leads events?") == ()  # one word without "CoP" is not a name
     assert read_cop_question("who leads the Procurement CoP?", cops) is not None
     assert read_cop_question("who leads a CoP?", cops) is None
