@@ -139,7 +139,8 @@ SEMANTIC_FLOORS = {
     "holdout-25": (0.86, 0.04),  # 89.3 / 1.8 % when it joined (2026-12-07, shipped adapter: it trained before)
     "holdout-26": (0.75, 0.04),  # 78.8 / 1.9 % when it joined (likewise)
     "holdout-27": (0.84, 0.04),  # 86.6 / 1.9 % when it joined (2026-12-07, shipped adapter: it trained before)
-    "holdout-28": (0.92, 0.07),  # 94.5 / 5.4 % when it joined (2026-12-07; no adapter has trained on it)
+    "holdout-28": (0.92, 0.07),  # 94.5 / 5.4 % when it joined (2026-12-07; no adapter had trained on it)
+    "holdout-29": (0.90, 0.08),  # 92.6 / 6.1 % when it joined (2026-12-07; no adapter has trained on it)
     "all": (0.89, 0.05),
 }
 HELD_OUT_ALL_MIN_RIGHT = 0.90  # all splits together, each ranked and scored as unseen (90.2 % when set)
@@ -178,6 +179,7 @@ HELD_OUT_FLOORS = {
     "holdout-26": (0.73, 0.04),
     "holdout-27": (0.83, 0.04),
     "holdout-28": (0.92, 0.07),
+    "holdout-29": (0.90, 0.08),
 }
 
 
@@ -340,12 +342,12 @@ def test_confidence_model_is_the_one_fitted_and_holds_out_of_sample() -> None:
     threshold = DEFAULT_CALIBRATION.semantic_min_confidence
     stored = (DEFAULT_CALIBRATION.semantic_coefficients, threshold)
     fitted = (tuple(round(float(w), 3) for w in fit_logistic(x, y)), choose_threshold(held_out, y, answerable, total))
-    # not a fixed point: then the highest-threshold member of a short cycle of fits (fit_confidence.settle), so
-    # fitting on from what it fits comes back to it without passing a higher threshold
+    # not a fixed point: then the highest-threshold member of a short cycle of fits (fit_confidence.settle; on a tie
+    # the first met), so fitting on from what it fits comes back to it without passing a higher threshold
     state, steps = fitted, 0
     while state != stored:
         assert state[1] is not None, "no threshold keeps the held-out confident wrong answers within the limit"
-        assert state[1] < threshold, f"stale: {state} fitted, {stored} stored; make refit"
+        assert state[1] <= threshold, f"stale: {state} fitted, {stored} stored; make refit"
         assert steps < 3, f"stale: fitting from {stored} does not come back to it; make refit"
         state = fit_state(with_state(DEFAULT_CALIBRATION, (state[0], state[1])))
         steps += 1
