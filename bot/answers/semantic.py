@@ -20,7 +20,7 @@ import numpy.typing as npt
 from bot.answers.calibration import SemanticFeatures
 from bot.answers.whitening import whiten, whitening
 
-__all__ = ["NEIGHBOURS", "Closeness", "Encoder", "FloatArray", "Int8Rows", "SentenceVectors"]
+__all__ = ["NEIGHBOURS", "Closeness", "Encoder", "FloatArray", "SentenceVectors"]
 
 NEIGHBOURS = 10  # how many of the closest texts SemanticFeatures.neighbours and .closer_out_of_scope count
 
@@ -56,57 +56,7 @@ def _centroids(phrasings: FloatArray, starts: _Positions, counts: _Positions) ->
     return result
 
 
-# a block of at least this many rows is kept in int8: the programme's ~4,400 phrasings and ~700 out-of-scope
-# examples, not a CoP's few phrasings
-QUANTISE_FROM = 512
-# int8 rows converted to float32 at a time for a product: 128 rows are 192 KB, under the size from which malloc gives
-# a block fresh pages of its own (bot.answers.encoder.MMAP_THRESHOLD, 256 KB); 512 rows took 2.5 ms, not 0.3, in
-# page faults
-_ROWS_AT_ONCE = 128
-
-
-@dataclass(frozen=True, slots=True)
-class Int8Rows:
-    """Rows of unit-length vectors kept as int8 with one scale per row: a quarter of float32's memory (the
-    programme's ~4,400 phrasing vectors: 1.7 MB instead of 6.8), products within ~0.0015 of float32's, for ~0.2 ms
-    more per question (numpy has no int8 product, so each block of rows is converted on the way: 0.32 ms for the
-    programme's rows instead of 0.10; docs/benchmarks.md)."""
-
-    values: npt.NDArray[np.int8]
-    scales: FloatArray  # per row: its largest absolute component / 127
-
-    @classmethod
-    def of(cls, rows: FloatArray) -> Int8Rows:
-        scales = (np.abs(rows).max(axis=1) / 127.0).astype(np.float32)
-        safe = np.where(scales > 0, scales, 1.0).astype(np.float32)
-        return cls(np.rint(rows / safe[:, None]).astype(np.int8), scales)
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    @property
-    def nbytes(self) -> int:
-        return self.values.nbytes + self.scales.nbytes
-
-    def __matmul__(self, question: FloatArray) -> FloatArray:
-        out = np.empty(len(self.values), dtype=np.float32)
-        for start in range(0, len(self.values), _ROWS_AT_ONCE):
-            block = self.values[start : start + _ROWS_AT_ONCE].astype(np.float32)
-            np.matmul(block, question, out=out[start : start + _ROWS_AT_ONCE])
-        out *= self.scales
-        return out
-
-
-Rows = FloatArray | Int8Rows
-
-
-def kept(rows: FloatArray) -> Rows:
-    """``rows`` as an index keeps them: in int8 when there are at least :data:`QUANTISE_FROM` of them, else as they
-    are (an empty block too)."""
-    return Int8Rows.of(rows) if len(rows) >= QUANTISE_FROM else rows
-
-
-def _cosines(blocks: tuple[Rows, ...], question: FloatArray) -> FloatArray:
+def _cosines(blocks: tuple[FloatArray, ...], question: FloatArray) -> FloatArray:
     """The dot product of ``question`` and every row of ``blocks``, in order."""
     if len(blocks) == 1:
         only: FloatArray = blocks[0] @ question
@@ -124,10 +74,10 @@ class SentenceVectors:
     # one row per phrasing, in the order of the phrasing documents, whitened; in blocks, so that a CoP's index
     # shares the programme index's block (~5 MB) and adds one of its own (see :meth:`extend`); so do the answers
     # and centroids (~0.1 MB each)
-    phrasings: tuple[Rows, ...]  # a block of QUANTISE_FROM or more in int8 (Int8Rows)
+    phrasings: tuple[FloatArray, ...]
     answers: tuple[FloatArray, ...]  # one row per entry, whitened; in blocks like the phrasings
     centroids: tuple[FloatArray, ...]  # one row per entry: the mean of its whitened phrasings, normalised; in blocks
-    out_of_scope: Rows  # one row per out-of-scope example, whitened (~700, in int8)
+    out_of_scope: FloatArray  # one row per out-of-scope example, whitened
 
     @classmethod
     def build(
@@ -151,10 +101,10 @@ class SentenceVectors:
         return cls(
             encoder,
             matrix,
-            (kept(whitened),),
+            (whitened,),
             (whiten(answers, matrix),),
             (_centroids(whitened, starts, counts),),
-            kept(whiten(out_of_scope, matrix)),
+            whiten(out_of_scope, matrix),
         )
 
     def extend(
@@ -175,7 +125,7 @@ class SentenceVectors:
         return SentenceVectors(
             encoder,
             self.matrix,
-            (*self.phrasings, kept(whitened)),
+            (*self.phrasings, whitened),
             (*self.answers, whiten(encoded[split:], self.matrix)),
             (*self.centroids, _centroids(whitened, starts, counts)),
             self.out_of_scope,
