@@ -127,7 +127,8 @@ async def next_open_event(turn: Turn, cop: Cop) -> Event | None:
 
 async def answer_from_directory(turn: Turn, question: str) -> bool:
     """Answer ``question`` from the CoP directory when it asks who leads or sponsors a named CoP, or when it next
-    meets; False when it is not such a question (the FAQ answers it)."""
+    meets, or what a named lead or sponsor leads or sponsors; False when it is not such a question (the FAQ answers
+    it)."""
     if fact_asked(question) is None and not asks_about_posts(question):  # most questions never read it
         return False
     cops = await turn.load_all_cops()
