@@ -30,8 +30,12 @@ def initials(name: str) -> str:
     return "".join(w[0] for w in name_words(name) if w not in _NOT_INITIALLED)
 
 
-def _contains(name: tuple[str, ...], query: tuple[str, ...]) -> bool:
-    return any(name[i : i + len(query)] == query for i in range(len(name) - len(query) + 1))
+def contains_run(seq: Sequence[str], part: Sequence[str]) -> bool:
+    """Whether the words ``part`` appear in ``seq`` in a row (compared only where its first word is)."""
+    if not part:
+        return False
+    first, size, wanted = part[0], len(part), tuple(part)
+    return any(word == first and tuple(seq[i : i + size]) == wanted for i, word in enumerate(seq))
 
 
 def _compact(query: str) -> str:
@@ -51,7 +55,7 @@ def cops_named(query: str, cops: Sequence[Cop]) -> list[Cop]:
     exact = [cop for cop in cops if name_words(cop.name) == wanted]
     if exact:
         return exact
-    within = [cop for cop in cops if _contains(name_words(cop.name), wanted)]
+    within = [cop for cop in cops if contains_run(name_words(cop.name), wanted)]
     if within:
         return within
     compact = _compact(query)

@@ -9,13 +9,14 @@ A name alone is not guessed at: "who is Tom?" names nobody the bot can be sure o
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from bot.answers.text import words
-from bot.domain.cop_names import name_words
+from bot.domain.cop_names import contains_run, name_words
 from bot.domain.cops import Cop
 from bot.domain.programme_list import ListedCop, programme_listing
 
@@ -63,14 +64,14 @@ def roles_held(cops: Sequence[Cop]) -> list[Role]:
     return roles
 
 
-def _holds(seq: Sequence[str], part: Sequence[str]) -> bool:
-    part = tuple(part)
-    return bool(part) and any(tuple(seq[i : i + len(part)]) == part for i in range(len(seq) - len(part) + 1))
+@functools.lru_cache(maxsize=1024)  # the directory's few hundred names, compared with every question about posts
+def _name_words(person: str) -> tuple[str, ...]:
+    return tuple(words(person))
 
 
 def _named(question: str, asked: list[str], person: str) -> bool:
-    wanted = words(person)
-    if len(wanted) >= 2 and _holds(asked, wanted):
+    wanted = _name_words(person)
+    if len(wanted) >= 2 and contains_run(asked, wanted):
         return True
     surname = wanted[-1] if wanted else ""
     return bool(surname) and len(wanted) >= 2 and any(m.lower() == surname for m in _TITLED.findall(question))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.answers.text import words
-from bot.domain.cop_names import initials, name_words
+from bot.domain.cop_names import contains_run, initials, name_words
 from bot.domain.cops import Cop
 from bot.domain.programme_list import programme_listing
 
@@ -163,14 +163,6 @@ def _expanded(text: str) -> tuple[str, ...]:
     return tuple(_ABBREVIATIONS.get(w, w) for w in name_words(text))
 
 
-def _holds(seq: tuple[str, ...], part: tuple[str, ...]) -> bool:
-    """Whether ``part`` is a run of ``seq`` (compared only where its first word is)."""
-    if not part:
-        return False
-    first, size = part[0], len(part)
-    return any(word == first and seq[i : i + size] == part for i, word in enumerate(seq))
-
-
 def _runs_before_marker(question: str) -> list[str]:
     """The words written right before "CoP"/"community", up to the first that cannot be part of a name ("who
     leads the Digital Comms CoP" -> "Digital Comms")."""
@@ -226,7 +218,7 @@ def _names(asked: _Asked, name: str) -> bool:
         return True  # two of its words in order (and so the whole name, when it has two or more)
     if len(wanted) == 1 and wanted[0] in asked.words:
         return True
-    if any(_holds(wanted, run) for run in asked.runs):  # "the Events CoP"
+    if any(contains_run(wanted, run) for run in asked.runs):  # "the Events CoP"
         return True
     letters = _initials(name)
     return len(letters) >= 2 and letters in asked.initials
@@ -237,7 +229,7 @@ def installed_named(question: str, cops: Sequence[Cop]) -> list[Cop]:
     shorter name it contains)."""
     asked = _Asked.read(question)
     named = [cop for cop in cops if _names(asked, cop.name)]
-    exact = [cop for cop in named if _holds(asked.words, _expanded(cop.name))]
+    exact = [cop for cop in named if contains_run(asked.words, _expanded(cop.name))]
     return sorted(exact or named, key=lambda c: -len(name_words(c.name)))
 
 

@@ -132,12 +132,11 @@ async def answer_from_directory(turn: Turn, question: str) -> bool:
     if fact_asked(question) is None and not asks_about_posts(question):  # most questions never read it
         return False
     cops = await turn.load_all_cops()
-    if not installed_named(question, cops):  # "which CoP does Fiona Ryland sponsor?": the person, not a CoP
-        person = person_question(question, cops)
-        if person is not None:
-            log.info("directory question about a person roles=%d", len(person[1]))
-            await turn.respond.reply(person_text(*person))
-            return True
+    person = person_question(question, cops)  # "which CoP does Fiona Ryland sponsor?": the person, unless a CoP
+    if person is not None and not installed_named(question, cops):  # is named too (then the CoP's facts, below)
+        log.info("directory question about a person roles=%d", len(person[1]))
+        await turn.respond.reply(person_text(*person))
+        return True
     asked: CopQuestion | None = read_cop_question(question, cops)
     if asked is None and speaks_of_own_cop(question):  # "who leads our CoP?" asked in (or for) one CoP
         own = await turn.load_cop()

@@ -125,6 +125,9 @@ async def test_a_listed_cop_not_on_the_bot_is_answered_with_what_the_programme_l
     assert "**Widening Participation** is not on CoP Bot yet, so I don't know its leads or events" in text
     assert "in the **Student Support Services** practice area, sponsored by **Wendy Appleby**" in text
     assert "(status: preparations underway (not yet launched))" in text
+    contact = (await bot.say(STRANGER, "Who should I contact about the Events Management community?")).everything
+    assert "**Events Management** is not on CoP Bot yet" in contact
+    assert "sponsored by **Collette Lux**" in contact
 
 
 async def test_a_first_name_or_an_unknown_person_is_not_guessed_at(bot: BotUnderTest) -> None:

@@ -34,10 +34,10 @@ LUNCH_AND_LEARN = "around 200 Lunch and Learns since 2017"
 LEXICAL_TRAP = "how do I leave a Teams call without ending it for the others"
 HOW_TO_LEAVE = "You can rejoin any time with"  # from the how-to-leave entry's answer
 CORE_VS_WIDER = "What is the difference between core and wider membership?"
-# Both under the confidence threshold (0.65) with a fitting entry first; the wordings that did this before and are
+# Both under the confidence threshold (0.67) with a fitting entry first; the wordings that did this before and are
 # answered now are in docs/faq-answers.md.
-UNSURE = "wider or core hours?"  # the core-vs-wider entry fits, not surely (0.49)
-# a CoP's own business (the time it takes), not surely (0.50): its leads follow it up, so the asker picks the CoP
+UNSURE = "wider or core hours?"  # the core-vs-wider entry fits, not surely (0.51)
+# a CoP's own business (the time it takes), not surely (0.54): its leads follow it up, so the asker picks the CoP
 UNSURE_COP_BUSINESS = "time"
 TIME_COMMITMENT = "How much time does being in a CoP take?"
 UNANSWERABLE = "where do I claim travel expenses for a conference in Leeds?"
