@@ -73,6 +73,8 @@ def _read(path: Path) -> tuple[list[str], FloatArray, FloatArray]:
     return texts, vectors, probe
 
 
+_NOTHING: tuple[list[str], FloatArray] = ([], np.zeros((0, 0), dtype=np.float32))
+
 # a call with fewer of the file's texts than this encodes them instead of reading the file again (a lone question
 # that is an FAQ phrasing word for word costs one encoding, ~4 ms, not a ~15 ms read)
 READ_AT_LEAST = 16
@@ -105,10 +107,10 @@ class PrebuiltEncoder:
             return None
         return status.st_ino, status.st_size, status.st_mtime_ns
 
-    def _check(self) -> dict[str, FloatArray]:
+    def _check(self) -> tuple[list[str], FloatArray]:
         """Read the file; keep its texts' hashes when the probe shows this model wrote it (else none). Returns its
-        texts' vectors, for this call only. Holds the lock."""
-        known: dict[str, FloatArray] = {}
+        texts and their vectors (none when it is ignored), for this call only. Holds the lock."""
+        known: tuple[list[str], FloatArray] = _NOTHING
         try:
             stamp = self._stat()
             texts, vectors, probe = _read(self._path)
@@ -116,14 +118,14 @@ class PrebuiltEncoder:
             if fresh.shape != probe.shape or float(np.max(np.abs(fresh - probe))) > TOLERANCE:
                 log.warning("ignoring %s: it was written by another model (run `make model`)", self._path)
             else:
-                known = dict(zip(texts, vectors, strict=True))
-                log.info("read %d FAQ vectors from %s", len(known), self._path)
+                known = texts, vectors
+                log.info("read %d FAQ vectors from %s", len(texts), self._path)
         except FileNotFoundError:
             stamp = None
             log.info("no %s (run `make model`): the FAQ's vectors are encoded on the first question", self._path)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:  # bad JSON or UTF-8: ValueError
             log.warning("ignoring %s: %s", self._path, error)
-        self._hashes = np.unique(np.asarray([hash(t) for t in known], dtype=np.int64))
+        self._hashes = np.unique(np.asarray([hash(t) for t in known[0]], dtype=np.int64))
         self._stamp = stamp
         return known
 
@@ -136,25 +138,22 @@ class PrebuiltEncoder:
         at = np.minimum(np.searchsorted(hashes, asked), len(hashes) - 1)
         return (hashes[at] == asked).tolist()  # type: ignore[no-any-return]
 
-    def _from_file(self, texts: Sequence[str]) -> dict[str, FloatArray]:
-        """The vectors the file holds for ``texts``, read afresh (checked again if the file changed)."""
+    def _from_file(self, texts: Sequence[str]) -> tuple[list[str], FloatArray]:
+        """The file's texts and vectors, read afresh (checked again if the file changed), when it holds at least
+        :data:`READ_AT_LEAST` of ``texts``; else none."""
         with self._lock:
             if self._hashes is None:
-                everything = self._check()
-            else:
-                held = [t for t, h in zip(texts, self._held(texts), strict=True) if h]
-                if len(held) < READ_AT_LEAST:
-                    return {}
-                if self._stat() != self._stamp:
-                    everything = self._check()
-                else:
-                    try:
-                        everything = dict(zip(*_read(self._path)[:2], strict=True))
-                    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-                        log.warning("ignoring %s: %s", self._path, error)
-                        self._hashes = np.zeros(0, dtype=np.int64)
-                        return {}
-            return {t: everything[t] for t in texts if t in everything}
+                return self._check()
+            if sum(self._held(texts)) < READ_AT_LEAST:
+                return _NOTHING
+            if self._stat() != self._stamp:
+                return self._check()
+            try:
+                return _read(self._path)[:2]
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+                log.warning("ignoring %s: %s", self._path, error)
+                self._hashes = np.zeros(0, dtype=np.int64)
+                return _NOTHING
 
     def remembers(self, text: str) -> bool:
         """Whether ``text`` is answered from the file (checked on the first call), so callers need not keep it."""
@@ -166,12 +165,23 @@ class PrebuiltEncoder:
     def encode(self, texts: Sequence[str]) -> FloatArray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        known = self._from_file(texts)
-        missing = list(dict.fromkeys(t for t in texts if t not in known))
-        if not missing:
-            return np.stack([known[t] for t in texts])
-        fresh = dict(zip(missing, np.asarray(self._inner.encode(missing), dtype=np.float32), strict=True))
-        return np.stack([known[t] if t in known else fresh[t] for t in texts])
+        held, vectors = self._from_file(texts)
+        if held == list(texts):  # the programme index's texts, in the file's order: its array, not a copy
+            return vectors
+        row = {text: number for number, text in enumerate(held)}
+        missing = list(dict.fromkeys(t for t in texts if t not in row))
+        fresh = np.asarray(self._inner.encode(missing), dtype=np.float32) if missing else vectors[:0]
+        out = np.empty((len(texts), fresh.shape[1] if missing else vectors.shape[1]), dtype=np.float32)
+        position = {text: number for number, text in enumerate(missing)}
+        from_file = [(at, row[t]) for at, t in enumerate(texts) if t in row]
+        if from_file:
+            at, rows = zip(*from_file, strict=True)
+            out[list(at)] = vectors[list(rows)]
+        encoded = [(at, position[t]) for at, t in enumerate(texts) if t not in row]
+        if encoded:
+            at, rows = zip(*encoded, strict=True)
+            out[list(at)] = fresh[list(rows)]
+        return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

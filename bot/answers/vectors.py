@@ -39,6 +39,7 @@ class CachingEncoder:
                     self._vectors.move_to_end(text)
                     found[text] = vector
         missing = list(dict.fromkeys(t for t in texts if t not in found))
+        fresh: FloatArray | None = None
         if missing:
             fresh = self._inner.encode(missing)
             with self._lock:
@@ -53,6 +54,8 @@ class CachingEncoder:
                     self._vectors.popitem(last=False)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        if fresh is not None and len(missing) == len(texts):  # none cached nor repeated: the inner batch, not a copy
+            return np.asarray(fresh, dtype=np.float32)
         return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
 
 

@@ -94,6 +94,35 @@ def test_the_vectors_are_read_again_for_an_index_not_kept_between_calls(
     assert prebuilt.remembers(texts[300])  # a cache in front need not keep it: it is cheap to have again
 
 
+def test_the_files_own_texts_in_its_order_get_its_array_not_a_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The programme index's build asks for exactly the file's texts: a copy beside the array read would set the
+    bot's peak memory. Each call reads the file afresh, so an index may whiten what it gets in place."""
+    write(tmp_path, HashEncoder())
+    prebuilt = PrebuiltEncoder(HashEncoder(), tmp_path / FILE_NAME)
+    read: list[FloatArray] = []
+    real = prebuilt_module._read
+
+    def kept(path: Path) -> tuple[list[str], FloatArray, FloatArray]:
+        texts, vectors, probe = real(path)
+        read.append(vectors)
+        return texts, vectors, probe
+
+    monkeypatch.setattr(prebuilt_module, "_read", kept)
+    texts = list(dict.fromkeys(programme_texts()))
+    first = prebuilt.encode(texts)
+    assert first is read[-1]
+    expected = HashEncoder().encode(texts)
+    np.testing.assert_allclose(first, expected, atol=1e-7)
+    first *= 0.0  # what an index's in-place whitening does to its own array
+    second = prebuilt.encode(texts)
+    assert second is not first
+    np.testing.assert_allclose(second, expected, atol=1e-7)
+    shuffled = texts[::-1]
+    np.testing.assert_allclose(prebuilt.encode(shuffled), expected[::-1], atol=1e-7)
+
+
 def test_a_file_replaced_after_its_check_is_checked_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     write(tmp_path, HashEncoder())
     inner = HashEncoder()

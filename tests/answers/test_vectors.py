@@ -78,3 +78,15 @@ def test_a_cached_vector_does_not_keep_its_batch_alive() -> None:
     cache.encode([f"text {n}" for n in range(100)])
     kept = cache._vectors["text 7"]
     assert kept.base is None  # its own copy, not a view of the 100-row batch
+
+
+def test_a_batch_of_new_texts_is_the_callers_own_and_the_cache_keeps_copies() -> None:
+    """An index whitens what it is given in place: that must not reach the cached vectors."""
+    inner = CountingEncoder()
+    cache = CachingEncoder(inner)
+    first = cache.encode(["a", "b"])
+    expected = first.copy()
+    first *= 0.0
+    again = cache.encode(["b", "a"])
+    assert inner.batches == [["a", "b"]]
+    assert np.array_equal(again, expected[::-1])

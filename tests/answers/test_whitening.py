@@ -52,3 +52,19 @@ def test_more_shrinkage_is_closer_to_plain_cosines() -> None:
         gaps.append(float(np.abs(whitened @ whitened.T - plain).max()))
     assert gaps[0] > gaps[1] > gaps[2]
     assert gaps[2] < 0.05
+
+
+def test_whitening_many_rows_gives_what_one_division_gives_bit_for_bit() -> None:
+    """Rows are normalised a block at a time to spare memory; the figures must not move (the confidence model is
+    fitted on them)."""
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(1500, 16)).astype(np.float32)
+    matrix = rng.normal(size=(16, 16)).astype(np.float32)
+    out = vectors @ matrix
+    expected = out / np.maximum(np.linalg.norm(out, axis=-1, keepdims=True), 1e-12)
+    assert np.array_equal(whiten(vectors, matrix), expected)
+    one = vectors[7] @ matrix
+    assert np.array_equal(
+        whiten(vectors[7], matrix), one / np.maximum(np.linalg.norm(one, axis=-1, keepdims=True), 1e-12)
+    )
+    assert whiten(vectors, matrix).dtype == np.float32
