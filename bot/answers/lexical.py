@@ -22,7 +22,7 @@ how much evidence there is.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,6 +66,37 @@ class _Indexes:
     phrasings: Bm25  # one document per phrasing
     answers: Bm25  # one document per entry: answer text and tags
     bigrams: Bm25  # one document per entry: the bigrams of all its phrasings
+
+
+class TypoTable:
+    """One-edit typo lookups over ``words``: which of them a deleted-letter variant (:func:`deletes`) comes from.
+
+    Held as the sorted hashes of every (variant, word) pair and the word each points to, ~12 bytes a pair: a dict
+    of variant strings to tuples of words took ~2.5 MB for the programme's words, and a dict of sets ~2.5 MB more
+    while it was built. Two variants with one hash (odds ~1e-11 for the programme's) would offer a word one more
+    edit away as a candidate."""
+
+    __slots__ = ("_hashes", "_owners", "_words")
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self._words = tuple(words)
+        hashes: list[int] = []
+        owners: list[int] = []
+        for number, word in enumerate(self._words):
+            for variant in deletes(word):
+                hashes.append(hash(variant))
+                owners.append(number)
+        found = np.asarray(hashes, dtype=np.int64)
+        order = np.argsort(found, kind="stable")
+        self._hashes = found[order]
+        self._owners = np.asarray(owners, dtype=np.int32)[order]
+
+    def words_near(self, variants: Iterable[str]) -> set[str]:
+        """The words any of ``variants`` comes from."""
+        asked = np.asarray([hash(v) for v in variants], dtype=np.int64)
+        first = np.searchsorted(self._hashes, asked, side="left").tolist()
+        last = np.searchsorted(self._hashes, asked, side="right").tolist()
+        return {self._words[k] for a, b in zip(first, last, strict=True) for k in self._owners[a:b].tolist()}
 
 
 class _Counts:
@@ -212,18 +243,13 @@ class LexicalIndex:
             [1.0 if e.scope == PROGRAMME_SCOPE else c.cop_scope_boost for e in entries], dtype=np.float32
         )
         self._word_df = word_df
-        # one-edit typo lookups: deleted-letter variant -> known words; a CoP's index adds a map of its new words
-        # to the programme index's (~1.5 MB) instead of copying it
+        # one-edit typo lookups: a CoP's index adds a table of its new words to the programme index's instead of
+        # copying it
         inherited = base._fuzzy if base is not None else ()
         known = base._word_df if base is not None else _Counts()
-        fuzzy: dict[str, set[str]] = {}
-        for word in word_df.own():
-            if len(word) >= MIN_FUZZY_LENGTH - 1 and word.isalpha() and word not in known:
-                for variant in deletes(word):
-                    fuzzy.setdefault(variant, set()).add(word)
-        self._fuzzy: tuple[Mapping[str, tuple[str, ...]], ...] = (
+        self._fuzzy: tuple[TypoTable, ...] = (
             *inherited,
-            {variant: tuple(sorted(found)) for variant, found in fuzzy.items()},
+            TypoTable(w for w in word_df.own() if len(w) >= MIN_FUZZY_LENGTH - 1 and w.isalpha() and w not in known),
         )
 
     def _idf(self, df: float) -> float:
@@ -257,11 +283,8 @@ class LexicalIndex:
             or stem(word) in self._df
         ):
             return word
-        candidates: set[str] = set()
-        for variant in deletes(word):
-            for fuzzy in self._fuzzy:
-                candidates.update(fuzzy.get(variant, ()))
-        candidates = {c for c in candidates if c[0] == word[0]}
+        variants = deletes(word)
+        candidates = {c for table in self._fuzzy for c in table.words_near(variants) if c[0] == word[0]}
         if not candidates:
             return word
         return min(candidates, key=lambda c: (abs(len(c) - len(word)), -self._word_df[c], c))
