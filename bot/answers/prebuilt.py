@@ -171,6 +171,8 @@ class PrebuiltEncoder:
         row = {text: number for number, text in enumerate(held)}
         missing = list(dict.fromkeys(t for t in texts if t not in row))
         fresh = np.asarray(self._inner.encode(missing), dtype=np.float32) if missing else vectors[:0]
+        if len(missing) == len(texts):  # none from the file, none repeated (a question; a CoP's entries)
+            return fresh
         out = np.empty((len(texts), fresh.shape[1] if missing else vectors.shape[1]), dtype=np.float32)
         position = {text: number for number, text in enumerate(missing)}
         from_file = [(at, row[t]) for at, t in enumerate(texts) if t in row]
