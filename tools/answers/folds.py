@@ -21,7 +21,7 @@ FOLDS: dict[str, tuple[str, ...]] = {
     "fold-2": ("tune", "holdout", "holdout-2", "holdout-4", "holdout-6", "holdout-8", "holdout-10", "holdout-12"),
     "fold-3": ("holdout-1", "holdout-3", "holdout-5", "holdout-7", "holdout-9", "holdout-11", "holdout-13"),
     "fold-4": ("holdout-20", "holdout-22", "holdout-23", "holdout-25", "holdout-27", "holdout-29"),
-    "fold-5": ("near-miss", "holdout-21", "holdout-24", "holdout-26", "holdout-28"),
+    "fold-5": ("near-miss", "holdout-21", "holdout-24", "holdout-26", "holdout-28", "holdout-30"),
 }
 assert sorted(s for splits in FOLDS.values() for s in splits) == sorted(SPLITS), "every split in exactly one fold"
 
