@@ -29,6 +29,10 @@ _ASKS_POSTS = re.compile(
     r"\b(?:which|what)\b.{0,20}\b(?:cops?|communit\w*|ones?)\b|\bwho(?:'s|\s+is)\b",
     re.IGNORECASE,
 )
+# a name and "CoP" and nothing else ("wendy appleby cop?"): asked as a search box is typed into
+_BARE_NAME = re.compile(
+    r"^\W*[a-z][\w'-]*\s+[a-z][\w'-]*(?:\s+[a-z][\w'-]*)?\s+(?:cops?|communit(?:y|ies))\W*$", re.IGNORECASE
+)
 _TITLED = re.compile(r"\b(?:dr|prof|professor|mr|mrs|ms|miss|mx)\.?\s+([a-z][\w'-]+)", re.IGNORECASE)
 
 
@@ -71,7 +75,8 @@ def _name_words(person: str) -> tuple[str, ...]:
 
 def _named(question: str, asked: list[str], person: str) -> bool:
     wanted = _name_words(person)
-    if len(wanted) >= 2 and contains_run(asked, wanted):
+    # "tom rowsons role" (a possessive without its apostrophe) as well as "Tom Rowson's role"
+    if len(wanted) >= 2 and (contains_run(asked, wanted) or contains_run(asked, (*wanted[:-1], wanted[-1] + "s"))):
         return True
     surname = wanted[-1] if wanted else ""
     return bool(surname) and len(wanted) >= 2 and any(m.lower() == surname for m in _TITLED.findall(question))
@@ -79,7 +84,7 @@ def _named(question: str, asked: list[str], person: str) -> bool:
 
 def asks_about_posts(question: str) -> bool:
     """Whether the question could be asking what someone leads or sponsors (before any name is looked for)."""
-    return _ASKS_POSTS.search(question) is not None
+    return _ASKS_POSTS.search(question) is not None or _BARE_NAME.match(question) is not None
 
 
 def person_question(question: str, cops: Sequence[Cop]) -> tuple[str, list[Role]] | None:

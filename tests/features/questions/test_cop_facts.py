@@ -154,6 +154,10 @@ def test_reading_a_question_about_a_person() -> None:
     assert named("Fiona and Tom, who sponsors what?") == ""
     assert named("can I email Collette Lux about joining?") == ""  # about joining, not about her posts
     assert named("who's Wendy Appleby?") == "Wendy Appleby"
+    assert named("whats tom rowsons role with the cops") == "Tom Rowson"  # a possessive without its apostrophe
+    assert named("wendy appleby cop?") == "Wendy Appleby"  # a name and "CoP", as typed into a search box
+    assert named("events management cop?") == ""  # a CoP's name is not a person's
+    assert named("wendy appleby") == ""  # a name alone does not ask about her posts
     # the programme's sponsor of Events Management stands while the installed CoP has none set on the bot
     assert [r.cop_name for r in person_question("what does collette lux sponsor", cops)[1]] == [  # type: ignore[index]
         "Events Management",
