@@ -42,7 +42,7 @@ MANIFEST = "manifest.json"  # written by deployment/fetch_model.py
 GRAPH_FILE = "encoder.onnx"  # the int8 layers, written by ``python -m bot.answers.bert_graph`` (make model)
 # Labels in encoder.onnx's metadata. Bump GRAPH_VERSION when bert_graph's int8 graph changes: files labelled with
 # another version (or other weights) are written again.
-GRAPH_VERSION = "int8-block32-v1"
+GRAPH_VERSION = "int8-block32-v2"  # v2: written with one BLAS thread (reproducible)
 GRAPH_VERSION_KEY = "copbot.graph_version"
 WEIGHTS_KEY = "copbot.weights_sha256"
 ADAPTER_KEY = "copbot.adapter_sha256"
@@ -105,15 +105,21 @@ def _graph_bytes(
 ) -> bytes:
     """The layers' ONNX graph, written now (this imports ``onnx``: ~16 MB that the prebuilt file saves), with
     ``adapter``'s updates added to the weights."""
+    from threadpoolctl import threadpool_limits
+
     from bot.answers.bert_graph import transformer_graph
 
     def read(name: str) -> Floats:
         tensor = read_tensor(path, index[name])
         return adapter.apply(name, tensor) if adapter is not None else tensor
 
-    return transformer_graph(
-        read, layers=LAYERS, heads=HEADS, width=DIMENSION, eps=EPS, precision=precision, metadata=metadata
-    )
+    # One BLAS thread, whatever the process set: with two, OpenBLAS may sum the adapter's products in another
+    # order on some CPUs, and the int8 weights then round differently (vectors ~4e-4 apart between `make model`
+    # and a graph written by a test process, measured on an AVX2-only AMD EPYC)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return transformer_graph(
+            read, layers=LAYERS, heads=HEADS, width=DIMENSION, eps=EPS, precision=precision, metadata=metadata
+        )
 
 
 def write_graph_file(directory: Path) -> Path:
