@@ -95,6 +95,20 @@ async def test_which_cops_a_named_sponsor_sponsors_comes_from_the_programme_list
     assert await QueryRepo(bot.services.store).of_cop(TEAM.id) == []
 
 
+async def test_a_bare_name_and_cop_or_a_possessive_without_apostrophe_asks_about_that_person(
+    bot: BotUnderTest,
+) -> None:
+    await make_cop(bot)
+    for question, person in (
+        ("wendy appleby cop?", "Wendy Appleby"),
+        ("whats tom rowsons role with the cops", "Tom Rowson"),
+    ):
+        text = (await bot.say(STRANGER, question)).everything
+        assert f"**{person}**, from the CoP directory" in text, question
+    text = (await bot.say(STRANGER, "lunch learn cop?")).everything  # no one named: not the directory's
+    assert "from the CoP directory" not in text
+
+
 async def test_a_person_s_posts_on_installed_cops_come_first_and_a_listed_cop_is_not_repeated(
     bot: BotUnderTest,
 ) -> None:
