@@ -1,8 +1,8 @@
 """The FAQ ranker's generated artefacts are made from today's inputs (fast: no model, no training).
 
 Each artefact records the sha256 of what it was made from: the encoder adapters that of their training data and
-settings (:func:`tools.answers.finetune.training_digest`), the confidence model that of the FAQ, its examples and
-the adapters (:func:`tools.answers.fit_confidence.fitted_from`). A change to any of them without regenerating
+settings (:func:`tools.answers.finetune.training_digest`), the confidence model that of the FAQ, its examples, the
+adapters and the syntax of the ranker's modules (:func:`tools.answers.fit_confidence.fitted_from`). A change to any of them without regenerating
 fails here and names the make target that regenerates it (``make retrain`` then ``make refit``; see
 :mod:`tools.answers`)."""
 
@@ -16,7 +16,7 @@ import pytest
 from bot.answers.adapter import Adapter
 from bot.answers.calibration import DEFAULT_CALIBRATION
 from tools.answers.finetune import training_digest
-from tools.answers.fit_confidence import MODEL_FILE, fitted_from
+from tools.answers.fit_confidence import MODEL_FILE, fitted_from, fitting_code, syntax_digest
 from tools.answers.folds import adapters
 from tools.answers.measure import REPO
 
@@ -62,3 +62,20 @@ def test_confidence_model_is_fitted_on_todays_files() -> None:
     assert not stale, f"{MODEL_FILE.name} was fitted before these changed: {', '.join(stale)}. Run make refit"
     assert tuple(model["coefficients"]) == DEFAULT_CALIBRATION.semantic_coefficients
     assert model["threshold"] == DEFAULT_CALIBRATION.semantic_min_confidence
+
+
+def test_the_code_digest_follows_what_the_code_does_not_its_comments(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text('"""A module."""\n\ndef f(x):\n    """Twice."""\n    return 2 * x  # doubled\n')
+    before = syntax_digest(module)
+    module.write_text('"""The module, described again."""\n\n\ndef f(x):\n    return 2 * x\n')
+    assert syntax_digest(module) == before
+    module.write_text('"""A module."""\n\ndef f(x):\n    """Twice."""\n    return 3 * x\n')
+    assert syntax_digest(module) != before
+
+
+def test_the_fit_s_code_is_every_module_of_the_ranker_it_imports() -> None:
+    names = {path.relative_to(REPO).as_posix() for path in fitting_code()}
+    assert {"bot/answers/ranker.py", "bot/answers/naming.py", "bot/answers/encoder.py"} <= names
+    assert "tools/answers/fit_confidence.py" in names
+    assert not any(name.startswith(("bot/core/", "bot/features/")) for name in names)

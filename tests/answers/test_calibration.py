@@ -84,6 +84,7 @@ from bot.answers.faq import FaqEntry, load_programme_faq
 from bot.answers.ranker import DEFAULT_CALIBRATION, Answer, FaqIndex
 from tests.answers.model import encoder_without
 from tools.answers.fit_confidence import (
+    MODEL_FILE,
     choose_threshold,
     fit_logistic,
     fit_state,
@@ -332,6 +333,34 @@ def test_near_misses_abstain() -> None:
     assert production.abstain_rate >= 0.95, production.line("in use")
 
 
+THRESHOLD_STEP = 0.01  # fit_confidence.choose_threshold's
+FIGURES_SLACK = 0.005  # half a percentage point of the held-out figures recorded with the model
+
+
+def within_a_step(
+    fitted_threshold: float | None, stored_threshold: float, figures: tuple[float, float], recorded: tuple[float, float]
+) -> bool:
+    """A refit that differs from the stored model only by another CPU's last bits: its threshold at most a step
+    away, and the stored model's held-out figures (answered right, wrong with confidence) within
+    :data:`FIGURES_SLACK` of those recorded when it was fitted. (Not the coefficients: the features are correlated,
+    so two CPUs' fits of the same inputs gave coefficients up to 0.15 apart that rank the questions alike.)"""
+    return (
+        fitted_threshold is not None
+        and abs(fitted_threshold - stored_threshold) <= THRESHOLD_STEP + 1e-9
+        and all(abs(a - b) <= FIGURES_SLACK for a, b in zip(figures, recorded, strict=True))
+    )
+
+
+def test_a_refit_a_threshold_step_away_is_accepted_and_no_more() -> None:
+    recorded = (0.9164, 0.0285)
+    assert within_a_step(0.69, 0.68, (0.9164, 0.0285), recorded)
+    assert within_a_step(0.67, 0.68, (0.9120, 0.0300), recorded)
+    assert not within_a_step(0.70, 0.68, recorded, recorded)  # two steps: the inputs or the code changed
+    assert not within_a_step(0.68, 0.68, (0.9000, 0.0285), recorded)
+    assert not within_a_step(0.68, 0.68, (0.9164, 0.0400), recorded)
+    assert not within_a_step(None, 0.68, recorded, recorded)
+
+
 def test_confidence_model_is_the_one_fitted_and_holds_out_of_sample() -> None:
     """``Calibration`` holds what ``make refit`` (:mod:`tools.answers.fit_confidence`) fits today (so a change to the
     FAQ, its examples, the ranker or the encoder without refitting fails here), and each split, ranked without its
@@ -344,16 +373,24 @@ def test_confidence_model_is_the_one_fitted_and_holds_out_of_sample() -> None:
     threshold = DEFAULT_CALIBRATION.semantic_min_confidence
     stored = (DEFAULT_CALIBRATION.semantic_coefficients, threshold)
     fitted = (tuple(round(float(w), 3) for w in fit_logistic(x, y)), choose_threshold(held_out, y, answerable, total))
-    # not a fixed point: then the highest-threshold member of a short cycle of fits (fit_confidence.settle; on a tie
-    # the first met), so fitting on from what it fits comes back to it without passing a higher threshold
-    state, steps = fitted, 0
-    while state != stored:
-        assert state[1] is not None, "no threshold keeps the held-out confident wrong answers within the limit"
-        assert state[1] <= threshold, f"stale: {state} fitted, {stored} stored; make refit"
-        assert steps < 3, f"stale: fitting from {stored} does not come back to it; make refit"
-        state = fit_state(with_state(DEFAULT_CALIBRATION, (state[0], state[1])))
-        steps += 1
+    # What the model was fitted from (files and code) is checked by digest in test_artefacts, on any machine. Here
+    # the refit itself: a fixed point, or the highest-threshold member of a short cycle of fits (fit_confidence.
+    # settle; on a tie the first met), so fitting on from what it fits comes back to it without passing a higher
+    # threshold. Or, on another CPU, where ONNX Runtime's last bits differ, a threshold step away (the naming guard
+    # compares confidences with the threshold, so a fit near the limit can land a step away on the same inputs).
     right_rate, wrong_rate = rates(held_out, y, threshold, answerable, total)
+    recorded = json.loads(MODEL_FILE.read_text(encoding="utf-8"))["held_out"]
+    figures = (recorded["answered_right"], recorded["wrong_confident"])
+    if fitted != stored and within_a_step(fitted[1], threshold, (right_rate, wrong_rate), figures):
+        print(f"\nthis machine's refit lands a step away: {fitted}; stored {stored} (make refit here would write it)")
+    else:
+        state, steps = fitted, 0
+        while state != stored:
+            assert state[1] is not None, "no threshold keeps the held-out confident wrong answers within the limit"
+            assert state[1] <= threshold, f"stale: {state} fitted, {stored} stored; make refit"
+            assert steps < 3, f"stale: fitting from {stored} does not come back to it; make refit"
+            state = fit_state(with_state(DEFAULT_CALIBRATION, (state[0], state[1])))
+            steps += 1
     print(
         f"\nall held out: answered right {right_rate:6.1%} (target {MIN_ANSWERED_RIGHT:.0%})  "
         f"wrong+confident {wrong_rate:5.1%} (target {MAX_WRONG_CONFIDENT:.0%})"

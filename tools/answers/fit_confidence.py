@@ -17,13 +17,15 @@ change to the ranker, its weights, the encoder, the FAQ or its examples: it fits
 until a fit gives back the model it was made with (the naming guard in :mod:`bot.answers.naming` compares
 confidences, so a refit can move the features a little; when the fits go round a short cycle, the one with the
 highest threshold is kept, see :func:`settle`), then writes the file with the sha256 of the files it was fitted from
-(:func:`fitted_from`), which ``tests/answers/test_artefacts.py`` checks. The calibration test then checks the
-coefficients and every split's held-out figures.
+and of the syntax of the ranker's modules (:func:`fitted_from`), which ``tests/answers/test_artefacts.py`` checks on
+any machine. The calibration test then refits: on another CPU a refit may land a threshold step away (ONNX Runtime's
+last bits differ), which it accepts when the held-out figures agree; then it checks every split's held-out figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import hashlib
 import json
@@ -67,15 +69,64 @@ def fit_logistic(x: _Floats, y: _Floats, l2: float = L2, steps: int = 50) -> _Fl
 
 
 def fitted_from() -> dict[str, str]:
-    """The sha256 of each file the confidence model is fitted from, by path from the repository: the FAQ, its
-    examples and every encoder adapter there is (the ranker's code is checked by refitting, in the calibration
-    test)."""
+    """What the confidence model is fitted from, by path from the repository: the sha256 of the FAQ, its examples
+    and every encoder adapter there is, and (keys ``code:<path>``) the sha256 of the syntax of each module the fit
+    runs (:func:`fitting_code`). So a change to any of them shows without refitting, on any machine: a refit's
+    figures can differ in the last bits from one CPU to another, a digest cannot."""
     paths = [PROGRAMME_FAQ_FILE, CALIBRATION_FILE, SHIPPED, *sorted(ADAPTER_FOLDS.glob("*.npz"))]
-    return {
+    files = {
         path.resolve().relative_to(REPO).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in paths
         if path.exists()
     }
+    return files | {f"code:{path.relative_to(REPO).as_posix()}": syntax_digest(path) for path in fitting_code()}
+
+
+FITTING_PACKAGES = ("bot.answers", "tools.answers")  # the code whose changes can change the fit: the ranker's
+
+
+def fitting_code(start: str = "tools.answers.fit_confidence") -> list[Path]:
+    """The source files of ``start`` and every module of :data:`FITTING_PACKAGES` it imports, directly or not."""
+    found: dict[str, Path] = {}
+    pending = [start]
+    while pending:
+        name = pending.pop()
+        path = _source_of(name)
+        if path is None or name in found:
+            continue
+        found[name] = path
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                pending.extend(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                pending.append(node.module)
+                pending.extend(f"{node.module}.{alias.name}" for alias in node.names)  # a submodule, if it is one
+    return sorted(found.values())
+
+
+def _source_of(module: str) -> Path | None:
+    if not module.startswith(tuple(f"{package}." for package in FITTING_PACKAGES)):
+        return None
+    path = REPO.joinpath(*module.split("."))
+    return path.with_suffix(".py") if path.with_suffix(".py").is_file() else None
+
+
+def syntax_digest(path: Path) -> str:
+    """The sha256 of a module's syntax tree without its docstrings: comments, docstrings and layout can change
+    without a refit, any change to what the code does cannot."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode("utf-8")).hexdigest()
 
 
 def fitting_points(
