@@ -8,7 +8,8 @@
    (``bot/answers/confidence_model.json``).
 
 Each artefact records the sha256 of what it was made from (:func:`tools.answers.finetune.training_digest`,
-:func:`tools.answers.fit_confidence.fitted_from`), so a stale one can be told from a fresh one.
+:func:`tools.answers.fit_confidence.fitted_from`; the confidence model also that of the ranker's code, by its syntax),
+so a stale one can be told from a fresh one on any machine, without running the model.
 :mod:`tools.answers.sweep_threshold` prints the lexical fallback's threshold sweep (chosen by hand) and
 :mod:`tools.answers.make_minilm_reference` writes the encoder's reference vectors (from sentence-transformers).
 """
