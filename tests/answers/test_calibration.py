@@ -143,6 +143,7 @@ SEMANTIC_FLOORS = {
     "holdout-28": (0.91, 0.07),  # 94.5 / 5.4 % when it joined (2026-12-07); 91.8 / 4.3 % after the late retraining
     "holdout-29": (0.90, 0.08),  # 92.6 / 6.1 % when it joined (2026-12-07; no adapter had trained on it)
     "holdout-30": (0.86, 0.04),  # 88.4 / 2.0 % when it joined (2026-12-07; no adapter has trained on it)
+    "holdout-31": (0.92, 0.03),  # 94.2 / 0.9 % when it joined (2026-12-08; no adapter has trained on it)
     "all": (0.89, 0.05),
 }
 HELD_OUT_ALL_MIN_RIGHT = 0.90  # all splits together, each ranked and scored as unseen (90.2 % when set)
@@ -183,6 +184,7 @@ HELD_OUT_FLOORS = {
     "holdout-28": (0.92, 0.07),
     "holdout-29": (0.90, 0.08),
     "holdout-30": (0.86, 0.04),
+    "holdout-31": (0.92, 0.03),
 }
 
 

@@ -20,7 +20,7 @@ FOLDS: dict[str, tuple[str, ...]] = {
     "fold-1": ("holdout-14", "holdout-15", "holdout-16", "holdout-17", "holdout-18", "holdout-19"),
     "fold-2": ("tune", "holdout", "holdout-2", "holdout-4", "holdout-6", "holdout-8", "holdout-10", "holdout-12"),
     "fold-3": ("holdout-1", "holdout-3", "holdout-5", "holdout-7", "holdout-9", "holdout-11", "holdout-13"),
-    "fold-4": ("holdout-20", "holdout-22", "holdout-23", "holdout-25", "holdout-27", "holdout-29"),
+    "fold-4": ("holdout-20", "holdout-22", "holdout-23", "holdout-25", "holdout-27", "holdout-29", "holdout-31"),
     "fold-5": ("near-miss", "holdout-21", "holdout-24", "holdout-26", "holdout-28", "holdout-30"),
 }
 assert sorted(s for splits in FOLDS.values() for s in splits) == sorted(SPLITS), "every split in exactly one fold"
