@@ -33,17 +33,38 @@ def seal_card(message: Reply, signer: Signer, now: datetime) -> Reply:
     return Card(content=_sealed(message.content, signer, now), summary=message.summary)
 
 
+_CONTAINERS = (dict, list)  # a tuple: ``dict | list`` would build a union object on every check
+
+
 def _sealed(node: Any, signer: Signer, now: datetime) -> Any:
-    """``node`` copied (dicts and lists; a card is JSON), its buttons' data sealed. One walk, no deepcopy: it was
-    the costliest step of sending a card."""
+    """``node`` with its buttons' data sealed: the dicts and lists on the way to a sealed button are copies, the
+    rest is shared with ``node``, which is left as it was. Copying the whole card was most of the cost of sending
+    a large one (the health scorecard: 0.42 ms of a ~7 ms turn)."""
     if isinstance(node, dict):
-        copied = {key: _sealed(value, signer, now) for key, value in node.items()}
-        data = copied.get("data")
-        if copied.get("type") in ("Action.Execute", "Action.Submit") and isinstance(data, dict) and "verb" in data:
-            data[SEAL] = signer.sign(PURPOSE, _bound(data), now=now, ttl=TTL)
-        return copied
+        copied: dict[str, Any] | None = None
+        for key, value in node.items():
+            if isinstance(value, _CONTAINERS):
+                sealed = _sealed(value, signer, now)
+                if sealed is not value:
+                    if copied is None:
+                        copied = dict(node)
+                    copied[key] = sealed
+        data = node.get("data")
+        if node.get("type") in ("Action.Execute", "Action.Submit") and isinstance(data, dict) and "verb" in data:
+            if copied is None:
+                copied = dict(node)
+            copied["data"] = {**copied["data"], SEAL: signer.sign(PURPOSE, _bound(data), now=now, ttl=TTL)}
+        return node if copied is None else copied
     if isinstance(node, list):
-        return [_sealed(value, signer, now) for value in node]
+        items: list[Any] | None = None
+        for at, value in enumerate(node):
+            if isinstance(value, _CONTAINERS):
+                sealed = _sealed(value, signer, now)
+                if sealed is not value:
+                    if items is None:
+                        items = list(node)
+                    items[at] = sealed
+        return node if items is None else items
     return node
 
 
