@@ -2,9 +2,9 @@
 
 Each artefact records the sha256 of what it was made from: the encoder adapters that of their training data and
 settings (:func:`tools.answers.finetune.training_digest`), the confidence model that of the FAQ, its examples, the
-adapters and the syntax of the ranker's modules (:func:`tools.answers.fit_confidence.fitted_from`). A change to any of them without regenerating
-fails here and names the make target that regenerates it (``make retrain`` then ``make refit``; see
-:mod:`tools.answers`)."""
+adapters and the syntax of the ranker's modules (:func:`tools.answers.fit_confidence.fitted_from`). A change to any
+of them without regenerating fails here and names the make target that regenerates it (``make retrain`` then ``make
+refit``; see :mod:`tools.answers`)."""
 
 from __future__ import annotations
 
