@@ -166,14 +166,16 @@ def test_cop_entry_wins_over_programme_entry(programme: list[FaqEntry]) -> None:
 
 
 def test_ranking_speed_guard() -> None:
-    """A guard against gross slowness, not a benchmark (the benchmark calls ``bench_ranking`` itself)."""
+    """A guard against gross slowness, not a benchmark (the benchmark calls ``bench_ranking`` itself, and bounds the
+    p99 at 5 ms). Its bounds are several times the slowest machine's quiet figures (AVX2 EPYC, 2026-12-08: build
+    4.8 s, p99 2.4 ms), so a run sharing its cores with another (5.7 s seen) does not fail it."""
     figures = bench_ranking(n_entries=2000, n_queries=200)
     print(
         f"\nranking, 2000 entries: build {figures['build_ms']:.0f} ms, "
         f"p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms"
     )
     assert figures["p99_ms"] <= 25.0
-    assert figures["build_ms"] <= 5000.0
+    assert figures["build_ms"] <= 20_000.0
 
 
 def test_entry_with_only_function_words_is_indexed(programme: list[FaqEntry]) -> None:
