@@ -112,8 +112,9 @@ def _source_of(module: str) -> Path | None:
 
 
 def syntax_digest(path: Path) -> str:
-    """The sha256 of a module's syntax tree without its docstrings: comments, docstrings and layout can change
-    without a refit, any change to what the code does cannot."""
+    """The sha256 of a module's syntax tree without its docstrings, written out as :func:`_canonical` does: comments,
+    docstrings and layout can change without a refit, any change to what the code does cannot, and the digest is the
+    same on every Python from 3.11 on."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
@@ -126,7 +127,21 @@ def syntax_digest(path: Path) -> str:
             and isinstance(body[0].value.value, str)
         ):
             node.body = body[1:] or [ast.Pass()]
-    return hashlib.sha256(ast.dump(tree).encode("utf-8")).hexdigest()
+    return hashlib.sha256(_canonical(tree).encode("utf-8")).hexdigest()
+
+
+def _canonical(node: object) -> str:
+    """A syntax tree as text, leaving out fields that are None or empty: ``ast.dump`` shows fields that later
+    Pythons added (3.12's ``type_params``) or stopped showing (3.13 leaves out empty ones), so its text, and a digest
+    of it, would differ from one Python to the next for the same code."""
+    if isinstance(node, ast.AST):
+        fields = ",".join(
+            f"{name}={_canonical(value)}" for name, value in ast.iter_fields(node) if value is not None and value != []
+        )
+        return f"{type(node).__name__}({fields})"
+    if isinstance(node, list):
+        return "[" + ",".join(_canonical(item) for item in node) + "]"
+    return repr(node)
 
 
 def fitting_points(
