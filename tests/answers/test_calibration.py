@@ -85,6 +85,7 @@ from bot.answers.ranker import DEFAULT_CALIBRATION, Answer, FaqIndex
 from tests.answers.model import encoder_without
 from tools.answers.fit_confidence import (
     MODEL_FILE,
+    THRESHOLD_STEP,
     choose_threshold,
     fit_logistic,
     fit_state,
@@ -335,7 +336,6 @@ def test_near_misses_abstain() -> None:
     assert production.abstain_rate >= 0.95, production.line("in use")
 
 
-THRESHOLD_STEP = 0.01  # fit_confidence.choose_threshold's
 FIGURES_SLACK = 0.005  # half a percentage point of the held-out figures recorded with the model
 
 

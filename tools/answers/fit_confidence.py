@@ -200,11 +200,15 @@ def rates(
     return right, float((confident & (y == 0)).sum()) / total
 
 
+THRESHOLDS = tuple(step / 100 for step in range(30, 96))  # the thresholds a fit chooses from
+THRESHOLD_STEP = 0.01  # between two of them
+
+
 def choose_threshold(p: _Floats, y: _Floats, answerable: int, total: int) -> float | None:
-    """The lowest threshold (0.30 to 0.95) at which confident wrong answers stay within the limit."""
-    for step in range(30, 96):
-        if rates(p, y, step / 100, answerable, total)[1] <= MAX_WRONG_CONFIDENT:
-            return step / 100
+    """The lowest of :data:`THRESHOLDS` at which confident wrong answers stay within the limit."""
+    for threshold in THRESHOLDS:
+        if rates(p, y, threshold, answerable, total)[1] <= MAX_WRONG_CONFIDENT:
+            return threshold
     return None
 
 
@@ -302,8 +306,7 @@ def main() -> None:
     print(f"top-1 right {y.sum() / answerable:.1%}")
     print("threshold: fitted on all (right, wrong) | each split scored by a model fitted on the others")
     chosen = choose_threshold(held_out, y, answerable, total)
-    for step in range(30, 96):
-        threshold = step / 100
+    for threshold in THRESHOLDS:
         right, wrong = rates(fitted, y, threshold, answerable, total)
         cv_right, cv_wrong = rates(held_out, y, threshold, answerable, total)
         marker = "   <- lowest within the wrong-answer limit, held out" if threshold == chosen else ""
